@@ -1,0 +1,109 @@
+//! Stable, machine-readable error codes shared by server and clients.
+//!
+//! The server answers every refused request with an HTTP 4xx/5xx status and
+//! a JSON [`ErrorBody`]. Codes never change meaning once released; messages
+//! are for people and never contain personal data.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in a form programs can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not a gridsync message: bad magic, truncated, or undecodable.
+    Malformed,
+    /// The message's protocol version is not one this server speaks.
+    UnsupportedVersion,
+    /// The message is of another type than the endpoint takes.
+    WrongMessageType,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// A push carries more changes than one batch may.
+    TooManyChanges,
+    /// A change fails validation (names, sizes, values).
+    InvalidChange,
+    /// A change's record already exists with another kind.
+    KindMismatch,
+    /// A change reuses a dot already used for different content.
+    DotReused,
+    /// A change claims to come from another device than the one pushing.
+    ActorMismatch,
+    /// The request's content type is not `application/x-gridsync`.
+    UnsupportedMediaType,
+    /// No such endpoint.
+    NotFound,
+    /// The endpoint exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The server is shutting down or overloaded; retry later.
+    Unavailable,
+    /// The server failed; nothing of the request was applied.
+    Internal,
+    /// A code this build does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::WrongMessageType => "wrong_message_type",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyChanges => "too_many_changes",
+            ErrorCode::InvalidChange => "invalid_change",
+            ErrorCode::KindMismatch => "kind_mismatch",
+            ErrorCode::DotReused => "dot_reused",
+            ErrorCode::ActorMismatch => "actor_mismatch",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// Whether retrying the same request later may succeed. Otherwise the
+    /// request itself must change.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorCode::Unavailable | ErrorCode::Internal)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A plain explanation for people; never personal data.
+    pub message: String,
+    /// For a refused push: the position of the first offending change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_index: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_unknown_codes_parse() {
+        let body = ErrorBody { code: ErrorCode::DotReused, message: "m".into(), change_index: Some(3) };
+        let json = serde_json::to_string(&body).expect("encode");
+        assert_eq!(json, r#"{"code":"dot_reused","message":"m","change_index":3}"#);
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"code":"quota_exceeded","message":"x"}"#).expect("decode");
+        assert_eq!(newer.code, ErrorCode::Unknown);
+        assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "payload_too_large");
+    }
+}

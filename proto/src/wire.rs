@@ -1,0 +1,286 @@
+//! The wire format: a versioned envelope around postcard-encoded messages.
+//!
+//! ```text
+//! +------+------+---------+------+---------------------------+
+//! | 'G'  | 'S'  | version | type | postcard body             |
+//! +------+------+---------+------+---------------------------+
+//! ```
+//!
+//! Every message starts with the magic `GS`, the protocol version (1) and a
+//! message-type byte, so a peer can refuse what it does not speak before
+//! reading the body. Decoding enforces [`Limits`]: the whole message size
+//! before anything is read, the nesting depth of values while reading, and
+//! the number of changes afterwards. Trailing bytes are an error, so every
+//! accepted message has exactly one encoding.
+//!
+//! Forward compatibility lives in the data model, not in the envelope: field
+//! names and entry kinds are open strings and record kinds are open numbers,
+//! so what a newer handset writes passes through an older server unchanged.
+//! A change to the shape of a message is a new protocol version.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::change::Change;
+use crate::error::ErrorCode;
+use crate::ids::ActorId;
+
+/// The first two bytes of every message.
+pub const MAGIC: [u8; 2] = *b"GS";
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// The HTTP content type of gridsync messages.
+pub const CONTENT_TYPE: &str = "application/x-gridsync";
+const HEADER_LEN: usize = 4;
+
+/// The message-type byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MessageType {
+    /// [`PushRequest`].
+    PushRequest = 1,
+    /// [`PushResponse`].
+    PushResponse = 2,
+    /// [`PullRequest`].
+    PullRequest = 3,
+    /// [`PullResponse`].
+    PullResponse = 4,
+}
+
+/// A message that travels in the envelope.
+pub trait Message: Serialize + DeserializeOwned {
+    /// Its type byte.
+    const TYPE: MessageType;
+}
+
+/// A device sends its unsent changes, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushRequest {
+    /// The sending device.
+    pub device: ActorId,
+    /// Its changes, in the order it made them.
+    pub changes: Vec<Change>,
+}
+
+/// The server has durably stored a whole push.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushResponse {
+    /// Changes new to the server, now in its log.
+    pub accepted: u32,
+    /// Changes it already had (a re-sent batch): acknowledged, not applied twice.
+    pub duplicates: u32,
+    /// The server's newest log sequence number after this push.
+    pub high_seq: u64,
+}
+
+/// A device asks for changes after its cursor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PullRequest {
+    /// The asking device; its own changes are not sent back.
+    pub device: ActorId,
+    /// The last sequence number the device has applied (0 at first).
+    pub after: u64,
+    /// Most changes wanted in this page (the server may send fewer).
+    pub limit: u32,
+}
+
+/// One change as the server logged it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LoggedChange {
+    /// The server's sequence number for it.
+    pub seq: u64,
+    /// When the server received it (Unix milliseconds, server clock).
+    pub received_ms: u64,
+    /// The change.
+    pub change: Change,
+}
+
+/// One page of changes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PullResponse {
+    /// Changes in sequence order.
+    pub changes: Vec<LoggedChange>,
+    /// The cursor to store once these are applied, and to send next time.
+    pub cursor: u64,
+    /// Whether more changes wait after `cursor`.
+    pub more: bool,
+}
+
+impl Message for PushRequest {
+    const TYPE: MessageType = MessageType::PushRequest;
+}
+impl Message for PushResponse {
+    const TYPE: MessageType = MessageType::PushResponse;
+}
+impl Message for PullRequest {
+    const TYPE: MessageType = MessageType::PullRequest;
+}
+impl Message for PullResponse {
+    const TYPE: MessageType = MessageType::PullResponse;
+}
+
+/// Bounds applied while decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest whole message, header included.
+    pub max_bytes: usize,
+    /// Most changes in one push or pull page.
+    pub max_changes: usize,
+}
+
+impl Limits {
+    /// The defaults: 4 MiB and 1,000 changes, a night's work for one worker.
+    pub const DEFAULT: Limits = Limits { max_bytes: 4 * 1024 * 1024, max_changes: 1_000 };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A message that cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Larger than [`Limits::max_bytes`].
+    #[error("message of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The message size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Shorter than the header, or not starting with the magic.
+    #[error("not a gridsync message")]
+    BadMagic,
+    /// A protocol version this build does not speak.
+    #[error("protocol version {0} is not supported (this peer speaks version {PROTOCOL_VERSION})")]
+    UnsupportedVersion(u8),
+    /// Another message type than expected.
+    #[error("expected message type {expected}, got {got}")]
+    WrongType {
+        /// The expected type byte.
+        expected: u8,
+        /// The type byte found.
+        got: u8,
+    },
+    /// The body does not decode.
+    #[error("message body is malformed: {0}")]
+    Malformed(String),
+    /// More changes than [`Limits::max_changes`].
+    #[error("{count} changes exceed the limit of {max} per message")]
+    TooManyChanges {
+        /// Changes in the message.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl WireError {
+    /// The stable error code for this failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            WireError::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            WireError::BadMagic | WireError::Malformed(_) => ErrorCode::Malformed,
+            WireError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            WireError::WrongType { .. } => ErrorCode::WrongMessageType,
+            WireError::TooManyChanges { .. } => ErrorCode::TooManyChanges,
+        }
+    }
+}
+
+/// Encodes a message in its envelope.
+pub fn encode<M: Message>(message: &M) -> Vec<u8> {
+    let header = vec![MAGIC[0], MAGIC[1], PROTOCOL_VERSION, M::TYPE as u8];
+    postcard::to_extend(message, header).expect("encoding into a Vec cannot fail")
+}
+
+/// Decodes a message of type `M`, enforcing `limits`.
+pub fn decode<M: Message + ChangeCount>(bytes: &[u8], limits: &Limits) -> Result<M, WireError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(WireError::TooLarge { size: bytes.len(), max: limits.max_bytes });
+    }
+    if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    if bytes[2] != PROTOCOL_VERSION {
+        return Err(WireError::UnsupportedVersion(bytes[2]));
+    }
+    if bytes[3] != M::TYPE as u8 {
+        return Err(WireError::WrongType { expected: M::TYPE as u8, got: bytes[3] });
+    }
+    let (message, rest) = postcard::take_from_bytes::<M>(&bytes[HEADER_LEN..])
+        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed(format!("{} trailing bytes", rest.len())));
+    }
+    let count = message.change_count();
+    if count > limits.max_changes {
+        return Err(WireError::TooManyChanges { count, max: limits.max_changes });
+    }
+    Ok(message)
+}
+
+/// How many changes a message carries, for [`Limits::max_changes`].
+pub trait ChangeCount {
+    /// The number of changes.
+    fn change_count(&self) -> usize;
+}
+
+impl ChangeCount for PushRequest {
+    fn change_count(&self) -> usize {
+        self.changes.len()
+    }
+}
+impl ChangeCount for PullResponse {
+    fn change_count(&self) -> usize {
+        self.changes.len()
+    }
+}
+impl ChangeCount for PushResponse {
+    fn change_count(&self) -> usize {
+        0
+    }
+}
+impl ChangeCount for PullRequest {
+    fn change_count(&self) -> usize {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pull() -> PullRequest {
+        PullRequest { device: ActorId::from_bytes([7; 16]), after: 42, limit: 500 }
+    }
+
+    #[test]
+    fn envelope_round_trip() {
+        let bytes = encode(&pull());
+        assert_eq!(&bytes[..4], b"GS\x01\x03");
+        assert_eq!(decode::<PullRequest>(&bytes, &Limits::DEFAULT), Ok(pull()));
+    }
+
+    #[test]
+    fn refuses_bad_envelopes_with_the_right_code() {
+        let good = encode(&pull());
+        let limits = Limits::DEFAULT;
+        let mut v2 = good.clone();
+        v2[2] = 2;
+        assert_eq!(decode::<PullRequest>(&v2, &limits), Err(WireError::UnsupportedVersion(2)));
+        assert_eq!(decode::<PullRequest>(b"GS", &limits), Err(WireError::BadMagic));
+        assert_eq!(decode::<PullRequest>(b"{\"json\":1}", &limits), Err(WireError::BadMagic));
+        let wrong = decode::<PushRequest>(&good, &limits).expect_err("wrong type");
+        assert_eq!(wrong.code(), ErrorCode::WrongMessageType);
+        let truncated = decode::<PullRequest>(&good[..good.len() - 1], &limits).expect_err("short");
+        assert_eq!(truncated.code(), ErrorCode::Malformed);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(decode::<PullRequest>(&trailing, &limits).map_err(|e| e.code()), Err(ErrorCode::Malformed));
+        let tiny = Limits { max_bytes: 8, max_changes: 1 };
+        assert_eq!(decode::<PullRequest>(&good, &tiny).map_err(|e| e.code()), Err(ErrorCode::PayloadTooLarge));
+    }
+}
