@@ -1,0 +1,127 @@
+//! Building and running the HTTP server, in `main` and in tests alike.
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::db::{Store, WriterThread};
+use crate::web::{self, AppState};
+
+/// How long in-flight requests may take to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Opens the store and binds the listener. Call inside an actix system.
+pub fn build(settings: &Settings, handle_signals: bool) -> anyhow::Result<(Server, Vec<SocketAddr>, WriterThread)> {
+    let (store, writer) = Store::open(&settings.data_dir)
+        .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
+    let state = AppState { store, max_page: settings.max_page };
+    let limits = settings.limits;
+    let mut server = HttpServer::new(move || {
+        let (state, limits) = web::app_data(state.clone(), limits);
+        App::new()
+            .app_data(state)
+            .app_data(limits)
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().clone();
+                // The route pattern, never the raw path or query.
+                let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    tracing::info!(
+                        %method,
+                        route,
+                        status = res.status().as_u16(),
+                        micros = started.elapsed().as_micros() as u64,
+                        "request"
+                    );
+                    Ok(res)
+                }
+            })
+            .configure(web::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    if !handle_signals {
+        server = server.disable_signals();
+    }
+    let server = server
+        .bind(settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs, writer))
+}
+
+/// A server running on its own thread, for tests and benchmarks.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts a server with `settings` (use port 0 for a free loopback port).
+    pub fn start(settings: Settings) -> anyhow::Result<Running> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("gridsync-server".into()).spawn(move || {
+            let system = actix_web::rt::System::new();
+            let built = system.block_on(async { build(&settings, false) });
+            match built {
+                Ok((server, addrs, writer)) => {
+                    let _ = ready_tx.send(Ok((addrs[0], server.handle())));
+                    if let Err(e) = system.block_on(server) {
+                        tracing::error!(error = %e, "server stopped with an error");
+                    }
+                    writer.join();
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        })?;
+        let (addr, handle) = ready_rx.recv().context("server thread ended before starting")??;
+        Ok(Running { addr, handle, thread: Some(thread) })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops gracefully: in-flight requests finish, queued pushes commit.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let handle = self.handle.clone();
+            // `stop` is a future; drive it on a throwaway runtime.
+            let rt = tokio::runtime::Builder::new_current_thread().build();
+            if let Ok(rt) = rt {
+                rt.block_on(handle.stop(true));
+            }
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

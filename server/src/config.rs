@@ -1,0 +1,153 @@
+//! Server settings: command-line flags over environment variables over an
+//! optional TOML file over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gridsync_proto::wire::Limits;
+use serde::Deserialize;
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./gridsync-data";
+/// Default listen address: loopback only until an operator opens it up.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Directory holding the database; created on first start.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Wire limits for incoming pushes.
+    pub limits: Limits,
+    /// Most changes in one pull page.
+    pub max_page: u32,
+    /// Log as JSON lines instead of text.
+    pub json_logs: bool,
+}
+
+impl Settings {
+    /// Defaults with the given data directory and listen address.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            workers: 0,
+            limits: Limits::DEFAULT,
+            max_page: 1_000,
+            json_logs: false,
+        }
+    }
+}
+
+/// The optional TOML file. Every key is optional.
+///
+/// ```toml
+/// data = "/var/lib/gridsync"
+/// listen = "0.0.0.0:8080"
+/// workers = 2
+/// max_body_bytes = 4194304
+/// max_changes_per_push = 1000
+/// max_page = 1000
+/// log_format = "json"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Data directory.
+    pub data: Option<PathBuf>,
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// HTTP worker threads.
+    pub workers: Option<usize>,
+    /// Largest push body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Most changes in one push.
+    pub max_changes_per_push: Option<usize>,
+    /// Most changes in one pull page.
+    pub max_page: Option<u32>,
+    /// `text` or `json`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FileSettings {
+    /// Reads a settings file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read settings file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
+    }
+}
+
+/// Values given on the command line or in the environment (clap fills both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data` / `GRIDSYNC_DATA`.
+    pub data: Option<PathBuf>,
+    /// `--listen` / `GRIDSYNC_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--workers` / `GRIDSYNC_WORKERS`.
+    pub workers: Option<usize>,
+    /// `--log-format` / `GRIDSYNC_LOG_FORMAT`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// Layers overrides over the file over the defaults.
+pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
+    let listen = overrides
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address is valid"));
+    let data = overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let mut settings = Settings::new(data, listen);
+    settings.workers = overrides.workers.or(file.workers).unwrap_or(0);
+    if let Some(max) = file.max_body_bytes {
+        settings.limits.max_bytes = max;
+    }
+    if let Some(max) = file.max_changes_per_push {
+        settings.limits.max_changes = max;
+    }
+    if let Some(max) = file.max_page {
+        settings.max_page = max;
+    }
+    settings.json_logs = overrides.log_format.or(file.log_format) == Some(LogFormat::Json);
+    settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_over_defaults() {
+        let file: FileSettings =
+            toml::from_str("data = \"/srv/g\"\nlisten = \"0.0.0.0:9000\"\nmax_page = 50\n").expect("toml");
+        let flags = Overrides { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Overrides::default() };
+        let s = resolve(flags, file);
+        assert_eq!(s.listen.port(), 7000);
+        assert_eq!(s.data_dir, PathBuf::from("/srv/g"));
+        assert_eq!(s.max_page, 50);
+        let d = resolve(Overrides::default(), FileSettings::default());
+        assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileSettings>("lisen = \"x\"").is_err());
+    }
+}

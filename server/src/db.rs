@@ -1,0 +1,225 @@
+//! The server's store: one SQLite database in the data directory, one
+//! writer thread that owns the only write connection, and a pool of readers.
+//!
+//! Pushes travel to the writer over a channel. The writer takes every push
+//! that is waiting (group commit), applies each inside its own savepoint, so
+//! a refused push leaves no trace while its neighbours commit, and commits
+//! them all in one durable transaction before any of them is acknowledged.
+//! Under load many pushes share one `fsync`; alone, a push waits for nobody.
+
+mod ingest;
+mod pool;
+mod pull;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gridsync_proto::{ActorId, PullResponse, PushRequest, PushResponse, RecordId, RecordState};
+use gridsync_sql_support::Schema;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+use ingest::IngestError;
+pub(crate) use ingest::precheck;
+use pool::ReadPool;
+
+/// The server database schema, one step per version.
+pub static SCHEMA: Schema = Schema {
+    name: "server database",
+    application_id: 0x4753_5256, // "GSRV"
+    steps: &[include_str!("../sql/v1.sql")],
+};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "gridsync.db";
+
+/// Most pushes committed together in one transaction.
+const MAX_GROUP: usize = 64;
+
+type Reply = oneshot::Sender<Result<PushResponse, ApiError>>;
+
+/// Handle to the store, cheap to clone into every HTTP worker.
+#[derive(Debug, Clone)]
+pub struct Store {
+    writer: mpsc::Sender<(PushRequest, Reply)>,
+    readers: Arc<ReadPool>,
+}
+
+/// Owns the writer thread; [`WriterThread::join`] waits until every queued
+/// push is committed and the thread has ended.
+#[derive(Debug)]
+pub struct WriterThread(JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to finish. It ends once every [`Store`] handle is dropped.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+/// Why the store could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Open(#[from] gridsync_sql_support::OpenError),
+}
+
+impl Store {
+    /// Opens (creating on first start) the database in `data_dir` and starts the writer.
+    pub fn open(data_dir: &Path) -> Result<(Store, WriterThread), StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(DB_FILE);
+        let conn = gridsync_sql_support::open(&path, &SCHEMA)?;
+        let (tx, rx) = mpsc::channel(256);
+        let thread = std::thread::Builder::new()
+            .name("gridsync-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
+        let readers = Arc::new(ReadPool::new(path, &SCHEMA, 8));
+        Ok((Store { writer: tx, readers }, WriterThread(thread)))
+    }
+
+    /// Validates a push, applies it and logs it durably. Returns only after commit.
+    pub async fn push(&self, push: PushRequest) -> Result<PushResponse, ApiError> {
+        precheck(&push)?;
+        let (reply, answer) = oneshot::channel();
+        self.writer.send((push, reply)).await.map_err(|_| shutting_down())?;
+        answer.await.map_err(|_| shutting_down())?
+    }
+
+    /// One page of other devices' changes after `after`. Blocking: call from `web::block`.
+    pub fn pull(&self, device: ActorId, after: u64, limit: u32) -> Result<PullResponse, ApiError> {
+        let page = self.readers.with(|conn| pull::page(conn, device, after, limit)).map_err(|e| {
+            tracing::error!(error = %e, "cannot open a reader");
+            ApiError::internal()
+        })?;
+        page.map_err(|e| {
+            tracing::error!(error = %e, "pull failed");
+            ApiError::internal()
+        })
+    }
+
+    /// Whether the database answers. Blocking.
+    pub fn healthy(&self) -> bool {
+        matches!(self.readers.with(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))), Ok(Ok(1)))
+    }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(gridsync_proto::ErrorCode::Unavailable, "the server is shutting down; retry later")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<(PushRequest, Reply)>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, &mut group);
+    }
+    tracing::debug!("writer stopped: no more pushes can arrive");
+}
+
+/// Applies every push of the group in one transaction; answers after commit.
+fn commit_group(conn: &mut Connection, group: &mut Vec<(PushRequest, Reply)>) {
+    let now = now_ms();
+    let mut results: Vec<Result<PushResponse, ApiError>> = Vec::with_capacity(group.len());
+    let committed = (|| -> rusqlite::Result<()> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (push, _) in group.iter() {
+            let sp = tx.savepoint()?;
+            match ingest::ingest(&sp, push, now) {
+                Ok(outcome) => {
+                    sp.commit()?;
+                    results.push(Ok(PushResponse {
+                        accepted: outcome.accepted,
+                        duplicates: outcome.duplicates,
+                        high_seq: 0,
+                    }));
+                }
+                Err(e) => {
+                    drop(sp); // rolls the savepoint back
+                    results.push(Err(refusal(e)));
+                }
+            }
+        }
+        let high = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))? as u64;
+        for r in results.iter_mut().flatten() {
+            r.high_seq = high;
+        }
+        tx.commit()
+    })();
+    if let Err(e) = committed {
+        tracing::error!(error = %e, pushes = group.len(), "commit failed; nothing of these pushes was applied");
+        results = group.iter().map(|_| Err(ApiError::internal())).collect();
+    }
+    for ((_, reply), result) in group.drain(..).zip(results) {
+        // A client that hung up gets nothing; its changes are stored and a
+        // re-send will be acknowledged as duplicates.
+        let _ = reply.send(result);
+    }
+}
+
+fn refusal(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Refused(api) => api,
+        other => {
+            tracing::error!(error = %other, "push failed inside the writer");
+            ApiError::internal()
+        }
+    }
+}
+
+/// Read-only inspection of a server database, for operators and tests.
+#[derive(Debug)]
+pub struct Inspector(Connection);
+
+impl Inspector {
+    /// Opens the database in `data_dir` read-only.
+    pub fn open(data_dir: &Path) -> Result<Self, gridsync_sql_support::OpenError> {
+        gridsync_sql_support::open_reader(&data_dir.join(DB_FILE), &SCHEMA).map(Self)
+    }
+
+    /// Number of changes in the log.
+    pub fn change_count(&self) -> rusqlite::Result<u64> {
+        self.0.query_row("SELECT count(*) FROM changes", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+    }
+
+    /// Number of merged records.
+    pub fn record_count(&self) -> rusqlite::Result<u64> {
+        self.0.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+    }
+
+    /// The merged state of a record.
+    pub fn record(&self, id: RecordId) -> rusqlite::Result<Option<RecordState>> {
+        let bytes: Option<Vec<u8>> = self
+            .0
+            .query_row("SELECT state FROM records WHERE id = ?1", [id.as_bytes()], |r| r.get(0))
+            .optional()?;
+        Ok(bytes.and_then(|b| RecordState::from_bytes(&b).ok()))
+    }
+}

@@ -1,0 +1,70 @@
+//! The server's error type: every refusal carries a stable code
+//! ([`gridsync_proto::ErrorCode`]) and a plain message without personal data.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use gridsync_proto::{ErrorBody, ErrorCode, WireError};
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// The human message.
+    pub message: String,
+    /// For a refused push: the first offending change.
+    pub change_index: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), change_index: None }
+    }
+
+    /// Names the offending change of a push.
+    pub fn at(mut self, index: usize) -> Self {
+        self.change_index = u32::try_from(index).ok();
+        self
+    }
+
+    /// A failure of the server itself; details go to the log, not the client.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "the server failed; nothing of the request was applied")
+    }
+}
+
+impl From<WireError> for ApiError {
+    fn from(e: WireError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::KindMismatch | ErrorCode::DotReused => StatusCode::CONFLICT,
+            ErrorCode::ActorMismatch => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Malformed
+            | ErrorCode::UnsupportedVersion
+            | ErrorCode::WrongMessageType
+            | ErrorCode::TooManyChanges
+            | ErrorCode::InvalidChange => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+            change_index: self.change_index,
+        })
+    }
+}
