@@ -1,0 +1,67 @@
+//! Errors of the handset store. Messages never contain record content.
+
+use gridsync_proto::{ErrorBody, ErrorCode, InvalidChange, MergeError, RecordId, WireError};
+
+/// Everything that can go wrong in the handset store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store file cannot be opened or upgraded.
+    #[error(transparent)]
+    Open(#[from] gridsync_sql_support::OpenError),
+    /// SQLite failed.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// The store has not been initialised with `init`.
+    #[error("the store is not initialised; run init first")]
+    NotInitialized,
+    /// `init` on a store that already has a device identity.
+    #[error("the store is already initialised")]
+    AlreadyInitialized,
+    /// No record with that id on this device.
+    #[error("no record {0} on this device")]
+    NotFound(RecordId),
+    /// A change fails validation; nothing was written.
+    #[error("invalid change: {0}")]
+    Invalid(#[from] InvalidChange),
+    /// A change cannot merge (kind mismatch, ...); nothing was written.
+    #[error("cannot merge: {0}")]
+    Merge(#[from] MergeError),
+    /// `resolve` on a field that has no conflict.
+    #[error("field {field:?} of record {record} has no conflict")]
+    NoConflict {
+        /// The record.
+        record: RecordId,
+        /// The field.
+        field: String,
+    },
+    /// Stored data does not decode (corruption or a newer format).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+    /// The server could not be reached; nothing is lost, sync again later.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server refused a request; the outbox is kept.
+    #[error("server refused the request ({status}): {} ({})", .body.message, .body.code)]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The server's error.
+        body: ErrorBody,
+    },
+    /// The server answered something that is not a valid message.
+    #[error("bad answer from server: {0}")]
+    Protocol(#[from] WireError),
+}
+
+impl Error {
+    /// The server's error code, for a refused request.
+    pub fn server_code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Rejected { body, .. } => Some(body.code),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

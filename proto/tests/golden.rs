@@ -1,0 +1,204 @@
+//! Golden byte vectors of the wire format and of the stored state format.
+//!
+//! Fixed sample messages (constant ids and clocks) are encoded and compared
+//! with the lowercase hex in `tests/golden/<name>.hex`, and each file is
+//! decoded back to its sample. A failure here means old peers or old
+//! databases could no longer read what this build writes, or the reverse:
+//! change the format only with a new protocol version (or state format byte).
+//!
+//! After an intended format change, regenerate the files with
+//! `GRIDSYNC_BLESS=1 cargo test -p gridsync-proto --test golden`
+//! and review the diff before committing it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use gridsync_proto::wire::{self, Limits, Message};
+use gridsync_proto::{
+    ActorId, Change, Dot, Hlc, LoggedChange, Op, PullRequest, PullResponse, PushRequest,
+    PushResponse, RecordId, RecordKind, RecordState, Value,
+};
+
+const HANDSET: ActorId = ActorId::from_bytes([0x11; 16]);
+const OTHER_HANDSET: ActorId = ActorId::from_bytes([0x22; 16]);
+const RECORD: RecordId = RecordId::from_bytes([
+    0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0x70, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+]);
+const T0: u64 = 1_700_000_000_000;
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.hex"))
+}
+
+/// Compares `bytes` with the golden file `name` (or rewrites it when
+/// blessing) and returns the file's bytes.
+fn golden(name: &str, bytes: &[u8]) -> Vec<u8> {
+    let path = golden_path(name);
+    if std::env::var_os("GRIDSYNC_BLESS").is_some_and(|v| v == "1") {
+        fs::write(&path, format!("{}\n", hex::encode(bytes))).expect("write golden file");
+    }
+    let text = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with GRIDSYNC_BLESS=1 to create it)", path.display()));
+    assert_eq!(text.lines().count(), 1, "{name}.hex must be one line");
+    let stored = text.trim_end();
+    assert_eq!(stored, stored.to_lowercase(), "{name}.hex must be lowercase");
+    assert_eq!(hex::encode(bytes), stored, "encoding of {name} differs from {}", path.display());
+    hex::decode(stored).expect("golden file is hex")
+}
+
+/// Checks the encoding of a message against its golden file and decodes the file.
+fn check_message<M>(name: &str, sample: &M)
+where
+    M: Message + wire::ChangeCount + PartialEq + std::fmt::Debug,
+{
+    let stored = golden(name, &wire::encode(sample));
+    assert_eq!(&stored[..4], &[b'G', b'S', wire::PROTOCOL_VERSION, M::TYPE as u8]);
+    assert_eq!(wire::decode::<M>(&stored, &Limits::DEFAULT).as_ref(), Ok(sample));
+}
+
+fn change(actor: ActorId, counter: u64, millis: u64, op: Op) -> Change {
+    Change {
+        record: RECORD,
+        kind: RecordKind::Dispute,
+        dot: Dot { actor, counter },
+        author: "网格员 李四".into(),
+        time: Hlc { millis: T0 + millis, logical: u32::try_from(counter).expect("small") },
+        op,
+    }
+}
+
+fn party() -> Value {
+    Value::Map(BTreeMap::from([
+        ("name".to_owned(), Value::from("张三")),
+        ("age".to_owned(), Value::Int(-42)),
+        ("gps".to_owned(), Value::List(vec![Value::Float(25.0453), Value::Float(102.7097)])),
+        ("verified".to_owned(), Value::Bool(true)),
+        ("phone".to_owned(), Value::Null),
+        ("tags".to_owned(), Value::List(vec![Value::from("邻里"), Value::List(vec![])])),
+    ]))
+}
+
+fn note(text: &str) -> Op {
+    Op::Append {
+        entry: "note".into(),
+        body: BTreeMap::from([
+            ("text".to_owned(), Value::from(text)),
+            ("minutes".to_owned(), Value::Int(30)),
+        ]),
+    }
+}
+
+/// Another handset's edit of `status`, which the sample push replaces.
+fn other_status() -> Change {
+    let op = Op::Set { field: "status".into(), value: "found".into(), supersedes: vec![] };
+    change(OTHER_HANDSET, 1, 500, op)
+}
+
+fn push_request() -> PushRequest {
+    let set = |field: &str, value: Value, supersedes| Op::Set { field: field.into(), value, supersedes };
+    let changes = vec![
+        change(HANDSET, 1, 0, Op::Create),
+        change(HANDSET, 2, 1_000, set("party", party(), vec![])),
+        change(HANDSET, 3, 2_000, set("status", "调解中".into(), vec![other_status().dot])),
+        change(HANDSET, 4, 3_000, note("双方同意调解")),
+    ];
+    PushRequest { device: HANDSET, changes }
+}
+
+fn pull_response() -> PullResponse {
+    let logged = |seq, change| LoggedChange { seq, received_ms: T0 + 60_000 + seq, change };
+    PullResponse {
+        changes: vec![
+            logged(1_234_567, other_status()),
+            logged(1_234_570, change(OTHER_HANDSET, 2, 4_000, note("已回访"))),
+        ],
+        cursor: 1_234_570,
+        more: true,
+    }
+}
+
+#[test]
+fn push_request_is_stable() {
+    let sample = push_request();
+    for change in &sample.changes {
+        assert_eq!(change.validate(), Ok(()));
+    }
+    check_message("push_request", &sample);
+}
+
+#[test]
+fn push_response_is_stable() {
+    check_message("push_response", &PushResponse { accepted: 3, duplicates: 1, high_seq: 1_234_569 });
+}
+
+#[test]
+fn pull_request_is_stable() {
+    check_message("pull_request", &PullRequest { device: HANDSET, after: 1_234_569, limit: 500 });
+}
+
+#[test]
+fn pull_response_is_stable() {
+    check_message("pull_response", &pull_response());
+}
+
+#[test]
+fn stored_state_is_stable() {
+    let mut changes = push_request().changes;
+    changes.extend(pull_response().changes.into_iter().map(|l| l.change));
+    let state = RecordState::from_changes(RECORD, RecordKind::Dispute, &changes).expect("applies");
+    assert_eq!(state.value("status"), Some(&Value::from("调解中")));
+    assert!(!state.has_conflicts());
+    assert_eq!(state.entries().len(), 2);
+    let stored = golden("record_state", &state.to_bytes());
+    assert_eq!(RecordState::from_bytes(&stored), Ok(state));
+}
+
+/// What a newer handset might write: a record kind, a field and an entry
+/// kind this build has never heard of.
+fn from_the_future() -> PushRequest {
+    let mut set = change(HANDSET, 1, 0, Op::Set {
+        field: "drone_survey_v2".into(),
+        value: Value::Map(BTreeMap::from([("altitude_m".to_owned(), Value::Float(120.5))])),
+        supersedes: vec![],
+    });
+    set.kind = RecordKind::Other(999);
+    let mut append = change(HANDSET, 2, 1_000, Op::Append {
+        entry: "voice_memo".into(),
+        body: BTreeMap::from([("seconds".to_owned(), Value::Int(93))]),
+    });
+    append.kind = RecordKind::Other(999);
+    PushRequest { device: HANDSET, changes: vec![set, append] }
+}
+
+#[test]
+fn unknown_kinds_fields_and_entries_pass_through_unchanged() {
+    let stored = golden("future_push", &wire::encode(&from_the_future()));
+    let decoded: PushRequest = wire::decode(&stored, &Limits::DEFAULT).expect("decodes");
+    assert!(decoded.changes.iter().all(|c| c.kind == RecordKind::Other(999) && c.validate().is_ok()));
+    assert_eq!(wire::encode(&decoded), stored);
+
+    // A server that stores the record and sends it on keeps every byte.
+    let state = RecordState::from_changes(RECORD, RecordKind::Other(999), &decoded.changes)
+        .expect("unknown kinds merge like any other");
+    assert_eq!(state.field_names().collect::<Vec<_>>(), ["drone_survey_v2"]);
+    assert_eq!(state.entries()[0].entry, "voice_memo");
+    let reloaded = RecordState::from_bytes(&state.to_bytes()).expect("state round trip");
+    assert_eq!(reloaded.to_bytes(), state.to_bytes());
+    let page = PullResponse {
+        changes: decoded
+            .changes
+            .into_iter()
+            .enumerate()
+            .map(|(seq, change)| LoggedChange { seq: seq as u64 + 1, received_ms: T0, change })
+            .collect(),
+        cursor: 2,
+        more: false,
+    };
+    let relayed: PullResponse = wire::decode(&wire::encode(&page), &Limits::DEFAULT).expect("decodes");
+    let relayed_push = PushRequest {
+        device: HANDSET,
+        changes: relayed.changes.into_iter().map(|l| l.change).collect(),
+    };
+    assert_eq!(wire::encode(&relayed_push), stored);
+}
