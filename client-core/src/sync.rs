@@ -5,6 +5,9 @@
 //! written in one transaction together with the new cursor. The outbox is
 //! cleared only for what the server acknowledged.
 //!
+//! A push the server finds too large is split in halves until it fits. Any
+//! other refusal ends the run with [`Error::Rejected`] and the outbox intact.
+//!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
 //! page not yet committed is fetched again from the unchanged cursor.
@@ -13,7 +16,7 @@ use std::collections::HashMap;
 
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{Change, Hlc, LoggedChange, PullRequest, PullResponse, PushRequest, PushResponse};
-use gridsync_proto::{RecordId, RecordState};
+use gridsync_proto::{ErrorCode, RecordId, RecordState};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::error::{Error, Result};
@@ -78,13 +81,24 @@ pub fn run(store: &mut Store, transport: &dyn Transport, options: &SyncOptions) 
 }
 
 fn push(store: &mut Store, transport: &dyn Transport, options: &SyncOptions, report: &mut SyncReport) -> Result<()> {
+    let mut batch = options.push_batch.max(1);
     loop {
-        let (last_seq, changes) = read_outbox(store, options)?;
+        let (last_seq, changes) = read_outbox(store, batch, options.push_max_bytes)?;
         if changes.is_empty() {
             return Ok(());
         }
+        let sent = changes.len();
         let request = PushRequest { device: store.device.actor, changes };
-        let answer = transport.post("/v1/sync/push", wire::encode(&request))?;
+        let answer = match transport.post("/v1/sync/push", wire::encode(&request)) {
+            // The server takes smaller pushes than we sent: halve and retry.
+            Err(Error::Rejected { body, .. })
+                if sent > 1 && matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
+            {
+                batch = sent / 2;
+                continue;
+            }
+            other => other?,
+        };
         let ack: PushResponse = wire::decode(&answer, &Limits::DEFAULT)?;
         // Acknowledged: durable on the server. Only now leave the outbox.
         store.conn.execute("DELETE FROM outbox WHERE seq <= ?1", [last_seq])?;
@@ -95,13 +109,13 @@ fn push(store: &mut Store, transport: &dyn Transport, options: &SyncOptions, rep
 }
 
 /// The oldest outbox entries that fit one push, and the last one's sequence.
-fn read_outbox(store: &Store, options: &SyncOptions) -> Result<(i64, Vec<Change>)> {
+fn read_outbox(store: &Store, batch: usize, max_bytes: usize) -> Result<(i64, Vec<Change>)> {
     let mut stmt = store.conn.prepare_cached("SELECT seq, change FROM outbox ORDER BY seq LIMIT ?1")?;
-    let mut rows = stmt.query([options.push_batch as i64])?;
+    let mut rows = stmt.query([batch as i64])?;
     let (mut last, mut bytes, mut changes) = (0, 0, Vec::new());
     while let Some(row) = rows.next()? {
         let body: Vec<u8> = row.get(1)?;
-        if !changes.is_empty() && bytes + body.len() > options.push_max_bytes {
+        if !changes.is_empty() && bytes + body.len() > max_bytes {
             break;
         }
         bytes += body.len();
