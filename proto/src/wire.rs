@@ -10,8 +10,10 @@
 //! message-type byte, so a peer can refuse what it does not speak before
 //! reading the body. Decoding enforces [`Limits`]: the whole message size
 //! before anything is read, the nesting depth of values while reading, and
-//! the number of changes afterwards. Trailing bytes are an error, so every
-//! accepted message has exactly one encoding.
+//! the number of changes afterwards. Trailing bytes are an error. Encoding
+//! is deterministic, but decoding is not one-to-one (postcard accepts
+//! over-long varints), so the server compares changes by their re-encoding,
+//! never by the bytes received.
 //!
 //! Forward compatibility lives in the data model, not in the envelope: field
 //! names and entry kinds are open strings and record kinds are open numbers,
