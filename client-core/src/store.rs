@@ -310,7 +310,12 @@ pub(crate) fn save_state(tx: &Transaction<'_>, state: &RecordState) -> Result<()
         "INSERT INTO records (id, kind, state, conflicted) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, conflicted = excluded.conflicted",
     )?
-    .execute(params![state.id().as_bytes(), state.kind().code(), state.to_bytes(), state.has_conflicts()])?;
+    .execute(params![
+        state.id().as_bytes(),
+        state.kind().code(),
+        state.to_bytes(),
+        state.has_conflicts()
+    ])?;
     Ok(())
 }
 

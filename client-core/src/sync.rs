@@ -80,7 +80,12 @@ pub fn run(store: &mut Store, transport: &dyn Transport, options: &SyncOptions) 
     Ok(report)
 }
 
-fn push(store: &mut Store, transport: &dyn Transport, options: &SyncOptions, report: &mut SyncReport) -> Result<()> {
+fn push(
+    store: &mut Store,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
     let mut batch = options.push_batch.max(1);
     loop {
         let (last_seq, changes) = read_outbox(store, batch, options.push_max_bytes)?;
@@ -92,7 +97,8 @@ fn push(store: &mut Store, transport: &dyn Transport, options: &SyncOptions, rep
         let answer = match transport.post("/v1/sync/push", wire::encode(&request)) {
             // The server takes smaller pushes than we sent: halve and retry.
             Err(Error::Rejected { body, .. })
-                if sent > 1 && matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
+                if sent > 1
+                    && matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
             {
                 batch = sent / 2;
                 continue;
@@ -125,7 +131,12 @@ fn read_outbox(store: &Store, batch: usize, max_bytes: usize) -> Result<(i64, Ve
     Ok((last, changes))
 }
 
-fn pull(store: &mut Store, transport: &dyn Transport, options: &SyncOptions, report: &mut SyncReport) -> Result<()> {
+fn pull(
+    store: &mut Store,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<()> {
     let limits = Limits { max_bytes: MAX_PULL_BYTES, max_changes: options.pull_page as usize };
     loop {
         let request =

@@ -20,6 +20,9 @@ pub const MAX_ENTRY_ATTRS: usize = 64;
 pub const MAX_SUPERSEDES: usize = 256;
 /// Longest author name, in bytes.
 pub const MAX_AUTHOR_LEN: usize = 128;
+/// Highest change counter: no device makes four billion changes to one
+/// record, and the bound keeps every `counter + 1` far from overflow.
+pub const MAX_COUNTER: u64 = u32::MAX as u64;
 
 /// One event of one actor on one record: `counter` is the actor's n-th change
 /// to that record, counting from 1.
@@ -92,6 +95,9 @@ pub enum InvalidChange {
     /// The dot's counter is zero (counters start at 1).
     #[error("change counter must start at 1")]
     ZeroCounter,
+    /// A counter (of the change or of a value it supersedes) is above [`MAX_COUNTER`].
+    #[error("change counter is above {MAX_COUNTER}")]
+    CounterTooLarge,
     /// A field, entry or map-key name is empty or too long.
     #[error("name is empty or longer than {MAX_NAME_LEN} bytes")]
     BadName,
@@ -122,6 +128,9 @@ impl Change {
         if self.dot.counter == 0 {
             return Err(InvalidChange::ZeroCounter);
         }
+        if self.dot.counter > MAX_COUNTER {
+            return Err(InvalidChange::CounterTooLarge);
+        }
         if self.author.len() > MAX_AUTHOR_LEN {
             return Err(InvalidChange::AuthorTooLong);
         }
@@ -131,6 +140,9 @@ impl Change {
                 check_name(field)?;
                 if supersedes.len() > MAX_SUPERSEDES || supersedes.contains(&self.dot) {
                     return Err(InvalidChange::BadSupersedes);
+                }
+                if supersedes.iter().any(|d| d.counter == 0 || d.counter > MAX_COUNTER) {
+                    return Err(InvalidChange::CounterTooLarge);
                 }
                 check_value(value)
             }
@@ -149,11 +161,7 @@ impl Change {
 }
 
 fn check_name(name: &str) -> Result<(), InvalidChange> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        Err(InvalidChange::BadName)
-    } else {
-        Ok(())
-    }
+    if name.is_empty() || name.len() > MAX_NAME_LEN { Err(InvalidChange::BadName) } else { Ok(()) }
 }
 
 fn check_value(value: &Value) -> Result<(), InvalidChange> {
@@ -163,7 +171,8 @@ fn check_value(value: &Value) -> Result<(), InvalidChange> {
     let mut text = 0usize;
     let mut result = Ok(());
     value.visit(&mut |leaf| match leaf {
-        Leaf::Text(s) => text = text.saturating_add(s.len()),
+        Leaf::Key(k) if k.is_empty() || k.len() > MAX_NAME_LEN => result = Err(InvalidChange::BadName),
+        Leaf::Key(k) | Leaf::Text(k) => text = text.saturating_add(k.len()),
         Leaf::Float(x) if !x.is_finite() => result = Err(InvalidChange::NotFinite),
         Leaf::Float(_) => {}
     });
@@ -203,6 +212,13 @@ mod tests {
         let mut c = change(Op::Create);
         c.dot.counter = 0;
         assert_eq!(c.validate(), Err(InvalidChange::ZeroCounter));
+        c.dot.counter = MAX_COUNTER + 1;
+        assert_eq!(c.validate(), Err(InvalidChange::CounterTooLarge));
+        let far = Dot { actor: ActorId::random(), counter: u64::MAX };
+        let reach = Op::Set { field: "f".into(), value: Value::Null, supersedes: vec![far] };
+        assert_eq!(change(reach).validate(), Err(InvalidChange::CounterTooLarge));
+        let key = Value::Map(BTreeMap::from([("k".repeat(MAX_NAME_LEN + 1), Value::Null)]));
+        assert_eq!(change(set("m", key)).validate(), Err(InvalidChange::BadName));
         assert_eq!(change(set("", Value::Null)).validate(), Err(InvalidChange::BadName));
         assert_eq!(change(set(&"x".repeat(65), Value::Null)).validate(), Err(InvalidChange::BadName));
         assert_eq!(

@@ -32,7 +32,7 @@ impl CausalContext {
         if dot.counter <= have {
             return;
         }
-        if dot.counter == have + 1 {
+        if Some(dot.counter) == have.checked_add(1) {
             self.clock.apply(crdts::Dot::new(dot.actor, dot.counter));
             self.absorb(dot.actor);
         } else {
@@ -61,7 +61,8 @@ impl CausalContext {
 
     /// The highest counter seen from `actor`, gaps or not.
     pub fn max_counter(&self, actor: &ActorId) -> u64 {
-        let in_cloud = self.cloud.range(Dot { actor: *actor, counter: 0 }..).take_while(|d| d.actor == *actor);
+        let in_cloud =
+            self.cloud.range(Dot { actor: *actor, counter: 0 }..).take_while(|d| d.actor == *actor);
         in_cloud.map(|d| d.counter).max().unwrap_or(0).max(self.clock.get(actor))
     }
 
@@ -85,7 +86,8 @@ impl CausalContext {
                     break;
                 }
             }
-            let next = Dot { actor, counter: have + 1 };
+            let Some(counter) = have.checked_add(1) else { return };
+            let next = Dot { actor, counter };
             if self.cloud.remove(&next) {
                 self.clock.apply(crdts::Dot::new(actor, next.counter));
             } else {

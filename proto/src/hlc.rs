@@ -54,11 +54,7 @@ impl HlcClock {
 
     /// Issues a timestamp for a local event at physical time `now_ms`.
     pub fn tick(&mut self, now_ms: u64) -> Hlc {
-        self.last = if now_ms > self.last.millis {
-            Hlc::from_millis(now_ms)
-        } else {
-            self.next_logical()
-        };
+        self.last = if now_ms > self.last.millis { Hlc::from_millis(now_ms) } else { self.next_logical() };
         self.last
     }
 

@@ -171,8 +171,10 @@ impl RecordState {
     }
 
     /// The next counter for `actor`'s next change to this record.
+    /// (Validation keeps counters at most [`crate::change::MAX_COUNTER`], so
+    /// this cannot overflow for any state built from valid changes.)
     pub fn next_counter(&self, actor: &ActorId) -> u64 {
-        self.context.max_counter(actor) + 1
+        self.context.max_counter(actor).saturating_add(1)
     }
 
     /// Field names with at least one live value, in name order.
@@ -225,9 +227,10 @@ impl RecordState {
         if let Op::Set { field, supersedes, .. } = &change.op {
             let foreign = supersedes.iter().any(|dot| {
                 self.entries.contains_key(dot)
-                    || self.fields.iter().any(|(name, vals)| {
-                        name != field && vals.iter().any(|fv| fv.stamp.dot == *dot)
-                    })
+                    || self
+                        .fields
+                        .iter()
+                        .any(|(name, vals)| name != field && vals.iter().any(|fv| fv.stamp.dot == *dot))
             });
             if foreign {
                 return Err(MergeError::ForeignSupersedes { field: field.clone() });
@@ -310,10 +313,10 @@ impl RecordState {
         for (dot, entry) in &other.entries {
             self.entries.entry(*dot).or_insert_with(|| entry.clone());
         }
-        if let Some(theirs) = &other.created {
-            if self.created.as_ref().is_none_or(|c| theirs.order_key() < c.order_key()) {
-                self.created = Some(theirs.clone());
-            }
+        if let Some(theirs) = &other.created
+            && self.created.as_ref().is_none_or(|c| theirs.order_key() < c.order_key())
+        {
+            self.created = Some(theirs.clone());
         }
         self.context.merge(&other.context);
         Ok(())
@@ -328,7 +331,10 @@ impl RecordState {
     /// Decodes a stored state.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateDecodeError> {
         match bytes.split_first() {
-            Some((&STATE_FORMAT, rest)) => postcard::from_bytes(rest).map_err(|_| StateDecodeError),
+            Some((&STATE_FORMAT, rest)) => match postcard::take_from_bytes(rest) {
+                Ok((state, [])) => Ok(state),
+                _ => Err(StateDecodeError),
+            },
             _ => Err(StateDecodeError),
         }
     }

@@ -107,14 +107,14 @@ impl Value {
         }
     }
 
-    /// Every text (values and map keys) and float inside, for validation.
+    /// Every map key, text and float inside, for validation.
     pub(crate) fn visit(&self, f: &mut impl FnMut(Leaf<'_>)) {
         match self {
             Value::Text(s) => f(Leaf::Text(s)),
             Value::Float(x) => f(Leaf::Float(*x)),
             Value::List(l) => l.iter().for_each(|v| v.visit(f)),
             Value::Map(m) => m.iter().for_each(|(k, v)| {
-                f(Leaf::Text(k));
+                f(Leaf::Key(k));
                 v.visit(f)
             }),
             Value::Null | Value::Bool(_) | Value::Int(_) => {}
@@ -148,15 +148,14 @@ impl Value {
             },
             J::String(s) => Value::Text(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            J::Object(o) => {
-                Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
-            }
+            J::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
         }
     }
 }
 
 /// A leaf reached by [`Value::visit`].
 pub(crate) enum Leaf<'a> {
+    Key(&'a str),
     Text(&'a str),
     Float(f64),
 }

@@ -281,8 +281,14 @@ mod tests {
         assert_eq!(truncated.code(), ErrorCode::Malformed);
         let mut trailing = good.clone();
         trailing.push(0);
-        assert_eq!(decode::<PullRequest>(&trailing, &limits).map_err(|e| e.code()), Err(ErrorCode::Malformed));
+        assert_eq!(
+            decode::<PullRequest>(&trailing, &limits).map_err(|e| e.code()),
+            Err(ErrorCode::Malformed)
+        );
         let tiny = Limits { max_bytes: 8, max_changes: 1 };
-        assert_eq!(decode::<PullRequest>(&good, &tiny).map_err(|e| e.code()), Err(ErrorCode::PayloadTooLarge));
+        assert_eq!(
+            decode::<PullRequest>(&good, &tiny).map_err(|e| e.code()),
+            Err(ErrorCode::PayloadTooLarge)
+        );
     }
 }

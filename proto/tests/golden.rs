@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use gridsync_proto::wire::{self, Limits, Message};
 use gridsync_proto::{
-    ActorId, Change, Dot, Hlc, LoggedChange, Op, PullRequest, PullResponse, PushRequest,
-    PushResponse, RecordId, RecordKind, RecordState, Value,
+    ActorId, Change, Dot, Hlc, LoggedChange, Op, PullRequest, PullResponse, PushRequest, PushResponse,
+    RecordId, RecordKind, RecordState, Value,
 };
 
 const HANDSET: ActorId = ActorId::from_bytes([0x11; 16]);
@@ -157,18 +157,14 @@ fn stored_state_is_stable() {
 /// What a newer handset might write: a record kind, a field and an entry
 /// kind this build has never heard of.
 fn from_the_future() -> PushRequest {
-    let mut set = change(HANDSET, 1, 0, Op::Set {
-        field: "drone_survey_v2".into(),
-        value: Value::Map(BTreeMap::from([("altitude_m".to_owned(), Value::Float(120.5))])),
-        supersedes: vec![],
-    });
-    set.kind = RecordKind::Other(999);
-    let mut append = change(HANDSET, 2, 1_000, Op::Append {
-        entry: "voice_memo".into(),
-        body: BTreeMap::from([("seconds".to_owned(), Value::Int(93))]),
-    });
-    append.kind = RecordKind::Other(999);
-    PushRequest { device: HANDSET, changes: vec![set, append] }
+    let survey = Value::Map(BTreeMap::from([("altitude_m".to_owned(), Value::Float(120.5))]));
+    let memo = BTreeMap::from([("seconds".to_owned(), Value::Int(93))]);
+    let changes = [
+        Op::Set { field: "drone_survey_v2".into(), value: survey, supersedes: vec![] },
+        Op::Append { entry: "voice_memo".into(), body: memo },
+    ];
+    let future = |(n, op)| Change { kind: RecordKind::Other(999), ..change(HANDSET, n, (n - 1) * 1_000, op) };
+    PushRequest { device: HANDSET, changes: (1..).zip(changes).map(future).collect() }
 }
 
 #[test]
@@ -196,9 +192,7 @@ fn unknown_kinds_fields_and_entries_pass_through_unchanged() {
         more: false,
     };
     let relayed: PullResponse = wire::decode(&wire::encode(&page), &Limits::DEFAULT).expect("decodes");
-    let relayed_push = PushRequest {
-        device: HANDSET,
-        changes: relayed.changes.into_iter().map(|l| l.change).collect(),
-    };
+    let relayed_push =
+        PushRequest { device: HANDSET, changes: relayed.changes.into_iter().map(|l| l.change).collect() };
     assert_eq!(wire::encode(&relayed_push), stored);
 }

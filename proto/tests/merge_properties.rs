@@ -24,16 +24,33 @@ const START_MS: u64 = 1_700_000_000_000;
 #[derive(Debug, Clone)]
 enum Edit {
     Create,
-    Set { field: usize, value: Value },
+    Set(usize, Value),
     Append(String),
 }
 
+impl Edit {
+    /// The operation a device with `state` records for this edit.
+    fn op(&self, state: &RecordState) -> Op {
+        match self {
+            Edit::Create => Op::Create,
+            Edit::Set(field, value) => {
+                let supersedes = state.live_dots(FIELDS[*field]);
+                Op::Set { field: FIELDS[*field].into(), value: value.clone(), supersedes }
+            }
+            Edit::Append(text) => {
+                let body = BTreeMap::from([("text".to_owned(), Value::from(text.as_str()))]);
+                Op::Append { entry: "note".into(), body }
+            }
+        }
+    }
+}
+
+/// One step: a replica edits its copy, or receives the changes at the
+/// picked log positions (others' only, possibly repeated, in any order).
 #[derive(Debug, Clone)]
 enum Step {
-    /// Replica `replica` edits its copy.
-    Edit { replica: Index, edit: Edit },
-    /// Replica `replica` receives the changes at `picks` (others' only).
-    Receive { replica: Index, picks: Vec<Index> },
+    Edit(Index, Edit),
+    Receive(Index, Vec<Index>),
 }
 
 #[derive(Debug, Clone)]
@@ -43,31 +60,25 @@ struct Scenario {
 }
 
 fn small_value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        (0i64..3).prop_map(Value::Int),
-        prop::sample::select(vec!["found", "mediating", "已解决"]).prop_map(Value::from),
-        Just(Value::Null),
-    ]
+    let text = prop::sample::select(vec!["found", "mediating", "已解决"]);
+    prop_oneof![(0i64..3).prop_map(Value::Int), text.prop_map(Value::from), Just(Value::Null)]
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         1 => Just(Edit::Create),
-        6 => (0..FIELDS.len(), small_value()).prop_map(|(field, value)| Edit::Set { field, value }),
+        6 => (0..FIELDS.len(), small_value()).prop_map(|(field, value)| Edit::Set(field, value)),
         2 => "[a-z一二三]{0,6}".prop_map(Edit::Append),
     ]
 }
 
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        (any::<Index>(), edit()).prop_map(|(replica, edit)| Step::Edit { replica, edit }),
-        (any::<Index>(), prop::collection::vec(any::<Index>(), 0..6))
-            .prop_map(|(replica, picks)| Step::Receive { replica, picks }),
-    ]
-}
-
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (2usize..=4, prop::collection::vec(step(), 0..40))
+    let receive = (any::<Index>(), prop::collection::vec(any::<Index>(), 0..6));
+    let step = prop_oneof![
+        (any::<Index>(), edit()).prop_map(|(replica, edit)| Step::Edit(replica, edit)),
+        receive.prop_map(|(replica, picks)| Step::Receive(replica, picks)),
+    ];
+    (2usize..=4, prop::collection::vec(step, 0..40))
         .prop_map(|(replicas, steps)| Scenario { replicas, steps })
 }
 
@@ -82,25 +93,16 @@ struct Replica {
 
 impl Replica {
     fn new(n: usize) -> Self {
-        let byte = u8::try_from(n + 1).expect("few replicas");
-        Self {
-            actor: ActorId::from_bytes([byte; 16]),
-            state: RecordState::new(RECORD, RecordKind::Dispute),
-            clock: HlcClock::default(),
-            known: BTreeSet::new(),
-        }
+        let actor = ActorId::from_bytes([u8::try_from(n + 1).expect("few replicas"); 16]);
+        let state = RecordState::new(RECORD, RecordKind::Dispute);
+        Self { actor, state, clock: HlcClock::default(), known: BTreeSet::new() }
     }
 
     /// Makes a change the way a device does and applies it at once.
     fn edit(&mut self, op: Op, now_ms: u64) -> Change {
-        let change = Change {
-            record: RECORD,
-            kind: RecordKind::Dispute,
-            dot: Dot { actor: self.actor, counter: self.state.next_counter(&self.actor) },
-            author: format!("worker {}", self.actor.as_bytes()[0]),
-            time: self.clock.tick(now_ms),
-            op,
-        };
+        let dot = Dot { actor: self.actor, counter: self.state.next_counter(&self.actor) };
+        let (record, kind, author) = (RECORD, RecordKind::Dispute, "worker".to_owned());
+        let change = Change { record, kind, dot, author, time: self.clock.tick(now_ms), op };
         assert_eq!(change.validate(), Ok(()));
         assert_eq!(self.state.apply(&change), Ok(Applied::New));
         change
@@ -131,41 +133,24 @@ fn run(scenario: &Scenario) -> Run {
     let mut log: Vec<Change> = Vec::new();
     let mut snapshots: Vec<_> = replicas.iter().map(|r| (r.state.clone(), BTreeSet::new())).collect();
     for (n, step) in scenario.steps.iter().enumerate() {
-        let replica = match step {
-            Step::Edit { replica, edit } => {
-                let i = replica.index(replicas.len());
-                let r = &mut replicas[i];
+        let (Step::Edit(replica, _) | Step::Receive(replica, _)) = step;
+        let i = replica.index(replicas.len());
+        let r = &mut replicas[i];
+        match step {
+            Step::Edit(_, edit) => {
                 // Device clocks disagree: each runs a different amount behind.
                 let now_ms = START_MS + 1_000 * n as u64 - 1_500 * i as u64;
-                let op = match edit {
-                    Edit::Create => Op::Create,
-                    Edit::Set { field, value } => Op::Set {
-                        field: FIELDS[*field].into(),
-                        value: value.clone(),
-                        supersedes: r.state.live_dots(FIELDS[*field]),
-                    },
-                    Edit::Append(text) => Op::Append {
-                        entry: "note".into(),
-                        body: BTreeMap::from([("text".to_owned(), Value::from(text.as_str()))]),
-                    },
-                };
-                log.push(r.edit(op, now_ms));
+                log.push(r.edit(edit.op(&r.state), now_ms));
                 r.known.insert(log.len() - 1);
-                i
             }
-            Step::Receive { replica, picks } => {
-                let i = replica.index(replicas.len());
-                let r = &mut replicas[i];
-                for pick in picks.iter().take_while(|_| !log.is_empty()) {
-                    let k = pick.index(log.len());
+            Step::Receive(_, picks) => {
+                for k in picks.iter().filter(|_| !log.is_empty()).map(|p| p.index(log.len())) {
                     if log[k].dot.actor != r.actor {
                         r.receive(k, &log[k]);
                     }
                 }
-                i
             }
-        };
-        let r = &replicas[replica];
+        }
         snapshots.push((r.state.clone(), r.known.clone()));
     }
     Run { replicas, log, snapshots }
@@ -331,16 +316,13 @@ proptest! {
         let mut fields: BTreeSet<String> =
             run.replicas[i].state.conflicts().map(|(f, _)| f.to_owned()).collect();
         fields.insert(FIELDS[field].to_owned());
+        let resolution = |f: &str| Value::from(format!("resolved {f}"));
         let fixes: Vec<Change> = fields
             .iter()
             .map(|f| {
                 let r = &mut run.replicas[i];
-                let op = Op::Set {
-                    field: f.clone(),
-                    value: Value::from(format!("resolved {f}")),
-                    supersedes: r.state.live_dots(f),
-                };
-                r.edit(op, START_MS)
+                let supersedes = r.state.live_dots(f);
+                r.edit(Op::Set { field: f.clone(), value: resolution(f), supersedes }, START_MS)
             })
             .collect();
         let late = fixes.iter().chain(run.log.iter().rev());
@@ -355,7 +337,7 @@ proptest! {
             for f in &fields {
                 let values = r.state.values(f);
                 prop_assert_eq!(values.len(), 1);
-                prop_assert_eq!(&values[0].value, &Value::from(format!("resolved {f}")));
+                prop_assert_eq!(&values[0].value, &resolution(f));
             }
             prop_assert_eq!(&r.state, &everything_backwards);
         }

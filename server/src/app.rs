@@ -16,7 +16,10 @@ use crate::web::{self, AppState};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Opens the store and binds the listener. Call inside an actix system.
-pub fn build(settings: &Settings, handle_signals: bool) -> anyhow::Result<(Server, Vec<SocketAddr>, WriterThread)> {
+pub fn build(
+    settings: &Settings,
+    handle_signals: bool,
+) -> anyhow::Result<(Server, Vec<SocketAddr>, WriterThread)> {
     let (store, writer) = Store::open(&settings.data_dir)
         .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
     let state = AppState { store, max_page: settings.max_page };
@@ -53,9 +56,8 @@ pub fn build(settings: &Settings, handle_signals: bool) -> anyhow::Result<(Serve
     if !handle_signals {
         server = server.disable_signals();
     }
-    let server = server
-        .bind(settings.listen)
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let server =
+        server.bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     Ok((server.run(), addrs, writer))
 }

@@ -136,7 +136,8 @@ mod tests {
     fn flags_win_over_file_over_defaults() {
         let file: FileSettings =
             toml::from_str("data = \"/srv/g\"\nlisten = \"0.0.0.0:9000\"\nmax_page = 50\n").expect("toml");
-        let flags = Overrides { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Overrides::default() };
+        let flags =
+            Overrides { listen: Some("127.0.0.1:7000".parse().expect("addr")), ..Overrides::default() };
         let s = resolve(flags, file);
         assert_eq!(s.listen.port(), 7000);
         assert_eq!(s.data_dir, PathBuf::from("/srv/g"));

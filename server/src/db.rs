@@ -167,7 +167,8 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<(PushRequest, Reply)>) {
                 }
             }
         }
-        let high = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))? as u64;
+        let high =
+            tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))? as u64;
         for r in results.iter_mut().flatten() {
             r.high_seq = high;
         }

@@ -45,8 +45,7 @@ fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve { listen, workers, log_format } => {
-            let settings =
-                config::resolve(Overrides { data: cli.data, listen, workers, log_format }, file);
+            let settings = config::resolve(Overrides { data: cli.data, listen, workers, log_format }, file);
             init_logging(settings.json_logs);
             serve(settings)
         }

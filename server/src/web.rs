@@ -60,7 +60,12 @@ async fn push(
 ) -> Result<HttpResponse, ApiError> {
     let count = request.changes.len();
     let response = state.store.push(request).await?;
-    tracing::info!(changes = count, accepted = response.accepted, duplicates = response.duplicates, "push stored");
+    tracing::info!(
+        changes = count,
+        accepted = response.accepted,
+        duplicates = response.duplicates,
+        "push stored"
+    );
     Ok(message(&response))
 }
 

@@ -96,9 +96,8 @@ fn upgrade(conn: &mut Connection, schema: &Schema) -> Result<(), OpenError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
     let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
     let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
-    let empty: bool = tx
-        .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
-        .map_err(err)?;
+    let empty: bool =
+        tx.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0)).map_err(err)?;
     if !empty && app_id != schema.application_id {
         return Err(OpenError::NotOurs { name: schema.name });
     }

@@ -1,11 +1,11 @@
 //! Bad requests get a 4xx with a stable code, nothing of them is applied,
 //! and no input brings the server down.
 
-
 use gridsync_client_core::Error;
 use gridsync_proto::wire::{self, CONTENT_TYPE, PROTOCOL_VERSION};
 use gridsync_proto::{
-    ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, RecordId, RecordKind, Value,
+    ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, RecordId, RecordKind,
+    Value,
 };
 use gridsync_tests::{Handset, TestServer};
 use reqwest::blocking::{Body, Client};
@@ -16,7 +16,14 @@ fn client() -> Client {
 }
 
 fn change(record: RecordId, kind: RecordKind, actor: ActorId, counter: u64, op: Op) -> Change {
-    Change { record, kind, dot: Dot { actor, counter }, author: "w".into(), time: Hlc::from_millis(counter), op }
+    Change {
+        record,
+        kind,
+        dot: Dot { actor, counter },
+        author: "w".into(),
+        time: Hlc::from_millis(counter),
+        op,
+    }
 }
 
 fn set(field: &str, value: &str) -> Op {
@@ -26,7 +33,8 @@ fn set(field: &str, value: &str) -> Op {
 /// A valid push of `n` changes to one new record.
 fn valid_push(actor: ActorId, n: u64) -> PushRequest {
     let record = RecordId::generate(1);
-    let changes = (1..=n).map(|c| change(record, RecordKind::Dispute, actor, c, set("status", "found"))).collect();
+    let changes =
+        (1..=n).map(|c| change(record, RecordKind::Dispute, actor, c, set("status", "found"))).collect();
     PushRequest { device: actor, changes }
 }
 
@@ -40,7 +48,8 @@ fn post(server: &TestServer, path: &str, content_type: &str, body: impl Into<Bod
         .expect("the server answers");
     let status = response.status().as_u16();
     let text = response.text().expect("a body");
-    let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error body, got {text:?}"));
+    let body: ErrorBody =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error body, got {text:?}"));
     assert!(!body.message.is_empty());
     (status, body)
 }

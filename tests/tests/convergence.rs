@@ -67,11 +67,8 @@ fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
         let conflicts = d.store.conflicts()?;
         assert_eq!(conflicts.len(), 1, "order {order:?}");
         assert_eq!(conflicts[0].field, "status");
-        let mut seen: Vec<(String, String)> = conflicts[0]
-            .values
-            .iter()
-            .map(|v| (format!("{:?}", v.value), v.stamp.author.clone()))
-            .collect();
+        let mut seen: Vec<(String, String)> =
+            conflicts[0].values.iter().map(|v| (format!("{:?}", v.value), v.stamp.author.clone())).collect();
         seen.sort();
         assert_eq!(
             seen,

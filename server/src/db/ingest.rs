@@ -33,9 +33,7 @@ pub(crate) fn precheck(push: &PushRequest) -> Result<(), ApiError> {
             )
             .at(i));
         }
-        change
-            .validate()
-            .map_err(|e| ApiError::new(ErrorCode::InvalidChange, e.to_string()).at(i))?;
+        change.validate().map_err(|e| ApiError::new(ErrorCode::InvalidChange, e.to_string()).at(i))?;
     }
     Ok(())
 }
@@ -49,19 +47,14 @@ pub(crate) fn ingest(
     let mut outcome = IngestOutcome::default();
     let mut states: HashMap<RecordId, RecordState> = HashMap::new();
     let mut last_seq = 0i64;
-    let mut find = tx.prepare_cached(
-        "SELECT body FROM changes WHERE record = ?1 AND actor = ?2 AND counter = ?3",
-    )?;
+    let mut find =
+        tx.prepare_cached("SELECT body FROM changes WHERE record = ?1 AND actor = ?2 AND counter = ?3")?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO changes (record, actor, counter, received_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (i, change) in push.changes.iter().enumerate() {
         let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
-        let key = params![
-            change.record.as_bytes(),
-            change.dot.actor.as_bytes(),
-            change.dot.counter as i64
-        ];
+        let key = params![change.record.as_bytes(), change.dot.actor.as_bytes(), change.dot.counter as i64];
         let existing: Option<Vec<u8>> = find.query_row(key, |r| r.get(0)).optional()?;
         if let Some(existing) = existing {
             if existing != body {

@@ -8,8 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
-use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
 use gridsync_proto::ErrorCode;
+use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
 
 use crate::error::ApiError;
 
@@ -42,9 +42,8 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Envelope<M> {
             }
             let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limits.max_bytes));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::new(ErrorCode::Malformed, "the request body was cut off")
-                })?;
+                let chunk =
+                    chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
                 if body.len() + chunk.len() > limits.max_bytes {
                     return Err(too_large(body.len() + chunk.len(), limits.max_bytes));
                 }
@@ -58,6 +57,8 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Envelope<M> {
 fn too_large(size: usize, max: usize) -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,
-        format!("body of at least {size} bytes exceeds the limit of {max} bytes; send fewer changes per push"),
+        format!(
+            "body of at least {size} bytes exceeds the limit of {max} bytes; send fewer changes per push"
+        ),
     )
 }
