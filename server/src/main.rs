@@ -1,5 +1,6 @@
 //! `gridsync-server`: the township sync endpoint.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -55,7 +56,10 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
         builder.json().init();
     } else {
@@ -66,8 +70,9 @@ fn init_logging(json: bool) {
 fn serve(settings: gridsync_server::Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let (server, addrs, writer) = gridsync_server::app::build(&settings, true)?;
+        let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(
-            listen = ?addrs,
+            listen = %listen.join(","),
             data = %settings.data_dir.display(),
             version = env!("CARGO_PKG_VERSION"),
             "gridsync-server ready"

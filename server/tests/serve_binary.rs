@@ -1,0 +1,120 @@
+//! The `gridsync-server serve` binary as an operator runs it: it creates its
+//! data directory, reads a settings file, answers on its port and stops
+//! cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStderr, Command, Stdio};
+
+/// A server process that is killed if the test fails before stopping it.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts the binary and waits for its "ready" line; returns the process,
+/// the address it listens on and the rest of its log.
+fn start(args: &[&str]) -> (Server, String, BufReader<ChildStderr>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("GRIDSYNC_DATA")
+        .env_remove("GRIDSYNC_LISTEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let child = Server(Some(child));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(log.read_line(&mut line).expect("log readable") > 0, "server exited before ready");
+        if line.contains("gridsync-server ready") {
+            break;
+        }
+    }
+    // Text (`listen=127.0.0.1:4711`) or JSON (`"listen":"127.0.0.1:4711"`).
+    let start = line.find("127.0.0.1:").expect("the ready line names the address");
+    let port: String = line[start + "127.0.0.1:".len()..].chars().take_while(char::is_ascii_digit).collect();
+    (child, format!("127.0.0.1:{port}"), log)
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+fn terminate(mut server: Server, mut log: BufReader<ChildStderr>) -> String {
+    let mut child = server.0.take().expect("running");
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("the server exits");
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).expect("log readable");
+    assert!(exit.success(), "exit status {exit:?}; log: {rest}");
+    rest
+}
+
+#[test]
+fn serves_on_its_data_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let (child, addr, log) = start(&["--data", data_arg, "serve", "--listen", "127.0.0.1:0"]);
+    assert!(data.join("gridsync.db").exists(), "data directory created on first start");
+
+    let health = get(&addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"status\":\"ok\""));
+    let missing = get(&addr, "/nope");
+    assert!(missing.starts_with("HTTP/1.1 404") && missing.contains("\"code\":\"not_found\""));
+
+    let rest = terminate(child, log);
+    assert!(rest.contains("gridsync-server stopped"), "graceful shutdown logged: {rest}");
+}
+
+#[test]
+fn reads_a_settings_file_and_logs_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("from-file");
+    let config = dir.path().join("gridsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\nlisten = \"127.0.0.1:0\"\nlog_format = \"json\"\n",
+            data.to_str().expect("utf-8")
+        ),
+    )
+    .expect("write settings");
+    let (child, addr, log) = start(&["--config", config.to_str().expect("utf-8"), "serve"]);
+    assert!(data.join("gridsync.db").exists(), "data directory from the file");
+    assert!(get(&addr, "/health").starts_with("HTTP/1.1 200"));
+    let rest = terminate(child, log);
+    let request_line = rest.lines().find(|l| l.contains("\"request\"")).expect("a request was logged");
+    let entry: serde_json::Value = serde_json::from_str(request_line).expect("JSON log line");
+    assert_eq!(entry["fields"]["route"], "/health");
+    assert_eq!(entry["fields"]["status"], 200);
+}
+
+#[test]
+fn refuses_a_bad_settings_file_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "listne = \"127.0.0.1:0\"\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .args(["--config", config.to_str().expect("utf-8"), "serve"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid settings file") && stderr.contains("listne"), "{stderr}");
+}
