@@ -99,8 +99,12 @@ impl Store {
         Self::open(path)
     }
 
-    /// Opens an initialised store.
+    /// Opens an initialised store. A missing file is [`Error::NotInitialized`];
+    /// nothing is created.
     pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::NotInitialized);
+        }
         let conn = gridsync_sql_support::open(path, &SCHEMA)?;
         let device = load_device(&conn)?.ok_or(Error::NotInitialized)?;
         Ok(Store { conn, device })
@@ -109,6 +113,11 @@ impl Store {
     /// This installation's actor id.
     pub fn device_id(&self) -> ActorId {
         self.device.actor
+    }
+
+    /// The author name this device writes into its changes.
+    pub fn author(&self) -> &str {
+        &self.device.author
     }
 
     /// The server this store syncs with.

@@ -41,7 +41,7 @@ impl Default for SyncOptions {
 }
 
 /// What a sync run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
     /// Changes the server accepted from this device.
     pub pushed: u64,

@@ -47,9 +47,9 @@ impl Transport for HttpTransport {
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(body)
             .send()
-            .map_err(|e| Error::Network(e.without_url().to_string()))?;
+            .map_err(network)?;
         let status = response.status();
-        let bytes = response.bytes().map_err(|e| Error::Network(e.without_url().to_string()))?;
+        let bytes = response.bytes().map_err(network)?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
@@ -58,4 +58,18 @@ impl Transport for HttpTransport {
             Err(_) => Err(Error::Network(format!("server answered HTTP {status} without a gridsync error"))),
         }
     }
+}
+
+/// Describes a failed request with its causes ("connection refused", "timed
+/// out"), without the URL.
+fn network(e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    Error::Network(text)
 }

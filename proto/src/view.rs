@@ -1,5 +1,5 @@
 //! The stable JSON view of a record, printed by the `gridsync` CLI and used
-//! by exports. Its shape is documented in `docs/JSON.md`; fields are only
+//! by exports. Its shape is documented in `docs/CLI.md`; fields are only
 //! ever added.
 
 use serde::Serialize;
