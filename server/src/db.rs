@@ -1,15 +1,15 @@
 //! The server's store: one SQLite database in the data directory, one
 //! writer thread that owns the only write connection, and a pool of readers.
 //!
-//! Pushes travel to the writer over a channel. The writer takes every push
-//! that is waiting (group commit), applies each inside its own savepoint, so
-//! a refused push leaves no trace while its neighbours commit, and commits
-//! them all in one durable transaction before any of them is acknowledged.
-//! Under load many pushes share one `fsync`; alone, a push waits for nobody.
+//! Every write travels to the writer thread ([`writer`]) as a job; the
+//! writer commits waiting jobs together, each in its own savepoint, so a
+//! refused push leaves no trace while its neighbours commit, and answers
+//! only after the durable commit.
 
 mod ingest;
 mod pool;
 mod pull;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,13 +18,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gridsync_proto::{ActorId, PullResponse, PushRequest, PushResponse, RecordId, RecordState};
 use gridsync_sql_support::Schema;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use ingest::IngestError;
 pub(crate) use ingest::precheck;
 use pool::ReadPool;
+pub(crate) use writer::WriteError;
 
 /// The server database schema, one step per version.
 pub static SCHEMA: Schema = Schema {
@@ -36,15 +36,10 @@ pub static SCHEMA: Schema = Schema {
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "gridsync.db";
 
-/// Most pushes committed together in one transaction.
-const MAX_GROUP: usize = 64;
-
-type Reply = oneshot::Sender<Result<PushResponse, ApiError>>;
-
 /// Handle to the store, cheap to clone into every HTTP worker.
 #[derive(Debug, Clone)]
 pub struct Store {
-    writer: mpsc::Sender<(PushRequest, Reply)>,
+    writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
 }
 
@@ -89,7 +84,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(256);
         let thread = std::thread::Builder::new()
             .name("gridsync-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer::run(conn, rx, now_ms))
             .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
         let readers = Arc::new(ReadPool::new(path, &SCHEMA, 8));
         Ok((Store { writer: tx, readers }, WriterThread(thread)))
@@ -98,8 +93,23 @@ impl Store {
     /// Validates a push, applies it and logs it durably. Returns only after commit.
     pub async fn push(&self, push: PushRequest) -> Result<PushResponse, ApiError> {
         precheck(&push)?;
-        let (reply, answer) = oneshot::channel();
-        self.writer.send((push, reply)).await.map_err(|_| shutting_down())?;
+        self.write(move |conn, now| {
+            let outcome = ingest::ingest(conn, &push, now)?;
+            let high = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))?;
+            Ok(PushResponse { accepted: outcome.accepted, duplicates: outcome.duplicates, high_seq: high as u64 })
+        })
+        .await
+    }
+
+    /// Runs `work` on the writer's connection inside a savepoint of the next
+    /// group commit, and answers once it is durable. A refusal keeps nothing.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, u64) -> Result<T, WriteError> + Send + 'static,
+    {
+        let (job, answer) = writer::job(work);
+        self.writer.send(job).await.map_err(|_| shutting_down())?;
         answer.await.map_err(|_| shutting_down())?
     }
 
@@ -127,72 +137,6 @@ fn shutting_down() -> ApiError {
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<(PushRequest, Reply)>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        commit_group(&mut conn, &mut group);
-    }
-    tracing::debug!("writer stopped: no more pushes can arrive");
-}
-
-/// Applies every push of the group in one transaction; answers after commit.
-fn commit_group(conn: &mut Connection, group: &mut Vec<(PushRequest, Reply)>) {
-    let now = now_ms();
-    let mut results: Vec<Result<PushResponse, ApiError>> = Vec::with_capacity(group.len());
-    let committed = (|| -> rusqlite::Result<()> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (push, _) in group.iter() {
-            let sp = tx.savepoint()?;
-            match ingest::ingest(&sp, push, now) {
-                Ok(outcome) => {
-                    sp.commit()?;
-                    results.push(Ok(PushResponse {
-                        accepted: outcome.accepted,
-                        duplicates: outcome.duplicates,
-                        high_seq: 0,
-                    }));
-                }
-                Err(e) => {
-                    drop(sp); // rolls the savepoint back
-                    results.push(Err(refusal(e)));
-                }
-            }
-        }
-        let high =
-            tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))? as u64;
-        for r in results.iter_mut().flatten() {
-            r.high_seq = high;
-        }
-        tx.commit()
-    })();
-    if let Err(e) = committed {
-        tracing::error!(error = %e, pushes = group.len(), "commit failed; nothing of these pushes was applied");
-        results = group.iter().map(|_| Err(ApiError::internal())).collect();
-    }
-    for ((_, reply), result) in group.drain(..).zip(results) {
-        // A client that hung up gets nothing; its changes are stored and a
-        // re-send will be acknowledged as duplicates.
-        let _ = reply.send(result);
-    }
-}
-
-fn refusal(e: IngestError) -> ApiError {
-    match e {
-        IngestError::Refused(api) => api,
-        other => {
-            tracing::error!(error = %other, "push failed inside the writer");
-            ApiError::internal()
-        }
-    }
 }
 
 /// Read-only inspection of a server database, for operators and tests.

@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 
 use gridsync_proto::{Change, ErrorCode, MergeError, PushRequest, RecordId, RecordState};
-use rusqlite::{Connection, OptionalExtension, Savepoint, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::db::WriteError;
 use crate::error::ApiError;
 
 /// What one push did.
@@ -38,12 +39,12 @@ pub(crate) fn precheck(push: &PushRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Applies a prechecked push. Runs inside a savepoint of the writer's transaction.
+/// Applies a prechecked push. Runs on the writer, inside a savepoint.
 pub(crate) fn ingest(
-    tx: &Savepoint<'_>,
+    tx: &Connection,
     push: &PushRequest,
     now_ms: u64,
-) -> Result<IngestOutcome, IngestError> {
+) -> Result<IngestOutcome, WriteError> {
     let mut outcome = IngestOutcome::default();
     let mut states: HashMap<RecordId, RecordState> = HashMap::new();
     let mut last_seq = 0i64;
@@ -106,35 +107,21 @@ pub(crate) fn ingest(
     Ok(outcome)
 }
 
-fn load_state(tx: &Connection, change: &Change) -> Result<RecordState, IngestError> {
+fn load_state(tx: &Connection, change: &Change) -> Result<RecordState, WriteError> {
     let stored: Option<Vec<u8>> = tx
         .prepare_cached("SELECT state FROM records WHERE id = ?1")?
         .query_row([change.record.as_bytes()], |r| r.get(0))
         .optional()?;
     match stored {
         None => Ok(RecordState::new(change.record, change.kind)),
-        Some(bytes) => RecordState::from_bytes(&bytes).map_err(|_| IngestError::Corrupt(change.record)),
+        Some(bytes) => RecordState::from_bytes(&bytes).map_err(|_| WriteError::Corrupt(format!("record {}", change.record))),
     }
 }
 
-fn merge_refusal(e: MergeError, index: usize) -> IngestError {
+fn merge_refusal(e: MergeError, index: usize) -> WriteError {
     let code = match e {
         MergeError::KindMismatch { .. } => ErrorCode::KindMismatch,
         MergeError::ForeignSupersedes { .. } | MergeError::WrongRecord => ErrorCode::InvalidChange,
     };
     ApiError::new(code, e.to_string()).at(index).into()
-}
-
-/// Why a push was not applied.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum IngestError {
-    /// The push is refused; the client must change it.
-    #[error(transparent)]
-    Refused(#[from] ApiError),
-    /// The database failed.
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored state does not decode.
-    #[error("stored state of record {0} is corrupt")]
-    Corrupt(RecordId),
 }
