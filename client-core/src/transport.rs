@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use gridsync_proto::ErrorBody;
-use gridsync_proto::wire::CONTENT_TYPE;
+use gridsync_proto::wire::{self, CONTENT_TYPE};
 
 use crate::error::{Error, Result};
 
@@ -41,13 +41,18 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
-        let response = self
+        let mut request = self
             .client
             .post(format!("{}{}", self.base, path))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .map_err(network)?;
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
+        // Rural links are slow: compress what is worth it (answers are
+        // compressed by the server and inflated by reqwest).
+        request = if body.len() >= wire::COMPRESS_MIN_BYTES {
+            request.header(reqwest::header::CONTENT_ENCODING, "gzip").body(wire::gzip(&body))
+        } else {
+            request.body(body)
+        };
+        let response = request.send().map_err(network)?;
         let status = response.status();
         let bytes = response.bytes().map_err(network)?;
         if status.is_success() {

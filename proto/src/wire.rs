@@ -33,6 +33,9 @@ pub const MAGIC: [u8; 2] = *b"GS";
 pub const PROTOCOL_VERSION: u8 = 1;
 /// The HTTP content type of gridsync messages.
 pub const CONTENT_TYPE: &str = "application/x-gridsync";
+/// Message bodies at least this large travel gzip-compressed
+/// (`Content-Encoding: gzip`); smaller ones gain nothing from it.
+pub const COMPRESS_MIN_BYTES: usize = 256;
 const HEADER_LEN: usize = 4;
 
 /// The message-type byte.
@@ -224,6 +227,19 @@ pub fn decode<M: Message + ChangeCount>(bytes: &[u8], limits: &Limits) -> Result
     Ok(message)
 }
 
+/// Compresses an encoded message for `Content-Encoding: gzip`.
+///
+/// Compression is part of the transport, not of the message: the receiver
+/// decompresses (enforcing [`Limits::max_bytes`] on the decompressed size,
+/// so a small bomb cannot expand without bound) and then [`decode`]s.
+pub fn gzip(message: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(message.len() / 2), flate2::Compression::fast());
+    encoder.write_all(message).expect("writing into a Vec cannot fail");
+    encoder.finish().expect("writing into a Vec cannot fail")
+}
+
 /// How many changes a message carries, for [`Limits::max_changes`].
 pub trait ChangeCount {
     /// The number of changes.
@@ -257,6 +273,15 @@ mod tests {
 
     fn pull() -> PullRequest {
         PullRequest { device: ActorId::from_bytes([7; 16]), after: 42, limit: 500 }
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read;
+        let bytes = encode(&pull());
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gzip(&bytes)[..]).read_to_end(&mut back).expect("gunzip");
+        assert_eq!(back, bytes);
     }
 
     #[test]

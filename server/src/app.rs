@@ -5,6 +5,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::middleware::Compress;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
@@ -29,6 +30,7 @@ pub fn build(
         App::new()
             .app_data(state)
             .app_data(limits)
+            .wrap(Compress::default())
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().clone();

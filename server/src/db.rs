@@ -95,8 +95,13 @@ impl Store {
         precheck(&push)?;
         self.write(move |conn, now| {
             let outcome = ingest::ingest(conn, &push, now)?;
-            let high = conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))?;
-            Ok(PushResponse { accepted: outcome.accepted, duplicates: outcome.duplicates, high_seq: high as u64 })
+            let high =
+                conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))?;
+            Ok(PushResponse {
+                accepted: outcome.accepted,
+                duplicates: outcome.duplicates,
+                high_seq: high as u64,
+            })
         })
         .await
     }

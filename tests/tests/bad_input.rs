@@ -265,3 +265,35 @@ fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
     assert_eq!(server.inspect()?.change_count()?, 15);
     Ok(())
 }
+
+fn post_gzip(server: &TestServer, bytes: Vec<u8>) -> reqwest::blocking::Response {
+    client()
+        .post(format!("{}/v1/sync/push", server.url()))
+        .header("content-type", CONTENT_TYPE)
+        .header("content-encoding", "gzip")
+        .body(bytes)
+        .send()
+        .expect("the server answers")
+}
+
+#[test]
+fn compressed_pushes_inflate_within_the_limit() {
+    let server = TestServer::start_with(|s| s.limits.max_bytes = 64 * 1024).expect("server");
+    let good = wire::encode(&valid_push(ActorId::random(), 3));
+    assert_eq!(post_gzip(&server, wire::gzip(&good)).status().as_u16(), 200);
+    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);
+
+    // 4 MiB of zeros compress to a few KiB: refused once inflated past the limit.
+    let mut bomb = good.clone();
+    bomb.resize(4 * 1024 * 1024, 0);
+    let squeezed = wire::gzip(&bomb);
+    assert!(squeezed.len() < 64 * 1024);
+    let response = post_gzip(&server, squeezed);
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(response.json::<ErrorBody>().expect("json").code, ErrorCode::PayloadTooLarge);
+
+    let response = post_gzip(&server, b"not gzip at all".to_vec());
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(response.json::<ErrorBody>().expect("json").code, ErrorCode::Malformed);
+    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);
+}

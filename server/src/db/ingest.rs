@@ -40,11 +40,7 @@ pub(crate) fn precheck(push: &PushRequest) -> Result<(), ApiError> {
 }
 
 /// Applies a prechecked push. Runs on the writer, inside a savepoint.
-pub(crate) fn ingest(
-    tx: &Connection,
-    push: &PushRequest,
-    now_ms: u64,
-) -> Result<IngestOutcome, WriteError> {
+pub(crate) fn ingest(tx: &Connection, push: &PushRequest, now_ms: u64) -> Result<IngestOutcome, WriteError> {
     let mut outcome = IngestOutcome::default();
     let mut states: HashMap<RecordId, RecordState> = HashMap::new();
     let mut last_seq = 0i64;
@@ -114,7 +110,8 @@ fn load_state(tx: &Connection, change: &Change) -> Result<RecordState, WriteErro
         .optional()?;
     match stored {
         None => Ok(RecordState::new(change.record, change.kind)),
-        Some(bytes) => RecordState::from_bytes(&bytes).map_err(|_| WriteError::Corrupt(format!("record {}", change.record))),
+        Some(bytes) => RecordState::from_bytes(&bytes)
+            .map_err(|_| WriteError::Corrupt(format!("record {}", change.record))),
     }
 }
 

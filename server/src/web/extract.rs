@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::dev::{Decompress, Payload};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
@@ -29,7 +29,9 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Envelope<M> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        // Inflate `Content-Encoding: gzip` bodies; the limit below counts
+        // inflated bytes, so a compression bomb stops at `max_bytes`.
+        let mut payload = Decompress::from_headers(payload.take(), req.headers());
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::new(
@@ -37,6 +39,7 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Envelope<M> {
                     format!("send gridsync messages as {CONTENT_TYPE}"),
                 ));
             }
+            // The declared length is of the (possibly compressed) body.
             if let Some(size) = declared.filter(|s| *s > limits.max_bytes) {
                 return Err(too_large(size, limits.max_bytes));
             }
