@@ -20,6 +20,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "GRIDSYNC_STORE", value_name = "FILE")]
     pub(crate) store: Option<PathBuf>,
 
+    /// The file holding the store key (64 hexadecimal digits). Without it,
+    /// the key comes from the environment variable GRIDSYNC_STORE_KEY, else
+    /// from FILE.key next to the store, which `init` creates if needed.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -28,14 +34,27 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create the store with a new device identity; prints the device id.
+    /// Create the store with a new device identity, encrypted with the store
+    /// key (a new random key in FILE.key if none is given); prints the device id.
     Init {
         /// The township server, e.g. http://10.1.2.3:8080
         #[arg(long, value_name = "URL")]
         server: String,
-        /// The author recorded on every change made here.
+        /// The author recorded on changes made before enrollment (enrollment
+        /// sets it to the enrolled user's name).
         #[arg(long, value_name = "NAME", default_value = "worker")]
         author: String,
+        /// One-time enrollment code from the township: enrolls the device now.
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
+        /// The township CA (PEM) to trust, alone, for an https:// server.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+    },
+    /// Enroll this device with a one-time code from the township.
+    Enroll {
+        /// The enrollment code (or the QR code's text).
+        code: String,
     },
     /// Create a record; prints its id.
     New {

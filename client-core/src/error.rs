@@ -11,6 +11,12 @@ pub enum Error {
     /// SQLite failed.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// The device was revoked with a wipe order: its store has been erased.
+    #[error("this device was revoked and its local data has been erased")]
+    Wiped,
+    /// The device has no identity on the server yet.
+    #[error("this device is not enrolled; enroll it with a code from the township")]
+    NotEnrolled,
     /// The store has not been initialised with `init`.
     #[error("the store is not initialised; run init first")]
     NotInitialized,
@@ -34,6 +40,15 @@ pub enum Error {
         /// The field.
         field: String,
     },
+    /// The store key given is not the one this store was encrypted with.
+    #[error("the store key does not match this store")]
+    WrongKey,
+    /// A store key in text form is not 64 hexadecimal digits.
+    #[error("a store key must be 64 hexadecimal digits (32 bytes)")]
+    KeyFormat,
+    /// A cryptographic operation failed (e.g. the system random generator).
+    #[error("cryptography: {0}")]
+    Crypto(&'static str),
     /// Stored data does not decode (corruption or a newer format).
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),

@@ -14,14 +14,14 @@
 
 use std::collections::HashMap;
 
-use gridsync_proto::wire::{self, Limits};
+use gridsync_proto::wire::{self, Limits, Message};
 use gridsync_proto::{Change, Hlc, LoggedChange, PullRequest, PullResponse, PushRequest, PushResponse};
 use gridsync_proto::{ErrorCode, RecordId, RecordState};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::error::{Error, Result};
-use crate::store::{Store, load_state, now_ms, save_clock, save_state};
-use crate::transport::Transport;
+use crate::store::{Store, load_state, now_ms, open_change, save_clock, save_state};
+use crate::transport::{Request, Transport};
 
 /// Page sizes of a sync run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,7 @@ const MAX_CLOCK_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Runs one sync.
 pub fn run(store: &mut Store, transport: &dyn Transport, options: &SyncOptions) -> Result<SyncReport> {
+    store.signer()?; // enrolled, and not wiped
     let mut report = SyncReport::default();
     push(store, transport, options, &mut report)?;
     pull(store, transport, options, &mut report)?;
@@ -94,7 +95,7 @@ fn push(
         }
         let sent = changes.len();
         let request = PushRequest { device: store.device.actor, changes };
-        let answer = match transport.post("/v1/sync/push", wire::encode(&request)) {
+        let answer = match call(store, transport, "/v1/sync/push", &request) {
             // The server takes smaller pushes than we sent: halve and retry.
             Err(Error::Rejected { body, .. })
                 if sent > 1
@@ -114,18 +115,58 @@ fn push(
     }
 }
 
+/// Sends one message: encoded, compressed when worth it, signed over the
+/// bytes as sent. A `stale_timestamp` answer corrects the device's clock
+/// offset from the server's time and retries once; a `device_wiped` answer
+/// erases the store before the error is reported.
+fn call<M: Message>(
+    store: &mut Store,
+    transport: &dyn Transport,
+    path: &'static str,
+    message: &M,
+) -> Result<Vec<u8>> {
+    let encoded = wire::encode(message);
+    let gzip = encoded.len() >= wire::COMPRESS_MIN_BYTES;
+    let body = if gzip { wire::gzip(&encoded) } else { encoded };
+    let mut corrected = false;
+    loop {
+        let signer = store.signer()?;
+        let mut headers = signer.headers("POST", path, &body)?;
+        if gzip {
+            headers.push(("content-encoding", "gzip".to_owned()));
+        }
+        let request = Request { path, content_type: wire::CONTENT_TYPE, headers, body: body.clone() };
+        match transport.send(request) {
+            Err(Error::Rejected { body: refusal, .. }) if refusal.code == ErrorCode::DeviceWiped => {
+                store.wipe()?;
+                return Err(Error::Wiped);
+            }
+            Err(Error::Rejected { body: refusal, .. })
+                if refusal.code == ErrorCode::StaleTimestamp
+                    && !corrected
+                    && refusal.server_time_ms.is_some() =>
+            {
+                signer.correct_clock(refusal.server_time_ms.unwrap_or_default());
+                corrected = true;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The oldest outbox entries that fit one push, and the last one's sequence.
 fn read_outbox(store: &Store, batch: usize, max_bytes: usize) -> Result<(i64, Vec<Change>)> {
     let mut stmt = store.conn.prepare_cached("SELECT seq, change FROM outbox ORDER BY seq LIMIT ?1")?;
     let mut rows = stmt.query([batch as i64])?;
     let (mut last, mut bytes, mut changes) = (0, 0, Vec::new());
     while let Some(row) = rows.next()? {
-        let body: Vec<u8> = row.get(1)?;
+        let seq: i64 = row.get(0)?;
+        let body = open_change(&store.cipher, seq, &row.get::<_, Vec<u8>>(1)?)?;
         if !changes.is_empty() && bytes + body.len() > max_bytes {
             break;
         }
         bytes += body.len();
-        last = row.get(0)?;
+        last = seq;
         changes.push(postcard::from_bytes(&body).map_err(|_| Error::Corrupt("outbox entry"))?);
     }
     Ok((last, changes))
@@ -141,7 +182,7 @@ fn pull(
     loop {
         let request =
             PullRequest { device: store.device.actor, after: store.device.cursor, limit: options.pull_page };
-        let answer = transport.post("/v1/sync/pull", wire::encode(&request))?;
+        let answer = call(store, transport, "/v1/sync/pull", &request)?;
         let page: PullResponse = wire::decode(&answer, &limits)?;
         apply_page(store, &page, report)?;
         report.pull_pages += 1;
@@ -158,13 +199,14 @@ fn apply_page(store: &mut Store, page: &PullResponse, report: &mut SyncReport) -
     for logged in &page.changes {
         let id = logged.change.record;
         if let std::collections::hash_map::Entry::Vacant(slot) = states.entry(id) {
-            let state = load_state(&tx, id)?.unwrap_or_else(|| RecordState::new(id, logged.change.kind));
+            let state = load_state(&tx, &store.cipher, id)?
+                .unwrap_or_else(|| RecordState::new(id, logged.change.kind));
             slot.insert(state);
         }
     }
     let merged = merge_page(&mut states, &page.changes);
     for state in states.values() {
-        save_state(&tx, state)?;
+        save_state(&tx, &store.cipher, state)?;
     }
     let mut clock = store.device.clock.clone();
     if let Some(latest) = merged.latest.filter(|t| t.millis <= now_ms().saturating_add(MAX_CLOCK_LEAD_MS)) {

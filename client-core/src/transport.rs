@@ -1,20 +1,38 @@
 //! How the store talks to the server. The default is [`HttpTransport`]
 //! (reqwest, rustls with the ring provider); an app may bring its own
 //! implementation of [`Transport`] (e.g. its platform's HTTP stack).
+//!
+//! Certificates are always verified: against the system's roots with
+//! [`HttpTransport::new`], or against one township CA only with
+//! [`HttpTransport::with_pinned_ca`].
 
 use std::time::Duration;
 
 use gridsync_proto::ErrorBody;
-use gridsync_proto::wire::{self, CONTENT_TYPE};
 
 use crate::error::{Error, Result};
 
-/// Sends one request body to a path of the server and returns the answer body.
+/// One POST to the server, ready for the wire: the body is exactly what is
+/// sent (already compressed, and signed over those bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The path, e.g. `/v1/sync/push`.
+    pub path: &'static str,
+    /// The body's content type.
+    pub content_type: &'static str,
+    /// Further headers: authentication, `content-encoding`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+}
+
+/// Sends requests to the server. An app may bring its own (its platform's
+/// HTTP stack); it must send the request unchanged.
 pub trait Transport: Send + Sync {
-    /// POSTs `body` (an `application/x-gridsync` envelope) to `path` (e.g.
-    /// `/v1/sync/push`). Returns the body of a 200 answer; a refusal as
-    /// [`Error::Rejected`]; anything else as [`Error::Network`].
-    fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>>;
+    /// POSTs the request. Returns the body of a 2xx answer; a refusal with a
+    /// gridsync error body as [`Error::Rejected`]; anything else as
+    /// [`Error::Network`].
+    fn send(&self, request: Request) -> Result<Vec<u8>>;
 }
 
 /// The default transport over HTTP(S).
@@ -26,33 +44,80 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     /// A transport to the server at `base_url` (e.g. `http://10.0.0.2:8080`).
+    /// An `https://` server's certificate is verified against the system's
+    /// trusted roots.
     pub fn new(base_url: &str) -> Result<Self> {
-        // One crypto provider throughout: ring. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("gridsync-client-core/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Network(format!("cannot build HTTP client: {e}")))?;
+        Self::build(base_url, builder())
+    }
+
+    /// A transport to the `https://` server at `base_url` that trusts only
+    /// the CA certificate(s) in `ca_pem` (PEM; normally the township CA's
+    /// `ca.pem`), not the system's roots: a server certificate not signed by
+    /// it, or not naming the host of `base_url`, is refused. Redirects to
+    /// plain HTTP are refused too.
+    ///
+    /// Fails with [`Error::Network`] when `base_url` is not `https://` or
+    /// `ca_pem` holds no usable certificate.
+    pub fn with_pinned_ca(base_url: &str, ca_pem: &[u8]) -> Result<Self> {
+        if !base_url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")) {
+            return Err(Error::Network(
+                "a pinned CA needs an https:// server URL: plain HTTP would not use it".into(),
+            ));
+        }
+        let roots = pinned_roots(ca_pem)?;
+        Self::build(base_url, builder().https_only(true).tls_certs_only(roots))
+    }
+
+    fn build(base_url: &str, builder: reqwest::blocking::ClientBuilder) -> Result<Self> {
+        let client = builder.build().map_err(|e| Error::Network(format!("cannot build HTTP client: {e}")))?;
         Ok(Self { base: base_url.trim_end_matches('/').to_owned(), client })
     }
 }
 
+/// The client settings every transport shares.
+fn builder() -> reqwest::blocking::ClientBuilder {
+    // One crypto provider throughout: ring. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(120))
+        .user_agent(concat!("gridsync-client-core/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Every `CERTIFICATE` in `ca_pem`, each checked to be usable as a trust
+/// anchor, so that a bad file is reported here rather than as a failed
+/// connection later.
+fn pinned_roots(ca_pem: &[u8]) -> Result<Vec<reqwest::Certificate>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = Vec::new();
+    for der in CertificateDer::pem_slice_iter(ca_pem) {
+        let der = der.map_err(|e| Error::Network(format!("the pinned CA is not valid PEM: {e}")))?;
+        rustls::RootCertStore::empty().add(der.clone()).map_err(|e| {
+            Error::Network(format!("the pinned CA certificate cannot be used as a trust anchor: {e}"))
+        })?;
+        let root = reqwest::Certificate::from_der(&der)
+            .map_err(|e| Error::Network(format!("the pinned CA certificate is unusable: {e}")))?;
+        roots.push(root);
+    }
+    if roots.is_empty() {
+        return Err(Error::Network("the pinned CA holds no PEM CERTIFICATE section".into()));
+    }
+    Ok(roots)
+}
+
 impl Transport for HttpTransport {
-    fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>> {
-        let mut request = self
+    fn send(&self, request: Request) -> Result<Vec<u8>> {
+        let mut http = self
             .client
-            .post(format!("{}{}", self.base, path))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
-        // Rural links are slow: compress what is worth it (answers are
-        // compressed by the server and inflated by reqwest).
-        request = if body.len() >= wire::COMPRESS_MIN_BYTES {
-            request.header(reqwest::header::CONTENT_ENCODING, "gzip").body(wire::gzip(&body))
-        } else {
-            request.body(body)
-        };
-        let response = request.send().map_err(network)?;
+            .post(format!("{}{}", self.base, request.path))
+            .header(reqwest::header::CONTENT_TYPE, request.content_type);
+        for (name, value) in request.headers {
+            http = http.header(name, value);
+        }
+        // Answers are compressed by the server and inflated by reqwest.
+        let response = http.body(request.body).send().map_err(network)?;
         let status = response.status();
         let bytes = response.bytes().map_err(network)?;
         if status.is_success() {

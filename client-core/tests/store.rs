@@ -1,14 +1,19 @@
 //! The handset store on its own: durable writes, queries, conflicts and the
 //! schema, without a server.
 
-use gridsync_client_core::{Edit, Error, RecordFilter, SCHEMA, Store};
+use gridsync_client_core::{Edit, Error, RecordFilter, SCHEMA, Store, StoreKey};
 use gridsync_proto::{RecordKind, Value};
 use std::collections::BTreeMap;
+
+/// The key of every store in these tests.
+fn key() -> StoreKey {
+    StoreKey::from_bytes([7; 32])
+}
 
 fn temp_store() -> (tempfile::TempDir, std::path::PathBuf, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("h.db");
-    let store = Store::init(&path, "http://127.0.0.1:1", "网格员").expect("init");
+    let store = Store::init(&path, "http://127.0.0.1:1", "网格员", &key()).expect("init");
     (dir, path, store)
 }
 
@@ -21,7 +26,7 @@ fn writes_survive_reopening() {
     let before = store.get(id).expect("get");
     drop(store);
 
-    let store = Store::open(&path).expect("reopen");
+    let store = Store::open(&path, &key()).expect("reopen");
     assert_eq!(store.device_id(), device);
     assert_eq!(store.get(id).expect("get"), before);
     assert_eq!(store.pending().expect("pending"), 3);
@@ -31,9 +36,11 @@ fn writes_survive_reopening() {
 fn init_and_open_guard_the_identity() {
     let (_dir, path, store) = temp_store();
     drop(store);
-    assert!(matches!(Store::init(&path, "http://x", "a"), Err(Error::AlreadyInitialized)));
+    assert!(matches!(Store::init(&path, "http://x", "a", &key()), Err(Error::AlreadyInitialized)));
+    let other = StoreKey::from_bytes([8; 32]);
+    assert!(matches!(Store::init(&path, "http://x", "a", &other), Err(Error::AlreadyInitialized)));
     let empty = tempfile::tempdir().expect("tempdir");
-    assert!(matches!(Store::open(&empty.path().join("new.db")), Err(Error::NotInitialized)));
+    assert!(matches!(Store::open(&empty.path().join("new.db"), &key()), Err(Error::NotInitialized)));
 }
 
 #[test]
@@ -113,6 +120,6 @@ fn a_store_from_a_newer_build_is_refused() {
     let conn = rusqlite::Connection::open(&path).expect("open");
     conn.pragma_update(None, "user_version", SCHEMA.version() + 1).expect("bump");
     drop(conn);
-    let err = Store::open(&path).expect_err("newer");
+    let err = Store::open(&path, &key()).expect_err("newer");
     assert!(err.to_string().contains("schema version"), "{err}");
 }

@@ -36,6 +36,36 @@ pub enum ErrorCode {
     NotFound,
     /// The endpoint exists but not for this HTTP method.
     MethodNotAllowed,
+    /// The request carries no (or incomplete) authentication.
+    Unauthenticated,
+    /// The request's signature does not verify (wrong key or altered request).
+    BadSignature,
+    /// The device is not enrolled on this server.
+    UnknownDevice,
+    /// The device was revoked; it must stop syncing.
+    DeviceRevoked,
+    /// The device was revoked with a wipe order: destroy the local store now.
+    DeviceWiped,
+    /// The request's time is too far from the server's; see `server_time_ms`.
+    StaleTimestamp,
+    /// The request was already received once (same nonce).
+    ReplayedRequest,
+    /// The enrollment code is unknown.
+    EnrollmentInvalid,
+    /// The enrollment code was already used.
+    EnrollmentUsed,
+    /// The enrollment code has expired.
+    EnrollmentExpired,
+    /// Wrong user name or password.
+    BadCredentials,
+    /// The user is deactivated.
+    UserInactive,
+    /// Authenticated, but not allowed to do this (role or place in the hierarchy).
+    Forbidden,
+    /// Too many attempts; wait before trying again.
+    RateLimited,
+    /// The request is well-formed but asks for something invalid (e.g. unknown user).
+    InvalidRequest,
     /// The server is shutting down or overloaded; retry later.
     Unavailable,
     /// The server failed; nothing of the request was applied.
@@ -61,6 +91,21 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::BadSignature => "bad_signature",
+            ErrorCode::UnknownDevice => "unknown_device",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::DeviceWiped => "device_wiped",
+            ErrorCode::StaleTimestamp => "stale_timestamp",
+            ErrorCode::ReplayedRequest => "replayed_request",
+            ErrorCode::EnrollmentInvalid => "enrollment_invalid",
+            ErrorCode::EnrollmentUsed => "enrollment_used",
+            ErrorCode::EnrollmentExpired => "enrollment_expired",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::UserInactive => "user_inactive",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
@@ -70,7 +115,7 @@ impl ErrorCode {
     /// Whether retrying the same request later may succeed. Otherwise the
     /// request itself must change.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::Unavailable | ErrorCode::Internal)
+        matches!(self, ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::RateLimited)
     }
 }
 
@@ -90,6 +135,9 @@ pub struct ErrorBody {
     /// For a refused push: the position of the first offending change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_index: Option<u32>,
+    /// For `stale_timestamp`: the server's clock, so the device can correct its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time_ms: Option<u64>,
 }
 
 #[cfg(test)]
@@ -98,7 +146,12 @@ mod tests {
 
     #[test]
     fn codes_are_snake_case_and_unknown_codes_parse() {
-        let body = ErrorBody { code: ErrorCode::DotReused, message: "m".into(), change_index: Some(3) };
+        let body = ErrorBody {
+            code: ErrorCode::DotReused,
+            message: "m".into(),
+            change_index: Some(3),
+            server_time_ms: None,
+        };
         let json = serde_json::to_string(&body).expect("encode");
         assert_eq!(json, r#"{"code":"dot_reused","message":"m","change_index":3}"#);
         let newer: ErrorBody =

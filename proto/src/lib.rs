@@ -49,6 +49,7 @@
 //! assert_eq!(RecordState::from_changes(record, RecordKind::Dispute, &back.changes).unwrap(), state);
 //! ```
 
+pub mod auth;
 pub mod change;
 pub mod context;
 pub mod error;
@@ -60,6 +61,7 @@ pub mod value;
 pub mod view;
 pub mod wire;
 
+pub use auth::{EnrollRequest, EnrollResponse, EnrollmentTicket, Role};
 pub use change::{Change, Dot, InvalidChange, Op};
 pub use context::CausalContext;
 pub use error::{ErrorBody, ErrorCode};

@@ -1,4 +1,6 @@
 //! Building and running the HTTP server, in `main` and in tests alike.
+//! With [`Settings::tls_cert`] and [`Settings::tls_key`] set it serves HTTPS
+//! (rustls, ring provider; see [`tls`]).
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -11,19 +13,28 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::db::{Store, WriterThread};
+use crate::tls;
 use crate::web::{self, AppState};
 
 /// How long in-flight requests may take to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Opens the store and binds the listener. Call inside an actix system.
+/// Opens the store and binds the listener (HTTPS when the settings name a
+/// certificate and key). Call inside an actix system.
+///
+/// Fails before opening the store when only one of `tls_cert` and `tls_key`
+/// is set or when either file is unusable.
 pub fn build(
     settings: &Settings,
     handle_signals: bool,
 ) -> anyhow::Result<(Server, Vec<SocketAddr>, WriterThread)> {
+    let tls = match settings.tls_files()? {
+        Some((cert, key)) => Some(tls::server_config(cert, key)?),
+        None => None,
+    };
     let (store, writer) = Store::open(&settings.data_dir)
         .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
-    let state = AppState { store, max_page: settings.max_page };
+    let state = AppState::new(store, settings.max_page);
     let limits = settings.limits;
     let mut server = HttpServer::new(move || {
         let (state, limits) = web::app_data(state.clone(), limits);
@@ -58,8 +69,11 @@ pub fn build(
     if !handle_signals {
         server = server.disable_signals();
     }
-    let server =
-        server.bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(settings.listen, config),
+        None => server.bind(settings.listen),
+    }
+    .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     Ok((server.run(), addrs, writer))
 }
@@ -68,6 +82,7 @@ pub fn build(
 #[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
+    https: bool,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -75,6 +90,7 @@ pub struct Running {
 impl Running {
     /// Starts a server with `settings` (use port 0 for a free loopback port).
     pub fn start(settings: Settings) -> anyhow::Result<Running> {
+        let https = settings.tls_cert.is_some();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new().name("gridsync-server".into()).spawn(move || {
             let system = actix_web::rt::System::new();
@@ -93,7 +109,7 @@ impl Running {
             }
         })?;
         let (addr, handle) = ready_rx.recv().context("server thread ended before starting")??;
-        Ok(Running { addr, handle, thread: Some(thread) })
+        Ok(Running { addr, https, handle, thread: Some(thread) })
     }
 
     /// The address it listens on.
@@ -101,9 +117,11 @@ impl Running {
         self.addr
     }
 
-    /// Its base URL, e.g. `http://127.0.0.1:40123`.
+    /// Its base URL, e.g. `http://127.0.0.1:40123`, or `https://...` when
+    /// it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops gracefully: in-flight requests finish, queued pushes commit.

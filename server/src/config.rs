@@ -28,6 +28,11 @@ pub struct Settings {
     pub max_page: u32,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
+    /// PEM file with the server certificate chain (leaf first). HTTPS is
+    /// served when both this and [`tls_key`](Self::tls_key) are set.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of the server certificate.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -40,6 +45,39 @@ impl Settings {
             limits: Limits::DEFAULT,
             max_page: 1_000,
             json_logs: false,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+
+    /// Layers `--tls-cert` / `GRIDSYNC_TLS_CERT` and `--tls-key` /
+    /// `GRIDSYNC_TLS_KEY` over what [`resolve`] took from the file. Each path
+    /// wins on its own; a missing half is reported by [`tls_files`](Self::tls_files).
+    pub fn override_tls(&mut self, cert: Option<PathBuf>, key: Option<PathBuf>) {
+        if cert.is_some() {
+            self.tls_cert = cert;
+        }
+        if key.is_some() {
+            self.tls_key = key;
+        }
+    }
+
+    /// The certificate and key files when HTTPS is configured, `None` for
+    /// plain HTTP, and an error when only one of the two is set.
+    pub fn tls_files(&self) -> anyhow::Result<Option<(&Path, &Path)>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            (Some(cert), None) => anyhow::bail!(
+                "TLS certificate {} is set but no TLS key: set both tls_cert and tls_key \
+                 (--tls-cert and --tls-key) to serve HTTPS, or neither for plain HTTP",
+                cert.display()
+            ),
+            (None, Some(key)) => anyhow::bail!(
+                "TLS key {} is set but no TLS certificate: set both tls_cert and tls_key \
+                 (--tls-cert and --tls-key) to serve HTTPS, or neither for plain HTTP",
+                key.display()
+            ),
         }
     }
 }
@@ -54,6 +92,8 @@ impl Settings {
 /// max_changes_per_push = 1000
 /// max_page = 1000
 /// log_format = "json"
+/// tls_cert = "/var/lib/gridsync/tls/cert.pem"
+/// tls_key = "/var/lib/gridsync/tls/key.pem"
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +112,10 @@ pub struct FileSettings {
     pub max_page: Option<u32>,
     /// `text` or `json`.
     pub log_format: Option<LogFormat>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -125,6 +169,8 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
         settings.max_page = max;
     }
     settings.json_logs = overrides.log_format.or(file.log_format) == Some(LogFormat::Json);
+    settings.tls_cert = file.tls_cert;
+    settings.tls_key = file.tls_key;
     settings
 }
 
@@ -145,6 +191,25 @@ mod tests {
         let d = resolve(Overrides::default(), FileSettings::default());
         assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn tls_paths_layer_and_must_come_in_pairs() {
+        let file: FileSettings =
+            toml::from_str("tls_cert = \"/srv/g/cert.pem\"\ntls_key = \"/srv/g/key.pem\"\n").expect("toml");
+        let mut s = resolve(Overrides::default(), file);
+        s.override_tls(None, Some(PathBuf::from("/etc/k.pem")));
+        let (cert, key) = s.tls_files().expect("both set").expect("TLS on");
+        assert_eq!(cert, Path::new("/srv/g/cert.pem"));
+        assert_eq!(key, Path::new("/etc/k.pem"));
+
+        let plain = resolve(Overrides::default(), FileSettings::default());
+        assert!(plain.tls_files().expect("neither set").is_none());
+
+        let mut half = resolve(Overrides::default(), FileSettings::default());
+        half.override_tls(Some(PathBuf::from("/srv/g/cert.pem")), None);
+        let err = half.tls_files().expect_err("cert without key").to_string();
+        assert!(err.contains("/srv/g/cert.pem") && err.contains("no TLS key"), "{err}");
     }
 
     #[test]

@@ -24,13 +24,13 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 pub(crate) use ingest::precheck;
 use pool::ReadPool;
-pub(crate) use writer::WriteError;
+pub use writer::WriteError;
 
 /// The server database schema, one step per version.
 pub static SCHEMA: Schema = Schema {
     name: "server database",
     application_id: 0x4753_5256, // "GSRV"
-    steps: &[include_str!("../sql/v1.sql")],
+    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql")],
 };
 
 /// The database file inside the data directory.
@@ -108,7 +108,7 @@ impl Store {
 
     /// Runs `work` on the writer's connection inside a savepoint of the next
     /// group commit, and answers once it is durable. A refusal keeps nothing.
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, u64) -> Result<T, WriteError> + Send + 'static,
@@ -130,6 +130,29 @@ impl Store {
         })
     }
 
+    /// Runs read-only `work` on a pooled reader, off the async executor.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, WriteError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let result =
+            actix_web::web::block(move || readers.with(work)).await.map_err(|_| ApiError::internal())?;
+        match result {
+            Ok(inner) => inner.map_err(WriteError::into_api),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open a reader");
+                Err(ApiError::internal())
+            }
+        }
+    }
+
+    /// Appends an event to the audit log, durably.
+    pub async fn audit(&self, event: crate::audit::Event) -> Result<(), ApiError> {
+        self.write(move |conn, now| Ok(crate::audit::append(conn, now, &event)?)).await
+    }
+
     /// Whether the database answers. Blocking.
     pub fn healthy(&self) -> bool {
         matches!(self.readers.with(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))), Ok(Ok(1)))
@@ -140,7 +163,8 @@ fn shutting_down() -> ApiError {
     ApiError::new(gridsync_proto::ErrorCode::Unavailable, "the server is shutting down; retry later")
 }
 
-fn now_ms() -> u64 {
+/// The server's clock, Unix milliseconds.
+pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 

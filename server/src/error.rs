@@ -15,12 +15,14 @@ pub struct ApiError {
     pub message: String,
     /// For a refused push: the first offending change.
     pub change_index: Option<u32>,
+    /// For `stale_timestamp`: the server's clock.
+    pub server_time_ms: Option<u64>,
 }
 
 impl ApiError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), change_index: None }
+        Self { code, message: message.into(), change_index: None, server_time_ms: None }
     }
 
     /// Names the offending change of a push.
@@ -47,7 +49,20 @@ impl ResponseError for ApiError {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::KindMismatch | ErrorCode::DotReused => StatusCode::CONFLICT,
-            ErrorCode::ActorMismatch => StatusCode::FORBIDDEN,
+            ErrorCode::ActorMismatch
+            | ErrorCode::DeviceRevoked
+            | ErrorCode::DeviceWiped
+            | ErrorCode::UserInactive
+            | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Unauthenticated
+            | ErrorCode::BadSignature
+            | ErrorCode::UnknownDevice
+            | ErrorCode::StaleTimestamp
+            | ErrorCode::ReplayedRequest
+            | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::EnrollmentUsed => StatusCode::CONFLICT,
+            ErrorCode::EnrollmentExpired => StatusCode::GONE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -56,7 +71,9 @@ impl ResponseError for ApiError {
             | ErrorCode::UnsupportedVersion
             | ErrorCode::WrongMessageType
             | ErrorCode::TooManyChanges
-            | ErrorCode::InvalidChange => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidChange
+            | ErrorCode::EnrollmentInvalid
+            | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -65,6 +82,7 @@ impl ResponseError for ApiError {
             code: self.code,
             message: self.message.clone(),
             change_index: self.change_index,
+            server_time_ms: self.server_time_ms,
         })
     }
 }

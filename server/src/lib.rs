@@ -11,9 +11,12 @@
 //! * [`config`]: settings from flags, environment and a TOML file.
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod identity;
+pub mod tls;
 pub mod web;
 
 pub use app::Running;

@@ -35,6 +35,31 @@ enum Command {
         /// Log format.
         #[arg(long, env = "GRIDSYNC_LOG_FORMAT", value_enum)]
         log_format: Option<LogFormat>,
+        /// PEM certificate chain for HTTPS (with --tls-key).
+        #[arg(long, env = "GRIDSYNC_TLS_CERT", value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for HTTPS (with --tls-cert).
+        #[arg(long, env = "GRIDSYNC_TLS_KEY", value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+    },
+    /// TLS certificates for serving HTTPS.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TlsCommand {
+    /// Make a township CA and a server certificate signed by it, in DATA/tls/.
+    SelfSigned {
+        /// Host name or IP address the handsets use (repeat for several).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -45,10 +70,22 @@ fn main() -> anyhow::Result<()> {
         None => FileSettings::default(),
     };
     match cli.command {
-        Command::Serve { listen, workers, log_format } => {
-            let settings = config::resolve(Overrides { data: cli.data, listen, workers, log_format }, file);
+        Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
+            let mut settings =
+                config::resolve(Overrides { data: cli.data, listen, workers, log_format }, file);
+            settings.override_tls(tls_cert, tls_key);
             init_logging(settings.json_logs);
             serve(settings)
+        }
+        Command::Tls(TlsCommand::SelfSigned { hosts, days, force }) => {
+            let data = cli.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+            let files = gridsync_server::tls::write_self_signed(&data, &hosts, days, force)?;
+            println!("township CA:        {}", files.ca.display());
+            println!("server certificate: {}", files.cert.display());
+            println!("server key:         {}", files.key.display());
+            println!("CA SHA-256 fingerprint: {}", files.ca_sha256);
+            println!("Install the CA on each handset and compare its fingerprint with the one above.");
+            Ok(())
         }
     }
 }
@@ -73,6 +110,7 @@ fn serve(settings: gridsync_server::Settings) -> anyhow::Result<()> {
         let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(
             listen = %listen.join(","),
+            https = settings.tls_cert.is_some(),
             data = %settings.data_dir.display(),
             version = env!("CARGO_PKG_VERSION"),
             "gridsync-server ready"

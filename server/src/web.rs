@@ -1,25 +1,36 @@
 //! HTTP routes. [`configure`] is shared by `main` and the tests, so tests
 //! exercise the real routes.
 //!
-//! | method | path             | body in → out                       |
-//! |--------|------------------|-------------------------------------|
-//! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      |
-//! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      |
-//! | GET    | `/health`        | → JSON status                       |
+//! | method | path             | body in → out                       | who            |
+//! |--------|------------------|-------------------------------------|----------------|
+//! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
+//! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
+//! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
+//! | GET    | `/health`        | → JSON status                       | anyone         |
 //!
-//! Sync bodies are `application/x-gridsync` envelopes; errors are JSON
-//! [`gridsync_proto::ErrorBody`] with a stable code.
+//! Sync bodies are `application/x-gridsync` envelopes signed by the device
+//! ([`device_auth`]); errors are JSON [`gridsync_proto::ErrorBody`] with a
+//! stable code.
 
+pub mod device_auth;
 mod extract;
+pub mod throttle;
 
-use actix_web::{HttpResponse, web};
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, Message};
-use gridsync_proto::{ErrorCode, PullRequest, PushRequest};
+use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequest, PushRequest};
+
+use crate::audit::Event;
 use serde_json::json;
 
-use crate::db::Store;
+use crate::db::{Store, now_ms};
 use crate::error::ApiError;
-pub use extract::Envelope;
+use crate::identity;
+use device_auth::RequestGuard;
+pub use extract::Signed;
+use throttle::Throttle;
 
 /// Shared state of the HTTP workers.
 #[derive(Debug, Clone)]
@@ -28,6 +39,17 @@ pub struct AppState {
     pub store: Store,
     /// Most changes in one pull page.
     pub max_page: u32,
+    /// Device request authentication.
+    pub guard: Arc<RequestGuard>,
+    /// Rate limits for logins and enrollments.
+    pub throttle: Arc<Throttle>,
+}
+
+impl AppState {
+    /// State for a store, with fresh nonce memory and rate limits.
+    pub fn new(store: Store, max_page: u32) -> Self {
+        Self { store, max_page, guard: Arc::default(), throttle: Arc::default() }
+    }
 }
 
 /// Registers every route. The app must also have `web::Data<AppState>` and
@@ -44,6 +66,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/v1/enroll")
+            .route(web::post().to(enroll))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
     )
     .default_service(web::to(not_found));
@@ -54,10 +81,9 @@ pub fn app_data(state: AppState, limits: Limits) -> (web::Data<AppState>, web::D
     (web::Data::new(state), web::Data::new(limits))
 }
 
-async fn push(
-    state: web::Data<AppState>,
-    Envelope(request): Envelope<PushRequest>,
-) -> Result<HttpResponse, ApiError> {
+async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result<HttpResponse, ApiError> {
+    let Signed { from, message: request } = signed;
+    same_device(from.device, request.device)?;
     let count = request.changes.len();
     let response = state.store.push(request).await?;
     tracing::info!(
@@ -69,10 +95,9 @@ async fn push(
     Ok(message(&response))
 }
 
-async fn pull(
-    state: web::Data<AppState>,
-    Envelope(request): Envelope<PullRequest>,
-) -> Result<HttpResponse, ApiError> {
+async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result<HttpResponse, ApiError> {
+    let Signed { from, message: request } = signed;
+    same_device(from.device, request.device)?;
     let limit = request.limit.clamp(1, state.max_page);
     let store = state.store.clone();
     let page = web::block(move || store.pull(request.device, request.after, limit))
@@ -80,6 +105,46 @@ async fn pull(
         .map_err(|_| ApiError::internal())??;
     tracing::debug!(changes = page.changes.len(), more = page.more, "pull served");
     Ok(message(&page))
+}
+
+/// The message must name the device that signed it.
+fn same_device(signer: ActorId, named: ActorId) -> Result<(), ApiError> {
+    if signer == named {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::ActorMismatch,
+            "the message names another device than the one that signed it",
+        ))
+    }
+}
+
+async fn enroll(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.throttle.enrollment(&req)?;
+    let request: EnrollRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::new(ErrorCode::Malformed, "send a JSON enrollment request"))?;
+    let user = state.store.write(move |conn, now| identity::enroll(conn, now, &request)).await;
+    let user = match user {
+        Ok(user) => user,
+        Err(refusal) => {
+            let event = Event::new("anonymous", "device.enroll", "", refusal.code.as_str());
+            if let Err(e) = state.store.audit(event).await {
+                tracing::error!(error = %e, "cannot audit a refused enrollment");
+            }
+            return Err(refusal);
+        }
+    };
+    tracing::info!(role = %user.role, "device enrolled");
+    Ok(HttpResponse::Ok().json(EnrollResponse {
+        user: user.name,
+        role: user.role,
+        scope: user.scope,
+        server_time_ms: now_ms(),
+    }))
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {

@@ -1,12 +1,14 @@
 //! Support for gridsync's end-to-end tests: a real server on a loopback port
 //! in a temporary data directory, real handset stores in temporary files, and
 //! transports that fail at chosen moments to simulate a process killed
-//! mid-sync.
+//! mid-sync. Every handset is enrolled with a one-time code, as in the field.
+
+pub mod people;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gridsync_client_core::{Error, HttpTransport, Store, Transport};
+use gridsync_client_core::{Error, HttpTransport, Request, Store, StoreKey, Transport};
 use gridsync_server::{Inspector, Running, Settings};
 use tempfile::TempDir;
 
@@ -41,7 +43,12 @@ impl TestServer {
 
     /// Read-only view of the server database.
     pub fn inspect(&self) -> anyhow::Result<Inspector> {
-        Ok(Inspector::open(&self.dir.path().join("data"))?)
+        Ok(Inspector::open(&self.data_dir())?)
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// A transport to this server.
@@ -50,28 +57,41 @@ impl TestServer {
     }
 }
 
-/// A handset: a store file in its own temporary directory.
+/// A handset: a store file in its own temporary directory, encrypted with
+/// its own random key (which a real app keeps in the platform keystore).
 #[derive(Debug)]
 pub struct Handset {
     /// The open store.
     pub store: Store,
+    key: StoreKey,
     path: PathBuf,
     _dir: TempDir,
 }
 
 impl Handset {
-    /// Initialises a new handset for `server`, with an author name.
-    pub fn new(server: &TestServer, author: &str) -> anyhow::Result<Self> {
+    /// Initialises a new handset for `server` and enrolls it for the worker
+    /// `user` (created on first use), who becomes the author of its changes.
+    pub fn new(server: &TestServer, user: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("handset.db");
-        let store = Store::init(&path, &server.url(), author)?;
-        Ok(Self { store, path, _dir: dir })
+        let key = StoreKey::generate()?;
+        let mut store = Store::init(&path, &server.url(), user, &key)?;
+        people::ensure_worker(&server.data_dir(), user, "5301.02.003")?;
+        let code = people::code_for(&server.data_dir(), user)?;
+        store.enroll(&server.transport(), &code)?;
+        Ok(Self { store, key, path, _dir: dir })
+    }
+
+    /// Where the store file is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// Simulates the app process dying and starting again: the store is
-    /// dropped without any shutdown step and opened from its file.
+    /// dropped without any shutdown step and opened from its file with the
+    /// handset's key.
     pub fn restart(&mut self) -> anyhow::Result<()> {
-        let reopened = Store::open(&self.path)?;
+        let reopened = Store::open(&self.path, &self.key)?;
         self.store = reopened; // the old connection is dropped here
         Ok(())
     }
@@ -100,8 +120,9 @@ impl<T> DiesAfter<T> {
 }
 
 impl<T: Transport> Transport for DiesAfter<T> {
-    fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let answer = self.inner.post(path, body)?;
+    fn send(&self, request: Request) -> Result<Vec<u8>, Error> {
+        let path = request.path;
+        let answer = self.inner.send(request)?;
         if path == self.path && self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
             return Err(Error::Network("simulated crash: answer never read".into()));
         }

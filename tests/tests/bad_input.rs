@@ -7,8 +7,9 @@ use gridsync_proto::{
     ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, RecordId, RecordKind,
     Value,
 };
+use gridsync_tests::people::{self, RawDevice};
 use gridsync_tests::{Handset, TestServer};
-use reqwest::blocking::{Body, Client};
+use reqwest::blocking::{Body, Client, Response};
 
 fn client() -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -38,24 +39,72 @@ fn valid_push(actor: ActorId, n: u64) -> PushRequest {
     PushRequest { device: actor, changes }
 }
 
-/// POSTs raw bytes and returns the status and the decoded error body.
-fn post(server: &TestServer, path: &str, content_type: &str, body: impl Into<Body>) -> (u16, ErrorBody) {
-    let response = client()
-        .post(format!("{}{path}", server.url()))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .expect("the server answers");
+/// A running server and an enrolled device that signs every request, so
+/// that what these tests probe is what lies behind authentication.
+struct Endpoint {
+    server: TestServer,
+    device: RawDevice,
+}
+
+impl std::ops::Deref for Endpoint {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+impl Endpoint {
+    fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    fn start_with(adjust: impl FnOnce(&mut gridsync_server::Settings)) -> Self {
+        let server = TestServer::start_with(adjust).expect("server");
+        people::ensure_worker(&server.data_dir(), "li", "5301").expect("user");
+        let code = people::code_for(&server.data_dir(), "li").expect("code");
+        let (device, _) = RawDevice::enroll(&server.url(), &code).expect("enroll");
+        Self { server, device }
+    }
+
+    fn id(&self) -> ActorId {
+        self.device.id
+    }
+
+    /// A signed POST; `gzip` adds `content-encoding: gzip`, `chunked` streams the body.
+    fn send(&self, path: &str, content_type: &str, body: Vec<u8>, gzip: bool, chunked: bool) -> Response {
+        let headers = self.device.signer.headers("POST", path, &body).expect("sign");
+        let mut request = client().post(format!("{}{path}", self.url())).header("content-type", content_type);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        let body = if chunked { Body::new(std::io::Cursor::new(body)) } else { Body::from(body) };
+        request.body(body).send().expect("the server answers")
+    }
+
+    /// POSTs signed raw bytes and returns the status and the decoded error body.
+    fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, ErrorBody) {
+        error_of(self.send(path, content_type, body, false, false))
+    }
+
+    fn push_bytes(&self, bytes: Vec<u8>) -> (u16, ErrorBody) {
+        self.post("/v1/sync/push", CONTENT_TYPE, bytes)
+    }
+
+    fn post_gzip(&self, bytes: Vec<u8>) -> Response {
+        self.send("/v1/sync/push", CONTENT_TYPE, bytes, true, false)
+    }
+}
+
+fn error_of(response: Response) -> (u16, ErrorBody) {
     let status = response.status().as_u16();
     let text = response.text().expect("a body");
     let body: ErrorBody =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON error body, got {text:?}"));
     assert!(!body.message.is_empty());
     (status, body)
-}
-
-fn push_bytes(server: &TestServer, bytes: Vec<u8>) -> (u16, ErrorBody) {
-    post(server, "/v1/sync/push", CONTENT_TYPE, bytes)
 }
 
 fn assert_nothing_stored(server: &TestServer) {
@@ -66,92 +115,83 @@ fn assert_nothing_stored(server: &TestServer) {
 
 #[test]
 fn malformed_truncated_and_wrong_version_bodies() {
-    let server = TestServer::start().expect("server");
-    let good = wire::encode(&valid_push(ActorId::random(), 2));
+    let server = Endpoint::start();
+    let good = wire::encode(&valid_push(server.id(), 2));
 
-    let (status, body) = push_bytes(&server, br#"{"changes": []}"#.to_vec());
+    let (status, body) = server.push_bytes(br#"{"changes": []}"#.to_vec());
     assert_eq!((status, body.code), (400, ErrorCode::Malformed));
 
-    let (status, body) = push_bytes(&server, good[..good.len() - 3].to_vec());
+    let (status, body) = server.push_bytes(good[..good.len() - 3].to_vec());
     assert_eq!((status, body.code), (400, ErrorCode::Malformed));
 
     let mut newer = good.clone();
     newer[2] = PROTOCOL_VERSION + 1;
-    let (status, body) = push_bytes(&server, newer);
+    let (status, body) = server.push_bytes(newer);
     assert_eq!((status, body.code), (400, ErrorCode::UnsupportedVersion));
     assert!(body.message.contains("version"));
 
     let pull = wire::encode(&PullRequest { device: ActorId::random(), after: 0, limit: 10 });
-    let (status, body) = push_bytes(&server, pull);
+    let (status, body) = server.push_bytes(pull);
     assert_eq!((status, body.code), (400, ErrorCode::WrongMessageType));
 
-    let (status, body) = post(&server, "/v1/sync/push", "application/json", good.clone());
+    let (status, body) = server.post("/v1/sync/push", "application/json", good.clone());
     assert_eq!((status, body.code), (415, ErrorCode::UnsupportedMediaType));
 
-    let (status, body) = post(&server, "/v1/sync/pull", CONTENT_TYPE, good);
+    let (status, body) = server.post("/v1/sync/pull", CONTENT_TYPE, good);
     assert_eq!((status, body.code), (400, ErrorCode::WrongMessageType));
     assert_nothing_stored(&server);
 }
 
 #[test]
 fn oversized_bodies_are_refused_with_or_without_a_length() {
-    let server = TestServer::start_with(|s| s.limits.max_bytes = 16 * 1024).expect("server");
+    let server = Endpoint::start_with(|s| s.limits.max_bytes = 16 * 1024);
     let big = vec![7u8; 64 * 1024];
-    let (status, body) = push_bytes(&server, big.clone());
+    let (status, body) = server.push_bytes(big.clone());
     assert_eq!((status, body.code), (413, ErrorCode::PayloadTooLarge));
     // Chunked, so the server only finds out while reading.
-    let streamed = Body::new(std::io::Cursor::new(big));
-    let (status, body) = post(&server, "/v1/sync/push", CONTENT_TYPE, streamed);
+    let (status, body) = error_of(server.send("/v1/sync/push", CONTENT_TYPE, big, false, true));
     assert_eq!((status, body.code), (413, ErrorCode::PayloadTooLarge));
     assert_nothing_stored(&server);
 }
 
 #[test]
 fn too_many_changes_in_one_push() {
-    let server = TestServer::start_with(|s| s.limits.max_changes = 2).expect("server");
-    let (status, body) = push_bytes(&server, wire::encode(&valid_push(ActorId::random(), 3)));
+    let server = Endpoint::start_with(|s| s.limits.max_changes = 2);
+    let (status, body) = server.push_bytes(wire::encode(&valid_push(server.id(), 3)));
     assert_eq!((status, body.code), (400, ErrorCode::TooManyChanges));
     assert_nothing_stored(&server);
 }
 
 #[test]
 fn a_bad_change_refuses_the_whole_push() {
-    let server = TestServer::start().expect("server");
-    let actor = ActorId::random();
+    let server = Endpoint::start();
+    let actor = server.id();
 
     let mut push = valid_push(actor, 2);
     push.changes[1].op = set("", "x");
-    let (status, body) = push_bytes(&server, wire::encode(&push));
+    let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code, body.change_index), (400, ErrorCode::InvalidChange, Some(1)));
 
     let mut push = valid_push(actor, 2);
     push.changes[0].dot.actor = ActorId::random();
-    let (status, body) = push_bytes(&server, wire::encode(&push));
+    let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code, body.change_index), (403, ErrorCode::ActorMismatch, Some(0)));
 
     let mut push = valid_push(actor, 1);
     push.changes[0].op = Op::Set { field: "gps".into(), value: Value::Float(f64::NAN), supersedes: vec![] };
-    let (status, body) = push_bytes(&server, wire::encode(&push));
+    let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code), (400, ErrorCode::InvalidChange));
     assert_nothing_stored(&server);
 }
 
 #[test]
 fn reused_dots_and_kind_mismatches_conflict() {
-    let server = TestServer::start().expect("server");
-    let actor = ActorId::random();
+    let server = Endpoint::start();
+    let actor = server.id();
     let first = valid_push(actor, 2);
     let record = first.changes[0].record;
-    let (status, _) = {
-        let r = client()
-            .post(format!("{}/v1/sync/push", server.url()))
-            .header("content-type", CONTENT_TYPE)
-            .body(wire::encode(&first))
-            .send()
-            .expect("answer");
-        (r.status().as_u16(), ())
-    };
-    assert_eq!(status, 200);
+    let status = server.send("/v1/sync/push", CONTENT_TYPE, wire::encode(&first), false, false).status();
+    assert_eq!(status.as_u16(), 200);
 
     // Same dot, other content, after a valid new change: all refused.
     let reused = PushRequest {
@@ -161,14 +201,14 @@ fn reused_dots_and_kind_mismatches_conflict() {
             change(record, RecordKind::Dispute, actor, 2, set("status", "closed")),
         ],
     };
-    let (status, body) = push_bytes(&server, wire::encode(&reused));
+    let (status, body) = server.push_bytes(wire::encode(&reused));
     assert_eq!((status, body.code, body.change_index), (409, ErrorCode::DotReused, Some(1)));
 
     let wrong_kind = PushRequest {
         device: actor,
         changes: vec![change(record, RecordKind::Visit, actor, 3, set("purpose", "x"))],
     };
-    let (status, body) = push_bytes(&server, wire::encode(&wrong_kind));
+    let (status, body) = server.push_bytes(wire::encode(&wrong_kind));
     assert_eq!((status, body.code), (409, ErrorCode::KindMismatch));
 
     let inspector = server.inspect().expect("inspect");
@@ -180,7 +220,7 @@ fn reused_dots_and_kind_mismatches_conflict() {
 
 #[test]
 fn unknown_routes_and_methods_answer_with_codes() {
-    let server = TestServer::start().expect("server");
+    let server = Endpoint::start();
     let r = client().get(format!("{}/v1/nothing", server.url())).send().expect("answer");
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(r.json::<ErrorBody>().expect("json").code, ErrorCode::NotFound);
@@ -194,8 +234,8 @@ fn unknown_routes_and_methods_answer_with_codes() {
 
 #[test]
 fn garbage_never_brings_the_server_down() {
-    let server = TestServer::start().expect("server");
-    let good = wire::encode(&valid_push(ActorId::random(), 3));
+    let server = Endpoint::start();
+    let good = wire::encode(&valid_push(server.id(), 3));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -213,12 +253,8 @@ fn garbage_never_brings_the_server_down() {
                 _ => bytes.insert(i, next() as u8),
             }
         }
-        let response = client()
-            .post(format!("{}/v1/sync/push", server.url()))
-            .header("content-type", CONTENT_TYPE)
-            .body(bytes)
-            .send()
-            .expect("the server still answers");
+        // Signed as sent: what the mutation hits is decoding, not the signature.
+        let response = server.send("/v1/sync/push", CONTENT_TYPE, bytes, false, false);
         let status = response.status().as_u16();
         assert!(status == 200 || (400..500).contains(&status), "status {status}");
         if status != 200 {
@@ -266,21 +302,11 @@ fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn post_gzip(server: &TestServer, bytes: Vec<u8>) -> reqwest::blocking::Response {
-    client()
-        .post(format!("{}/v1/sync/push", server.url()))
-        .header("content-type", CONTENT_TYPE)
-        .header("content-encoding", "gzip")
-        .body(bytes)
-        .send()
-        .expect("the server answers")
-}
-
 #[test]
 fn compressed_pushes_inflate_within_the_limit() {
-    let server = TestServer::start_with(|s| s.limits.max_bytes = 64 * 1024).expect("server");
-    let good = wire::encode(&valid_push(ActorId::random(), 3));
-    assert_eq!(post_gzip(&server, wire::gzip(&good)).status().as_u16(), 200);
+    let server = Endpoint::start_with(|s| s.limits.max_bytes = 64 * 1024);
+    let good = wire::encode(&valid_push(server.id(), 3));
+    assert_eq!(server.post_gzip(wire::gzip(&good)).status().as_u16(), 200);
     assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);
 
     // 4 MiB of zeros compress to a few KiB: refused once inflated past the limit.
@@ -288,11 +314,11 @@ fn compressed_pushes_inflate_within_the_limit() {
     bomb.resize(4 * 1024 * 1024, 0);
     let squeezed = wire::gzip(&bomb);
     assert!(squeezed.len() < 64 * 1024);
-    let response = post_gzip(&server, squeezed);
+    let response = server.post_gzip(squeezed);
     assert_eq!(response.status().as_u16(), 413);
     assert_eq!(response.json::<ErrorBody>().expect("json").code, ErrorCode::PayloadTooLarge);
 
-    let response = post_gzip(&server, b"not gzip at all".to_vec());
+    let response = server.post_gzip(b"not gzip at all".to_vec());
     assert_eq!(response.status().as_u16(), 400);
     assert_eq!(response.json::<ErrorBody>().expect("json").code, ErrorCode::Malformed);
     assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);

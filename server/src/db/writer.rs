@@ -21,9 +21,9 @@ type Deliver = Box<dyn FnOnce(bool) + Send>;
 /// the given time; says whether to keep its writes and how to answer.
 pub(crate) type Job = Box<dyn FnOnce(&Connection, u64) -> (bool, Deliver) + Send>;
 
-/// Why a job did not complete.
+/// Why a write did not complete.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum WriteError {
+pub enum WriteError {
     /// Refused: the client must change its request. Nothing is kept.
     #[error(transparent)]
     Refused(#[from] ApiError),
@@ -37,7 +37,7 @@ pub(crate) enum WriteError {
 
 impl WriteError {
     /// The answer for the client; server faults are logged, not disclosed.
-    pub(crate) fn into_api(self) -> ApiError {
+    pub fn into_api(self) -> ApiError {
         match self {
             WriteError::Refused(api) => api,
             other => {

@@ -1,60 +1,102 @@
-//! The `Envelope<M>` extractor: reads a bounded body and decodes a gridsync
-//! message, so handlers only ever see valid, decoded messages.
+//! The `Signed<M>` extractor: reads a bounded body, authenticates the device
+//! that signed it, inflates it and decodes a gridsync message, so handlers
+//! only ever see valid messages from enrolled, unrevoked devices.
+//!
+//! The signature covers the body exactly as sent, so it is checked before
+//! any work is spent inflating or decoding.
 
 use std::future::Future;
+use std::io::Read;
 use std::pin::Pin;
 
-use actix_web::dev::{Decompress, Payload};
+use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use gridsync_proto::ErrorCode;
 use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
 
+use super::AppState;
+use super::device_auth::DeviceIdentity;
 use crate::error::ApiError;
 
-/// A decoded gridsync message from the request body.
+/// A decoded gridsync message and the device that signed it.
 #[derive(Debug)]
-pub struct Envelope<M>(pub M);
+pub struct Signed<M> {
+    /// Who sent it.
+    pub from: DeviceIdentity,
+    /// What they sent.
+    pub message: M,
+}
 
-impl<M: Message + ChangeCount + 'static> FromRequest for Envelope<M> {
+impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limits = req.app_data::<web::Data<Limits>>().map_or(Limits::DEFAULT, |l| *l.get_ref());
-        let content_type_ok = req.content_type() == CONTENT_TYPE;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        // Inflate `Content-Encoding: gzip` bodies; the limit below counts
-        // inflated bytes, so a compression bomb stops at `max_bytes`.
-        let mut payload = Decompress::from_headers(payload.take(), req.headers());
+        let req = req.clone();
+        let mut payload = payload.take();
         Box::pin(async move {
-            if !content_type_ok {
+            let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
+            let limits = req.app_data::<web::Data<Limits>>().map_or(Limits::DEFAULT, |l| *l.get_ref());
+            if req.content_type() != CONTENT_TYPE {
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedMediaType,
                     format!("send gridsync messages as {CONTENT_TYPE}"),
                 ));
             }
-            // The declared length is of the (possibly compressed) body.
-            if let Some(size) = declared.filter(|s| *s > limits.max_bytes) {
-                return Err(too_large(size, limits.max_bytes));
-            }
-            let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limits.max_bytes));
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
-                if body.len() + chunk.len() > limits.max_bytes {
-                    return Err(too_large(body.len() + chunk.len(), limits.max_bytes));
+            let gzip = match req.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str()) {
+                None => false,
+                Some(Ok(e)) if e.eq_ignore_ascii_case("gzip") => true,
+                Some(Ok(e)) if e.eq_ignore_ascii_case("identity") => false,
+                Some(_) => {
+                    return Err(ApiError::new(
+                        ErrorCode::UnsupportedMediaType,
+                        "the only content encoding accepted is gzip",
+                    ));
                 }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Envelope(wire::decode::<M>(&body, &limits)?))
+            };
+            let raw = read_body(&req, &mut payload, limits.max_bytes).await?;
+            let from = state.guard.verify(&req, &raw, &state.store).await?;
+            let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
+            let message = wire::decode::<M>(&body, &limits)?;
+            Ok(Signed { from, message })
         })
     }
+}
+
+async fn read_body(req: &HttpRequest, payload: &mut Payload, max: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(size) = declared.filter(|s| *s > max) {
+        return Err(too_large(size, max));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large(body.len() + chunk.len(), max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Inflates a gzip body, refusing to produce more than `max` bytes, so a
+/// small compression bomb stops at the limit.
+fn inflate(raw: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
+    flate2::read::GzDecoder::new(raw)
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body does not inflate as gzip"))?;
+    if out.len() > max {
+        return Err(too_large(out.len(), max));
+    }
+    Ok(out)
 }
 
 fn too_large(size: usize, max: usize) -> ApiError {

@@ -1,0 +1,240 @@
+//! The attack matrix of device authentication, enrollment, revocation and
+//! wipe, against the real server on a loopback port.
+
+use gridsync_client_core::{Error, Signer, SigningKey, Transport};
+use gridsync_proto::wire::{self, CONTENT_TYPE};
+use gridsync_proto::{ActorId, ErrorBody, ErrorCode, PullRequest, RecordKind, Value};
+use gridsync_server::db::now_ms;
+use gridsync_server::identity;
+use gridsync_tests::people::{self, DAY_MS, RawDevice, http};
+use gridsync_tests::{Handset, TestServer};
+
+fn pull_body(device: ActorId) -> Vec<u8> {
+    wire::encode(&PullRequest { device, after: 0, limit: 10 })
+}
+
+fn refusal(response: reqwest::blocking::Response) -> (u16, ErrorBody) {
+    let status = response.status().as_u16();
+    (status, response.json().expect("a JSON error body"))
+}
+
+fn enrolled(server: &TestServer, user: &str) -> RawDevice {
+    people::ensure_worker(&server.data_dir(), user, "5301.02.003").expect("user");
+    let code = people::code_for(&server.data_dir(), user).expect("code");
+    RawDevice::enroll(&server.url(), &code).expect("enroll").0
+}
+
+#[test]
+fn a_signed_request_from_an_enrolled_device_is_served() {
+    let server = TestServer::start().expect("server");
+    let device = enrolled(&server, "li");
+    let response = device.post(&server.url(), "/v1/sync/pull", pull_body(device.id)).expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[test]
+fn unsigned_and_unknown_devices_are_refused() {
+    let server = TestServer::start().expect("server");
+    let unsigned = http()
+        .post(format!("{}/v1/sync/pull", server.url()))
+        .header("content-type", CONTENT_TYPE)
+        .body(pull_body(ActorId::random()))
+        .send()
+        .expect("answer");
+    assert_eq!(refusal(unsigned).1.code, ErrorCode::Unauthenticated);
+
+    let stranger_id = ActorId::random();
+    let stranger = RawDevice {
+        id: stranger_id,
+        signer: Signer::new(stranger_id, SigningKey::generate().expect("key")),
+        public_key: Vec::new(),
+    };
+    let (status, body) =
+        refusal(stranger.post(&server.url(), "/v1/sync/pull", pull_body(stranger_id)).expect("answer"));
+    assert_eq!((status, body.code), (401, ErrorCode::UnknownDevice));
+}
+
+#[test]
+fn a_wrong_key_or_an_altered_body_fails_the_signature() {
+    let server = TestServer::start().expect("server");
+    let device = enrolled(&server, "li");
+    let impostor = RawDevice {
+        id: device.id,
+        signer: Signer::new(device.id, SigningKey::generate().expect("key")),
+        public_key: Vec::new(),
+    };
+    let (status, body) =
+        refusal(impostor.post(&server.url(), "/v1/sync/pull", pull_body(device.id)).expect("answer"));
+    assert_eq!((status, body.code), (401, ErrorCode::BadSignature));
+
+    // Signed for one body, sent with another.
+    let signed_for = pull_body(device.id);
+    let headers = device.signer.headers("POST", "/v1/sync/pull", &signed_for).expect("sign");
+    let mut altered = signed_for.clone();
+    *altered.last_mut().expect("non-empty") ^= 1;
+    let mut request =
+        http().post(format!("{}/v1/sync/pull", server.url())).header("content-type", CONTENT_TYPE);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let (status, body) = refusal(request.body(altered).send().expect("answer"));
+    assert_eq!((status, body.code), (401, ErrorCode::BadSignature));
+}
+
+#[test]
+fn replays_and_stale_timestamps_are_refused() {
+    let server = TestServer::start().expect("server");
+    let device = enrolled(&server, "li");
+    let body = pull_body(device.id);
+    let headers = device.signer.headers("POST", "/v1/sync/pull", &body).expect("sign");
+    let send = |headers: &[(&str, String)]| {
+        let mut request =
+            http().post(format!("{}/v1/sync/pull", server.url())).header("content-type", CONTENT_TYPE);
+        for (name, value) in headers {
+            request = request.header(*name, value.clone());
+        }
+        request.body(body.clone()).send().expect("answer")
+    };
+    assert_eq!(send(&headers).status().as_u16(), 200);
+    let (status, refused) = refusal(send(&headers));
+    assert_eq!((status, refused.code), (401, ErrorCode::ReplayedRequest));
+
+    // A correctly signed request from a device whose clock is ten minutes behind.
+    device.signer.correct_clock(now_ms() - 10 * 60 * 1000);
+    let stale = device.signer.headers("POST", "/v1/sync/pull", &body).expect("sign");
+    let (status, refused) = refusal(send(&stale));
+    assert_eq!((status, refused.code), (401, ErrorCode::StaleTimestamp));
+    let server_time = refused.server_time_ms.expect("the server tells its time");
+    assert!(server_time.abs_diff(now_ms()) < 60_000);
+}
+
+#[test]
+fn enrollment_codes_work_once_and_expire() {
+    let server = TestServer::start().expect("server");
+    people::ensure_worker(&server.data_dir(), "zhao", "5301").expect("user");
+    let code = people::code_for(&server.data_dir(), "zhao").expect("code");
+    let (_, answer) = RawDevice::enroll(&server.url(), &code).expect("first use");
+    assert_eq!(answer.user, "zhao");
+    let again = RawDevice::enroll(&server.url(), &code).expect_err("second use");
+    assert!(again.to_string().contains("enrollment_used"), "{again}");
+
+    let expired = people::admin(&server.data_dir(), |conn, now| {
+        identity::issue_enrollment(conn, now - 2 * DAY_MS, "test", "zhao", DAY_MS)
+    })
+    .expect("old code");
+    let late = RawDevice::enroll(&server.url(), &expired).expect_err("expired");
+    assert!(late.to_string().contains("enrollment_expired"), "{late}");
+    let unknown = RawDevice::enroll(&server.url(), "AAAAA-BBBBB-CCCCC-DDDDD").expect_err("unknown");
+    assert!(unknown.to_string().contains("enrollment_invalid"), "{unknown}");
+}
+
+#[test]
+fn a_message_naming_another_device_is_refused() {
+    let server = TestServer::start().expect("server");
+    let device = enrolled(&server, "li");
+    let (status, body) =
+        refusal(device.post(&server.url(), "/v1/sync/pull", pull_body(ActorId::random())).expect("answer"));
+    assert_eq!((status, body.code), (403, ErrorCode::ActorMismatch));
+}
+
+#[test]
+fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let mut first = Handset::new(&server, "wang")?;
+    let mut second = Handset::new(&server, "wang")?;
+    first.store.create(RecordKind::Visit, [("household".into(), Value::from("3-101"))])?;
+    first.sync(&server)?;
+    second.sync(&server)?;
+
+    people::admin(&server.data_dir(), |conn, now| {
+        identity::revoke_device(conn, now, "test", first.store.device_id(), false)
+    })?;
+    let err = first.store.sync(&server.transport()).expect_err("revoked");
+    assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
+    assert!(first.store.list(&Default::default())?.len() == 1, "revocation without wipe keeps the data");
+    second.sync(&server)?;
+
+    people::admin(&server.data_dir(), |conn, now| identity::deactivate_user(conn, now, "test", "wang"))?;
+    let err = second.store.sync(&server.transport()).expect_err("user deactivated");
+    assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
+    Ok(())
+}
+
+#[test]
+fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let mut lost = Handset::new(&server, "li")?;
+    lost.store.create(RecordKind::Dispute, [("party".into(), Value::from("张三丰 530102199001011234"))])?;
+    lost.sync(&server)?;
+    people::admin(&server.data_dir(), |conn, now| {
+        identity::revoke_device(conn, now, "test", lost.store.device_id(), true)
+    })?;
+    let err = lost.store.sync(&server.transport()).expect_err("wiped");
+    assert!(matches!(err, Error::Wiped), "{err}");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", lost.path().display());
+        assert!(!std::path::Path::new(&file).exists(), "{file} still exists");
+    }
+    // The store refuses everything afterwards instead of recreating a file.
+    assert!(matches!(lost.store.list(&Default::default()), Err(Error::Wiped)));
+    Ok(())
+}
+
+#[test]
+fn a_device_with_a_wrong_clock_corrects_it_and_syncs() -> anyhow::Result<()> {
+    /// Answers the first request with `stale_timestamp` and a server time an hour ahead.
+    struct SkewedOnce<T> {
+        inner: T,
+        done: std::sync::atomic::AtomicBool,
+    }
+    impl<T: Transport> Transport for SkewedOnce<T> {
+        fn send(&self, request: gridsync_client_core::Request) -> Result<Vec<u8>, Error> {
+            if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::Rejected {
+                    status: 401,
+                    body: ErrorBody {
+                        code: ErrorCode::StaleTimestamp,
+                        message: "stale".into(),
+                        change_index: None,
+                        server_time_ms: Some(now_ms()),
+                    },
+                });
+            }
+            self.inner.send(request)
+        }
+    }
+    let server = TestServer::start()?;
+    let mut device = Handset::new(&server, "li")?;
+    device.store.create(RecordKind::Patrol, [])?;
+    let skewed = SkewedOnce { inner: server.transport(), done: Default::default() };
+    let report = device.store.sync(&skewed)?;
+    assert_eq!(report.pushed, 1);
+    Ok(())
+}
+
+#[test]
+fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let device = enrolled(&server, "li");
+    let impostor = RawDevice {
+        id: device.id,
+        signer: Signer::new(device.id, SigningKey::generate()?),
+        public_key: Vec::new(),
+    };
+    impostor.post(&server.url(), "/v1/sync/pull", pull_body(device.id))?;
+    let conn = gridsync_sql_support::open_reader(
+        &server.data_dir().join(gridsync_server::db::DB_FILE),
+        &gridsync_server::db::SCHEMA,
+    )?;
+    let refused: i64 = conn.query_row(
+        "SELECT count(*) FROM audit WHERE action = 'sync.refused' AND outcome = 'bad_signature'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert_eq!(refused, 1);
+    let enrolled: i64 =
+        conn.query_row("SELECT count(*) FROM audit WHERE action = 'device.enroll'", [], |r| r.get(0))?;
+    assert_eq!(enrolled, 1);
+    assert!(matches!(gridsync_server::audit::verify(&conn)?, gridsync_server::audit::Verdict::Intact { .. }));
+    Ok(())
+}
