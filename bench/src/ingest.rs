@@ -18,9 +18,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use gridsync_client_core::{Signer, SigningKey};
+use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::wire::{self, Limits};
-use gridsync_proto::{PushRequest, PushResponse};
-use gridsync_server::{Inspector, Running, Settings};
+use gridsync_proto::{ActorId, PushRequest, PushResponse, Role};
+use gridsync_server::db::{DB_FILE, SCHEMA, now_ms};
+use gridsync_server::{Inspector, Running, Settings, identity};
 
 /// How to run the server and the devices.
 #[derive(Debug, Clone)]
@@ -100,6 +103,15 @@ pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) ->
 
     // reqwest is built with `rustls-no-provider`: pick ring, as client-core does.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Every device enrolls as its own worker, as in the field; pushes are signed.
+    let signers = pushes
+        .iter()
+        .enumerate()
+        .map(|(i, device)| {
+            let id = device.first().map(|p| p.device).context("a device without pushes")?;
+            enroll(&data, &server.url(), &format!("bench-worker-{i}"), id)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let clients = encoded
         .iter()
         .map(|_| reqwest::Client::builder().no_proxy().build())
@@ -114,8 +126,11 @@ pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) ->
         let tasks: Vec<_> = encoded
             .into_iter()
             .zip(clients)
+            .zip(signers)
             .enumerate()
-            .map(|(i, (bodies, client))| tokio::spawn(device(i, client, url.clone(), bodies, start)))
+            .map(|(i, ((bodies, client), signer))| {
+                tokio::spawn(device(i, client, signer, url.clone(), bodies, start))
+            })
             .collect();
         let mut results = Vec::with_capacity(tasks.len());
         for task in tasks {
@@ -145,10 +160,36 @@ pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) ->
     })
 }
 
-/// One device: its pushes in order, each after the previous acknowledgement.
+/// Creates a worker in the server's database (as the admin CLI does),
+/// issues a code and enrolls `device` with a fresh key over HTTP.
+fn enroll(data: &Path, base_url: &str, user: &str, device: ActorId) -> anyhow::Result<Signer> {
+    let mut conn = gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?;
+    let tx = conn.transaction()?;
+    let code = (|| {
+        identity::add_user(&tx, now_ms(), "bench", user, Role::Worker, "bench", None)?;
+        identity::issue_enrollment(&tx, now_ms(), "bench", user, 3_600_000)
+    })()
+    .map_err(|e| anyhow::anyhow!("{}", e.into_api()))?;
+    tx.commit()?;
+    let key = SigningKey::generate()?;
+    let request = EnrollRequest { code, device, public_key: auth::b64(key.public_key()) };
+    let response = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()?
+        .post(format!("{base_url}/v1/enroll"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&request)?)
+        .send()?;
+    ensure!(response.status().is_success(), "enrollment refused: {}", response.text()?);
+    Ok(Signer::new(device, key))
+}
+
+/// One device: its pushes in order, each signed and sent after the previous
+/// acknowledgement.
 async fn device(
     index: usize,
     client: reqwest::Client,
+    signer: Signer,
     url: String,
     bodies: Encoded,
     start: Instant,
@@ -158,6 +199,9 @@ async fn device(
     for (n, (body, gzipped, count)) in bodies.into_iter().enumerate() {
         let sent = Instant::now();
         let mut request = client.post(&url).header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE);
+        for (name, value) in signer.headers("POST", "/v1/sync/push", &body)? {
+            request = request.header(name, value);
+        }
         if gzipped {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }

@@ -34,7 +34,7 @@ pub fn build(
     };
     let (store, writer) = Store::open(&settings.data_dir)
         .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
-    let state = AppState::new(store, settings.max_page);
+    let state = AppState::new(store, settings);
     let limits = settings.limits;
     let mut server = HttpServer::new(move || {
         let (state, limits) = web::app_data(state.clone(), limits);

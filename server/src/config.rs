@@ -33,6 +33,12 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// PEM file with the private key of the server certificate.
     pub tls_key: Option<PathBuf>,
+    /// Enrollment attempts allowed per minute from one address. A training
+    /// session enrolls a township's phones from one Wi-Fi; codes carry 100
+    /// random bits, so the limit guards the audit log, not the codes.
+    pub enrollments_per_minute: u32,
+    /// Admin login attempts allowed per minute from one address.
+    pub logins_per_minute: u32,
 }
 
 impl Settings {
@@ -47,6 +53,8 @@ impl Settings {
             json_logs: false,
             tls_cert: None,
             tls_key: None,
+            enrollments_per_minute: 60,
+            logins_per_minute: 5,
         }
     }
 
@@ -94,6 +102,8 @@ impl Settings {
 /// log_format = "json"
 /// tls_cert = "/var/lib/gridsync/tls/cert.pem"
 /// tls_key = "/var/lib/gridsync/tls/key.pem"
+/// enrollments_per_minute = 60
+/// logins_per_minute = 5
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +126,10 @@ pub struct FileSettings {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for HTTPS.
     pub tls_key: Option<PathBuf>,
+    /// Enrollment attempts per minute from one address.
+    pub enrollments_per_minute: Option<u32>,
+    /// Admin login attempts per minute from one address.
+    pub logins_per_minute: Option<u32>,
 }
 
 /// Log output format.
@@ -171,6 +185,12 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     settings.json_logs = overrides.log_format.or(file.log_format) == Some(LogFormat::Json);
     settings.tls_cert = file.tls_cert;
     settings.tls_key = file.tls_key;
+    if let Some(n) = file.enrollments_per_minute.filter(|n| *n > 0) {
+        settings.enrollments_per_minute = n;
+    }
+    if let Some(n) = file.logins_per_minute.filter(|n| *n > 0) {
+        settings.logins_per_minute = n;
+    }
     settings
 }
 

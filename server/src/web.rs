@@ -23,6 +23,7 @@ use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, Message};
 use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequest, PushRequest};
 
 use crate::audit::Event;
+use crate::config::Settings;
 use serde_json::json;
 
 use crate::db::{Store, now_ms};
@@ -46,9 +47,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a store, with fresh nonce memory and rate limits.
-    pub fn new(store: Store, max_page: u32) -> Self {
-        Self { store, max_page, guard: Arc::default(), throttle: Arc::default() }
+    /// State for a store, with fresh nonce memory and the rate limits of `settings`.
+    pub fn new(store: Store, settings: &Settings) -> Self {
+        Self {
+            store,
+            max_page: settings.max_page,
+            guard: Arc::default(),
+            throttle: Arc::new(Throttle::new(settings.enrollments_per_minute, settings.logins_per_minute)),
+        }
     }
 }
 

@@ -238,3 +238,14 @@ fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
     assert!(matches!(gridsync_server::audit::verify(&conn)?, gridsync_server::audit::Verdict::Intact { .. }));
     Ok(())
 }
+
+#[test]
+fn enrollment_attempts_are_rate_limited_per_address() {
+    let server = TestServer::start_with(|s| s.enrollments_per_minute = 2).expect("server");
+    for _ in 0..2 {
+        let guess = RawDevice::enroll(&server.url(), "WRONG-GUESS").expect_err("unknown code");
+        assert!(guess.to_string().contains("enrollment_invalid"), "{guess}");
+    }
+    let third = RawDevice::enroll(&server.url(), "WRONG-GUESS").expect_err("limited");
+    assert!(third.to_string().contains("rate_limited"), "{third}");
+}
