@@ -8,7 +8,10 @@
 //! * [`db`]: the SQLite store (one writer thread with group commit, pooled readers);
 //! * [`web`]: the routes, shared by `main` and the tests through [`web::configure`];
 //! * [`app`]: building and running the HTTP server;
-//! * [`config`]: settings from flags, environment and a TOML file.
+//! * [`config`]: settings from flags, environment and a TOML file;
+//! * [`identity`], [`passwords`], [`audit`]: users, devices, enrollment and
+//!   the tamper-evident audit log; [`operator`]: the command-line
+//!   administration on a data directory; [`tls`]: HTTPS and the township CA.
 
 pub mod app;
 pub mod audit;
@@ -16,6 +19,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod operator;
+pub mod passwords;
 pub mod tls;
 pub mod web;
 

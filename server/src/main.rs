@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use gridsync_proto::{ActorId, Role};
+use gridsync_server::audit::Verdict;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
+use gridsync_server::operator;
 
 /// gridsync township sync server.
 #[derive(Debug, Parser)]
@@ -45,6 +48,91 @@ enum Command {
     /// TLS certificates for serving HTTPS.
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Users: workers, staff, departments, auditors.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Issue a one-time enrollment code for a user's device, printed and as a QR code.
+    Enroll {
+        /// The user the device will act for.
+        #[arg(long)]
+        user: String,
+        /// How long the code stays valid: e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+        /// The server address the handsets use, put into the QR code.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server_url: String,
+        /// Where to write the QR code (SVG) [default: enroll-USER.svg].
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+    },
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator (the first one, or another).
+    Create {
+        /// The administrator's user name.
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        /// The user name.
+        name: String,
+        /// administrator, county_admin, township_admin, department, auditor or worker.
+        #[arg(long)]
+        role: Role,
+        /// The user's place code in the hierarchy, e.g. 5301.02.003.
+        #[arg(long)]
+        scope: String,
+        /// Read an admin-API password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user and revoke all their devices.
+    Deactivate {
+        /// The user name.
+        name: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List devices.
+    List,
+    /// Revoke a device; with --wipe it erases its store at its next request.
+    Revoke {
+        /// The device id.
+        id: ActorId,
+        /// Order the device to erase its local data.
+        #[arg(long)]
+        wipe: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; names the first broken entry.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,8 +165,18 @@ fn main() -> anyhow::Result<()> {
             init_logging(settings.json_logs);
             serve(settings)
         }
+        command => operate(
+            command,
+            cli.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
+        ),
+    }
+}
+
+/// The commands that work on the data directory rather than serve it.
+fn operate(command: Command, data: PathBuf) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => unreachable!("handled by main"),
         Command::Tls(TlsCommand::SelfSigned { hosts, days, force }) => {
-            let data = cli.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
             let files = gridsync_server::tls::write_self_signed(&data, &hosts, days, force)?;
             println!("township CA:        {}", files.ca.display());
             println!("server certificate: {}", files.cert.display());
@@ -87,7 +185,76 @@ fn main() -> anyhow::Result<()> {
             println!("Install the CA on each handset and compare its fingerprint with the one above.");
             Ok(())
         }
+        Command::Admin(AdminCommand::Create { user, password_stdin }) => {
+            let password = password_stdin.then(operator::password_from_stdin).transpose()?;
+            match operator::create_admin(&data, &user, password)? {
+                Some(generated) => {
+                    println!("administrator {user} created; one-time password (shown once):");
+                    println!("{generated}");
+                }
+                None => println!("administrator {user} created"),
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Add { name, role, scope, password_stdin }) => {
+            let password = password_stdin.then(operator::password_from_stdin).transpose()?;
+            let user = operator::add_user(&data, &name, role, &scope, password)?;
+            println!("user {} added ({}, scope {})", user.name, user.role, display_scope(&user.scope));
+            Ok(())
+        }
+        Command::User(UserCommand::Deactivate { name }) => {
+            let revoked = operator::deactivate_user(&data, &name)?;
+            println!("user {name} deactivated; {revoked} device(s) revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::List) => {
+            for u in operator::list_users(&data)? {
+                let state = if u.active { "active" } else { "deactivated" };
+                println!("{}\t{}\t{}\t{state}", u.name, u.role, display_scope(&u.scope));
+            }
+            Ok(())
+        }
+        Command::Enroll { user, ttl, server_url, qr } => {
+            let issued = operator::issue_code(&data, &user, operator::parse_ttl(&ttl)?, &server_url)?;
+            let qr = qr.unwrap_or_else(|| PathBuf::from(format!("enroll-{user}.svg")));
+            std::fs::write(&qr, &issued.qr_svg).with_context(|| format!("cannot write {}", qr.display()))?;
+            println!("{}", issued.code);
+            eprintln!("one-time code for {user}, valid for {ttl}; QR code written to {}", qr.display());
+            Ok(())
+        }
+        Command::Device(DeviceCommand::List) => {
+            for d in operator::list_devices(&data)? {
+                let state = match (d.revoked_ms, d.wipe) {
+                    (Some(_), true) => "revoked+wipe",
+                    (Some(_), false) => "revoked",
+                    (None, _) => "active",
+                };
+                let user = d.user.as_deref().unwrap_or("-");
+                println!("{}\t{user}\t{state}\t{} changes", d.id, d.changes);
+            }
+            Ok(())
+        }
+        Command::Device(DeviceCommand::Revoke { id, wipe }) => {
+            operator::revoke_device(&data, id, wipe)?;
+            let order = if wipe { " with a wipe order" } else { "" };
+            println!("device {id} revoked{order}; it is refused from its next request");
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => match operator::verify_audit(&data)? {
+            Verdict::Intact { rows, head } => {
+                println!("audit log intact: {rows} entries, head {head}");
+                Ok(())
+            }
+            Verdict::Broken { seq, reason } => {
+                eprintln!("audit log BROKEN at entry {seq}: {reason}");
+                std::process::exit(1);
+            }
+        },
     }
+}
+
+fn display_scope(scope: &str) -> &str {
+    if scope.is_empty() { "(all)" } else { scope }
 }
 
 fn init_logging(json: bool) {

@@ -1,0 +1,71 @@
+//! The operator's commands as run from a shell: `admin create`, `user add`,
+//! `enroll` (with its QR code), `device revoke` and `audit verify`, which
+//! names the first tampered entry.
+
+use std::process::{Command, Output};
+
+fn run(data: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .current_dir(data.parent().expect("a parent"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(data: &std::path::Path, args: &[&str]) -> String {
+    let out = run(data, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+
+    let created = ok(&data, &["admin", "create", "--user", "admin"]);
+    let password = created.lines().nth(1).expect("the one-time password line");
+    assert_eq!(password.len(), 20, "{created}");
+    let db = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server::db::SCHEMA)
+        .expect("database");
+    let hash: String =
+        db.query_row("SELECT password FROM users WHERE name = 'admin'", [], |r| r.get(0)).expect("row");
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(password), "only a hash is stored");
+    assert!(gridsync_server::passwords::verify(&hash, password));
+
+    ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"]);
+    let bad_role = run(&data, &["user", "add", "x", "--role", "mayor", "--scope", "1"]);
+    assert!(!bad_role.status.success());
+
+    let code = ok(&data, &["enroll", "--user", "li", "--ttl", "2h", "--qr", "li.svg"]);
+    assert_eq!(code.trim().len(), 23, "{code}");
+    let svg = std::fs::read_to_string(dir.path().join("li.svg")).expect("QR file");
+    assert!(svg.contains("<svg"));
+    let unknown = run(&data, &["enroll", "--user", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such user"));
+
+    let listed = ok(&data, &["user", "list"]);
+    assert!(
+        listed.contains("admin\tadministrator\t(all)\tactive") && listed.contains("li\tworker"),
+        "{listed}"
+    );
+    let deactivated = ok(&data, &["user", "deactivate", "li"]);
+    assert!(deactivated.contains("0 device(s) revoked"), "{deactivated}");
+
+    let intact = ok(&data, &["audit", "verify"]);
+    assert!(intact.starts_with("audit log intact: 4 entries"), "{intact}");
+
+    // An attacker with the file edits entry 2 (and must drop the trigger first).
+    drop(db);
+    let conn = rusqlite::Connection::open(data.join("gridsync.db")).expect("open");
+    conn.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET target = 'someone' WHERE seq = 2;")
+        .expect("tamper");
+    drop(conn);
+    let broken = run(&data, &["audit", "verify"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&broken.stderr);
+    assert!(said.contains("BROKEN at entry 2"), "{said}");
+}
