@@ -21,6 +21,7 @@ pub mod error;
 pub mod identity;
 pub mod operator;
 pub mod passwords;
+pub mod staff;
 pub mod tls;
 pub mod web;
 

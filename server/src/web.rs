@@ -12,6 +12,7 @@
 //! ([`device_auth`]); errors are JSON [`gridsync_proto::ErrorBody`] with a
 //! stable code.
 
+pub mod admin_api;
 pub mod device_auth;
 mod extract;
 pub mod throttle;
@@ -76,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(admin_api::configure)
     .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
     )
