@@ -249,3 +249,30 @@ fn enrollment_attempts_are_rate_limited_per_address() {
     let third = RawDevice::enroll(&server.url(), "WRONG-GUESS").expect_err("limited");
     assert!(third.to_string().contains("rate_limited"), "{third}");
 }
+
+#[test]
+fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https() -> anyhow::Result<()> {
+    let tls = tempfile::tempdir()?;
+    let files = gridsync_server::tls::write_self_signed(tls.path(), &["127.0.0.1".to_owned()], 30, false)?;
+    let server = TestServer::start_with(|s| {
+        s.tls_cert = Some(files.cert.clone());
+        s.tls_key = Some(files.key.clone());
+    })?;
+    assert!(server.url().starts_with("https://"));
+    people::ensure_worker(&server.data_dir(), "li", "5301")?;
+    let code = people::code_for(&server.data_dir(), "li")?;
+
+    let dir = tempfile::tempdir()?;
+    let key = gridsync_client_core::StoreKey::generate()?;
+    let mut store = gridsync_client_core::Store::init(&dir.path().join("h.db"), &server.url(), "li", &key)?;
+    // Without the pin, the township's own CA is not trusted.
+    let unpinned = store.http_transport()?;
+    assert!(matches!(store.enroll(&unpinned, &code), Err(Error::Network(_))));
+    store.pin_ca(&std::fs::read(&files.ca)?)?;
+    store.enroll(&store.http_transport()?, &code)?;
+    store.create(RecordKind::Visit, [("household".into(), Value::from("3-101"))])?;
+    let report = store.sync(&store.http_transport()?)?;
+    assert_eq!(report.pushed, 2);
+    assert_eq!(server.inspect()?.change_count()?, 2);
+    Ok(())
+}
