@@ -315,28 +315,30 @@ pub fn list_devices(conn: &Connection) -> Result<Vec<Device>, WriteError> {
          ORDER BY enrolled_ms DESC, id",
     )?;
     let rows = stmt.query_map([], |r| {
-        let id: Vec<u8> = r.get(0)?;
         let last_push: i64 = r.get(5)?;
         Ok((
-            id,
-            Device {
-                id: ActorId::from_bytes([0; 16]),
-                user: r.get(1)?,
-                enrolled_ms: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
-                revoked_ms: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
-                wipe: r.get(4)?,
-                last_push_ms: (last_push > 0).then_some(last_push as u64),
-                changes: r.get::<_, i64>(6)? as u64,
-            },
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+            r.get::<_, bool>(4)?,
+            (last_push > 0).then_some(last_push as u64),
+            r.get::<_, i64>(6)? as u64,
         ))
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, mut device) = row?;
-        device.id = ActorId::from_slice(&id).ok_or_else(|| WriteError::Corrupt("device id".into()))?;
-        out.push(device);
-    }
-    Ok(out)
+    rows.map(|row| {
+        let (id, user, enrolled, revoked, wipe, last_push_ms, changes) = row?;
+        Ok(Device {
+            id: ActorId::from_slice(&id).ok_or_else(|| WriteError::Corrupt("device id".into()))?,
+            user,
+            enrolled_ms: enrolled.map(|v| v as u64),
+            revoked_ms: revoked.map(|v| v as u64),
+            wipe,
+            last_push_ms,
+            changes,
+        })
+    })
+    .collect()
 }
 
 /// The user a device belongs to.
