@@ -1,0 +1,150 @@
+//! Admin accounts end to end, for what `admin_api.rs` and `operator.rs` leave
+//! out: the one-time password `admin create` prints logs in over HTTP, users
+//! without a password or without an admin role get nothing, bad input gets
+//! its stable code, and neither passwords nor tokens reach the audit log.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use gridsync_proto::{ErrorBody, ErrorCode};
+use gridsync_server::{Running, Settings};
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+
+const DEPARTMENT_PASSWORD: &str = "civil affairs office 2026";
+
+fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .current_dir(data.parent().expect("a parent"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        writeln!(input, "{text}").expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("the binary ends")
+}
+
+fn ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let out = run(data, args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn refusal(response: Response) -> (u16, ErrorCode) {
+    let status = response.status().as_u16();
+    (status, response.json::<ErrorBody>().expect("an error body").code)
+}
+
+#[test]
+fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+
+    let created = ok(&data, &["admin", "create", "--user", "root"], None);
+    let password = created.lines().nth(1).expect("the one-time password line").to_owned();
+    assert_eq!(password.len(), 20, "{created}");
+    ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"], None);
+    let args = ["user", "add", "mca", "--role", "department", "--scope", "5301.02", "--password-stdin"];
+    ok(&data, &args, Some(DEPARTMENT_PASSWORD));
+    let short = run(
+        &data,
+        &["user", "add", "x", "--role", "worker", "--scope", "1", "--password-stdin"],
+        Some("hunter2"),
+    );
+    assert_eq!(short.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&short.stderr);
+    assert!(said.contains("at least 12") && !said.contains("hunter2"), "{said}");
+
+    let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("addr"));
+    settings.workers = 1;
+    settings.logins_per_minute = 100;
+    let server = Running::start(settings).expect("server");
+    let http = Client::new();
+    let url = |path: &str| format!("{}/v1/admin{path}", server.url());
+    let login = |user: &str, password: &str| {
+        http.post(url("/login")).json(&json!({"user": user, "password": password})).send().expect("answer")
+    };
+
+    let before = gridsync_server::db::now_ms();
+    let session = login("root", &password);
+    assert_eq!(session.status().as_u16(), 200);
+    let session: Value = session.json().expect("json");
+    assert_eq!(
+        (&session["user"], &session["role"], &session["scope"]),
+        (&json!("root"), &json!("administrator"), &json!(""))
+    );
+    let token = session["token"].as_str().expect("token").to_owned();
+    assert_eq!(token.len(), 43, "32 bytes of URL-safe base64 without padding");
+    let expires = session["expires_ms"].as_u64().expect("expiry");
+    assert!((before + 8 * 3_600_000..before + 8 * 3_600_000 + 60_000).contains(&expires), "eight hours");
+
+    // A user without a password is refused like a wrong password.
+    assert_eq!(refusal(login("li", &password)), (401, ErrorCode::BadCredentials));
+    // A department logs in but may not administer.
+    let dept = login("mca", DEPARTMENT_PASSWORD).json::<Value>().expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for path in ["/users", "/devices", "/audit/verify"] {
+        let response = http.get(url(path)).bearer_auth(&dept).send().expect("answer");
+        assert_eq!(refusal(response), (403, ErrorCode::Forbidden), "{path}");
+    }
+
+    let post = |path: &str, body: &str| {
+        http.post(url(path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .expect("answer")
+    };
+    assert_eq!(refusal(post("/users", "{not json")).1, ErrorCode::Malformed);
+    assert_eq!(refusal(post("/users", r#"{"name":"x","role":"mayor","scope":"1"}"#)).1, ErrorCode::Malformed);
+    let weak = r#"{"name":"x","role":"worker","scope":"1","password":"short"}"#;
+    assert_eq!(refusal(post("/users", weak)), (400, ErrorCode::InvalidRequest));
+    assert_eq!(refusal(post("/users/nobody/deactivate", "{}")).1, ErrorCode::InvalidRequest);
+    assert_eq!(refusal(post("/enrollments", r#"{"user":"nobody"}"#)).1, ErrorCode::InvalidRequest);
+    let too_long = json!({"user": "li", "ttl_seconds": 8 * 24 * 3600}).to_string();
+    assert_eq!(refusal(post("/enrollments", &too_long)).1, ErrorCode::InvalidRequest);
+    let unknown_device = format!("/devices/{}/revoke", gridsync_proto::ActorId::random());
+    assert_eq!(refusal(post(&unknown_device, r#"{"wipe":true}"#)).1, ErrorCode::InvalidRequest);
+
+    let issued = post("/enrollments", r#"{"user":"li","server_url":"https://10.0.0.2:8443"}"#);
+    assert_eq!(issued.status().as_u16(), 201);
+    let issued: Value = issued.json().expect("json");
+    assert_eq!(issued["ticket"]["server"], "https://10.0.0.2:8443");
+    let ttl = issued["expires_ms"].as_u64().expect("expiry") - before;
+    assert!((24 * 3_600_000..24 * 3_600_000 + 60_000).contains(&ttl), "a day by default: {ttl}");
+    let code = issued["code"].as_str().expect("code").to_owned();
+
+    assert_eq!(http.post(url("/logout")).bearer_auth(&token).send().expect("answer").status().as_u16(), 204);
+    server.stop();
+
+    // The log names actors and outcomes, never a password, token or code.
+    let verdict = ok(&data, &["audit", "verify"], None);
+    assert!(verdict.starts_with("audit log intact"), "{verdict}");
+    let conn = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server::db::SCHEMA)
+        .expect("db");
+    let rows: Vec<String> = conn
+        .prepare("SELECT actor || ' ' || action || ' ' || target || ' ' || outcome || ' ' || coalesce(detail, '') FROM audit")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(rows.iter().any(|r| r.starts_with("user:root login root ok")), "{rows:#?}");
+    assert!(rows.iter().any(|r| r.contains("login li bad_credentials")), "{rows:#?}");
+    for secret in [password.as_str(), DEPARTMENT_PASSWORD, token.as_str(), code.as_str(), "hunter2"] {
+        assert!(rows.iter().all(|r| !r.contains(secret)), "a secret reached the audit log");
+    }
+}
