@@ -3,27 +3,32 @@
 //! The server ([`gridsync_server::Running`]) runs in this process on a
 //! loopback port with a fresh data directory, exactly as `gridsync-server`
 //! runs it (actix HTTP workers, one SQLite writer thread with group commit).
-//! Every simulated device has its own HTTP client (its own keep-alive
+//! The hierarchy and the users are installed before it starts
+//! ([`crate::deployment`]). Every simulated device enrolls with a one-time
+//! code as its grid's worker, has its own HTTP client (its own keep-alive
 //! connection) and sends its pushes one after the other, each only after the
 //! previous one was acknowledged, the way `client-core` syncs. A push is
 //! acknowledged only after the server's durable commit, so the clock, from
 //! the first request to the last acknowledgement, covers everything a device
-//! waits for.
+//! waits for. Every group must be accepted: a refusal fails the run.
 //!
 //! The request bodies are encoded before the clock starts, and all devices
 //! share one small async runtime, to leave as much CPU as possible to the
 //! server (client and server share the machine).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::wire::{self, Limits};
-use gridsync_proto::{ActorId, PushRequest, PushResponse, Role};
+use gridsync_proto::{ActorId, PushRequest, PushResponse, RecordState};
 use gridsync_server::db::{DB_FILE, SCHEMA, now_ms};
-use gridsync_server::{Inspector, Running, Settings, identity};
+use gridsync_server::scope::ScopeSettings;
+use gridsync_server::{Inspector, Running, Settings};
+
+use crate::deployment::{self, Deployment};
 
 /// How to run the server and the devices.
 #[derive(Debug, Clone)]
@@ -34,11 +39,62 @@ pub(crate) struct Options {
     pub(crate) client_threads: usize,
 }
 
-/// What the run measured.
+/// A running benchmark server and its data directory.
+#[derive(Debug)]
+pub(crate) struct Server {
+    running: Running,
+    data: PathBuf,
+    /// The replication budget and window in effect (the defaults).
+    pub(crate) scope: ScopeSettings,
+}
+
+impl Server {
+    /// Installs `deployment` in a fresh data directory under `dir` and
+    /// starts the server on a free loopback port.
+    pub(crate) fn start(dir: &Path, deployment: &Deployment, options: &Options) -> anyhow::Result<Self> {
+        let data = dir.join("server-data");
+        deployment.install(&data)?;
+        let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
+        settings.workers = options.server_workers;
+        let scope = settings.scope;
+        let running = Running::start(settings).context("cannot start the server")?;
+        Ok(Self { running, data, scope })
+    }
+
+    /// The base URL.
+    pub(crate) fn url(&self) -> String {
+        self.running.url()
+    }
+
+    /// The data directory.
+    pub(crate) fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// Stops the server.
+    pub(crate) fn stop(self) {
+        self.running.stop();
+    }
+}
+
+/// What the server must hold afterwards.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected<'a> {
+    /// Records created.
+    pub(crate) records: u64,
+    /// Daily reports filed (one per device-day).
+    pub(crate) reports: u64,
+    /// Final states the server's merged states must equal.
+    pub(crate) samples: &'a [RecordState],
+}
+
+/// What the run measured and found.
 #[derive(Debug)]
 pub(crate) struct Report {
     /// Changes sent (and acknowledged as accepted).
     pub(crate) changes: u64,
+    /// Write groups sent (none refused).
+    pub(crate) groups: u64,
     /// Push requests sent.
     pub(crate) pushes: u64,
     /// Request body bytes sent.
@@ -49,6 +105,12 @@ pub(crate) struct Report {
     pub(crate) server_changes: u64,
     /// Records in the server's state afterwards.
     pub(crate) server_records: u64,
+    /// Sampled records whose merged state equals the device's.
+    pub(crate) states_checked: u64,
+    /// Rows in `daily_reports`.
+    pub(crate) report_rows: u64,
+    /// Rows in the access index (`record_access`).
+    pub(crate) access_rows: u64,
     /// Push round-trip times.
     pub(crate) latencies: Vec<Duration>,
 }
@@ -58,11 +120,19 @@ impl Report {
     pub(crate) fn rate(&self) -> f64 {
         self.changes as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// Whether the server holds exactly what was sent.
+    pub(crate) fn verified(&self, expected: &Expected<'_>) -> bool {
+        self.server_changes == self.changes
+            && self.server_records == expected.records
+            && self.states_checked == expected.samples.len() as u64
+            && self.report_rows == expected.reports
+    }
 }
 
 /// One device's pushes as `client-core` sends them: body (gzip-compressed
-/// when it is worth it), whether it is compressed, and number of changes.
-type Encoded = Vec<(Vec<u8>, bool, u32)>;
+/// when it is worth it), whether it is compressed, changes and groups.
+type Encoded = Vec<(Vec<u8>, bool, u32, u32)>;
 
 /// Encodes a push the way `client-core`'s HTTP transport sends it.
 pub(crate) fn as_sent(push: &PushRequest) -> (Vec<u8>, bool) {
@@ -76,15 +146,19 @@ struct DeviceResult {
     done: Duration,
 }
 
-/// Starts a server in `dir`, sends every device's pushes concurrently and
-/// checks that the server logged every change.
-pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) -> anyhow::Result<Report> {
-    let data = dir.join("server-data");
-    let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
-    settings.workers = options.server_workers;
-    let server = Running::start(settings).context("cannot start the server")?;
+/// Sends every device's pushes to `server` concurrently (device `i` as
+/// user `users[i]`) and checks that the server holds what was sent. The
+/// pushes are stamped with the sending time (`sent_ms`) first.
+pub(crate) fn run(
+    server: &Server,
+    pushes: &mut [Vec<PushRequest>],
+    users: &[String],
+    expected: &Expected<'_>,
+    options: &Options,
+) -> anyhow::Result<Report> {
     let url = format!("{}/v1/sync/push", server.url());
-
+    let sent_ms = now_ms();
+    pushes.iter_mut().flatten().for_each(|p| p.sent_ms = sent_ms);
     let encoded: Vec<Encoded> = pushes
         .iter()
         .map(|device| {
@@ -92,24 +166,26 @@ pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) ->
                 .iter()
                 .map(|p| {
                     let (body, gzipped) = as_sent(p);
-                    (body, gzipped, p.changes.len() as u32)
+                    (body, gzipped, p.changes().count() as u32, p.groups.len() as u32)
                 })
                 .collect()
         })
         .collect();
-    let sent: u64 = pushes.iter().flatten().map(|p| p.changes.len() as u64).sum();
-    let push_count = pushes.iter().map(|d| d.len() as u64).sum();
-    let body_bytes = encoded.iter().flatten().map(|(b, _, _)| b.len() as u64).sum();
+    let flat = || encoded.iter().flatten();
+    let sent: u64 = flat().map(|e| u64::from(e.2)).sum();
+    let groups: u64 = flat().map(|e| u64::from(e.3)).sum();
+    let push_count = flat().count() as u64;
+    let body_bytes = flat().map(|e| e.0.len() as u64).sum();
 
     // reqwest is built with `rustls-no-provider`: pick ring, as client-core does.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Every device enrolls as its own worker, as in the field; pushes are signed.
+    // Every device enrolls as its grid's worker, as in the field; pushes are signed.
     let signers = pushes
         .iter()
-        .enumerate()
-        .map(|(i, device)| {
+        .zip(users)
+        .map(|(device, user)| {
             let id = device.first().map(|p| p.device).context("a device without pushes")?;
-            enroll(&data, &server.url(), &format!("bench-worker-{i}"), id)
+            enroll(server, user, id)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let clients = encoded
@@ -144,39 +220,52 @@ pub(crate) fn run(dir: &Path, pushes: &[Vec<PushRequest>], options: &Options) ->
     let latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
     ensure!(accepted == sent, "server accepted {accepted} changes of {sent} sent");
 
-    let inspector = Inspector::open(&data).context("cannot inspect the server database")?;
+    let inspector = Inspector::open(server.data()).context("cannot inspect the server database")?;
     let server_changes = inspector.change_count()?;
     let server_records = inspector.record_count()?;
+    let mut states_checked = 0;
+    for sample in expected.samples {
+        let stored = inspector.record(sample.id())?;
+        ensure!(
+            stored.as_ref() == Some(sample),
+            "the server's state of {} record {} differs from the device's",
+            sample.kind(),
+            sample.id()
+        );
+        states_checked += 1;
+    }
     drop(inspector);
-    server.stop();
+    let reader = gridsync_sql_support::open_reader(&server.data().join(DB_FILE), &SCHEMA)?;
+    let count = |table: &str| -> anyhow::Result<u64> {
+        let n: i64 = reader.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        Ok(n as u64)
+    };
+    let report_rows = count("daily_reports")?;
+    let access_rows = count("record_access")?;
     Ok(Report {
         changes: sent,
+        groups,
         pushes: push_count,
         body_bytes,
         elapsed,
         server_changes,
         server_records,
+        states_checked,
+        report_rows,
+        access_rows,
         latencies,
     })
 }
 
-/// Creates a worker in the server's database (as the admin CLI does),
-/// issues a code and enrolls `device` with a fresh key over HTTP.
-fn enroll(data: &Path, base_url: &str, user: &str, device: ActorId) -> anyhow::Result<Signer> {
-    let mut conn = gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?;
-    let tx = conn.transaction()?;
-    let code = (|| {
-        identity::add_user(&tx, now_ms(), "bench", user, Role::Worker, "bench", None)?;
-        identity::issue_enrollment(&tx, now_ms(), "bench", user, 3_600_000)
-    })()
-    .map_err(|e| anyhow::anyhow!("{}", e.into_api()))?;
-    tx.commit()?;
+/// Issues a code for `user` and enrolls `device` with a fresh key over HTTP.
+fn enroll(server: &Server, user: &str, device: ActorId) -> anyhow::Result<Signer> {
+    let code = deployment::enrollment_code(server.data(), user)?;
     let key = SigningKey::generate()?;
     let request = EnrollRequest { code, device, public_key: auth::b64(key.public_key()) };
     let response = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()?
-        .post(format!("{base_url}/v1/enroll"))
+        .post(format!("{}/v1/enroll", server.url()))
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(serde_json::to_vec(&request)?)
         .send()?;
@@ -196,7 +285,7 @@ async fn device(
 ) -> anyhow::Result<DeviceResult> {
     let mut accepted = 0u64;
     let mut latencies = Vec::with_capacity(bodies.len());
-    for (n, (body, gzipped, count)) in bodies.into_iter().enumerate() {
+    for (n, (body, gzipped, count, _)) in bodies.into_iter().enumerate() {
         let sent = Instant::now();
         let mut request = client.post(&url).header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE);
         for (name, value) in signer.headers("POST", "/v1/sync/push", &body)? {
@@ -214,6 +303,16 @@ async fn device(
         let ack: PushResponse = wire::decode(&bytes, &Limits::DEFAULT)
             .with_context(|| format!("device {index} push {n}: bad acknowledgement"))?;
         latencies.push(sent.elapsed());
+        if let Some(r) = ack.refused.first() {
+            bail!(
+                "device {index} push {n}: the server refused {} group(s); group {}: {:?} {}: {}",
+                ack.refused.len(),
+                r.group,
+                r.code,
+                r.field.as_deref().unwrap_or("-"),
+                r.message
+            );
+        }
         ensure!(
             ack.accepted == count && ack.duplicates == 0,
             "device {index} push {n}: {count} changes sent, {} accepted, {} duplicates",

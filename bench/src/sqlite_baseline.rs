@@ -4,12 +4,13 @@
 //! The database is opened by the server's own code
 //! ([`gridsync_sql_support::open`] with [`gridsync_server::db::SCHEMA`]), so
 //! the `changes` table, its `UNIQUE (record, actor, counter)` constraint, its
-//! index, the WAL journal and `synchronous = FULL` are exactly the server's.
+//! indexes, the WAL journal and `synchronous = FULL` are exactly the server's.
 //! The rows are the ones the server stores for the same changes (record,
-//! actor, counter, receive time, postcard-encoded change), encoded before the
-//! clock starts, and they go in with the server's `INSERT` statement, one
-//! `BEGIN IMMEDIATE … COMMIT` per group of pushes. No lookup, no merge, no
-//! record state, no HTTP: this is the ceiling the server can approach.
+//! actor, counter, receive time, postcard-encoded change, clock flag and
+//! offset), encoded before the clock starts, and they go in with the
+//! server's `INSERT` statement, one `BEGIN IMMEDIATE … COMMIT` per group of
+//! pushes. No lookup, no merge, no rule check, no record state, no access
+//! index, no HTTP: this is the ceiling the server can approach.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,7 +21,8 @@ use rusqlite::{TransactionBehavior, params};
 
 /// The server's insert into its change log (`server/src/db/ingest.rs`).
 const INSERT: &str =
-    "INSERT INTO changes (record, actor, counter, received_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// One change-log row, ready to insert.
 #[derive(Debug)]
@@ -58,7 +60,7 @@ pub(crate) fn batches(pushes: &[Vec<PushRequest>]) -> Vec<Vec<Row>> {
     for page in 0..pages {
         for device in pushes {
             if let Some(push) = device.get(page) {
-                out.push(push.changes.iter().map(row).collect());
+                out.push(push.changes().map(row).collect());
             }
         }
     }
@@ -94,7 +96,7 @@ pub(crate) fn run(dir: &Path, batches: &[Vec<Row>], per_transaction: usize) -> a
         {
             let mut insert = tx.prepare_cached(INSERT)?;
             for r in group.iter().flatten() {
-                insert.execute(params![&r.record[..], &r.actor[..], r.counter, now, r.body])?;
+                insert.execute(params![&r.record[..], &r.actor[..], r.counter, now, r.body, false, 0i64])?;
                 rows += 1;
             }
         }

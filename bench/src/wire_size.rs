@@ -1,9 +1,10 @@
 //! (c) Wire size: the gridsync envelope (postcard) against JSON.
 //!
-//! Both encode the very same [`PushRequest`] pages that (b) sends: the
-//! envelope with [`gridsync_proto::wire::encode`], JSON with
-//! `serde_json::to_vec` of the derived `Serialize` (ids as hyphenated
-//! strings, enums externally tagged). "Sent" is what `client-core` puts on
+//! Both encode the very same [`PushRequest`] pages that (b) sends (write
+//! groups of whole local writes, with the device's clock): the envelope
+//! with [`gridsync_proto::wire::encode`], JSON with `serde_json::to_vec` of
+//! the derived `Serialize` (ids as hyphenated strings, enums externally
+//! tagged). The pull pages of (d) are measured the same way. "Sent" is what `client-core` puts on
 //! the wire: the envelope, gzip-compressed when it is at least
 //! `COMPRESS_MIN_BYTES` long. JSON gzip-compressed the same way is printed
 //! too, so the comparison can be read either way.
@@ -16,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use gridsync_proto::{Change, Op, PushRequest, Value, wire};
+use gridsync_proto::{Change, Op, PullResponse, PushRequest, Value, wire};
 
 use crate::ingest::as_sent;
 use crate::workload::Rng;
@@ -100,9 +101,9 @@ pub(crate) fn measure(pushes: &[Vec<PushRequest>], seed: u64) -> anyhow::Result<
     for push in pushes.iter().flatten() {
         add_push(&mut total, push)?;
         let mut scrambled = push.clone();
-        scrambled.changes.iter_mut().for_each(|c| scramble(c, &mut rng));
+        scrambled.groups.iter_mut().flatten().for_each(|c| scramble(c, &mut rng));
         add_push(&mut random_text, &scrambled)?;
-        for change in &push.changes {
+        for change in push.changes() {
             let text = text_bytes(change);
             let op = match change.op {
                 Op::Create => "create",
@@ -121,13 +122,33 @@ pub(crate) fn measure(pushes: &[Vec<PushRequest>], seed: u64) -> anyhow::Result<
 
 fn add_push(sizes: &mut Sizes, push: &PushRequest) -> anyhow::Result<()> {
     let json = serde_json::to_vec(push)?;
-    sizes.changes += push.changes.len() as u64;
+    sizes.changes += push.changes().count() as u64;
     sizes.postcard += wire::encode(push).len() as u64;
     sizes.sent += as_sent(push).0.len() as u64;
     sizes.json += json.len() as u64;
     sizes.json_gzip += wire::gzip(&json).len() as u64;
-    sizes.text += push.changes.iter().map(text_bytes).sum::<u64>();
+    sizes.text += push.changes().map(text_bytes).sum::<u64>();
     Ok(())
+}
+
+/// Pull pages, envelope against JSON. "Sent" is the envelope gzip-compressed
+/// with [`wire::gzip`] when at least `COMPRESS_MIN_BYTES` long; the server's
+/// HTTP compression, which answers the client's `Accept-Encoding`, may
+/// compress a little differently.
+pub(crate) fn measure_pull(pages: &[PullResponse]) -> anyhow::Result<Sizes> {
+    let mut sizes = Sizes::default();
+    for page in pages {
+        let json = serde_json::to_vec(page)?;
+        let body = wire::encode(page);
+        sizes.changes += page.changes.len() as u64;
+        sizes.postcard += body.len() as u64;
+        sizes.sent +=
+            if body.len() >= wire::COMPRESS_MIN_BYTES { wire::gzip(&body).len() } else { body.len() } as u64;
+        sizes.json += json.len() as u64;
+        sizes.json_gzip += wire::gzip(&json).len() as u64;
+        sizes.text += page.changes.iter().map(|l| text_bytes(&l.change)).sum::<u64>();
+    }
+    Ok(sizes)
 }
 
 /// Replaces every text of a change (author, text values, map keys stay)

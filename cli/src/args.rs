@@ -1,18 +1,26 @@
 //! The command line, as clap derive types. Parsing only: no I/O here.
 
+mod dispute;
+mod field;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gridsync_proto::{RecordId, RecordKind};
 
+pub(crate) use dispute::{DisputeCommand, RejectedCommand};
+pub(crate) use field::{GpsArgs, HouseholdCommand, PatrolCommand, ReportCommand, VisitArgs};
+
 /// gridsync on this device: record patrols, visits, disputes and daily
 /// reports offline, and sync them with the township server when there is a
 /// connection.
 ///
+/// Every write is checked with the record rules for the enrolled user, as
+/// the server will check it; enroll the device first (`init --code`).
 /// Field values are given as `KEY=TEXT` (always text) or `KEY:=JSON` (a
-/// number, true/false, null, a list or an object). Exit codes: 0 ok, 1 usage
-/// or validation error, 2 sync refused by the server, 3 server unreachable
-/// (unsent changes are kept; sync again later).
+/// number, true/false, null, a list or an object). Exit codes: 0 ok, 1 usage,
+/// validation or rule error, 2 sync refused by the server, 3 server
+/// unreachable (unsent changes are kept; sync again later), 4 device revoked.
 #[derive(Debug, Parser)]
 #[command(name = "gridsync", version)]
 pub(crate) struct Cli {
@@ -40,8 +48,8 @@ pub(crate) enum Command {
         /// The township server, e.g. http://10.1.2.3:8080
         #[arg(long, value_name = "URL")]
         server: String,
-        /// The author recorded on changes made before enrollment (enrollment
-        /// sets it to the enrolled user's name).
+        /// The author name kept until enrollment (enrollment sets it to the
+        /// enrolled user's name).
         #[arg(long, value_name = "NAME", default_value = "worker")]
         author: String,
         /// One-time enrollment code from the township: enrolls the device now.
@@ -56,7 +64,7 @@ pub(crate) enum Command {
         /// The enrollment code (or the QR code's text).
         code: String,
     },
-    /// Create a record; prints its id.
+    /// Create a record with exactly the fields given; prints its id.
     New {
         /// The record kind.
         kind: KindArg,
@@ -80,7 +88,7 @@ pub(crate) enum Command {
         #[arg(allow_hyphen_values = true)]
         text: String,
     },
-    /// Show one record: fields, conflicts and entries.
+    /// Show one record: fields, conflicts, entries and a dispute's stage.
     Show {
         /// The record id.
         id: RecordId,
@@ -90,7 +98,7 @@ pub(crate) enum Command {
     },
     /// List records, oldest first.
     List {
-        /// Only records of this kind (patrol, visit, dispute, daily_report).
+        /// Only records of this kind (patrol, visit, dispute, daily_report, household).
         #[arg(long, value_name = "KIND")]
         kind: Option<RecordKind>,
         /// Only records with a field in conflict.
@@ -119,13 +127,36 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Patrols of the grid (巡查): start, checkpoints, findings, end.
+    #[command(subcommand)]
+    Patrol(PatrolCommand),
+    /// Record a household or place visit (走访); prints its id.
+    Visit(VisitArgs),
+    /// File the daily report (有事报信息、无事报平安); prints its id.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Disputes (矛盾纠纷): register, take lifecycle steps, mediate, show.
+    #[command(subcommand)]
+    Dispute(DisputeCommand),
+    /// Base information on households and places (门牌、楼栋、人口、单位).
+    #[command(subcommand)]
+    Household(HouseholdCommand),
+    /// Writes the server refused, with its reason; `rejected dismiss ID` once seen.
+    Rejected {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+        /// What to do with them (list them when absent).
+        #[command(subcommand)]
+        command: Option<RejectedCommand>,
+    },
     /// Push unsent changes to the server, then pull everyone else's.
     Sync {
         /// Print the sync report as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Show the device id, the server, unsent changes and the sync cursor.
+    /// Show the device, its user, unsent changes, refused writes and the sync cursor.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -145,6 +176,8 @@ pub(crate) enum KindArg {
     /// The daily report (有事报信息、无事报平安).
     #[value(name = "daily_report")]
     DailyReport,
+    /// Base information on a household or place (门牌、楼栋、人口、单位).
+    Household,
 }
 
 impl From<KindArg> for RecordKind {
@@ -154,6 +187,7 @@ impl From<KindArg> for RecordKind {
             KindArg::Visit => RecordKind::Visit,
             KindArg::Dispute => RecordKind::Dispute,
             KindArg::DailyReport => RecordKind::DailyReport,
+            KindArg::Household => RecordKind::Household,
         }
     }
 }
@@ -162,6 +196,7 @@ impl From<KindArg> for RecordKind {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use gridsync_proto::Action;
 
     #[test]
     fn the_command_line_is_consistent() {
@@ -174,6 +209,7 @@ mod tests {
             let name = kind.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(name, Some(RecordKind::from(*kind).name()));
         }
+        assert_eq!(KindArg::value_variants().len(), RecordKind::KNOWN.len());
     }
 
     #[test]
@@ -182,6 +218,51 @@ mod tests {
         let cli = Cli::try_parse_from(["gridsync", "resolve", id, "count", "-3", "--json"]);
         match cli.map(|c| c.command) {
             Ok(Command::Resolve { value, json, .. }) => assert_eq!((value.as_str(), json), ("-3", true)),
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_step_action_parses() {
+        let id = "0190f3a2-7b1c-7d4e-8f00-123456789abc";
+        for action in Action::ALL {
+            let cli = Cli::try_parse_from(["gridsync", "dispute", "step", id, action.name()]);
+            match cli.map(|c| c.command) {
+                Ok(Command::Dispute(DisputeCommand::Step { action: parsed, .. })) => {
+                    assert_eq!(parsed, action)
+                }
+                other => panic!("{action}: unexpected parse: {other:?}"),
+            }
+        }
+        assert!(Cli::try_parse_from(["gridsync", "dispute", "step", id, "settle"]).is_err());
+    }
+
+    #[test]
+    fn a_visit_names_a_household_or_an_address_and_a_whole_position() {
+        let base = ["gridsync", "visit", "--category", "general", "--purpose", "routine"];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra)).map(|c| c.command);
+        assert!(parse(&[]).is_err(), "neither household nor address");
+        assert!(parse(&["--address", "东关村3号"]).is_ok());
+        let id = "0190f3a2-7b1c-7d4e-8f00-123456789abc";
+        assert!(parse(&["--address", "x", "--household", id]).is_err(), "both");
+        assert!(parse(&["--address", "x", "--lat", "25.0"]).is_err(), "a partial position");
+        match parse(&["--address", "x", "--lat", "-25.5", "--lon", "-102.7", "--accuracy", "8"]) {
+            Ok(Command::Visit(v)) => {
+                assert_eq!(v.gps.lat, Some(-25.5));
+                assert_eq!(v.gps.lon, Some(-102.7));
+            }
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejected_lists_or_dismisses() {
+        match Cli::try_parse_from(["gridsync", "rejected", "--json"]).map(|c| c.command) {
+            Ok(Command::Rejected { json: true, command: None }) => {}
+            other => panic!("unexpected parse: {other:?}"),
+        }
+        match Cli::try_parse_from(["gridsync", "rejected", "dismiss", "7"]).map(|c| c.command) {
+            Ok(Command::Rejected { command: Some(RejectedCommand::Dismiss { id: 7 }), .. }) => {}
             other => panic!("unexpected parse: {other:?}"),
         }
     }

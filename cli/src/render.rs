@@ -5,11 +5,19 @@
 //! Text output escapes control characters, so a value synced from another
 //! device cannot send escape sequences to the terminal.
 
+mod dispute;
+mod rejected;
+mod text;
+
 use std::fmt::Write as _;
 
+pub(crate) use dispute::{DisputeJson, dispute_text};
+pub(crate) use rejected::{RejectedJson, rejected_text};
+use text::{clean, clean_multiline, time, truncate};
+
 use gridsync_client_core::{Conflict, SyncReport};
-use gridsync_proto::RecordView;
-use gridsync_proto::view::{CandidateView, StampView};
+use gridsync_proto::view::{CandidateView, Receipts, StampView};
+use gridsync_proto::{RecordView, Stamp};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -26,8 +34,19 @@ pub(crate) struct ConflictJson {
     pub(crate) values: Vec<CandidateView>,
 }
 
-impl From<&Conflict> for ConflictJson {
-    fn from(c: &Conflict) -> Self {
+impl ConflictJson {
+    /// The conflict, with the server's receipt of each value when known.
+    pub(crate) fn new(c: &Conflict, receipts: Receipts<'_>) -> Self {
+        let stamp = |s: &Stamp| {
+            let receipt = receipts(&s.dot);
+            StampView {
+                device: s.device().to_string(),
+                author: s.author.clone(),
+                time_ms: s.time.millis,
+                received_ms: receipt.map(|r| r.0),
+                clock_suspect: receipt.is_some_and(|r| r.1),
+            }
+        };
         Self {
             record: c.record.to_string(),
             kind: c.kind.name(),
@@ -35,7 +54,7 @@ impl From<&Conflict> for ConflictJson {
             values: c
                 .values
                 .iter()
-                .map(|fv| CandidateView { value: fv.value.to_json(), stamp: (&fv.stamp).into() })
+                .map(|fv| CandidateView { value: fv.value.to_json(), stamp: stamp(&fv.stamp) })
                 .collect(),
         }
     }
@@ -48,8 +67,22 @@ pub(crate) struct StatusJson {
     pub(crate) device: String,
     /// The server it syncs with.
     pub(crate) server_url: String,
+    /// Whether the device has enrolled (it can write and sync only then).
+    pub(crate) enrolled: bool,
+    /// The enrolled user's name.
+    pub(crate) user: Option<String>,
+    /// Their role (`worker`, `township_admin`, …).
+    pub(crate) role: Option<String>,
+    /// The place they are assigned to (none: the whole deployment).
+    pub(crate) place: Option<String>,
+    /// Their unit, for department users.
+    pub(crate) unit: Option<String>,
     /// Changes made here that the server has not acknowledged.
     pub(crate) pending: u64,
+    /// Writes the server refused, kept until dismissed (`gridsync rejected`).
+    pub(crate) refused: u64,
+    /// Records in this device's scope that its budget leaves out.
+    pub(crate) withheld: u32,
     /// The last server sequence number applied here.
     pub(crate) cursor: u64,
     /// Fields in conflict on this device.
@@ -67,7 +100,7 @@ pub(crate) fn record_text(view: &RecordView) -> String {
     let _ = writeln!(out, "{} {}", view.kind, view.id);
     match &view.created {
         Some(stamp) => {
-            let _ = writeln!(out, "created {} by {}", time(stamp.time_ms), origin(stamp));
+            let _ = writeln!(out, "created {} by {}{}", time(stamp.time_ms), origin(stamp), received(stamp));
         }
         None => out.push_str("created (not received yet)\n"),
     }
@@ -96,12 +129,34 @@ pub(crate) fn record_text(view: &RecordView) -> String {
         }
         let _ = writeln!(out, "  resolve with: gridsync resolve {} FIELD VALUE", view.id);
     }
+    if let Some(l) = &view.lifecycle {
+        let _ = write!(out, "lifecycle: {}, owner {}", l.stage, clean(&l.owner));
+        if let Some(handler) = &l.handler {
+            let _ = write!(out, ", handler {}", clean(handler));
+        }
+        if l.flagged {
+            out.push_str(", FLAGGED");
+        }
+        let _ = writeln!(
+            out,
+            " ({}; gridsync dispute show {})",
+            plural(l.steps.len() as u64, "step", "steps"),
+            view.id
+        );
+    }
     if view.entries.is_empty() {
         out.push_str("entries: none\n");
     } else {
         out.push_str("entries:\n");
         for e in &view.entries {
-            let _ = writeln!(out, "  {} {} by {}", time(e.stamp.time_ms), clean(&e.entry), origin(&e.stamp));
+            let _ = writeln!(
+                out,
+                "  {} {} by {}{}",
+                time(e.stamp.time_ms),
+                clean(&e.entry),
+                origin(&e.stamp),
+                received(&e.stamp)
+            );
             for (k, v) in &e.body {
                 let _ = writeln!(out, "    {}: {}", clean(k), indent(&value_text(v), 6));
             }
@@ -124,6 +179,9 @@ pub(crate) fn list_line(view: &RecordView) -> String {
         fields.push(format!("+{} more", view.fields.len() - SHOWN));
     }
     let mut line = format!("{}  {:<12}  {}", view.id, view.kind, fields.join(", "));
+    if let Some(l) = &view.lifecycle {
+        let _ = write!(line, "  [{}]", l.stage);
+    }
     if !view.conflicts.is_empty() {
         line.push_str("  CONFLICT");
     }
@@ -158,6 +216,26 @@ pub(crate) fn sync_text(r: &SyncReport) -> String {
         plural(u64::from(r.pull_pages), "page", "pages"),
         r.cursor
     );
+    if r.refused > 0 {
+        let _ = write!(line, "; refused {} (see gridsync rejected)", plural(r.refused, "write", "writes"));
+    }
+    if r.rebuilt > 0 {
+        let _ = write!(line, "; rebuilt {} from the server's copy", plural(r.rebuilt, "record", "records"));
+    }
+    if r.removed > 0 {
+        let _ = write!(
+            line,
+            "; removed {} that left this device's scope",
+            plural(r.removed, "record", "records")
+        );
+    }
+    if r.withheld > 0 {
+        let _ = write!(
+            line,
+            "; {} in scope withheld by the device budget",
+            plural(u64::from(r.withheld), "record", "records")
+        );
+    }
     if r.skipped > 0 {
         let _ = write!(line, "; skipped {} that could not merge", r.skipped);
     }
@@ -166,14 +244,34 @@ pub(crate) fn sync_text(r: &SyncReport) -> String {
 
 /// The device's state for reading.
 pub(crate) fn status_text(s: &StatusJson) -> String {
-    format!(
-        "device     {}\nserver     {}\npending    {}\ncursor     {}\nconflicts  {}\n",
+    let user = match (&s.user, &s.role) {
+        (Some(user), Some(role)) => {
+            let place = s.place.as_deref().map_or_else(|| "the whole deployment".to_owned(), clean);
+            let unit = s.unit.as_deref().map(|u| format!(", unit {}", clean(u))).unwrap_or_default();
+            format!("{} ({role} at {place}{unit})", clean(user))
+        }
+        _ if s.enrolled => "enrolled (no profile yet: sync once)".to_owned(),
+        _ => "not enrolled: gridsync enroll CODE".to_owned(),
+    };
+    let mut out = format!(
+        "device     {}\nserver     {}\nuser       {user}\npending    {}\nrefused    {}\n",
         s.device,
         clean(&s.server_url),
         plural(s.pending, "unsent change", "unsent changes"),
+        plural(s.refused, "write", "writes"),
+    );
+    if s.refused > 0 {
+        out.truncate(out.len() - 1);
+        out.push_str(" (see gridsync rejected)\n");
+    }
+    let _ = write!(
+        out,
+        "withheld   {}\ncursor     {}\nconflicts  {}\n",
+        plural(u64::from(s.withheld), "record", "records"),
         s.cursor,
         plural(s.conflicts, "field", "fields"),
-    )
+    );
+    out
 }
 
 /// `n thing` or `n things`.
@@ -183,7 +281,23 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// `value  by author on device 1a2b3c4d at time`.
 fn candidate(v: &CandidateView) -> String {
-    format!("{}  by {} at {}", indent(&value_text(&v.value), 6), origin(&v.stamp), time(v.stamp.time_ms))
+    format!(
+        "{}  by {} at {}{}",
+        indent(&value_text(&v.value), 6),
+        origin(&v.stamp),
+        time(v.stamp.time_ms),
+        received(&v.stamp)
+    )
+}
+
+/// `, received TIME` once the server has it (and a warning when the
+/// device's clock was off), else nothing.
+fn received(stamp: &StampView) -> String {
+    match (stamp.received_ms, stamp.clock_suspect) {
+        (Some(ms), false) => format!(", received {}", time(ms)),
+        (Some(ms), true) => format!(", received {} (device clock suspect)", time(ms)),
+        (None, _) => String::new(),
+    }
 }
 
 /// `author (device 1a2b3c4d)`: the device id shortened to its first 8 digits.
@@ -205,79 +319,6 @@ fn indent(s: &str, by: usize) -> String {
     s.replace('\n', &format!("\n{:by$}", ""))
 }
 
-/// Escapes control characters (including newlines).
-fn clean(s: &str) -> String {
-    s.chars().flat_map(|c| EscapeControl::new(c, false)).collect()
-}
-
-/// Escapes control characters but keeps newlines.
-fn clean_multiline(s: &str) -> String {
-    s.chars().flat_map(|c| EscapeControl::new(c, true)).collect()
-}
-
-/// A character, or its `\u{..}` escape if it is a control character.
-#[derive(Debug)]
-enum EscapeControl {
-    /// Printed as is.
-    Plain(Option<char>),
-    /// Escaped.
-    Escaped(std::char::EscapeUnicode),
-}
-
-impl EscapeControl {
-    fn new(c: char, keep_newline: bool) -> Self {
-        if c.is_control() && !(keep_newline && c == '\n') {
-            EscapeControl::Escaped(c.escape_unicode())
-        } else {
-            EscapeControl::Plain(Some(c))
-        }
-    }
-}
-
-impl Iterator for EscapeControl {
-    type Item = char;
-
-    fn next(&mut self) -> Option<char> {
-        match self {
-            EscapeControl::Plain(c) => c.take(),
-            EscapeControl::Escaped(e) => e.next(),
-        }
-    }
-}
-
-/// At most `max` characters, with `…` if cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Unix milliseconds as UTC ISO 8601, e.g. `2024-05-01T08:30:00Z`.
-pub(crate) fn time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use gridsync_proto::view::{ConflictView, EntryView};
@@ -291,7 +332,13 @@ mod tests {
     const MAY_FIRST: u64 = 1_714_552_200_000; // 2024-05-01T08:30:00Z
 
     fn stamp(device: &str, author: &str, time_ms: u64) -> StampView {
-        StampView { device: device.to_owned(), author: author.to_owned(), time_ms }
+        StampView {
+            device: device.to_owned(),
+            author: author.to_owned(),
+            time_ms,
+            received_ms: None,
+            clock_suspect: false,
+        }
     }
 
     fn disputed() -> RecordView {
@@ -318,16 +365,8 @@ mod tests {
                 body: json!({"text": "双方到村委会调解\n第二行"}).as_object().cloned().unwrap_or_default(),
                 stamp: stamp(DEVICE_A, "张三", MAY_FIRST + 120_000),
             }],
+            lifecycle: None,
         }
-    }
-
-    #[test]
-    fn times_are_utc_iso_8601() {
-        assert_eq!(time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(time(MAY_FIRST + 999), "2024-05-01T08:30:00Z");
-        assert_eq!(time(1_709_164_800_000), "2024-02-29T00:00:00Z");
-        assert_eq!(time(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(time(4_102_444_799_000), "2099-12-31T23:59:59Z");
     }
 
     #[test]
@@ -362,6 +401,7 @@ entries:
             fields: serde_json::Map::new(),
             conflicts: vec![],
             entries: vec![],
+            lifecycle: None,
         };
         assert_eq!(record_text(&view), "patrol x\ncreated (not received yet)\nfields: none\nentries: none\n");
     }
@@ -407,7 +447,8 @@ entries:
             values: vec![fv(a, "found", "李四", MAY_FIRST), fv(b, "mediated", "张三", MAY_FIRST + 1)],
         };
         let printed: Json =
-            serde_json::from_str(&json(&[ConflictJson::from(&conflict)]).expect("encode")).expect("decode");
+            serde_json::from_str(&json(&[ConflictJson::new(&conflict, &|_| None)]).expect("encode"))
+                .expect("decode");
         assert_eq!(
             printed,
             json!([{
@@ -415,15 +456,20 @@ entries:
                 "kind": "dispute",
                 "field": "status",
                 "values": [
-                    {"value": "found", "device": a.to_string(), "author": "李四", "time_ms": MAY_FIRST},
-                    {"value": "mediated", "device": b.to_string(), "author": "张三", "time_ms": MAY_FIRST + 1},
+                    {"value": "found", "device": a.to_string(), "author": "李四", "time_ms": MAY_FIRST,
+                     "received_ms": null, "clock_suspect": false},
+                    {"value": "mediated", "device": b.to_string(), "author": "张三", "time_ms": MAY_FIRST + 1,
+                     "received_ms": null, "clock_suspect": false},
                 ],
             }])
         );
         assert_eq!(conflicts_text(&[]), "no conflicts\n");
-        let text = conflicts_text(&[ConflictJson::from(&conflict)]);
+        let text = conflicts_text(&[ConflictJson::new(&conflict, &|dot| {
+            (dot.actor == b).then_some((MAY_FIRST + 9, true))
+        })]);
         assert!(text.contains("dispute  field status: 2 values"), "{text}");
         assert!(text.contains("- found  by 李四 (device "), "{text}");
+        assert!(text.contains(", received 2024-05-01T08:30:00Z (device clock suspect)\n"), "{text}");
     }
 
     #[test]
@@ -431,10 +477,14 @@ entries:
         let report = SyncReport {
             pushed: 3,
             duplicates: 0,
+            refused: 0,
             push_batches: 1,
             pulled: 5,
+            rebuilt: 0,
+            removed: 0,
             pull_pages: 1,
             skipped: 0,
+            withheld: 0,
             cursor: 42,
         };
         assert_eq!(
@@ -447,11 +497,18 @@ entries:
             "pushed 3 (0 already on server) in 2 batches; pulled 5 in 0 pages; cursor 42; \
              skipped 1 that could not merge"
         );
+        let refused = SyncReport { refused: 1, rebuilt: 1, removed: 2, withheld: 4, ..report.clone() };
+        assert_eq!(
+            sync_text(&refused),
+            "pushed 3 (0 already on server) in 1 batch; pulled 5 in 1 page; cursor 42; \
+             refused 1 write (see gridsync rejected); rebuilt 1 record from the server's copy; \
+             removed 2 records that left this device's scope; 4 records in scope withheld by the device budget"
+        );
         let printed: Json = serde_json::from_str(&json(&report).expect("encode")).expect("decode");
         assert_eq!(
             printed,
-            json!({"pushed": 3, "duplicates": 0, "push_batches": 1, "pulled": 5, "pull_pages": 1,
-                   "skipped": 0, "cursor": 42})
+            json!({"pushed": 3, "duplicates": 0, "refused": 0, "push_batches": 1, "pulled": 5,
+                   "rebuilt": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42})
         );
     }
 
@@ -460,22 +517,35 @@ entries:
         let status = StatusJson {
             device: DEVICE_A.to_owned(),
             server_url: "http://10.1.2.3:8080".to_owned(),
+            enrolled: true,
+            user: Some("li".to_owned()),
+            role: Some("worker".to_owned()),
+            place: Some("530102001-01".to_owned()),
+            unit: None,
             pending: 1,
+            refused: 2,
+            withheld: 0,
             cursor: 7,
             conflicts: 0,
         };
         assert_eq!(
             status_text(&status),
             format!(
-                "device     {DEVICE_A}\nserver     http://10.1.2.3:8080\npending    1 unsent change\n\
-                 cursor     7\nconflicts  0 fields\n"
+                "device     {DEVICE_A}\nserver     http://10.1.2.3:8080\nuser       li (worker at 530102001-01)\n\
+                 pending    1 unsent change\nrefused    2 writes (see gridsync rejected)\n\
+                 withheld   0 records\ncursor     7\nconflicts  0 fields\n"
             )
         );
         let printed: Json = serde_json::from_str(&json(&status).expect("encode")).expect("decode");
         assert_eq!(
             printed,
-            json!({"device": DEVICE_A, "server_url": "http://10.1.2.3:8080", "pending": 1, "cursor": 7,
-                   "conflicts": 0})
+            json!({"device": DEVICE_A, "server_url": "http://10.1.2.3:8080", "enrolled": true, "user": "li",
+                   "role": "worker", "place": "530102001-01", "unit": null, "pending": 1, "refused": 2,
+                   "withheld": 0, "cursor": 7, "conflicts": 0})
         );
+        let fresh = StatusJson { enrolled: false, user: None, role: None, place: None, refused: 0, ..status };
+        let text = status_text(&fresh);
+        assert!(text.contains("user       not enrolled: gridsync enroll CODE\n"), "{text}");
+        assert!(text.contains("refused    0 writes\n"), "{text}");
     }
 }

@@ -1,23 +1,13 @@
-//! End-to-end tests of the `gridsync` binary against a temporary store,
-//! without a server.
+//! End-to-end tests of the `gridsync` binary: the store, its key, plain
+//! records and sync, against a real township server on a loopback port.
+
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value as Json, json};
-
-/// Runs the binary on `store` with `args`.
-fn gridsync(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridsync"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("GRIDSYNC_STORE")
-        .env_remove("GRIDSYNC_STORE_KEY")
-        .env_remove("GRIDSYNC_LOG")
-        .output()
-        .expect("run gridsync")
-}
+use support::{GRID, Township, WORKER, fails, gridsync, handset, id, ok, ok_json};
 
 /// The key file `init` makes next to `store` by default.
 fn key_file(store: &Path) -> std::path::PathBuf {
@@ -39,37 +29,9 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// Runs a command that must succeed; returns its stdout.
-fn ok(store: &Path, args: &[&str]) -> String {
-    let out = gridsync(store, args);
-    assert!(
-        out.status.success(),
-        "gridsync {args:?} failed with {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// Runs a command that must succeed and print JSON.
-fn ok_json(store: &Path, args: &[&str]) -> Json {
-    let stdout = ok(store, args);
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("gridsync {args:?} printed no JSON ({e}): {stdout}"))
-}
-
-/// Runs a command that must fail with `code`; returns its stderr.
-fn fails(store: &Path, args: &[&str], code: i32) -> String {
-    let out = gridsync(store, args);
-    let stderr = String::from_utf8(out.stderr).expect("utf-8 errors");
-    assert_eq!(out.status.code(), Some(code), "gridsync {args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "gridsync {args:?} printed to stdout on failure");
-    assert!(stderr.starts_with("gridsync: error: "), "{stderr}");
-    stderr
-}
-
 #[test]
-fn records_are_kept_offline_and_survive_a_failed_sync() {
+fn records_are_checked_kept_offline_and_survive_a_failed_sync() {
+    let mut township = Township::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("worker.db");
     let store = store.as_path();
@@ -79,47 +41,69 @@ fn records_are_kept_offline_and_survive_a_failed_sync() {
     assert!(err.contains("init"), "{err}");
     assert!(!store.exists());
 
-    let device = ok(store, &["init", "--server", "http://127.0.0.1:9", "--author", "张三"]);
+    let code = township.code(WORKER);
+    let out = gridsync(store, &["init", "--server", &township.url(), "--code", &code]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let device = String::from_utf8(out.stdout).expect("utf-8");
     let device = device.trim_end();
     assert_eq!(device.len(), 36, "{device}");
-    fails(store, &["init", "--server", "http://127.0.0.1:9"], 1);
+    let notice = String::from_utf8_lossy(&out.stderr);
+    assert!(notice.contains("enrolled as li (worker, scope 530102001-01)"), "{notice}");
+    fails(store, &["init", "--server", &township.url()], 1);
 
-    // new prints only the id.
-    let created = ok(
-        store,
-        &[
-            "new",
-            "dispute",
-            "--set",
-            "category=邻里纠纷",
-            "--set",
-            "parties:=2",
-            "--set",
-            "gps:=[25.04, 102.7]",
-        ],
-    );
-    assert_eq!(created.lines().count(), 1, "{created}");
-    let id = created.trim_end();
+    // `new` writes exactly the fields given, and the record rules check them:
+    // a refusal is one line naming the code and the field, never the values.
+    let err = fails(store, &["new", "dispute", "--set", "category=邻里纠纷"], 1);
+    assert!(err.contains("refused by the record rules: missing_field (field registered_at)"), "{err}");
+    assert!(!err.contains("邻里纠纷"), "{err}");
+    let parties = r#"parties:=[{"name":"张三","role":"applicant"}]"#;
+    let place = format!("place={GRID}");
+    let registered = format!("registered_at={GRID}");
+    let dispute = [
+        "new",
+        "dispute",
+        "--set",
+        &registered,
+        "--set",
+        &place,
+        "--set",
+        "source=patrol",
+        "--set",
+        "category=邻里纠纷",
+        "--set",
+        "risk:=2",
+        "--set",
+        parties,
+    ];
+    let id = id(store, &dispute);
     assert_eq!(id.len(), 36, "{id}");
 
-    assert_eq!(ok(store, &["set", id, "status=found", "urgent:=true", "count=3"]), "");
-    assert_eq!(ok(store, &["note", id, "双方到村委会调解"]), "");
+    assert_eq!(ok(store, &["set", &id, "summary=排水沟堵塞", "risk:=3"]), "");
+    assert_eq!(ok(store, &["note", &id, "双方到村委会调解"]), "");
+    let err = fails(store, &["set", &id, "risk:=9"], 1);
+    assert!(err.contains("invalid_field (field risk)") && err.contains("1 to 4"), "{err}");
+    let err = fails(store, &["set", &id, "status=秘密"], 1);
+    assert!(err.contains("unknown_field (field status)") && err.contains("step"), "{err}");
+    assert!(!err.contains("秘密"), "{err}");
 
-    let view = ok_json(store, &["show", id, "--json"]);
-    assert_eq!(view["id"], id);
+    let view = ok_json(store, &["show", &id, "--json"]);
+    assert_eq!(view["id"], id.as_str());
     assert_eq!(view["kind"], "dispute");
     assert_eq!(view["created"]["device"], device);
-    assert_eq!(view["created"]["author"], "张三");
+    assert_eq!(view["created"]["author"], WORKER);
+    assert_eq!(view["created"]["received_ms"], Json::Null, "not synced yet");
+    assert_eq!(view["created"]["clock_suspect"], false);
     assert!(view["created"]["time_ms"].as_u64().is_some_and(|t| t > 1_600_000_000_000), "{view}");
     assert_eq!(
         view["fields"],
         json!({
+            "registered_at": GRID,
+            "place": GRID,
+            "source": "patrol",
             "category": "邻里纠纷",
-            "parties": 2,
-            "gps": [25.04, 102.7],
-            "status": "found",
-            "urgent": true,
-            "count": "3",
+            "risk": 3,
+            "parties": [{"name": "张三", "role": "applicant"}],
+            "summary": "排水沟堵塞",
         })
     );
     assert_eq!(view["conflicts"], json!([]));
@@ -128,81 +112,111 @@ fn records_are_kept_offline_and_survive_a_failed_sync() {
     assert_eq!(entries[0]["entry"], "note");
     assert_eq!(entries[0]["body"], json!({"text": "双方到村委会调解"}));
     assert_eq!(entries[0]["device"], device);
-    assert_eq!(entries[0]["author"], "张三");
+    assert_eq!(entries[0]["author"], WORKER);
+    assert_eq!(
+        view["lifecycle"],
+        json!({"stage": "found", "owner": GRID, "handler": null, "cooperating": [], "flagged": false,
+               "unacknowledged": [], "steps": []})
+    );
 
-    let text = ok(store, &["show", id]);
+    let text = ok(store, &["show", &id]);
     assert!(text.starts_with(&format!("dispute {id}\n")), "{text}");
-    assert!(text.contains("  category  邻里纠纷\n"), "{text}");
+    assert!(text.contains("  category       邻里纠纷\n"), "{text}");
     assert!(text.contains("text: 双方到村委会调解"), "{text}");
+    assert!(text.contains(&format!("lifecycle: found, owner {GRID} (0 steps;")), "{text}");
 
     // Lists filter by kind.
-    let patrol = ok(store, &["new", "patrol"]);
-    let patrol = patrol.trim_end();
+    let patrol = support::id(store, &["patrol", "start"]);
     let disputes = ok_json(store, &["list", "--kind", "dispute", "--json"]);
     assert_eq!(disputes.as_array().map(Vec::len), Some(1), "{disputes}");
-    assert_eq!(disputes[0]["id"], id);
-    assert_eq!(disputes[0]["fields"]["category"], "邻里纠纷");
+    assert_eq!(disputes[0]["id"], id.as_str());
+    assert_eq!(disputes[0]["lifecycle"]["stage"], "found");
     let patrols = ok_json(store, &["list", "--kind", "patrol", "--json"]);
     assert_eq!(patrols.as_array().map(Vec::len), Some(1), "{patrols}");
-    assert_eq!(patrols[0]["id"], patrol);
+    assert_eq!(patrols[0]["id"], patrol.as_str());
+    assert_eq!(patrols[0]["fields"]["grid"], GRID);
+    assert!(patrols[0].get("lifecycle").is_none(), "only disputes have a lifecycle: {patrols}");
     assert_eq!(ok_json(store, &["list", "--json"]).as_array().map(Vec::len), Some(2));
     assert_eq!(ok_json(store, &["list", "--conflicted", "--json"]), json!([]));
     let lines = ok(store, &["list"]);
     assert_eq!(lines.lines().count(), 2, "{lines}");
-    assert!(!lines.contains("CONFLICT"), "{lines}");
+    assert!(lines.contains("[found]") && !lines.contains("CONFLICT"), "{lines}");
 
     // No conflicts on a single device; resolving one that is not there fails clearly.
     assert_eq!(ok_json(store, &["conflicts", "--json"]), json!([]));
-    let err = fails(store, &["resolve", id, "status", "mediated"], 1);
-    assert!(err.contains("field \"status\"") && err.contains("has no conflict"), "{err}");
-    assert!(!err.contains("mediated"), "an error message shows record content: {err}");
+    let err = fails(store, &["resolve", &id, "summary", "已调解"], 1);
+    assert!(err.contains("field \"summary\"") && err.contains("has no conflict"), "{err}");
+    assert!(!err.contains("已调解"), "an error message shows record content: {err}");
 
     // Bad arguments are usage errors that do not echo the value.
-    let err = fails(store, &["set", id, "secret:=[1,"], 1);
+    let err = fails(store, &["set", &id, "secret:=[1,"], 1);
     assert!(err.contains("not valid JSON") && !err.contains("[1,"), "{err}");
-    fails(store, &["set", id, "=x"], 1);
-    fails(store, &["set", id, "no-separator"], 1);
+    fails(store, &["set", &id, "=x"], 1);
+    fails(store, &["set", &id, "no-separator"], 1);
     fails(store, &["new", "meeting"], 1);
     fails(store, &["show", "not-an-id"], 1);
 
     let before = ok_json(store, &["status", "--json"]);
     assert_eq!(before["device"], device);
-    assert_eq!(before["server_url"], "http://127.0.0.1:9");
-    assert_eq!(before["cursor"], 0);
+    assert_eq!(before["server_url"], township.url());
+    assert_eq!(before["enrolled"], true);
+    assert_eq!(
+        (&before["user"], &before["role"], &before["place"]),
+        (&json!(WORKER), &json!("worker"), &json!(GRID))
+    );
+    assert_eq!(
+        (&before["refused"], &before["withheld"], &before["cursor"]),
+        (&json!(0), &json!(0), &json!(0))
+    );
     let pending = before["pending"].as_u64().expect("pending");
-    assert!(pending >= 8, "{before}");
+    assert_eq!(pending, 7 + 2 + 1 + 3, "dispute create + 6 fields, set 2, note; patrol create + 2 fields");
 
-    // Not enrolled yet: sync says so, and the changes are kept.
-    let err = fails(store, &["sync"], 1);
-    assert!(err.contains("not enrolled"), "{err}");
-    // Enrolling needs the server; it is unreachable: exit 3, the changes are kept,
-    // nothing of the records is shown.
-    let err = fails(store, &["enroll", "AAAAA-BBBBB-CCCCC-DDDDD"], 3);
-    assert!(err.contains("sync again later") || err.contains("cannot sync"), "{err}");
+    // A sync hands everything over; the server's receipt shows in the view.
+    let report = ok_json(store, &["sync", "--json"]);
+    assert_eq!((&report["pushed"], &report["refused"]), (&json!(pending), &json!(0)), "{report}");
+    let status = ok_json(store, &["status", "--json"]);
+    assert_eq!(status["pending"], 0);
+    assert!(status["cursor"].as_u64().is_some_and(|c| c > 0), "{status}");
+    let synced = ok_json(store, &["show", &id, "--json"]);
+    assert!(synced["created"]["received_ms"].as_u64().is_some_and(|t| t > 1_600_000_000_000), "{synced}");
+    assert!(synced["entries"][0]["received_ms"].is_u64(), "{synced}");
+
+    // Offline: the server is gone. Writes are kept; the sync exits 3 and
+    // shows nothing of the records.
+    township.stop();
+    ok(store, &["note", &id, "第二次调解，双方同意"]);
+    ok(store, &["patrol", "end", &patrol, "--summary", "巡查完毕"]);
+    let pending = ok_json(store, &["status", "--json"])["pending"].clone();
+    assert_eq!(pending, 3, "one note, ended_ms and summary");
+    let err = fails(store, &["sync"], 3);
+    assert!(err.contains("the 3 unsent changes are kept on this device, sync again later"), "{err}");
     assert!(!err.contains("邻里纠纷") && !err.contains("双方"), "{err}");
+    let err = fails(store, &["enroll", "AAAAA-BBBBB-CCCCC-DDDDD"], 3);
+    assert!(err.contains("enrollment failed") && err.contains("cannot sync"), "{err}");
 
     let after = ok_json(store, &["status", "--json"]);
     assert_eq!(after["pending"], pending, "{after}");
-    assert_eq!(after["cursor"], 0);
-    assert_eq!(ok_json(store, &["show", id, "--json"]), view);
+    assert_eq!(ok_json(store, &["show", &id, "--json"])["entries"].as_array().map(Vec::len), Some(2));
 
     // The store file shows none of it: it is encrypted with the key file init made.
     let bytes = store_bytes(store);
-    for text in ["张三", "邻里纠纷", "双方到村委会调解"] {
+    for text in ["邻里纠纷", "双方到村委会调解", "张三", "巡查完毕"] {
         assert!(!contains(&bytes, text), "{text} is readable in the store file");
     }
 }
 
 #[test]
 fn the_store_key_comes_from_a_key_file_or_the_environment() {
+    let township = Township::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("w.db");
     let store = store.as_path();
     let default_key = key_file(store);
 
     // init makes a key file next to the store, readable by its owner only, and says so.
-    let out = gridsync(store, &["init", "--server", "http://127.0.0.1:9"]);
-    assert!(out.status.success());
+    let code = township.code(WORKER);
+    let out = gridsync(store, &["init", "--server", &township.url(), "--code", &code]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end().len(), 36);
     let notice = String::from_utf8_lossy(&out.stderr);
     assert!(notice.contains("created a new store key") && notice.contains(".key"), "{notice}");
@@ -214,8 +228,7 @@ fn the_store_key_comes_from_a_key_file_or_the_environment() {
         let mode = std::fs::metadata(&default_key).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let id = ok(store, &["new", "visit", "--set", "name=张三丰"]);
-    let id = id.trim_end();
+    let id = id(store, &["household", "new", "--category", "household", "--set", "door_plate=东关村3号"]);
 
     // Without the key file: exit 1, and the message says where a key can come from.
     let moved = dir.path().join("elsewhere.key");
@@ -226,7 +239,9 @@ fn the_store_key_comes_from_a_key_file_or_the_environment() {
 
     // --key-file, before or after the command.
     let moved_arg = moved.to_str().expect("utf-8 path");
-    assert_eq!(ok_json(store, &["--key-file", moved_arg, "show", id, "--json"])["fields"]["name"], "张三丰");
+    let shown = ok_json(store, &["--key-file", moved_arg, "show", &id, "--json"]);
+    assert_eq!(shown["fields"]["door_plate"], "东关村3号");
+    assert_eq!(shown["fields"]["grid"], GRID, "the worker's own grid");
     ok(store, &["status", "--key-file", moved_arg]);
 
     // The environment, as 64 hexadecimal digits.
@@ -264,23 +279,29 @@ fn the_store_key_comes_from_a_key_file_or_the_environment() {
 
     // init with a given key makes no key file; a failed init leaves none behind.
     let other = dir.path().join("other.db");
-    ok(&other, &["--key-file", moved_arg, "init", "--server", "http://127.0.0.1:9"]);
+    ok(&other, &["--key-file", moved_arg, "init", "--server", &township.url()]);
     assert!(!key_file(&other).exists());
     ok(&other, &["--key-file", moved_arg, "status"]);
-    fails(&other, &["init", "--server", "http://127.0.0.1:9"], 1);
+    fails(&other, &["init", "--server", &township.url()], 1);
     assert!(!key_file(&other).exists(), "a failed init left a key file");
     fails(&dir.path().join("third.db"), &["init", "--server", "ftp://x"], 1);
     assert!(!key_file(&dir.path().join("third.db")).exists());
+    // An enrollment code the server does not know: nothing is left behind.
+    let fourth = dir.path().join("fourth.db");
+    let err = fails(&fourth, &["init", "--server", &township.url(), "--code", "AAAAA-BBBBB-CCCCC-DDDDD"], 2);
+    assert!(err.contains("enrollment_invalid"), "{err}");
+    assert!(!fourth.exists() && !key_file(&fourth).exists(), "a failed enrollment left files");
 }
 
 #[test]
-fn the_store_comes_from_the_environment_too() {
+fn the_store_comes_from_the_environment_and_writes_need_enrollment() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = dir.path().join("env.db");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_gridsync"))
             .args(args)
             .env("GRIDSYNC_STORE", &store)
+            .env_remove("GRIDSYNC_STORE_KEY")
             .output()
             .expect("run gridsync")
     };
@@ -288,7 +309,19 @@ fn the_store_comes_from_the_environment_too() {
     let status = run(&["status", "--json"]);
     assert!(status.status.success());
     let status: Json = serde_json::from_slice(&status.stdout).expect("status JSON");
-    assert_eq!(status["pending"], 0);
+    assert_eq!(
+        (&status["pending"], &status["enrolled"], &status["role"]),
+        (&json!(0), &json!(false), &Json::Null)
+    );
+
+    // Not enrolled: no write and no sync, and nothing is queued.
+    for args in [&["patrol", "start"][..], &["report", "all-safe"], &["sync"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not enrolled"), "{args:?}");
+    }
+    // Enrolling needs the server; it is unreachable: exit 3.
+    assert_eq!(run(&["enroll", "AAAAA-BBBBB-CCCCC-DDDDD"]).status.code(), Some(3));
 
     let missing = Command::new(env!("CARGO_BIN_EXE_gridsync"))
         .arg("status")
@@ -297,4 +330,24 @@ fn the_store_comes_from_the_environment_too() {
         .expect("run gridsync");
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--store"));
+}
+
+#[test]
+fn a_device_revoked_with_a_wipe_order_erases_its_store() {
+    let township = Township::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, device) = handset(&township, dir.path(), "lost", WORKER);
+    ok(&store, &["report", "all-safe"]);
+    ok(&store, &["sync"]);
+    township.revoke(&device, true);
+    // (The store's own warning is logged first.)
+    let out = gridsync(&store, &["sync"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains("gridsync: error: this device was revoked and its local data has been erased"),
+        "{err}"
+    );
+    assert!(!store.exists() && !key_file(&store).exists(), "the store and its key are gone");
 }

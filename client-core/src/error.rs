@@ -1,6 +1,6 @@
 //! Errors of the handset store. Messages never contain record content.
 
-use gridsync_proto::{ErrorBody, ErrorCode, InvalidChange, MergeError, RecordId, WireError};
+use gridsync_proto::{ErrorBody, ErrorCode, InvalidChange, MergeError, RecordId, RuleError, WireError};
 
 /// Everything that can go wrong in the handset store.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,17 @@ pub enum Error {
     /// A change cannot merge (kind mismatch, ...); nothing was written.
     #[error("cannot merge: {0}")]
     Merge(#[from] MergeError),
+    /// The record rules refuse the edit (a field's type, a missing field, the
+    /// user's role or scope, a dispute step the stage does not allow);
+    /// nothing was written. The message names the rule, never the values.
+    #[error("refused by the record rules ({code}): {0}", code = .0.code)]
+    Rule(#[from] RuleError),
+    /// The sync was cancelled between pages; nothing is lost.
+    #[error("the sync was cancelled; what was done is kept, sync again to go on")]
+    Cancelled,
+    /// No refused write with that id on this device.
+    #[error("no refused write {0} on this device")]
+    NoSuchRejection(i64),
     /// `resolve` on a field that has no conflict.
     #[error("field {field:?} of record {record} has no conflict")]
     NoConflict {

@@ -6,52 +6,50 @@
 //! after the commit, with `synchronous = FULL`, so an acknowledged edit
 //! survives a crash or a flat battery.
 //!
-//! Record states, outbox changes and the device secret (author name, signing
-//! key) are sealed with the [`StoreKey`] the app supplies (see
-//! [`crate::crypto`]); record ids, kinds, the conflict flag, the device's
-//! actor id, server URL, clock and cursor stay readable, for queries and sync.
+//! Every edit is checked with the record rules of `gridsync-proto` for the
+//! enrolled user (their role, assignment and the places their device knows)
+//! before it is written, exactly as the server will check it; an edit the
+//! rules refuse is [`Error::Rule`] and nothing is written.
+//!
+//! Record states, outbox changes, refused changes, the user's profile and the
+//! device secret (author name, signing key) are sealed with the [`StoreKey`]
+//! the app supplies (see [`crate::crypto`]); record ids, kinds, the conflict
+//! flag, the device's actor id, server URL, clock and cursor stay readable,
+//! for queries and sync.
+
+mod migrate;
+pub(crate) mod sealed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use gridsync_proto::Edit;
+use gridsync_proto::edit::{Author, EditError};
 use gridsync_proto::{
-    ActorId, Change, Dot, EnrollRequest, EnrollResponse, FieldValue, Hlc, HlcClock, Op, RecordId, RecordKind,
-    RecordState, Value,
+    ActorId, Directory, Dot, EnrollRequest, EnrollResponse, FieldValue, HlcClock, Profile, RecordId,
+    RecordKind, RecordState, Value, check_group, make_group,
 };
 use gridsync_sql_support::Schema;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Cipher, StoreKey};
 use crate::error::{Error, Result};
 use crate::identity::{Signer, SigningKey};
-use crate::sync::{self, SyncOptions, SyncReport};
+use crate::sync::{self, SyncObserver, SyncOptions, SyncReport};
 use crate::transport::{HttpTransport, Request, Transport};
+use migrate::encrypt_plaintext_store;
+use sealed::{
+    KEY_CHECK, KEY_CHECK_AAD, load_device, load_state, open_state, save_clock, save_state, seal_secret,
+};
 
 /// The handset store schema, one step per version.
 pub static SCHEMA: Schema = Schema {
     name: "handset store",
     application_id: 0x4753_4443, // "GSDC"
-    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql")],
+    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql"), include_str!("../sql/v3.sql")],
 };
-
-/// Where the key check is sealed, and what it holds.
-const KEY_CHECK_AAD: &[u8] = b"key-check";
-const KEY_CHECK: &[u8] = b"gridsync handset store key check";
-/// Where the device secret is sealed.
-const DEVICE_SECRET_AAD: &[u8] = b"device-secret";
-/// Format byte in front of an encoded [`DeviceSecret`].
-const SECRET_FORMAT: u8 = 1;
-
-/// One edit to a record, before it becomes a [`Change`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Edit {
-    /// Set a field (replacing every value of it this device has seen).
-    Set(String, Value),
-    /// Append an entry of the given kind.
-    Append(String, BTreeMap<String, Value>),
-}
 
 /// Which records [`Store::list`] returns.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,6 +81,8 @@ pub(crate) struct Device {
     pub(crate) actor: ActorId,
     pub(crate) server_url: String,
     pub(crate) secret: DeviceSecret,
+    /// The enrolled user's profile, refreshed by pulls.
+    pub(crate) profile: Option<Profile>,
     pub(crate) clock: HlcClock,
     pub(crate) cursor: u64,
 }
@@ -120,6 +120,8 @@ pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) device: Device,
     pub(crate) cipher: Cipher,
+    /// The places and units the device knows, from the profile.
+    pub(crate) directory: Directory,
     path: PathBuf,
     signer: Option<Signer>,
     wiped: bool,
@@ -170,6 +172,8 @@ impl Store {
             return Err(Error::NotInitialized);
         }
         let mut conn = gridsync_sql_support::open(path, &SCHEMA)?;
+        // Records that leave the device's scope are overwritten, not just unlinked.
+        conn.pragma_update(None, "secure_delete", 1)?;
         let cipher = Cipher::new(key);
         encrypt_plaintext_store(&mut conn, &cipher)?;
         let device = load_device(&conn, &cipher)?.ok_or(Error::NotInitialized)?;
@@ -177,7 +181,8 @@ impl Store {
             Some(pkcs8) => Some(Signer::new(device.actor, SigningKey::from_pkcs8(pkcs8.clone())?)),
             None => None,
         };
-        Ok(Store { conn, device, cipher, path: path.to_owned(), signer, wiped: false })
+        let directory = device.profile.as_ref().map(Profile::directory).unwrap_or_default();
+        Ok(Store { conn, device, cipher, directory, path: path.to_owned(), signer, wiped: false })
     }
 
     /// Enrolls this device with a one-time code from the township: makes the
@@ -203,10 +208,36 @@ impl Store {
             .map_err(|_| Error::Network("the server's enrollment answer is not understood".into()))?;
         let secret = DeviceSecret { author: enrolled.user.clone(), signing_key: Some(key.pkcs8().to_vec()) };
         self.save_secret(secret)?;
+        if let Some(profile) = &enrolled.profile {
+            self.set_profile(&self.conn, profile)?;
+            self.adopt_profile(profile.clone());
+        }
         let signer = Signer::new(self.device.actor, key);
         signer.correct_clock(enrolled.server_time_ms);
         self.signer = Some(signer);
         Ok(enrolled)
+    }
+
+    /// The enrolled user's profile: role, assignment and the places this
+    /// device knows. `None` before enrollment.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.device.profile.as_ref()
+    }
+
+    /// The places and units this device knows.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// Stores a profile (inside the caller's transaction).
+    pub(crate) fn set_profile(&self, conn: &Connection, profile: &Profile) -> Result<()> {
+        sealed::save_profile(conn, &self.cipher, profile)
+    }
+
+    /// Uses a stored profile from now on.
+    pub(crate) fn adopt_profile(&mut self, profile: Profile) {
+        self.directory = profile.directory();
+        self.device.profile = Some(profile);
     }
 
     /// Whether the device has enrolled.
@@ -241,7 +272,7 @@ impl Store {
     }
 
     /// Refuses to work on a wiped store.
-    fn live(&self) -> Result<()> {
+    pub(crate) fn live(&self) -> Result<()> {
         if self.wiped { Err(Error::Wiped) } else { Ok(()) }
     }
 
@@ -278,7 +309,7 @@ impl Store {
     }
 
     /// Replaces the sealed device secret (author and signing key), durably.
-    fn save_secret(&mut self, secret: DeviceSecret) -> Result<()> {
+    pub(crate) fn save_secret(&mut self, secret: DeviceSecret) -> Result<()> {
         let sealed = seal_secret(&self.cipher, &secret)?;
         let changed = self.conn.execute("UPDATE device SET secret = ?1 WHERE id = 1", [sealed])?;
         if changed != 1 {
@@ -298,7 +329,8 @@ impl Store {
         self.device.cursor
     }
 
-    /// Creates a record with initial field values; returns its new id.
+    /// Creates a record with initial field values, as one write group;
+    /// returns its new id.
     pub fn create(
         &mut self,
         kind: RecordKind,
@@ -310,8 +342,29 @@ impl Store {
         Ok(id)
     }
 
-    /// Applies edits to an existing record, atomically.
+    /// Creates a record with a chosen id, or edits it if it exists (a daily
+    /// report's id is fixed by its worker and day).
+    pub(crate) fn create_or_edit(
+        &mut self,
+        id: RecordId,
+        kind: RecordKind,
+        edits: impl IntoIterator<Item = Edit>,
+    ) -> Result<Vec<Dot>> {
+        let exists = self.get(id)?.is_some();
+        self.write(id, (!exists).then_some(kind), edits)
+    }
+
+    /// Applies edits to an existing record, atomically (one write group).
     pub fn edit(&mut self, id: RecordId, edits: impl IntoIterator<Item = Edit>) -> Result<()> {
+        self.write(id, None, edits).map(drop)
+    }
+
+    /// [`Store::edit`], returning the dots of the changes made.
+    pub(crate) fn edit_dots(
+        &mut self,
+        id: RecordId,
+        edits: impl IntoIterator<Item = Edit>,
+    ) -> Result<Vec<Dot>> {
         self.write(id, None, edits)
     }
 
@@ -329,7 +382,7 @@ impl Store {
     /// Resolves a conflict: `value` replaces every competing value of `field`.
     pub fn resolve(&mut self, id: RecordId, field: &str, value: Value) -> Result<()> {
         let state = self.get(id)?.ok_or(Error::NotFound(id))?;
-        if state.values(field).len() < 2 {
+        if !state.in_conflict(field) {
             return Err(Error::NoConflict { record: id, field: field.to_owned() });
         }
         self.edit(id, [Edit::Set(field.to_owned(), value)])
@@ -402,242 +455,57 @@ impl Store {
         sync::run(self, transport, options)
     }
 
-    /// Makes changes from edits and commits them with the record's new state.
+    /// Runs one sync, reporting progress to `observer` and stopping between
+    /// pages when it asks to ([`Error::Cancelled`]; nothing is lost, the next
+    /// sync goes on from there).
+    pub fn sync_observed(
+        &mut self,
+        transport: &dyn Transport,
+        options: &SyncOptions,
+        observer: &dyn SyncObserver,
+    ) -> Result<SyncReport> {
+        sync::run_observed(self, transport, options, observer)
+    }
+
+    /// Makes changes from edits, checks them with the record rules as one
+    /// group, and commits them with the record's new state. Returns the
+    /// changes' dots.
     fn write(
         &mut self,
         id: RecordId,
         create: Option<RecordKind>,
         edits: impl IntoIterator<Item = Edit>,
-    ) -> Result<()> {
+    ) -> Result<Vec<Dot>> {
         self.live()?;
+        let profile = self.device.profile.as_ref().ok_or(Error::NotEnrolled)?;
         let actor = self.device.actor;
         let author = self.device.secret.author.clone();
         let mut clock = self.device.clock.clone();
         let cipher = &self.cipher;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut state = match (load_state(&tx, cipher, id)?, create) {
-            (Some(state), None) => state,
+        let before = load_state(&tx, cipher, id)?;
+        let mut state = match (&before, create) {
+            (Some(state), None) => state.clone(),
             (None, Some(kind)) => RecordState::new(id, kind),
             (Some(_), Some(_)) => return Err(Error::Corrupt("a new record id is already taken")),
             (None, None) => return Err(Error::NotFound(id)),
         };
-        let now = now_ms();
-        let ops = create.map(|_| Op::Create).into_iter().chain(edits.into_iter().map(|edit| match edit {
-            // `supersedes` is filled in just before the change is made.
-            Edit::Set(field, value) => Op::Set { field, value, supersedes: Vec::new() },
-            Edit::Append(entry, body) => Op::Append { entry, body },
-        }));
-        for mut op in ops {
-            if let Op::Set { field, supersedes, .. } = &mut op {
-                *supersedes = state.live_dots(field);
-            }
-            let change = Change {
-                record: id,
-                kind: state.kind(),
-                dot: Dot { actor, counter: state.next_counter(&actor) },
-                author: author.clone(),
-                time: clock.tick(now),
-                op,
-            };
-            change.validate()?;
-            state.apply(&change)?;
-            queue_change(&tx, cipher, &change)?;
+        let mut author = Author { device: actor, name: &author, clock: &mut clock, now_ms: now_ms() };
+        let changes = make_group(&mut state, &mut author, create.is_some(), edits).map_err(|e| match e {
+            EditError::Invalid(e) => Error::Invalid(e),
+            EditError::Merge(e) => Error::Merge(e),
+        })?;
+        if changes.is_empty() {
+            return Ok(Vec::new());
         }
+        check_group(before.as_ref(), &state, &changes, &profile.actor, &self.directory)?;
+        sealed::queue_group(&tx, cipher, &changes)?;
         save_state(&tx, cipher, &state)?;
         save_clock(&tx, clock.last())?;
         tx.commit()?;
         self.device.clock = clock;
-        Ok(())
+        Ok(changes.iter().map(|c| c.dot).collect())
     }
-}
-
-/// Whether the device row still holds v1 plaintext: `None` without a row.
-fn is_plaintext(conn: &Connection) -> Result<Option<bool>> {
-    Ok(conn
-        .query_row("SELECT key_check IS NULL AND secret IS NULL FROM device WHERE id = 1", [], |r| r.get(0))
-        .optional()?)
-}
-
-/// Seals the plaintext of a store written before encryption at rest (schema
-/// version 1): every record state, every outbox change and the author, in
-/// one transaction. Each value is decoded first, so that data which is not
-/// v1 plaintext is refused as corrupt rather than sealed. Does nothing to an
-/// encrypted store.
-fn encrypt_plaintext_store(conn: &mut Connection, cipher: &Cipher) -> Result<()> {
-    if is_plaintext(conn)? != Some(true) {
-        return Ok(());
-    }
-    // Overwrite what is deleted or moved, rather than only unlinking it.
-    let secure_delete: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
-    conn.pragma_update(None, "secure_delete", 1)?;
-    let sealed = seal_plaintext(conn, cipher)?;
-    if let Some((records, outbox)) = sealed {
-        tracing::info!(records, outbox, "encrypted a plaintext handset store");
-        // The plaintext is gone from the tables, not yet from the file:
-        // rebuild it and empty the WAL. Best effort: the data is sealed.
-        let compacted = conn
-            .execute_batch("VACUUM")
-            .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)));
-        match compacted {
-            Ok(0) => {}
-            Ok(_) => tracing::warn!("the store was encrypted but its WAL could not be emptied yet"),
-            Err(e) => tracing::warn!(error = %e, "the store was encrypted but could not be compacted"),
-        }
-    }
-    conn.pragma_update(None, "secure_delete", secure_delete)?;
-    Ok(())
-}
-
-/// The transaction of [`encrypt_plaintext_store`]; returns how many record
-/// states and outbox changes it sealed, or `None` if another process sealed
-/// the store first.
-fn seal_plaintext(conn: &mut Connection, cipher: &Cipher) -> Result<Option<(usize, usize)>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if is_plaintext(&tx)? != Some(true) {
-        return Ok(None);
-    }
-    let ids: Vec<Vec<u8>> =
-        tx.prepare("SELECT id FROM records")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    for raw in &ids {
-        let id = RecordId::from_slice(raw).ok_or(Error::Corrupt("record id"))?;
-        let plain: Vec<u8> = tx.query_row("SELECT state FROM records WHERE id = ?1", [raw], |r| r.get(0))?;
-        match RecordState::from_bytes(&plain) {
-            Ok(state) if state.id() == id => {}
-            _ => return Err(Error::Corrupt("record state")),
-        }
-        tx.execute(
-            "UPDATE records SET state = ?1 WHERE id = ?2",
-            params![cipher.seal(&record_aad(id), &plain)?, raw],
-        )?;
-    }
-    let seqs: Vec<i64> =
-        tx.prepare("SELECT seq FROM outbox")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    for &seq in &seqs {
-        let plain: Vec<u8> = tx.query_row("SELECT change FROM outbox WHERE seq = ?1", [seq], |r| r.get(0))?;
-        postcard::from_bytes::<Change>(&plain).map_err(|_| Error::Corrupt("outbox entry"))?;
-        tx.execute(
-            "UPDATE outbox SET change = ?1 WHERE seq = ?2",
-            params![cipher.seal(&outbox_aad(seq), &plain)?, seq],
-        )?;
-    }
-    let author: String = tx.query_row("SELECT author FROM device WHERE id = 1", [], |r| r.get(0))?;
-    let secret = DeviceSecret { author, signing_key: None };
-    tx.execute(
-        "UPDATE device SET author = '', key_check = ?1, secret = ?2 WHERE id = 1",
-        params![cipher.seal(KEY_CHECK_AAD, KEY_CHECK)?, seal_secret(cipher, &secret)?],
-    )?;
-    tx.commit()?;
-    Ok(Some((ids.len(), seqs.len())))
-}
-
-fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<Device>> {
-    let row = conn
-        .query_row(
-            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret
-             FROM device WHERE id = 1",
-            [],
-            |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<Vec<u8>>>(5)?,
-                    r.get::<_, Option<Vec<u8>>>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret)) = row else {
-        return Ok(None);
-    };
-    let key_check = key_check.ok_or(Error::Corrupt("device key check"))?;
-    if cipher.open(KEY_CHECK_AAD, &key_check).ok().as_deref() != Some(KEY_CHECK) {
-        return Err(Error::WrongKey);
-    }
-    let secret = open_secret(cipher, &secret.ok_or(Error::Corrupt("device secret"))?)?;
-    let actor = ActorId::from_slice(&actor).ok_or(Error::Corrupt("device id"))?;
-    let last = Hlc { millis: millis as u64, logical: logical as u32 };
-    Ok(Some(Device { actor, server_url, secret, clock: HlcClock::resume(last), cursor: cursor as u64 }))
-}
-
-fn seal_secret(cipher: &Cipher, secret: &DeviceSecret) -> Result<Vec<u8>> {
-    let mut plain =
-        postcard::to_extend(secret, vec![SECRET_FORMAT]).expect("encoding into a Vec cannot fail");
-    let sealed = cipher.seal(DEVICE_SECRET_AAD, &plain);
-    plain.fill(0);
-    std::hint::black_box(&plain);
-    sealed
-}
-
-fn open_secret(cipher: &Cipher, sealed: &[u8]) -> Result<DeviceSecret> {
-    let mut plain = cipher.open(DEVICE_SECRET_AAD, sealed).map_err(|_| Error::Corrupt("device secret"))?;
-    let secret = match plain.split_first() {
-        Some((&SECRET_FORMAT, rest)) => match postcard::take_from_bytes(rest) {
-            Ok((secret, [])) => Ok(secret),
-            _ => Err(Error::Corrupt("device secret")),
-        },
-        _ => Err(Error::Corrupt("device secret")),
-    };
-    plain.fill(0);
-    std::hint::black_box(&plain);
-    secret
-}
-
-/// Where a record's state is sealed: bound to the record's id.
-fn record_aad(id: RecordId) -> Vec<u8> {
-    [&b"record:"[..], &id.as_bytes()[..]].concat()
-}
-
-/// Where an outbox change is sealed: bound to its position in the outbox.
-fn outbox_aad(seq: i64) -> Vec<u8> {
-    [&b"outbox:"[..], &seq.to_be_bytes()].concat()
-}
-
-pub(crate) fn load_state(conn: &Connection, cipher: &Cipher, id: RecordId) -> Result<Option<RecordState>> {
-    let sealed: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT state FROM records WHERE id = ?1")?
-        .query_row([id.as_bytes()], |r| r.get(0))
-        .optional()?;
-    sealed.map(|b| open_state(cipher, id, &b)).transpose()
-}
-
-pub(crate) fn save_state(tx: &Transaction<'_>, cipher: &Cipher, state: &RecordState) -> Result<()> {
-    let sealed = cipher.seal(&record_aad(state.id()), &state.to_bytes())?;
-    tx.prepare_cached(
-        "INSERT INTO records (id, kind, state, conflicted) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, conflicted = excluded.conflicted",
-    )?
-    .execute(params![state.id().as_bytes(), state.kind().code(), sealed, state.has_conflicts()])?;
-    Ok(())
-}
-
-/// Appends a change to the outbox, sealed and bound to its position.
-fn queue_change(tx: &Transaction<'_>, cipher: &Cipher, change: &Change) -> Result<()> {
-    // The position is known only once the row exists: insert, then fill in.
-    tx.prepare_cached("INSERT INTO outbox (change) VALUES (x'')")?.execute([])?;
-    let seq = tx.last_insert_rowid();
-    let plain = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
-    let sealed = cipher.seal(&outbox_aad(seq), &plain)?;
-    tx.prepare_cached("UPDATE outbox SET change = ?1 WHERE seq = ?2")?.execute(params![sealed, seq])?;
-    Ok(())
-}
-
-/// Decrypts the outbox change at `seq` (its postcard encoding).
-pub(crate) fn open_change(cipher: &Cipher, seq: i64, sealed: &[u8]) -> Result<Vec<u8>> {
-    cipher.open(&outbox_aad(seq), sealed).map_err(|_| Error::Corrupt("outbox entry"))
-}
-
-pub(crate) fn save_clock(tx: &Transaction<'_>, last: Hlc) -> Result<()> {
-    tx.prepare_cached("UPDATE device SET hlc_millis = ?1, hlc_logical = ?2 WHERE id = 1")?
-        .execute(params![last.millis as i64, last.logical])?;
-    Ok(())
-}
-
-fn open_state(cipher: &Cipher, id: RecordId, sealed: &[u8]) -> Result<RecordState> {
-    let plain = cipher.open(&record_aad(id), sealed).map_err(|_| Error::Corrupt("record state"))?;
-    RecordState::from_bytes(&plain).map_err(|_| Error::Corrupt("record state"))
 }
 
 #[cfg(test)]

@@ -2,17 +2,20 @@
 //! store's files without the key, a wrong key is refused, and a store written
 //! before encryption is sealed when first opened with a key.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use gridsync_client_core::{Error, Request, SCHEMA, Store, StoreKey, Transport};
+use gridsync_client_core::{Error, NewDispute, Party, Request, SCHEMA, Store, StoreKey, Transport};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{
-    ActorId, Change, Dot, EnrollResponse, Hlc, LoggedChange, Op, PullResponse, PushRequest, PushResponse,
-    RecordId, RecordKind, RecordState, Role, Value,
+    ActorId, Change, Dot, Hlc, LoggedChange, Op, PullResponse, PushRequest, PushResponse, RecordId,
+    RecordKind, RecordState, Value,
 };
+use support::enroll;
 
 const NAME: &str = "张三丰";
 const ID_NUMBER: &str = "530102199001011234";
@@ -42,6 +45,19 @@ fn assert_nothing_readable(path: &Path, when: &str) {
     assert!(contains(&bytes, "SQLite format 3"), "{when}");
 }
 
+fn page_of(changes: Vec<LoggedChange>, cursor: u64) -> PullResponse {
+    PullResponse {
+        reset: false,
+        removed: vec![],
+        rebuild: vec![],
+        changes,
+        withheld: 0,
+        profile: None,
+        cursor,
+        more: false,
+    }
+}
+
 /// A server in memory: acknowledges every push and answers the first pull
 /// with the changes it was given.
 struct FakeServer {
@@ -54,13 +70,15 @@ impl FakeServer {
         let changes = page
             .into_iter()
             .enumerate()
-            .map(|(i, change)| LoggedChange { seq: i as u64 + 1, received_ms: 0, change })
+            .map(|(i, change)| LoggedChange {
+                seq: i as u64 + 1,
+                received_ms: 0,
+                clock_suspect: false,
+                change,
+            })
             .collect::<Vec<_>>();
         let cursor = changes.len() as u64;
-        Self {
-            pushed: Mutex::new(Vec::new()),
-            page: Mutex::new(Some(PullResponse { changes, cursor, more: false })),
-        }
+        Self { pushed: Mutex::new(Vec::new()), page: Mutex::new(Some(page_of(changes, cursor))) }
     }
 }
 
@@ -77,36 +95,23 @@ impl Transport for FakeServer {
         match request.path {
             "/v1/sync/push" => {
                 let push: PushRequest = wire::decode(&body, &Limits::DEFAULT)?;
-                let accepted = push.changes.len() as u32;
-                self.pushed.lock().expect("lock").extend(push.changes);
-                Ok(wire::encode(&PushResponse { accepted, duplicates: 0, high_seq: 0 }))
+                let accepted = push.changes().count() as u32;
+                self.pushed.lock().expect("lock").extend(push.changes().cloned());
+                let ack = PushResponse {
+                    accepted,
+                    duplicates: 0,
+                    high_seq: 0,
+                    received_ms: 1_800_000_000_000,
+                    refused: vec![],
+                };
+                Ok(wire::encode(&ack))
             }
             _ => {
                 let page = self.page.lock().expect("lock").take();
-                Ok(wire::encode(&page.unwrap_or(PullResponse { changes: vec![], cursor: 2, more: false })))
+                Ok(wire::encode(&page.unwrap_or_else(|| page_of(vec![], 2))))
             }
         }
     }
-}
-
-/// Enrolls a store as the user it already names, as a real server would
-/// for a code issued to that user.
-fn enroll(store: &mut Store) {
-    struct Enroller(String);
-    impl Transport for Enroller {
-        fn send(&self, request: Request) -> Result<Vec<u8>, Error> {
-            assert_eq!(request.path, "/v1/enroll");
-            let answer = EnrollResponse {
-                user: self.0.clone(),
-                role: Role::Worker,
-                scope: "5301".into(),
-                server_time_ms: 1_800_000_000_000,
-            };
-            Ok(serde_json::to_vec(&answer).expect("json"))
-        }
-    }
-    let user = store.author().to_owned();
-    store.enroll(&Enroller(user), "CODE").expect("enroll");
 }
 
 /// Changes from another device: a visit naming the person in a field and a note.
@@ -143,23 +148,45 @@ fn no_name_or_id_number_is_readable_in_the_store_files() {
     enroll(&mut store);
 
     // Written here, then pushed: afterwards only in `records`.
-    let person = [("name".to_owned(), Value::from(NAME)), ("id_number".to_owned(), Value::from(ID_NUMBER))];
-    let synced = store.create(RecordKind::Visit, person.clone()).expect("create");
+    let resident = Value::Map(BTreeMap::from([
+        ("name".to_owned(), Value::from(NAME)),
+        ("id_number".to_owned(), Value::from(ID_NUMBER)),
+        ("category".to_owned(), Value::from("severe_mental_illness")),
+    ]));
+    let person = [("residents".to_owned(), Value::List(vec![resident.clone()]))];
+    let synced = store.record_household("household", person.clone()).expect("create");
     store.note(synced, &format!("{NAME} 身份证 {ID_NUMBER} 需随访")).expect("note");
     // Pulled from another device: written only by the pull, only in `records`.
     let pulled = RecordId::generate(1_700_000_000_000);
     let server = FakeServer::new(remote_changes(pulled));
     let report = store.sync(&server).expect("sync");
-    assert_eq!((report.pushed, report.pulled, report.skipped), (4, 3, 0));
+    assert_eq!((report.pushed, report.pulled, report.skipped), (5, 3, 0));
     assert_eq!(store.pending().expect("pending"), 0);
     // The wire carries the content (TLS protects it there, not the store key).
     let pushed = server.pushed.lock().expect("lock").clone();
     assert!(pushed.iter().all(|c| c.author == author));
     // Written after the sync: in `records` and waiting in the outbox.
-    let waiting = store.create(RecordKind::Dispute, person.clone()).expect("create");
-    store.set(waiting, [("party".to_owned(), Value::from(NAME))]).expect("set");
+    let party = Party {
+        name: NAME.into(),
+        role: Some("applicant".into()),
+        id_number: Some(ID_NUMBER.into()),
+        phone: None,
+        address: None,
+    };
+    let dispute = NewDispute {
+        place: None,
+        source: "walk_in".into(),
+        source_record: None,
+        category: "邻里纠纷".into(),
+        summary: None,
+        risk: None,
+        parties: vec![party],
+        address: None,
+        due: None,
+    };
+    let waiting = store.register_dispute(&dispute).expect("create");
     store.note(waiting, &format!("{NAME}（{ID_NUMBER}）与邻居争执")).expect("note");
-    assert_eq!(store.pending().expect("pending"), 5);
+    assert_eq!(store.pending().expect("pending"), 7);
 
     // While the store is open, recent pages sit in the WAL.
     assert_nothing_readable(&path, "store open");
@@ -175,22 +202,21 @@ fn no_name_or_id_number_is_readable_in_the_store_files() {
     // The right key reads everything back.
     let store = Store::open(&path, &key).expect("open");
     assert_eq!(store.author(), author);
-    assert_eq!(store.pending().expect("pending"), 5);
+    assert_eq!(store.pending().expect("pending"), 7);
     let synced = store.get(synced).expect("get").expect("record");
-    assert_eq!(synced.value("name"), Some(&Value::from(NAME)));
-    assert_eq!(synced.value("id_number"), Some(&Value::from(ID_NUMBER)));
+    assert_eq!(synced.value("residents"), Some(&Value::List(vec![resident])));
     assert_eq!(synced.entries()[0].body["text"], Value::from(format!("{NAME} 身份证 {ID_NUMBER} 需随访")));
     assert_eq!(synced.created().map(|s| s.author.as_str()), Some(author.as_str()));
     let pulled = store.get(pulled).expect("get").expect("pulled record");
     assert_eq!(pulled.value("visited"), Some(&Value::from(NAME)));
     let waiting = store.get(waiting).expect("get").expect("record");
-    assert_eq!(waiting.value("party"), Some(&Value::from(NAME)));
+    assert!(matches!(waiting.value("parties"), Some(Value::List(p)) if p.len() == 1));
     assert_eq!(store.list(&Default::default()).expect("list").len(), 3);
 
     // The outbox opens too: the next push sends the waiting changes as made.
     let mut store = store;
     let server = FakeServer::new(vec![]);
-    assert_eq!(store.sync(&server).expect("sync").pushed, 5);
+    assert_eq!(store.sync(&server).expect("sync").pushed, 7);
     let pushed = server.pushed.lock().expect("lock").clone();
     assert!(pushed.iter().all(|c| c.record == waiting.id() && c.author == author));
 }
@@ -202,8 +228,9 @@ fn sealed_values_cannot_be_swapped_between_records() {
     let key = StoreKey::from_bytes([9; 32]);
     let mut store = Store::init(&path, "http://127.0.0.1:1", "w", &key).expect("init");
     enroll(&mut store);
-    let a = store.create(RecordKind::Visit, [("name".to_owned(), Value::from(NAME))]).expect("a");
-    let b = store.create(RecordKind::Visit, [("name".to_owned(), Value::from("李四"))]).expect("b");
+    let plate = |p: &str| [("door_plate".to_owned(), Value::from(p))];
+    let a = store.record_household("household", plate(NAME)).expect("a");
+    let b = store.record_household("household", plate("李四")).expect("b");
     drop(store);
 
     // Someone with the file (but not the key) copies b's sealed state over a's.
@@ -224,7 +251,7 @@ fn sealed_values_cannot_be_swapped_between_records() {
 
     let mut store = Store::open(&path, &key).expect("open");
     assert!(matches!(store.get(a), Err(Error::Corrupt(_))));
-    assert_eq!(store.get(b).expect("get").expect("b").value("name"), Some(&Value::from("李四")));
+    assert_eq!(store.get(b).expect("get").expect("b").value("door_plate"), Some(&Value::from("李四")));
     assert!(matches!(store.sync(&FakeServer::new(vec![])), Err(Error::Corrupt("outbox entry"))));
 }
 
@@ -295,9 +322,8 @@ fn a_plaintext_v1_store_is_encrypted_when_first_opened_with_a_key() {
     let state = store.get(id).expect("get").expect("record");
     assert_eq!(state.value("name"), Some(&Value::from(NAME)));
     assert_eq!(state.value("id_number"), Some(&Value::from(ID_NUMBER)));
-    // New writes follow the old ones, under the same actor and clock.
-    store.note(id, "回访").expect("note");
-    assert_eq!(store.get(id).expect("get").expect("record").entries().len(), 1);
+    // Writes wait for enrollment, which gives the device its user's profile.
+    assert!(matches!(store.note(id, "回访"), Err(Error::NotEnrolled)));
     drop(store);
 
     // The plaintext is gone from the files: sealed, compacted, WAL emptied.
@@ -308,9 +334,9 @@ fn a_plaintext_v1_store_is_encrypted_when_first_opened_with_a_key() {
     assert_eq!(store.author(), author);
     enroll(&mut store);
     let server = FakeServer::new(vec![]);
-    assert_eq!(store.sync(&server).expect("sync").pushed, 5);
+    assert_eq!(store.sync(&server).expect("sync").pushed, 4);
     let pushed = server.pushed.lock().expect("lock").clone();
-    assert_eq!(pushed.iter().map(|c| c.dot.counter).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(pushed.iter().map(|c| c.dot.counter).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert!(pushed.iter().all(|c| c.author == author && c.dot.actor == actor));
 }
 

@@ -156,6 +156,9 @@ pub struct EnrollResponse {
     pub scope: String,
     /// The server's clock, so the device can correct its own for signing.
     pub server_time_ms: u64,
+    /// The user's profile: the device checks its edits against it.
+    #[serde(default)]
+    pub profile: Option<crate::profile::Profile>,
 }
 
 /// What an enrollment QR code holds (JSON).

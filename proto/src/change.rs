@@ -45,6 +45,27 @@ impl fmt::Debug for Dot {
     }
 }
 
+/// The text form `ACTOR:COUNTER`, used where one change names another
+/// (a dispute step's parent).
+impl fmt::Display for Dot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.actor, self.counter)
+    }
+}
+
+impl std::str::FromStr for Dot {
+    type Err = crate::ids::ParseIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (actor, counter) = s.rsplit_once(':').ok_or_else(crate::ids::ParseIdError::dot)?;
+        let counter: u64 = counter.parse().map_err(|_| crate::ids::ParseIdError::dot())?;
+        if counter == 0 || counter > MAX_COUNTER {
+            return Err(crate::ids::ParseIdError::dot());
+        }
+        Ok(Dot { actor: actor.parse().map_err(|_| crate::ids::ParseIdError::dot())?, counter })
+    }
+}
+
 /// One change to one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {

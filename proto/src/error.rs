@@ -9,8 +9,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, in a form programs can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// It travels as its snake_case name, in JSON and in binary messages alike,
+/// so a code added later reads as [`ErrorCode::Unknown`] on an older peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The body is not a gridsync message: bad magic, truncated, or undecodable.
     Malformed,
@@ -66,16 +68,73 @@ pub enum ErrorCode {
     RateLimited,
     /// The request is well-formed but asks for something invalid (e.g. unknown user).
     InvalidRequest,
+    /// A field (or entry attribute) has a value its type does not allow.
+    InvalidField,
+    /// A field or entry that this kind of record does not have.
+    UnknownField,
+    /// A field the record needs is missing.
+    MissingField,
+    /// A record breaks a rule of its kind (e.g. a daily report's fixed id).
+    InvalidRecord,
+    /// A dispute step that its stage does not allow, or that follows an
+    /// unknown step.
+    InvalidTransition,
+    /// The record or place lies outside the user's assignment.
+    OutOfScope,
+    /// The change would put more records on a device than its budget.
+    OverBudget,
+    /// No such place or unit in the hierarchy.
+    UnknownPlace,
     /// The server is shutting down or overloaded; retry later.
     Unavailable,
     /// The server failed; nothing of the request was applied.
     Internal,
     /// A code this build does not know (sent by a newer server).
-    #[serde(other)]
     Unknown,
 }
 
 impl ErrorCode {
+    /// Every code this build knows.
+    pub const ALL: [ErrorCode; 37] = [
+        ErrorCode::Malformed,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::WrongMessageType,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::TooManyChanges,
+        ErrorCode::InvalidChange,
+        ErrorCode::KindMismatch,
+        ErrorCode::DotReused,
+        ErrorCode::ActorMismatch,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Unauthenticated,
+        ErrorCode::BadSignature,
+        ErrorCode::UnknownDevice,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::DeviceWiped,
+        ErrorCode::StaleTimestamp,
+        ErrorCode::ReplayedRequest,
+        ErrorCode::EnrollmentInvalid,
+        ErrorCode::EnrollmentUsed,
+        ErrorCode::EnrollmentExpired,
+        ErrorCode::BadCredentials,
+        ErrorCode::UserInactive,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidField,
+        ErrorCode::UnknownField,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidRecord,
+        ErrorCode::InvalidTransition,
+        ErrorCode::OutOfScope,
+        ErrorCode::OverBudget,
+        ErrorCode::UnknownPlace,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The code as it appears in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,16 +165,42 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidRecord => "invalid_record",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::OutOfScope => "out_of_scope",
+            ErrorCode::OverBudget => "over_budget",
+            ErrorCode::UnknownPlace => "unknown_place",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
     }
 
+    /// The code named `name`, or [`ErrorCode::Unknown`].
+    pub fn parse(name: &str) -> ErrorCode {
+        Self::ALL.into_iter().find(|c| c.as_str() == name).unwrap_or(ErrorCode::Unknown)
+    }
+
     /// Whether retrying the same request later may succeed. Otherwise the
     /// request itself must change.
     pub fn is_retryable(self) -> bool {
         matches!(self, ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::RateLimited)
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(ErrorCode::parse(&name))
     }
 }
 
@@ -158,5 +243,12 @@ mod tests {
             serde_json::from_str(r#"{"code":"quota_exceeded","message":"x"}"#).expect("decode");
         assert_eq!(newer.code, ErrorCode::Unknown);
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "payload_too_large");
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), code);
+            let bytes = postcard::to_allocvec(&code).expect("encode");
+            assert_eq!(postcard::from_bytes::<ErrorCode>(&bytes).expect("decode"), code);
+        }
+        let newer = postcard::to_allocvec("quota_exceeded").expect("encode");
+        assert_eq!(postcard::from_bytes::<ErrorCode>(&newer).expect("decode"), ErrorCode::Unknown);
     }
 }

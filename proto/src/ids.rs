@@ -56,7 +56,7 @@ macro_rules! uuid_newtype {
             type Err = ParseIdError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|_| ParseIdError { what: $what })
+                Uuid::parse_str(s).map(Self).map_err(|_| ParseIdError { what: $what, example: UUID_EXAMPLE })
             }
         }
     };
@@ -82,13 +82,37 @@ impl RecordId {
         );
         Self(Uuid::new_v7(ts))
     }
+
+    /// The id named by `parts`: a version 8 UUID over their SHA-256, so the
+    /// same parts always name the same record on every device (one daily
+    /// report per worker per day). Parts are separated unambiguously.
+    pub fn derived(parts: &[&str]) -> Self {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in parts {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        let digest = ctx.finish();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest.as_ref()[..16]);
+        Self(Uuid::new_v8(bytes))
+    }
 }
 
 /// A string that is not a well-formed identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a valid {what}: expected a UUID such as 0190f3a2-7b1c-7d4e-8f00-123456789abc")]
+#[error("not a valid {what}: expected {example}")]
 pub struct ParseIdError {
     what: &'static str,
+    example: &'static str,
+}
+
+const UUID_EXAMPLE: &str = "a UUID such as 0190f3a2-7b1c-7d4e-8f00-123456789abc";
+
+impl ParseIdError {
+    pub(crate) fn dot() -> Self {
+        Self { what: "change reference", example: "DEVICE-UUID:COUNTER" }
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +130,10 @@ mod tests {
     fn text_form_round_trips_and_rejects_garbage() {
         let a = ActorId::random();
         assert_eq!(a.to_string().parse::<ActorId>().expect("round trip"), a);
+        let derived = RecordId::derived(&["daily_report", "li", "2026-12-01"]);
+        assert_eq!(derived, RecordId::derived(&["daily_report", "li", "2026-12-01"]));
+        assert_ne!(derived, RecordId::derived(&["daily_report", "li2", "026-12-01"]));
+        assert_eq!(derived.to_string().as_bytes()[14], b'8', "a version 8 UUID");
         let err = "not-a-uuid".parse::<RecordId>().expect_err("garbage");
         assert!(err.to_string().contains("record id"));
         assert_eq!(RecordId::from_slice(&[0; 3]), None);

@@ -21,14 +21,22 @@ pub enum RecordKind {
     Dispute,
     /// The worker's daily report (有事报信息、无事报平安).
     DailyReport,
+    /// Base information on a household or place: door plate, building,
+    /// residents, units (门牌、楼栋、人口、单位).
+    Household,
     /// A kind this build does not know, kept by its wire code.
     Other(u16),
 }
 
 impl RecordKind {
     /// Every kind this build knows.
-    pub const KNOWN: [RecordKind; 4] =
-        [RecordKind::Patrol, RecordKind::Visit, RecordKind::Dispute, RecordKind::DailyReport];
+    pub const KNOWN: [RecordKind; 5] = [
+        RecordKind::Patrol,
+        RecordKind::Visit,
+        RecordKind::Dispute,
+        RecordKind::DailyReport,
+        RecordKind::Household,
+    ];
 
     /// The wire code.
     pub const fn code(self) -> u16 {
@@ -37,6 +45,7 @@ impl RecordKind {
             RecordKind::Visit => 2,
             RecordKind::Dispute => 3,
             RecordKind::DailyReport => 4,
+            RecordKind::Household => 5,
             RecordKind::Other(code) => code,
         }
     }
@@ -48,6 +57,7 @@ impl RecordKind {
             RecordKind::Visit => "visit".to_owned(),
             RecordKind::Dispute => "dispute".to_owned(),
             RecordKind::DailyReport => "daily_report".to_owned(),
+            RecordKind::Household => "household".to_owned(),
             RecordKind::Other(code) => format!("kind_{code}"),
         }
     }
@@ -60,6 +70,7 @@ impl From<u16> for RecordKind {
             2 => RecordKind::Visit,
             3 => RecordKind::Dispute,
             4 => RecordKind::DailyReport,
+            5 => RecordKind::Household,
             other => RecordKind::Other(other),
         }
     }
@@ -99,7 +110,7 @@ impl FromStr for RecordKind {
 
 /// A record kind name that is not known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown record kind: expected patrol, visit, dispute or daily_report")]
+#[error("unknown record kind: expected patrol, visit, dispute, daily_report or household")]
 pub struct UnknownKind;
 
 #[cfg(test)]

@@ -198,9 +198,16 @@ impl RecordState {
         self.values(field).iter().map(|fv| fv.stamp.dot).collect()
     }
 
-    /// Fields with more than one live value.
+    /// Fields whose live values differ. Concurrent edits that wrote the
+    /// same value (two phones filing the same day's report) agree, and are
+    /// no conflict; the next edit of the field replaces both.
     pub fn conflicts(&self) -> impl Iterator<Item = (&str, &[FieldValue])> {
-        self.fields.iter().filter(|(_, v)| v.len() > 1).map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.fields.iter().filter(|(_, v)| differ(v)).map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// Whether `field` has live values that differ.
+    pub fn in_conflict(&self, field: &str) -> bool {
+        self.fields.get(field).is_some_and(|v| differ(v))
     }
 
     /// Whether any field is in conflict.
@@ -340,6 +347,11 @@ impl RecordState {
     }
 }
 
+/// Whether live values disagree.
+fn differ(values: &[FieldValue]) -> bool {
+    values.iter().any(|fv| fv.value != values[0].value)
+}
+
 /// A stored record state that cannot be read (corruption or a newer format).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored record state is corrupt or of an unknown format")]
@@ -421,6 +433,22 @@ mod tests {
         assert_eq!(late.apply(&first), Ok(Applied::Duplicate));
         assert_eq!(late.value("status"), Some(&Value::from("accepted")));
         assert_eq!(late, b.state);
+    }
+
+    #[test]
+    fn concurrent_equal_values_are_no_conflict() {
+        let id = RecordId::generate(1);
+        let (mut a, mut b) = (Device::new(id), Device::new(id));
+        let ca = a.set("status", "all_safe");
+        let cb = b.set("status", "all_safe");
+        a.receive(&[cb]);
+        b.receive(&[ca]);
+        assert_eq!(a.state, b.state);
+        assert_eq!(a.state.values("status").len(), 2);
+        assert!(!a.state.has_conflicts() && !a.state.in_conflict("status"));
+        let next = a.set("status", "has_items");
+        b.receive(&[next]);
+        assert_eq!(b.state.values("status").len(), 1, "one edit replaces both");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! +------+------+---------+------+---------------------------+
 //! ```
 //!
-//! Every message starts with the magic `GS`, the protocol version (1) and a
+//! Every message starts with the magic `GS`, the protocol version (2) and a
 //! message-type byte, so a peer can refuse what it does not speak before
 //! reading the body. Decoding enforces [`Limits`]: the whole message size
 //! before anything is read, the nesting depth of values while reading, and
@@ -19,18 +19,26 @@
 //! names and entry kinds are open strings and record kinds are open numbers,
 //! so what a newer handset writes passes through an older server unchanged.
 //! A change to the shape of a message is a new protocol version.
+//!
+//! Version 2 (scoped replication) added write groups and per-group
+//! refusals to pushes, the device's clock to pushes and the server's clock
+//! flag to logged changes, and server-issued cursors, record removals,
+//! rebuilds and the user's profile to pulls. Version 1 is refused with
+//! `unsupported_version`: a version 1 device would pull records outside its
+//! user's scope.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::change::Change;
 use crate::error::ErrorCode;
-use crate::ids::ActorId;
+use crate::ids::{ActorId, RecordId};
+use crate::profile::Profile;
 
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"GS";
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The HTTP content type of gridsync messages.
 pub const CONTENT_TYPE: &str = "application/x-gridsync";
 /// Message bodies at least this large travel gzip-compressed
@@ -58,16 +66,29 @@ pub trait Message: Serialize + DeserializeOwned {
     const TYPE: MessageType;
 }
 
-/// A device sends its unsent changes, oldest first.
+/// A device sends its unsent changes, oldest first, in write groups: the
+/// changes one local write made to one record. The server accepts or
+/// refuses each group whole.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PushRequest {
     /// The sending device.
     pub device: ActorId,
-    /// Its changes, in the order it made them.
-    pub changes: Vec<Change>,
+    /// The device's own wall clock when it sent the push (Unix ms, not
+    /// corrected): the server compares it with its own to flag devices
+    /// whose clock is far off.
+    pub sent_ms: u64,
+    /// The groups, in the order the device wrote them.
+    pub groups: Vec<Vec<Change>>,
 }
 
-/// The server has durably stored a whole push.
+impl PushRequest {
+    /// Every change, group after group.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.groups.iter().flatten()
+    }
+}
+
+/// The server has durably stored every group it accepted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PushResponse {
     /// Changes new to the server, now in its log.
@@ -76,17 +97,39 @@ pub struct PushResponse {
     pub duplicates: u32,
     /// The server's newest log sequence number after this push.
     pub high_seq: u64,
+    /// When the server received the push (Unix ms, server clock).
+    pub received_ms: u64,
+    /// Groups the server's rules refused. Nothing of them was kept; every
+    /// other group was.
+    pub refused: Vec<Refusal>,
 }
 
-/// A device asks for changes after its cursor.
+/// Why the server refused one group of a push.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// The group's position in the push, from 0.
+    pub group: u32,
+    /// The stable code.
+    pub code: ErrorCode,
+    /// The field, entry or attribute concerned.
+    pub field: Option<String>,
+    /// The rule broken, for people (never the values).
+    pub message: String,
+}
+
+/// A device asks for what changed in its scope since its cursor.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequest {
     /// The asking device; its own changes are not sent back.
     pub device: ActorId,
-    /// The last sequence number the device has applied (0 at first).
-    pub after: u64,
-    /// Most changes wanted in this page (the server may send fewer).
+    /// The cursor of the last page the device applied (0 at first). It is
+    /// the server's to interpret: send back what it gave.
+    pub cursor: u64,
+    /// Most changes wanted in this page (the server may send fewer, or more
+    /// to deliver one record's whole history at once).
     pub limit: u32,
+    /// The [`Profile::version`] the device holds (0: none).
+    pub profile_version: u64,
 }
 
 /// One change as the server logged it.
@@ -96,18 +139,34 @@ pub struct LoggedChange {
     pub seq: u64,
     /// When the server received it (Unix milliseconds, server clock).
     pub received_ms: u64,
+    /// The device's clock was far off the server's when it sent this: its
+    /// time is shown, not trusted.
+    pub clock_suspect: bool,
     /// The change.
     pub change: Change,
 }
 
-/// One page of changes.
+/// One page of what changed in a device's scope.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PullResponse {
+    /// The cursor was not one the server issued to this device (the server
+    /// was restored from a backup, say): drop every record without unsent
+    /// changes, then take what follows.
+    pub reset: bool,
+    /// Records that left the device's scope: delete them.
+    pub removed: Vec<RecordId>,
+    /// Records whose whole history is in `changes`: replace them (they
+    /// entered the scope, or the server refused a change to them).
+    pub rebuild: Vec<RecordId>,
     /// Changes in sequence order.
     pub changes: Vec<LoggedChange>,
-    /// The cursor to store once these are applied, and to send next time.
+    /// Records in scope the device's budget leaves out.
+    pub withheld: u32,
+    /// The user's profile, when it differs from the version the device sent.
+    pub profile: Option<Profile>,
+    /// The cursor to store once this page is applied, and to send next time.
     pub cursor: u64,
-    /// Whether more changes wait after `cursor`.
+    /// Whether more waits after `cursor`.
     pub more: bool,
 }
 
@@ -248,7 +307,7 @@ pub trait ChangeCount {
 
 impl ChangeCount for PushRequest {
     fn change_count(&self) -> usize {
-        self.changes.len()
+        self.groups.iter().map(Vec::len).sum()
     }
 }
 impl ChangeCount for PullResponse {
@@ -272,7 +331,7 @@ mod tests {
     use super::*;
 
     fn pull() -> PullRequest {
-        PullRequest { device: ActorId::from_bytes([7; 16]), after: 42, limit: 500 }
+        PullRequest { device: ActorId::from_bytes([7; 16]), cursor: 42, limit: 500, profile_version: 3 }
     }
 
     #[test]
@@ -287,7 +346,7 @@ mod tests {
     #[test]
     fn envelope_round_trip() {
         let bytes = encode(&pull());
-        assert_eq!(&bytes[..4], b"GS\x01\x03");
+        assert_eq!(&bytes[..4], b"GS\x02\x03");
         assert_eq!(decode::<PullRequest>(&bytes, &Limits::DEFAULT), Ok(pull()));
     }
 
@@ -296,8 +355,8 @@ mod tests {
         let good = encode(&pull());
         let limits = Limits::DEFAULT;
         let mut v2 = good.clone();
-        v2[2] = 2;
-        assert_eq!(decode::<PullRequest>(&v2, &limits), Err(WireError::UnsupportedVersion(2)));
+        v2[2] = 1;
+        assert_eq!(decode::<PullRequest>(&v2, &limits), Err(WireError::UnsupportedVersion(1)));
         assert_eq!(decode::<PullRequest>(b"GS", &limits), Err(WireError::BadMagic));
         assert_eq!(decode::<PullRequest>(b"{\"json\":1}", &limits), Err(WireError::BadMagic));
         let wrong = decode::<PushRequest>(&good, &limits).expect_err("wrong type");

@@ -40,7 +40,7 @@ fn append(counter: u64, entry: &str, body: Vec<(String, Value)>) -> Change {
 }
 
 fn push_bytes(changes: Vec<Change>) -> Vec<u8> {
-    wire::encode(&PushRequest { device: DEVICE, changes })
+    wire::encode(&PushRequest { device: DEVICE, sent_ms: 1_700_000_000_000, groups: vec![changes] })
 }
 
 fn sample_changes() -> Vec<Change> {
@@ -65,9 +65,23 @@ fn sample_push() -> Vec<u8> {
 }
 
 fn sample_pull() -> Vec<u8> {
-    let logged = |(change, seq)| LoggedChange { seq, received_ms: 1_700_000_100_000, change };
+    let logged = |(change, seq)| LoggedChange {
+        seq,
+        received_ms: 1_700_000_100_000,
+        clock_suspect: seq == 11,
+        change,
+    };
     let changes = sample_changes().into_iter().zip(10..).map(logged).collect();
-    wire::encode(&PullResponse { changes, cursor: 13, more: false })
+    wire::encode(&PullResponse {
+        reset: false,
+        removed: vec![RecordId::from_bytes([9; 16])],
+        rebuild: vec![RECORD],
+        changes,
+        withheld: 0,
+        profile: None,
+        cursor: 13,
+        more: false,
+    })
 }
 
 fn sample_state() -> Vec<u8> {
@@ -139,7 +153,7 @@ fn exercise(changes: &[Change]) {
 fn decode_everything(bytes: &[u8]) -> Result<(), TestCaseError> {
     for limits in [Limits::DEFAULT, TIGHT] {
         if let Some(push) = decode_checked::<PushRequest>(bytes, &limits)? {
-            exercise(&push.changes);
+            exercise(&push.changes().cloned().collect::<Vec<_>>());
         }
         if let Some(pull) = decode_checked::<PullResponse>(bytes, &limits)? {
             let changes: Vec<Change> = pull.changes.into_iter().map(|l| l.change).collect();
@@ -224,7 +238,7 @@ proptest! {
 #[test]
 fn the_unmutated_samples_decode() {
     let push: PushRequest = wire::decode(&sample_push(), &Limits::DEFAULT).expect("push");
-    assert_eq!(push.changes, sample_changes());
+    assert_eq!(push.groups, [sample_changes()]);
     let pull: PullResponse = wire::decode(&sample_pull(), &Limits::DEFAULT).expect("pull");
     assert_eq!(pull.changes.len(), 4);
     assert!(sample_push().len() <= TIGHT.max_bytes && sample_pull().len() > TIGHT.max_bytes);
@@ -240,8 +254,8 @@ fn the_unmutated_samples_decode() {
 fn validate_decoded(change: Change) -> Result<(), InvalidChange> {
     let bytes = push_bytes(vec![change.clone()]);
     let push: PushRequest = wire::decode(&bytes, &Limits::DEFAULT).expect("decoding does not validate");
-    assert_eq!(push.changes, [change]);
-    push.changes[0].validate()
+    assert_eq!(push.groups, [vec![change]]);
+    push.groups[0][0].validate()
 }
 
 #[test]
@@ -292,7 +306,7 @@ fn nesting_beyond_the_limit_is_refused_while_decoding() {
     let nested = |depth| (0..depth).fold(Value::Int(1), |v, _| Value::List(vec![v]));
     let push = |depth| push_bytes(vec![set(1, "deep", nested(depth), vec![])]);
     let ok: PushRequest = wire::decode(&push(MAX_DEPTH), &Limits::DEFAULT).expect("at the limit");
-    assert_eq!(ok.changes[0].validate(), Ok(()));
+    assert_eq!(ok.groups[0][0].validate(), Ok(()));
     let err = wire::decode::<PushRequest>(&push(MAX_DEPTH + 1), &Limits::DEFAULT);
     assert_eq!(err.map_err(|e| e.code()), Err(ErrorCode::Malformed));
 }

@@ -14,10 +14,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
+use gridsync_proto::dispute::StepBy;
 use gridsync_proto::wire::{self, Limits, Message};
 use gridsync_proto::{
-    ActorId, Change, Dot, Hlc, LoggedChange, Op, PullRequest, PullResponse, PushRequest, PushResponse,
-    RecordId, RecordKind, RecordState, Value,
+    Action, Actor, ActorId, Change, Dot, ErrorCode, Hlc, Level, LoggedChange, Op, Place, Profile,
+    PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordKind, RecordState, Refusal, Role,
+    Step, Unit, Value,
 };
 
 const HANDSET: ActorId = ActorId::from_bytes([0x11; 16]);
@@ -95,24 +97,69 @@ fn other_status() -> Change {
     change(OTHER_HANDSET, 1, 500, op)
 }
 
+/// A lifecycle step, whose entry body layout is frozen here too.
+fn accept_step() -> Op {
+    let by = StepBy { role: Role::Worker, place: Some("530102001".into()), unit: None, rank: 2 };
+    let mut step = Step::new(Action::Accept, None, by);
+    step.note = Some("村调委会受理".into());
+    Op::Append { entry: gridsync_proto::dispute::STEP_ENTRY.into(), body: step.to_body() }
+}
+
 fn push_request() -> PushRequest {
     let set = |field: &str, value: Value, supersedes| Op::Set { field: field.into(), value, supersedes };
-    let changes = vec![
-        change(HANDSET, 1, 0, Op::Create),
-        change(HANDSET, 2, 1_000, set("party", party(), vec![])),
-        change(HANDSET, 3, 2_000, set("status", "调解中".into(), vec![other_status().dot])),
-        change(HANDSET, 4, 3_000, note("双方同意调解")),
+    let groups = vec![
+        vec![change(HANDSET, 1, 0, Op::Create), change(HANDSET, 2, 1_000, set("party", party(), vec![]))],
+        vec![change(HANDSET, 3, 2_000, set("status", "调解中".into(), vec![other_status().dot]))],
+        vec![change(HANDSET, 4, 3_000, note("双方同意调解")), change(HANDSET, 5, 3_500, accept_step())],
     ];
-    PushRequest { device: HANDSET, changes }
+    PushRequest { device: HANDSET, sent_ms: T0 + 10_000, groups }
+}
+
+fn profile() -> Profile {
+    let place = |code: &str, level, parent: Option<&str>| Place {
+        code: code.into(),
+        name: format!("{code}村"),
+        level,
+        parent: parent.map(Into::into),
+    };
+    Profile {
+        actor: Actor {
+            user: "网格员 李四".into(),
+            role: Role::Worker,
+            place: Some("530102001-1".into()),
+            unit: None,
+        },
+        version: 42,
+        places: vec![
+            place("530102001", Level::Village, None),
+            place("530102001-1", Level::Grid, Some("530102001")),
+        ],
+        units: vec![Unit {
+            code: "U-POLICE".into(),
+            name: "城关派出所".into(),
+            kind: "police".into(),
+            place: "530102001".into(),
+        }],
+    }
 }
 
 fn pull_response() -> PullResponse {
-    let logged = |seq, change| LoggedChange { seq, received_ms: T0 + 60_000 + seq, change };
+    let logged = |seq, suspect, change| LoggedChange {
+        seq,
+        received_ms: T0 + 60_000 + seq,
+        clock_suspect: suspect,
+        change,
+    };
     PullResponse {
+        reset: false,
+        removed: vec![RecordId::from_bytes([0x33; 16])],
+        rebuild: vec![RECORD],
         changes: vec![
-            logged(1_234_567, other_status()),
-            logged(1_234_570, change(OTHER_HANDSET, 2, 4_000, note("已回访"))),
+            logged(1_234_567, false, other_status()),
+            logged(1_234_570, true, change(OTHER_HANDSET, 2, 4_000, note("已回访"))),
         ],
+        withheld: 7,
+        profile: Some(profile()),
         cursor: 1_234_570,
         more: true,
     }
@@ -121,7 +168,7 @@ fn pull_response() -> PullResponse {
 #[test]
 fn push_request_is_stable() {
     let sample = push_request();
-    for change in &sample.changes {
+    for change in sample.changes() {
         assert_eq!(change.validate(), Ok(()));
     }
     check_message("push_request", &sample);
@@ -129,12 +176,26 @@ fn push_request_is_stable() {
 
 #[test]
 fn push_response_is_stable() {
-    check_message("push_response", &PushResponse { accepted: 3, duplicates: 1, high_seq: 1_234_569 });
+    let refused = Refusal {
+        group: 1,
+        code: ErrorCode::OutOfScope,
+        field: Some("grid".into()),
+        message: "names a place outside the user's assignment".into(),
+    };
+    let response = PushResponse {
+        accepted: 3,
+        duplicates: 1,
+        high_seq: 1_234_569,
+        received_ms: T0 + 11_000,
+        refused: vec![refused],
+    };
+    check_message("push_response", &response);
 }
 
 #[test]
 fn pull_request_is_stable() {
-    check_message("pull_request", &PullRequest { device: HANDSET, after: 1_234_569, limit: 500 });
+    let request = PullRequest { device: HANDSET, cursor: 1_234_569, limit: 500, profile_version: 41 };
+    check_message("pull_request", &request);
 }
 
 #[test]
@@ -144,12 +205,12 @@ fn pull_response_is_stable() {
 
 #[test]
 fn stored_state_is_stable() {
-    let mut changes = push_request().changes;
+    let mut changes: Vec<Change> = push_request().changes().cloned().collect();
     changes.extend(pull_response().changes.into_iter().map(|l| l.change));
     let state = RecordState::from_changes(RECORD, RecordKind::Dispute, &changes).expect("applies");
     assert_eq!(state.value("status"), Some(&Value::from("调解中")));
     assert!(!state.has_conflicts());
-    assert_eq!(state.entries().len(), 2);
+    assert_eq!(state.entries().len(), 3);
     let stored = golden("record_state", &state.to_bytes());
     assert_eq!(RecordState::from_bytes(&stored), Ok(state));
 }
@@ -164,35 +225,48 @@ fn from_the_future() -> PushRequest {
         Op::Append { entry: "voice_memo".into(), body: memo },
     ];
     let future = |(n, op)| Change { kind: RecordKind::Other(999), ..change(HANDSET, n, (n - 1) * 1_000, op) };
-    PushRequest { device: HANDSET, changes: (1..).zip(changes).map(future).collect() }
+    PushRequest { device: HANDSET, sent_ms: T0, groups: vec![(1..).zip(changes).map(future).collect()] }
 }
 
 #[test]
 fn unknown_kinds_fields_and_entries_pass_through_unchanged() {
     let stored = golden("future_push", &wire::encode(&from_the_future()));
     let decoded: PushRequest = wire::decode(&stored, &Limits::DEFAULT).expect("decodes");
-    assert!(decoded.changes.iter().all(|c| c.kind == RecordKind::Other(999) && c.validate().is_ok()));
+    assert!(decoded.changes().all(|c| c.kind == RecordKind::Other(999) && c.validate().is_ok()));
     assert_eq!(wire::encode(&decoded), stored);
 
     // A server that stores the record and sends it on keeps every byte.
-    let state = RecordState::from_changes(RECORD, RecordKind::Other(999), &decoded.changes)
+    let state = RecordState::from_changes(RECORD, RecordKind::Other(999), decoded.changes())
         .expect("unknown kinds merge like any other");
     assert_eq!(state.field_names().collect::<Vec<_>>(), ["drone_survey_v2"]);
     assert_eq!(state.entries()[0].entry, "voice_memo");
     let reloaded = RecordState::from_bytes(&state.to_bytes()).expect("state round trip");
     assert_eq!(reloaded.to_bytes(), state.to_bytes());
     let page = PullResponse {
+        reset: false,
+        removed: vec![],
+        rebuild: vec![],
         changes: decoded
-            .changes
-            .into_iter()
+            .changes()
+            .cloned()
             .enumerate()
-            .map(|(seq, change)| LoggedChange { seq: seq as u64 + 1, received_ms: T0, change })
+            .map(|(seq, change)| LoggedChange {
+                seq: seq as u64 + 1,
+                received_ms: T0,
+                clock_suspect: false,
+                change,
+            })
             .collect(),
+        withheld: 0,
+        profile: None,
         cursor: 2,
         more: false,
     };
     let relayed: PullResponse = wire::decode(&wire::encode(&page), &Limits::DEFAULT).expect("decodes");
-    let relayed_push =
-        PushRequest { device: HANDSET, changes: relayed.changes.into_iter().map(|l| l.change).collect() };
+    let relayed_push = PushRequest {
+        device: HANDSET,
+        sent_ms: T0,
+        groups: vec![relayed.changes.into_iter().map(|l| l.change).collect()],
+    };
     assert_eq!(wire::encode(&relayed_push), stored);
 }

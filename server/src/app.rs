@@ -32,7 +32,7 @@ pub fn build(
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
-    let (store, writer) = Store::open(&settings.data_dir)
+    let (store, writer) = Store::open_with(&settings.data_dir, settings.scope)
         .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
     let state = AppState::new(store, settings);
     let limits = settings.limits;

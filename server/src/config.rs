@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::wire::Limits;
 use serde::Deserialize;
+
+use crate::scope::ScopeSettings;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./gridsync-data";
@@ -39,6 +42,11 @@ pub struct Settings {
     pub enrollments_per_minute: u32,
     /// Admin login attempts allowed per minute from one address.
     pub logins_per_minute: u32,
+    /// What each device holds: its record budget and the replication window.
+    pub scope: ScopeSettings,
+    /// The deployment's time zone, minutes east of UTC (China: 480): when a
+    /// day starts, for daily reports.
+    pub utc_offset_minutes: i32,
 }
 
 impl Settings {
@@ -55,6 +63,8 @@ impl Settings {
             tls_key: None,
             enrollments_per_minute: 60,
             logins_per_minute: 5,
+            scope: ScopeSettings::default(),
+            utc_offset_minutes: CHINA_UTC_OFFSET_MINUTES,
         }
     }
 
@@ -104,6 +114,9 @@ impl Settings {
 /// tls_key = "/var/lib/gridsync/tls/key.pem"
 /// enrollments_per_minute = 60
 /// logins_per_minute = 5
+/// device_record_budget = 10000
+/// replication_days = 90
+/// utc_offset_minutes = 480
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +143,12 @@ pub struct FileSettings {
     pub enrollments_per_minute: Option<u32>,
     /// Admin login attempts per minute from one address.
     pub logins_per_minute: Option<u32>,
+    /// Most records on one device.
+    pub device_record_budget: Option<u32>,
+    /// Days records other than open disputes stay on devices after their last change.
+    pub replication_days: Option<u32>,
+    /// The deployment's time zone, minutes east of UTC.
+    pub utc_offset_minutes: Option<i32>,
 }
 
 /// Log output format.
@@ -190,6 +209,15 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     }
     if let Some(n) = file.logins_per_minute.filter(|n| *n > 0) {
         settings.logins_per_minute = n;
+    }
+    if let Some(n) = file.device_record_budget.filter(|n| *n > 0) {
+        settings.scope.budget = n;
+    }
+    if let Some(days) = file.replication_days.filter(|d| *d > 0) {
+        settings.scope.window_ms = u64::from(days) * 24 * 60 * 60 * 1000;
+    }
+    if let Some(offset) = file.utc_offset_minutes.filter(|o| (-14 * 60..=14 * 60).contains(o)) {
+        settings.utc_offset_minutes = offset;
     }
     settings
 }

@@ -16,12 +16,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gridsync_proto::{ActorId, PullResponse, PushRequest, PushResponse, RecordId, RecordState};
+use gridsync_proto::{
+    ErrorCode, PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordState,
+};
 use gridsync_sql_support::Schema;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
+use crate::directory::{self, DirectoryCache};
 use crate::error::ApiError;
+use crate::scope::ScopeSettings;
+pub use ingest::CLOCK_SUSPECT_MS;
 pub(crate) use ingest::precheck;
 use pool::ReadPool;
 pub use writer::WriteError;
@@ -30,7 +35,7 @@ pub use writer::WriteError;
 pub static SCHEMA: Schema = Schema {
     name: "server database",
     application_id: 0x4753_5256, // "GSRV"
-    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql")],
+    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql"), include_str!("../sql/v3.sql")],
 };
 
 /// The database file inside the data directory.
@@ -41,6 +46,8 @@ pub const DB_FILE: &str = "gridsync.db";
 pub struct Store {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
+    directory: Arc<DirectoryCache>,
+    scope: ScopeSettings,
 }
 
 /// Owns the writer thread; [`WriterThread::join`] waits until every queued
@@ -75,8 +82,14 @@ pub enum StoreError {
 }
 
 impl Store {
-    /// Opens (creating on first start) the database in `data_dir` and starts the writer.
+    /// Opens (creating on first start) the database in `data_dir` with the
+    /// default scope settings and starts the writer.
     pub fn open(data_dir: &Path) -> Result<(Store, WriterThread), StoreError> {
+        Self::open_with(data_dir, ScopeSettings::default())
+    }
+
+    /// Opens the database in `data_dir`, with devices scoped by `scope`.
+    pub fn open_with(data_dir: &Path, scope: ScopeSettings) -> Result<(Store, WriterThread), StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(DB_FILE);
@@ -87,20 +100,38 @@ impl Store {
             .spawn(move || writer::run(conn, rx, now_ms))
             .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
         let readers = Arc::new(ReadPool::new(path, &SCHEMA, 8));
-        Ok((Store { writer: tx, readers }, WriterThread(thread)))
+        let directory = Arc::new(DirectoryCache::default());
+        Ok((Store { writer: tx, readers, directory, scope }, WriterThread(thread)))
     }
 
-    /// Validates a push, applies it and logs it durably. Returns only after commit.
-    pub async fn push(&self, push: PushRequest) -> Result<PushResponse, ApiError> {
+    /// The directory cache, shared by every connection of this store.
+    pub fn directory(&self) -> &DirectoryCache {
+        &self.directory
+    }
+
+    /// How much each device holds.
+    pub fn scope(&self) -> ScopeSettings {
+        self.scope
+    }
+
+    /// Validates a push by `user`'s device, applies every group the rules
+    /// accept and logs them durably. Returns only after commit.
+    pub async fn push(&self, push: PushRequest, user: String) -> Result<PushResponse, ApiError> {
         precheck(&push)?;
+        let directory = self.directory.clone();
         self.write(move |conn, now| {
-            let outcome = ingest::ingest(conn, &push, now)?;
+            let actor = directory::actor(conn, &user)?.ok_or_else(unknown_user)?;
+            let (_, dir) = directory.get(conn)?;
+            let pusher = ingest::Pusher { actor: &actor, dir: &dir, now };
+            let outcome = ingest::ingest(conn, &push, &pusher)?;
             let high =
                 conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))?;
             Ok(PushResponse {
                 accepted: outcome.accepted,
                 duplicates: outcome.duplicates,
                 high_seq: high as u64,
+                received_ms: now,
+                refused: outcome.refused,
             })
         })
         .await
@@ -118,16 +149,24 @@ impl Store {
         answer.await.map_err(|_| shutting_down())?
     }
 
-    /// One page of other devices' changes after `after`. Blocking: call from `web::block`.
-    pub fn pull(&self, device: ActorId, after: u64, limit: u32) -> Result<PullResponse, ApiError> {
-        let page = self.readers.with(|conn| pull::page(conn, device, after, limit)).map_err(|e| {
-            tracing::error!(error = %e, "cannot open a reader");
-            ApiError::internal()
-        })?;
-        page.map_err(|e| {
-            tracing::error!(error = %e, "pull failed");
-            ApiError::internal()
+    /// The next page of what changed in the scope of `user`'s device:
+    /// planned on a reader, then recorded by the writer (which issues the
+    /// page's cursor) unless the page changes nothing.
+    pub async fn pull(&self, request: PullRequest, user: String) -> Result<PullResponse, ApiError> {
+        let (directory, scope) = (self.directory.clone(), self.scope);
+        let device = request.device;
+        let plan =
+            self.read(move |conn| pull::plan(conn, &directory, &scope, &request, &user, now_ms())).await?;
+        if plan.is_idle() {
+            return Ok(plan.response);
+        }
+        self.write(move |conn, now| {
+            let cursor = pull::record(conn, device, &plan, now)?;
+            let mut response = plan.response;
+            response.cursor = cursor;
+            Ok(response)
         })
+        .await
     }
 
     /// Runs read-only `work` on a pooled reader, off the async executor.
@@ -159,6 +198,10 @@ impl Store {
     }
 }
 
+fn unknown_user() -> WriteError {
+    WriteError::Refused(ApiError::new(ErrorCode::UnknownDevice, "this device's user is not known"))
+}
+
 fn shutting_down() -> ApiError {
     ApiError::new(gridsync_proto::ErrorCode::Unavailable, "the server is shutting down; retry later")
 }
@@ -186,6 +229,13 @@ impl Inspector {
     /// Number of merged records.
     pub fn record_count(&self) -> rusqlite::Result<u64> {
         self.0.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+    }
+
+    /// Every record of a kind, by id (a record that does not decode is left out).
+    pub fn records_of(&self, kind: gridsync_proto::RecordKind) -> rusqlite::Result<Vec<RecordState>> {
+        let mut stmt = self.0.prepare("SELECT state FROM records WHERE kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kind.code()], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.filter_map(|b| b.ok().and_then(|b| RecordState::from_bytes(&b).ok())).collect())
     }
 
     /// The merged state of a record.

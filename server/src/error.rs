@@ -73,7 +73,15 @@ impl ResponseError for ApiError {
             | ErrorCode::TooManyChanges
             | ErrorCode::InvalidChange
             | ErrorCode::EnrollmentInvalid
-            | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidRequest
+            | ErrorCode::InvalidField
+            | ErrorCode::UnknownField
+            | ErrorCode::MissingField
+            | ErrorCode::InvalidRecord
+            | ErrorCode::InvalidTransition => StatusCode::BAD_REQUEST,
+            ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
+            ErrorCode::OverBudget => StatusCode::CONFLICT,
+            ErrorCode::UnknownPlace => StatusCode::NOT_FOUND,
         }
     }
 

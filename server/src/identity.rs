@@ -19,7 +19,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::audit::{self, Event};
 use crate::db::WriteError;
+use crate::directory;
 use crate::error::ApiError;
+use crate::hierarchy::{self, shown};
+use crate::scope::ScopeSettings;
 
 /// Letters of enrollment codes: no 0/O, 1/I/L, so codes survive being read aloud.
 const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ-";
@@ -35,8 +38,11 @@ pub struct User {
     pub name: String,
     /// What they may do.
     pub role: Role,
-    /// Their place in the hierarchy ('' for the whole deployment).
+    /// Their place in the hierarchy ('' for the whole deployment); a
+    /// department user's is their unit's place.
     pub scope: String,
+    /// Their unit (department users only).
+    pub unit: Option<String>,
     /// Deactivated users cannot log in and their devices are revoked.
     pub active: bool,
     /// Whether a password is set (they can log in to the admin API).
@@ -94,8 +100,26 @@ pub fn check_user_name(name: &str) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// Adds a user. `password_hash` is an argon2id PHC string, or None for
-/// users who only sync with devices.
+/// A new user, for [`create_user`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    /// Unique name.
+    pub name: &'a str,
+    /// What they may do.
+    pub role: Role,
+    /// Their place code ('' for the whole deployment). For a department
+    /// user: '' or their unit's place.
+    pub scope: &'a str,
+    /// Their unit: required for department users, refused for others.
+    pub unit: Option<&'a str>,
+    /// An argon2id PHC string, or None for users who only sync with devices.
+    pub password_hash: Option<&'a str>,
+}
+
+/// Adds a user at `scope`, which must be '' (the whole deployment) or a
+/// known place ([`ErrorCode::UnknownPlace`]). `password_hash` is an argon2id
+/// PHC string, or None for users who only sync with devices. Department
+/// users belong to a unit: add them with [`add_user_in_unit`].
 pub fn add_user(
     conn: &Connection,
     now: u64,
@@ -105,32 +129,147 @@ pub fn add_user(
     scope: &str,
     password_hash: Option<&str>,
 ) -> Result<User, WriteError> {
+    create_user(conn, now, actor, &NewUser { name, role, scope, unit: None, password_hash })
+}
+
+/// Adds a department user of `unit` (which must exist); their scope is the
+/// unit's place.
+pub fn add_user_in_unit(
+    conn: &Connection,
+    now: u64,
+    actor: &str,
+    name: &str,
+    unit: &str,
+    password_hash: Option<&str>,
+) -> Result<User, WriteError> {
+    create_user(
+        conn,
+        now,
+        actor,
+        &NewUser { name, role: Role::Department, scope: "", unit: Some(unit), password_hash },
+    )
+}
+
+/// Adds a user with any role: [`add_user`] and [`add_user_in_unit`] in one.
+pub fn create_user(conn: &Connection, now: u64, actor: &str, new: &NewUser<'_>) -> Result<User, WriteError> {
+    let NewUser { name, role, unit, password_hash, .. } = *new;
     check_user_name(name)?;
     if get_user(conn, name)?.is_some() {
         return Err(refuse(ErrorCode::InvalidRequest, "a user with that name already exists"));
     }
+    let scope = resolve_assignment(conn, role, new.scope, unit)?;
     conn.execute(
-        "INSERT INTO users (name, role, scope, password, active, created_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-        params![name, role.name(), scope, password_hash, now as i64],
+        "INSERT INTO users (name, role, scope, unit, password, active, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+        params![name, role.name(), scope, unit, password_hash, now as i64],
     )?;
-    audit::append(
-        conn,
-        now,
-        &Event::new(actor, "user.add", name, "ok").detail(format!("role={role} scope={scope}")),
-    )?;
+    let detail = format!("role={role} scope={scope} unit={}", unit.unwrap_or(""));
+    audit::append(conn, now, &Event::new(actor, "user.add", name, "ok").detail(detail))?;
     Ok(User {
         name: name.to_owned(),
         role,
-        scope: scope.to_owned(),
+        scope,
+        unit: unit.map(str::to_owned),
         active: true,
         has_password: password_hash.is_some(),
     })
 }
 
+/// The scope a user with `role` gets when assigned to `scope` and `unit`:
+/// a department user must have a known unit and gets its place (a `scope`
+/// given too must be that place); other roles must have no unit and a
+/// `scope` that is '' or a known place.
+pub fn resolve_assignment(
+    conn: &Connection,
+    role: Role,
+    scope: &str,
+    unit: Option<&str>,
+) -> Result<String, WriteError> {
+    match (role, unit) {
+        (Role::Department, None) => Err(refuse(
+            ErrorCode::InvalidRequest,
+            "a department user belongs to a unit: give the unit's code",
+        )),
+        (Role::Department, Some(unit)) => {
+            let place: Option<String> = conn
+                .prepare_cached("SELECT place FROM units WHERE code = ?1")?
+                .query_row([unit], |r| r.get(0))
+                .optional()?;
+            let place = place.ok_or_else(|| {
+                refuse(
+                    ErrorCode::UnknownPlace,
+                    format!("unit {} is not a known unit; add it first", shown(unit)),
+                )
+            })?;
+            if !scope.is_empty() && scope != place {
+                return Err(refuse(
+                    ErrorCode::InvalidRequest,
+                    format!("a department user's scope is their unit's place ({place}); leave the scope out"),
+                ));
+            }
+            Ok(place)
+        }
+        (_, Some(_)) => Err(refuse(ErrorCode::InvalidRequest, "only department users belong to a unit")),
+        (_, None) if scope.is_empty() => Ok(String::new()),
+        (_, None) => {
+            let known: bool = conn
+                .prepare_cached("SELECT count(*) > 0 FROM places WHERE code = ?1")?
+                .query_row([scope], |r| r.get(0))?;
+            if known {
+                Ok(scope.to_owned())
+            } else {
+                Err(refuse(
+                    ErrorCode::UnknownPlace,
+                    format!("scope {} is not a known place; add the place first", shown(scope)),
+                ))
+            }
+        }
+    }
+}
+
+/// Assigns a user to another place (`scope`) or, for a department user,
+/// another unit. Deactivated users cannot be assigned. When the user has an
+/// enrolled device that is not revoked, the assignment is refused with
+/// [`ErrorCode::OverBudget`] if the device would hold more records than
+/// `settings.budget`. Assigning a user where they already are changes
+/// nothing.
+pub fn assign_user(
+    conn: &Connection,
+    now: u64,
+    actor: &str,
+    name: &str,
+    scope: &str,
+    unit: Option<&str>,
+    settings: &ScopeSettings,
+) -> Result<User, WriteError> {
+    let Some(user) = get_user(conn, name)? else {
+        return Err(refuse(ErrorCode::InvalidRequest, "no such user"));
+    };
+    if !user.active {
+        return Err(refuse(ErrorCode::UserInactive, "the user is deactivated and cannot be assigned"));
+    }
+    let scope = resolve_assignment(conn, user.role, scope, unit)?;
+    if scope == user.scope && unit == user.unit.as_deref() {
+        return Ok(user);
+    }
+    conn.prepare_cached("UPDATE users SET scope = ?2, unit = ?3 WHERE name = ?1")?
+        .execute(params![name, scope, unit])?;
+    let devices = hierarchy::device_users(conn, Some(name))?;
+    if !devices.is_empty() {
+        let dir = directory::load(conn)?;
+        hierarchy::check_budget(conn, now, &dir, &devices, settings)?;
+    }
+    let detail = format!("from={} to={scope} unit={}", user.scope, unit.unwrap_or(""));
+    audit::append(conn, now, &Event::new(actor, "user.assign", name, "ok").detail(detail))?;
+    directory::bump(conn)?;
+    Ok(User { scope, unit: unit.map(str::to_owned), ..user })
+}
+
 /// One user.
 pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, WriteError> {
     let row = conn
-        .prepare_cached("SELECT name, role, scope, active, password IS NOT NULL FROM users WHERE name = ?1")?
+        .prepare_cached(
+            "SELECT name, role, scope, active, password IS NOT NULL, unit FROM users WHERE name = ?1",
+        )?
         .query_row([name], user_row)
         .optional()?;
     row.transpose()
@@ -138,8 +277,8 @@ pub fn get_user(conn: &Connection, name: &str) -> Result<Option<User>, WriteErro
 
 /// Every user, by name.
 pub fn list_users(conn: &Connection) -> Result<Vec<User>, WriteError> {
-    let mut stmt =
-        conn.prepare("SELECT name, role, scope, active, password IS NOT NULL FROM users ORDER BY name")?;
+    let mut stmt = conn
+        .prepare("SELECT name, role, scope, active, password IS NOT NULL, unit FROM users ORDER BY name")?;
     let rows = stmt.query_map([], user_row)?;
     rows.map(|r| r?).collect()
 }
@@ -149,7 +288,14 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<User, WriteError>>
     let role: String = r.get(1)?;
     Ok(Role::from_str(&role).map_err(|_| WriteError::Corrupt(format!("unknown role {role:?}"))).and_then(
         |role| {
-            Ok(User { name: r.get(0)?, role, scope: r.get(2)?, active: r.get(3)?, has_password: r.get(4)? })
+            Ok(User {
+                name: r.get(0)?,
+                role,
+                scope: r.get(2)?,
+                unit: r.get(5)?,
+                active: r.get(3)?,
+                has_password: r.get(4)?,
+            })
         },
     ))
 }
@@ -372,12 +518,20 @@ pub fn revoke_device(
 
 #[cfg(test)]
 mod tests {
+    use gridsync_proto::{Level, Place, Unit};
+
     use super::*;
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = gridsync_sql_support::open(&dir.path().join("i.db"), &crate::db::SCHEMA).expect("open");
         (dir, conn)
+    }
+
+    fn place(conn: &Connection, code: &str, level: Level, parent: Option<&str>) {
+        let place =
+            Place { code: code.into(), name: format!("{code} 名"), level, parent: parent.map(Into::into) };
+        hierarchy::add_place(conn, 0, "cli", &place).expect("place");
     }
 
     fn request(code: &str) -> EnrollRequest {
@@ -394,6 +548,7 @@ mod tests {
     #[test]
     fn a_code_enrolls_once_and_expires() {
         let (_dir, conn) = db();
+        place(&conn, "530102.003", Level::Village, None);
         add_user(&conn, 0, "cli", "li", Role::Worker, "530102.003", None).expect("user");
         let code = issue_enrollment(&conn, 1_000, "cli", "li", 60_000).expect("code");
         assert_eq!(code.len(), 23);
@@ -420,6 +575,7 @@ mod tests {
     #[test]
     fn deactivating_a_user_revokes_their_devices() {
         let (_dir, conn) = db();
+        place(&conn, "x", Level::Grid, None);
         add_user(&conn, 0, "cli", "wang", Role::Worker, "x", None).expect("user");
         let code = issue_enrollment(&conn, 0, "cli", "wang", 60_000).expect("code");
         let req = request(&code);
@@ -435,7 +591,73 @@ mod tests {
         );
         assert!(matches!(
             crate::audit::verify(&conn).expect("verify"),
-            crate::audit::Verdict::Intact { rows: 5, .. }
+            crate::audit::Verdict::Intact { rows: 6, .. }
         ));
+        assert_eq!(
+            code_of(
+                assign_user(&conn, 8, "cli", "wang", "x", None, &ScopeSettings::default())
+                    .expect_err("inactive")
+            ),
+            ErrorCode::UserInactive
+        );
+    }
+
+    #[test]
+    fn scopes_are_known_places_and_departments_belong_to_units() {
+        let (_dir, conn) = db();
+        place(&conn, "5301", Level::County, None);
+        place(&conn, "530102", Level::Township, Some("5301"));
+        place(&conn, "530103", Level::Township, Some("5301"));
+        let unknown =
+            add_user(&conn, 0, "cli", "li", Role::Worker, "5301.02", None).expect_err("unknown place");
+        assert_eq!(code_of(unknown), ErrorCode::UnknownPlace);
+        add_user(&conn, 0, "cli", "root", Role::Administrator, "", None).expect("whole deployment");
+        assert_eq!(
+            code_of(add_user(&conn, 0, "cli", "mca", Role::Department, "530102", None).expect_err("no unit")),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(add_user_in_unit(&conn, 0, "cli", "mca", "U-NONE", None).expect_err("unknown unit")),
+            ErrorCode::UnknownPlace
+        );
+        let unit = |code: &str, place: &str| {
+            let unit =
+                Unit {
+                    code: code.into(), name: "派出所".into(), kind: "police".into(), place: place.into()
+                };
+            hierarchy::add_unit(&conn, 0, "cli", &unit).expect("unit");
+        };
+        unit("U-POLICE", "530102");
+        let dept = add_user_in_unit(&conn, 0, "cli", "mca", "U-POLICE", None).expect("department user");
+        assert_eq!((dept.scope.as_str(), dept.unit.as_deref()), ("530102", Some("U-POLICE")));
+        assert_eq!(get_user(&conn, "mca").expect("read").expect("stored"), dept);
+        let worker_in_unit = NewUser {
+            name: "zhao",
+            role: Role::Worker,
+            scope: "530102",
+            unit: Some("U-POLICE"),
+            password_hash: None,
+        };
+        assert_eq!(
+            code_of(create_user(&conn, 0, "cli", &worker_in_unit).expect_err("unit")),
+            ErrorCode::InvalidRequest
+        );
+
+        // Assignment moves the user and the directory version.
+        add_user(&conn, 0, "cli", "li", Role::Worker, "530102", None).expect("worker");
+        let version = directory::version(&conn).expect("version");
+        let settings = ScopeSettings::default();
+        let moved = assign_user(&conn, 1, "cli", "li", "530103", None, &settings).expect("assign");
+        assert_eq!(moved.scope, "530103");
+        assert!(directory::version(&conn).expect("version") > version);
+        assert_eq!(
+            code_of(assign_user(&conn, 1, "cli", "li", "nowhere", None, &settings).expect_err("unknown")),
+            ErrorCode::UnknownPlace
+        );
+        unit("U-JUSTICE", "530103");
+        let dept = assign_user(&conn, 2, "cli", "mca", "", Some("U-JUSTICE"), &settings).expect("new unit");
+        assert_eq!((dept.scope.as_str(), dept.unit.as_deref()), ("530103", Some("U-JUSTICE")));
+        let actor = directory::actor(&conn, "mca").expect("read").expect("actor");
+        assert_eq!(actor.unit.as_deref(), Some("U-JUSTICE"));
     }
 }

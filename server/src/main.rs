@@ -6,10 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gridsync_proto::{ActorId, Role};
-use gridsync_server::audit::Verdict;
+use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
+use gridsync_server::audit::{self, Verdict};
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
-use gridsync_server::operator;
+use gridsync_server::demo::{self, DemoOptions};
+use gridsync_server::hierarchy::{ImportSummary, parse_level};
+use gridsync_server::reports::{self, Filing};
+use gridsync_server::scope::ScopeSettings;
+use gridsync_server::{Settings, operator};
 
 /// gridsync township sync server.
 #[derive(Debug, Parser)]
@@ -51,6 +55,12 @@ enum Command {
     /// Administrators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Places: city, county, township, village, grid.
+    #[command(subcommand)]
+    Place(PlaceCommand),
+    /// Units (departments) that receive transferred disputes.
+    #[command(subcommand)]
+    Unit(UnitCommand),
     /// Users: workers, staff, departments, auditors.
     #[command(subcommand)]
     User(UserCommand),
@@ -75,6 +85,41 @@ enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Reports on the merged records.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Fill an empty data directory with a demo township and a month of its
+    /// work, to try the product.
+    Demo {
+        /// Days of work, ending yesterday.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Villages in the township.
+        #[arg(long, default_value_t = 6)]
+        villages: usize,
+        /// Grids per village.
+        #[arg(long, default_value_t = 3)]
+        grids: usize,
+        /// Seed of the generator: the same seed makes the same township.
+        #[arg(long, default_value_t = 20_261_201)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Which grid workers filed their daily report for a day: on time, late or not at all.
+    Daily {
+        /// The place: every grid worker at or below it counts.
+        #[arg(long)]
+        place: String,
+        /// The day, YYYY-MM-DD [default: yesterday].
+        #[arg(long)]
+        date: Option<Date>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,12 +144,27 @@ enum UserCommand {
         /// administrator, county_admin, township_admin, department, auditor or worker.
         #[arg(long)]
         role: Role,
-        /// The user's place code in the hierarchy, e.g. 5301.02.003.
+        /// The user's place code (a place added before; '' for the whole
+        /// deployment). May be left out for a department user with --unit.
+        #[arg(long, required_unless_present = "unit")]
+        scope: Option<String>,
+        /// The unit of a department user; their scope is the unit's place.
         #[arg(long)]
-        scope: String,
+        unit: Option<String>,
         /// Read an admin-API password from standard input.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Assign a user to another place (or a department user to another unit).
+    Move {
+        /// The user name.
+        name: String,
+        /// The new place code. May be left out for a department user with --unit.
+        #[arg(long, required_unless_present = "unit")]
+        scope: Option<String>,
+        /// The new unit of a department user.
+        #[arg(long)]
+        unit: Option<String>,
     },
     /// Deactivate a user and revoke all their devices.
     Deactivate {
@@ -113,6 +173,72 @@ enum UserCommand {
     },
     /// List users.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PlaceCommand {
+    /// Add a place under an existing parent of a higher level.
+    Add {
+        /// Its stable code, e.g. 530102001-03.
+        code: String,
+        /// Its name, e.g. 第三网格.
+        #[arg(long)]
+        name: String,
+        /// city, county, township, village or grid (or 市, 县, 区, 乡, 镇, 街道, 村, 社区, 网格).
+        #[arg(long, value_parser = parse_level)]
+        level: Level,
+        /// The place above it [default: the top of the deployment].
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Move a place (with everything below it) under another parent.
+    Move {
+        /// The place's code.
+        code: String,
+        /// The new parent's code ('' for the top of the deployment).
+        #[arg(long)]
+        parent: String,
+    },
+    /// List places.
+    List {
+        /// Print JSON instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or update places from a CSV file with the header code,name,level,parent.
+    Import {
+        /// The CSV file (UTF-8).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UnitCommand {
+    /// Add a unit (department) at an existing place.
+    Add {
+        /// Its stable code.
+        code: String,
+        /// Its name, e.g. 城关派出所.
+        #[arg(long)]
+        name: String,
+        /// What sort of department, e.g. police, justice, housing.
+        #[arg(long)]
+        kind: String,
+        /// The place it works at.
+        #[arg(long)]
+        place: String,
+    },
+    /// List units.
+    List {
+        /// Print JSON instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or update units from a CSV file with the header code,name,kind,place.
+    Import {
+        /// The CSV file (UTF-8).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,17 +291,39 @@ fn main() -> anyhow::Result<()> {
             init_logging(settings.json_logs);
             serve(settings)
         }
-        command => operate(
-            command,
-            cli.data.or(file.data).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
-        ),
+        command => {
+            let settings = config::resolve(Overrides { data: cli.data, ..Overrides::default() }, file);
+            operate(command, &settings)
+        }
     }
 }
 
 /// The commands that work on the data directory rather than serve it.
-fn operate(command: Command, data: PathBuf) -> anyhow::Result<()> {
+fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let data = settings.data_dir.clone();
+    let budget = &settings.scope;
     match command {
         Command::Serve { .. } => unreachable!("handled by main"),
+        Command::Report(ReportCommand::Daily { place, date, json }) => {
+            report_daily(&data, &place, date, settings.utc_offset_minutes, json)
+        }
+        Command::Demo { days, villages, grids, seed } => {
+            let made = demo::fill(&data, &DemoOptions { days, villages, grids, seed })?;
+            println!(
+                "demo township {} made: {} places, {} departments, {} users with devices",
+                made.township, made.places, made.units, made.users
+            );
+            println!(
+                "{days} days of work: {} records, {} changes, {} disputes ({} closed)",
+                made.records, made.changes, made.disputes.0, made.disputes.1
+            );
+            println!("administrator {} (one-time password): {}", made.admin.0, made.admin.1);
+            println!("township centre {} (one-time password): {}", made.centre.0, made.centre.1);
+            println!("try: gridsync-server --data {} report daily --place {}", data.display(), made.township);
+            Ok(())
+        }
+        Command::Place(command) => place(command, &data, budget),
+        Command::Unit(command) => unit(command, &data),
         Command::Tls(TlsCommand::SelfSigned { hosts, days, force }) => {
             let files = gridsync_server::tls::write_self_signed(&data, &hosts, days, force)?;
             println!("township CA:        {}", files.ca.display());
@@ -196,10 +344,39 @@ fn operate(command: Command, data: PathBuf) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User(UserCommand::Add { name, role, scope, password_stdin }) => {
+        Command::User(UserCommand::Add { name, role, scope, unit, password_stdin }) => {
             let password = password_stdin.then(operator::password_from_stdin).transpose()?;
-            let user = operator::add_user(&data, &name, role, &scope, password)?;
-            println!("user {} added ({}, scope {})", user.name, user.role, display_scope(&user.scope));
+            let user = match &unit {
+                Some(unit) => {
+                    operator::add_user_with_unit(&data, &name, role, scope.as_deref(), unit, password)?
+                }
+                None => {
+                    operator::add_user(&data, &name, role, scope.as_deref().unwrap_or_default(), password)?
+                }
+            };
+            println!(
+                "user {} added ({}, scope {}{})",
+                user.name,
+                user.role,
+                display_scope(&user.scope),
+                unit_of(&user.unit)
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Move { name, scope, unit }) => {
+            let user = operator::move_user(
+                &data,
+                &name,
+                scope.as_deref().unwrap_or_default(),
+                unit.as_deref(),
+                budget,
+            )?;
+            println!(
+                "user {} assigned to scope {}{}",
+                user.name,
+                display_scope(&user.scope),
+                unit_of(&user.unit)
+            );
             Ok(())
         }
         Command::User(UserCommand::Deactivate { name }) => {
@@ -210,7 +387,8 @@ fn operate(command: Command, data: PathBuf) -> anyhow::Result<()> {
         Command::User(UserCommand::List) => {
             for u in operator::list_users(&data)? {
                 let state = if u.active { "active" } else { "deactivated" };
-                println!("{}\t{}\t{}\t{state}", u.name, u.role, display_scope(&u.scope));
+                let unit = u.unit.as_deref().unwrap_or("-");
+                println!("{}\t{}\t{}\t{state}\t{unit}", u.name, u.role, display_scope(&u.scope));
             }
             Ok(())
         }
@@ -253,8 +431,130 @@ fn operate(command: Command, data: PathBuf) -> anyhow::Result<()> {
     }
 }
 
+/// `report daily`: one line per grid worker, then the counts.
+fn report_daily(
+    data: &std::path::Path,
+    place: &str,
+    date: Option<Date>,
+    utc_offset_minutes: i32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let date = match date {
+        Some(date) => date,
+        None => Date::of_millis(gridsync_server::db::now_ms() as i64, utc_offset_minutes)
+            .and_then(Date::previous)
+            .context("the clock gives no date")?,
+    };
+    let report = operator::transact(data, |conn, now| {
+        let dir = gridsync_server::directory::load(conn)?;
+        if gridsync_proto::Hierarchy::place(&dir, place).is_none() {
+            return Err(gridsync_server::db::WriteError::Refused(gridsync_server::ApiError::new(
+                gridsync_proto::ErrorCode::UnknownPlace,
+                "no such place",
+            )));
+        }
+        let report = reports::daily(conn, &dir, place, date, utc_offset_minutes)?;
+        let event = audit::Event::new("cli", "report.daily", place, "ok").detail(format!("date={date}"));
+        audit::append(conn, now, &event)?;
+        Ok(report)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    for w in &report.workers {
+        let filing = match w.filing {
+            Filing::OnTime => "on time",
+            Filing::Late => "late",
+            Filing::Missing => "missing",
+        };
+        println!("{}\t{}\t{filing}\t{}", w.place, w.worker, w.status.as_deref().unwrap_or("-"));
+    }
+    println!(
+        "{date} {place}: {} on time, {} late, {} missing (of {})",
+        report.on_time,
+        report.late,
+        report.missing,
+        report.workers.len()
+    );
+    Ok(())
+}
+
 fn display_scope(scope: &str) -> &str {
     if scope.is_empty() { "(all)" } else { scope }
+}
+
+fn unit_of(unit: &Option<String>) -> String {
+    unit.as_ref().map(|u| format!(", unit {u}")).unwrap_or_default()
+}
+
+fn print_summary(file: &std::path::Path, s: ImportSummary) {
+    println!(
+        "imported {}: {} added, {} updated, {} unchanged",
+        file.display(),
+        s.added,
+        s.updated,
+        s.unchanged
+    );
+}
+
+/// `place ...`.
+fn place(command: PlaceCommand, data: &std::path::Path, scope: &ScopeSettings) -> anyhow::Result<()> {
+    match command {
+        PlaceCommand::Add { code, name, level, parent } => {
+            let place = Place { code, name, level, parent: parent.filter(|p| !p.is_empty()) };
+            operator::add_place(data, &place)?;
+            let under = place.parent.as_deref().unwrap_or("the top of the deployment");
+            println!("place {} added ({}, under {under})", place.code, place.level);
+        }
+        PlaceCommand::Move { code, parent } => {
+            let moved =
+                operator::move_place(data, &code, Some(parent.as_str()).filter(|p| !p.is_empty()), scope)?;
+            let under = moved.parent.as_deref().unwrap_or("the top of the deployment");
+            println!("place {} now under {under}", moved.code);
+        }
+        PlaceCommand::List { json } => {
+            let places = operator::list_places(data)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&places)?);
+            } else {
+                for p in places {
+                    println!("{}\t{}\t{}\t{}", p.code, p.level, p.parent.as_deref().unwrap_or("-"), p.name);
+                }
+            }
+        }
+        PlaceCommand::Import { file } => {
+            let text = operator::read_csv(&file)?;
+            print_summary(&file, operator::import_places(data, &text, scope)?);
+        }
+    }
+    Ok(())
+}
+
+/// `unit ...`.
+fn unit(command: UnitCommand, data: &std::path::Path) -> anyhow::Result<()> {
+    match command {
+        UnitCommand::Add { code, name, kind, place } => {
+            let unit = Unit { code, name, kind, place };
+            operator::add_unit(data, &unit)?;
+            println!("unit {} added ({}, at {})", unit.code, unit.kind, unit.place);
+        }
+        UnitCommand::List { json } => {
+            let units = operator::list_units(data)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&units)?);
+            } else {
+                for u in units {
+                    println!("{}\t{}\t{}\t{}", u.code, u.kind, u.place, u.name);
+                }
+            }
+        }
+        UnitCommand::Import { file } => {
+            let text = operator::read_csv(&file)?;
+            print_summary(&file, operator::import_units(data, &text)?);
+        }
+    }
+    Ok(())
 }
 
 fn init_logging(json: bool) {

@@ -1,19 +1,23 @@
 //! The operator's commands on a data directory (`gridsync-server --data DIR
 //! user add ...`), run directly on the database in one transaction each,
 //! beside a running server if need be. Every change is audited with the
-//! actor `cli`.
+//! actor `cli`. Places and units come first: every user's scope is a place
+//! (see [`crate::hierarchy`] for the CSV formats of `place import` and
+//! `unit import`).
 
 use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use gridsync_proto::{ActorId, EnrollmentTicket, Role};
+use gridsync_proto::{ActorId, EnrollmentTicket, Place, Role, Unit};
 use rusqlite::Connection;
 
 use crate::audit::{self, Verdict};
 use crate::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use crate::identity::{self, Device, User};
+use crate::hierarchy::{self, ImportSummary};
+use crate::identity::{self, Device, NewUser, User};
 use crate::passwords;
+use crate::scope::ScopeSettings;
 
 /// The audit actor of command-line changes.
 const ACTOR: &str = "cli";
@@ -64,6 +68,88 @@ pub fn add_user(
 ) -> anyhow::Result<User> {
     let hash = password.map(|p| passwords::hash(&p)).transpose()?;
     transact(data, |conn, now| identity::add_user(conn, now, ACTOR, name, role, scope, hash.as_deref()))
+}
+
+/// `user add --unit`: a department user of `unit`, at the unit's place.
+/// A `scope` given too must be that place.
+pub fn add_user_with_unit(
+    data: &Path,
+    name: &str,
+    role: Role,
+    scope: Option<&str>,
+    unit: &str,
+    password: Option<String>,
+) -> anyhow::Result<User> {
+    let hash = password.map(|p| passwords::hash(&p)).transpose()?;
+    transact(data, |conn, now| {
+        let new = NewUser {
+            name,
+            role,
+            scope: scope.unwrap_or(""),
+            unit: Some(unit),
+            password_hash: hash.as_deref(),
+        };
+        identity::create_user(conn, now, ACTOR, &new)
+    })
+}
+
+/// `user move`: assigns a user to another place, or another unit.
+pub fn move_user(
+    data: &Path,
+    name: &str,
+    scope: &str,
+    unit: Option<&str>,
+    settings: &ScopeSettings,
+) -> anyhow::Result<User> {
+    transact(data, |conn, now| identity::assign_user(conn, now, ACTOR, name, scope, unit, settings))
+}
+
+/// `place add`.
+pub fn add_place(data: &Path, place: &Place) -> anyhow::Result<()> {
+    transact(data, |conn, now| hierarchy::add_place(conn, now, ACTOR, place))
+}
+
+/// `place move`: `parent` None is the top of the deployment.
+pub fn move_place(
+    data: &Path,
+    code: &str,
+    parent: Option<&str>,
+    settings: &ScopeSettings,
+) -> anyhow::Result<Place> {
+    transact(data, |conn, now| hierarchy::move_place(conn, now, ACTOR, code, parent, settings))
+}
+
+/// `place list`.
+pub fn list_places(data: &Path) -> anyhow::Result<Vec<Place>> {
+    transact(data, |conn, _| hierarchy::list_places(conn))
+}
+
+/// `place import`: the text of a places CSV.
+pub fn import_places(data: &Path, csv_text: &str, settings: &ScopeSettings) -> anyhow::Result<ImportSummary> {
+    transact(data, |conn, now| hierarchy::import_places_csv(conn, now, ACTOR, csv_text, settings))
+}
+
+/// `unit add`.
+pub fn add_unit(data: &Path, unit: &Unit) -> anyhow::Result<()> {
+    transact(data, |conn, now| hierarchy::add_unit(conn, now, ACTOR, unit))
+}
+
+/// `unit list`.
+pub fn list_units(data: &Path) -> anyhow::Result<Vec<Unit>> {
+    transact(data, |conn, _| hierarchy::list_units(conn))
+}
+
+/// `unit import`: the text of a units CSV.
+pub fn import_units(data: &Path, csv_text: &str) -> anyhow::Result<ImportSummary> {
+    transact(data, |conn, now| hierarchy::import_units_csv(conn, now, ACTOR, csv_text))
+}
+
+/// Reads a CSV file for an import; it must be UTF-8.
+pub fn read_csv(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!("{} is not UTF-8: save it as \"CSV UTF-8\" and try again", path.display())
+    })
 }
 
 /// `user deactivate`: returns how many devices were revoked.
@@ -166,13 +252,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let password = create_admin(dir.path(), "admin", None).expect("admin").expect("generated");
         assert_eq!(password.len(), 20);
+        let unknown = add_user(dir.path(), "li", Role::Worker, "5301.02", None).expect_err("no such place");
+        assert!(unknown.to_string().contains("not a known place"), "{unknown}");
+        let township = Place {
+            code: "5301.02".into(),
+            name: "城关镇".into(),
+            level: gridsync_proto::Level::Township,
+            parent: None,
+        };
+        add_place(dir.path(), &township).expect("place");
         add_user(dir.path(), "li", Role::Worker, "5301.02", None).expect("user");
         assert!(add_user(dir.path(), "li", Role::Worker, "5301.02", None).is_err(), "duplicate");
         let issued = issue_code(dir.path(), "li", 3_600_000, "http://127.0.0.1:8080").expect("code");
         assert_eq!(issued.code.len(), 23);
         assert_eq!(list_users(dir.path()).expect("list").len(), 2);
         assert_eq!(deactivate_user(dir.path(), "li").expect("deactivate"), 0);
-        // admin, user, code, deactivation: the refused duplicate left no trace.
-        assert!(matches!(verify_audit(dir.path()).expect("verify"), Verdict::Intact { rows: 4, .. }));
+        // admin, place, user, code, deactivation: the refused ones left no trace.
+        assert!(matches!(verify_audit(dir.path()).expect("verify"), Verdict::Intact { rows: 5, .. }));
     }
 }

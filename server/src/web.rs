@@ -6,6 +6,7 @@
 //! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
 //! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
+//! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`]) | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
@@ -15,6 +16,7 @@
 pub mod admin_api;
 pub mod device_auth;
 mod extract;
+pub mod reports_api;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use serde_json::json;
 
 use crate::db::{Store, now_ms};
 use crate::error::ApiError;
-use crate::identity;
+use crate::{directory, identity};
 use device_auth::RequestGuard;
 pub use extract::Signed;
 use throttle::Throttle;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub guard: Arc<RequestGuard>,
     /// Rate limits for logins and enrollments.
     pub throttle: Arc<Throttle>,
+    /// The deployment's time zone, minutes east of UTC.
+    pub utc_offset_minutes: i32,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
             max_page: settings.max_page,
             guard: Arc::default(),
             throttle: Arc::new(Throttle::new(settings.enrollments_per_minute, settings.logins_per_minute)),
+            utc_offset_minutes: settings.utc_offset_minutes,
         }
     }
 }
@@ -77,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(reports_api::configure)
     .configure(admin_api::configure)
     .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
@@ -92,26 +98,30 @@ pub fn app_data(state: AppState, limits: Limits) -> (web::Data<AppState>, web::D
 async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result<HttpResponse, ApiError> {
     let Signed { from, message: request } = signed;
     same_device(from.device, request.device)?;
-    let count = request.changes.len();
-    let response = state.store.push(request).await?;
+    let count = request.changes().count();
+    let response = state.store.push(request, from.user).await?;
     tracing::info!(
         changes = count,
         accepted = response.accepted,
         duplicates = response.duplicates,
+        refused_groups = response.refused.len(),
         "push stored"
     );
     Ok(message(&response))
 }
 
 async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result<HttpResponse, ApiError> {
-    let Signed { from, message: request } = signed;
+    let Signed { from, message: mut request } = signed;
     same_device(from.device, request.device)?;
-    let limit = request.limit.clamp(1, state.max_page);
-    let store = state.store.clone();
-    let page = web::block(move || store.pull(request.device, request.after, limit))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    tracing::debug!(changes = page.changes.len(), more = page.more, "pull served");
+    request.limit = request.limit.clamp(1, state.max_page);
+    let page = state.store.pull(request, from.user).await?;
+    tracing::debug!(
+        changes = page.changes.len(),
+        rebuilt = page.rebuild.len(),
+        removed = page.removed.len(),
+        more = page.more,
+        "pull served"
+    );
     Ok(message(&page))
 }
 
@@ -147,11 +157,15 @@ async fn enroll(
         }
     };
     tracing::info!(role = %user.role, "device enrolled");
+    let store = state.store.clone();
+    let name = user.name.clone();
+    let profile = state.store.read(move |conn| directory::profile(conn, store.directory(), &name)).await?;
     Ok(HttpResponse::Ok().json(EnrollResponse {
         user: user.name,
         role: user.role,
         scope: user.scope,
         server_time_ms: now_ms(),
+        profile,
     }))
 }
 

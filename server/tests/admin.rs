@@ -53,9 +53,25 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     let created = ok(&data, &["admin", "create", "--user", "root"], None);
     let password = created.lines().nth(1).expect("the one-time password line").to_owned();
     assert_eq!(password.len(), 20, "{created}");
+    for (code, level, parent) in [
+        ("5301", "city", None),
+        ("5301.02", "county", Some("5301")),
+        ("5301.02.003", "township", Some("5301.02")),
+        ("5301.02.003.01", "village", Some("5301.02.003")),
+    ] {
+        let mut args = vec!["place", "add", code, "--name", "某地", "--level", level];
+        args.extend(parent.map(|p| ["--parent", p]).into_iter().flatten());
+        ok(&data, &args, None);
+    }
+    ok(
+        &data,
+        &["unit", "add", "U-MCA", "--name", "民政局", "--kind", "civil_affairs", "--place", "5301.02"],
+        None,
+    );
     ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"], None);
-    let args = ["user", "add", "mca", "--role", "department", "--scope", "5301.02", "--password-stdin"];
-    ok(&data, &args, Some(DEPARTMENT_PASSWORD));
+    let args = ["user", "add", "mca", "--role", "department", "--unit", "U-MCA", "--password-stdin"];
+    let added = ok(&data, &args, Some(DEPARTMENT_PASSWORD));
+    assert!(added.contains("scope 5301.02, unit U-MCA"), "{added}");
     let short = run(
         &data,
         &["user", "add", "x", "--role", "worker", "--scope", "1", "--password-stdin"],

@@ -1,7 +1,7 @@
 //! The admin HTTP API against the real server: logins, sessions, roles and
 //! the subtree rule (a township admin never acts on another township).
 
-use gridsync_proto::{ErrorBody, ErrorCode, Role};
+use gridsync_proto::{ErrorBody, ErrorCode, Level, Place, Role};
 use gridsync_server::{Running, Settings, identity, operator};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -19,6 +19,20 @@ impl Township {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
+        for (code, level, parent) in [
+            ("5301", Level::City, None),
+            ("5301.02", Level::County, Some("5301")),
+            ("5301.02.003", Level::Township, Some("5301.02")),
+            ("5301.02.004", Level::Township, Some("5301.02")),
+            ("5301.02.003.01", Level::Village, Some("5301.02.003")),
+            ("5301.02.003.02", Level::Village, Some("5301.02.003")),
+            ("5301.02.004.01", Level::Village, Some("5301.02.004")),
+            ("5301.02.004.02", Level::Village, Some("5301.02.004")),
+        ] {
+            let place =
+                Place { code: code.into(), name: "某地".into(), level, parent: parent.map(Into::into) };
+            operator::add_place(&data, &place).expect("place");
+        }
         let staff = [
             ("root", Role::Administrator, ""),
             ("wang", Role::TownshipAdmin, "5301.02.003"),

@@ -1,6 +1,6 @@
-//! The operator's commands as run from a shell: `admin create`, `user add`,
-//! `enroll` (with its QR code), `device revoke` and `audit verify`, which
-//! names the first tampered entry.
+//! The operator's commands as run from a shell: `admin create`, `place add`,
+//! `user add` (only at known places), `enroll` (with its QR code),
+//! `device revoke` and `audit verify`, which names the first tampered entry.
 
 use std::process::{Command, Output};
 
@@ -35,6 +35,19 @@ fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
     assert!(hash.starts_with("$argon2id$") && !hash.contains(password), "only a hash is stored");
     assert!(gridsync_server::passwords::verify(&hash, password));
 
+    let unknown = run(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a known place"));
+    for (code, name, level, parent) in [
+        ("5301", "昆明市", "city", None),
+        ("5301.02", "五华区", "county", Some("5301")),
+        ("5301.02.003", "城关镇", "township", Some("5301.02")),
+        ("5301.02.003.01", "东门村", "village", Some("5301.02.003")),
+    ] {
+        let mut args = vec!["place", "add", code, "--name", name, "--level", level];
+        args.extend(parent.map(|p| ["--parent", p]).into_iter().flatten());
+        assert!(ok(&data, &args).starts_with(&format!("place {code} added")));
+    }
     ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"]);
     let bad_role = run(&data, &["user", "add", "x", "--role", "mayor", "--scope", "1"]);
     assert!(!bad_role.status.success());
@@ -55,8 +68,9 @@ fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
     let deactivated = ok(&data, &["user", "deactivate", "li"]);
     assert!(deactivated.contains("0 device(s) revoked"), "{deactivated}");
 
+    // admin, four places, user, code, deactivation.
     let intact = ok(&data, &["audit", "verify"]);
-    assert!(intact.starts_with("audit log intact: 4 entries"), "{intact}");
+    assert!(intact.starts_with("audit log intact: 8 entries"), "{intact}");
 
     // An attacker with the file edits entry 2 (and must drop the trigger first).
     drop(db);

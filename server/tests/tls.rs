@@ -47,7 +47,7 @@ fn network_error(result: Result<Vec<u8>, Error>) -> String {
 }
 
 fn pull_body() -> Vec<u8> {
-    wire::encode(&PullRequest { device: ActorId::random(), after: 0, limit: 10 })
+    wire::encode(&PullRequest { device: ActorId::random(), cursor: 0, limit: 10, profile_version: 0 })
 }
 
 fn pull_request() -> Request {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gridsync_client_core::{Error, HttpTransport, Request, Store, StoreKey, Transport};
+use gridsync_proto::Role;
 use gridsync_server::{Inspector, Running, Settings};
 use tempfile::TempDir;
 
@@ -69,14 +70,37 @@ pub struct Handset {
 }
 
 impl Handset {
-    /// Initialises a new handset for `server` and enrolls it for the worker
-    /// `user` (created on first use), who becomes the author of its changes.
+    /// Initialises a new handset for `server` and enrolls it for the grid
+    /// worker `user` of [`people::GRID_A`] (created on first use), who
+    /// becomes the author of its changes.
     pub fn new(server: &TestServer, user: &str) -> anyhow::Result<Self> {
+        Self::worker(server, user, people::GRID_A)
+    }
+
+    /// Today in China Standard Time.
+    pub fn today() -> gridsync_proto::Date {
+        Store::today(gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES).expect("the clock gives a date")
+    }
+
+    /// A handset of the worker `user` assigned to `place`.
+    pub fn worker(server: &TestServer, user: &str, place: &str) -> anyhow::Result<Self> {
+        Self::enrolled(server, user, Role::Worker, place, None)
+    }
+
+    /// A handset of `user` with `role` at `place` (department users: in
+    /// `unit`), created on first use, enrolled with a one-time code.
+    pub fn enrolled(
+        server: &TestServer,
+        user: &str,
+        role: Role,
+        place: &str,
+        unit: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("handset.db");
         let key = StoreKey::generate()?;
         let mut store = Store::init(&path, &server.url(), user, &key)?;
-        people::ensure_worker(&server.data_dir(), user, "5301.02.003")?;
+        people::ensure_user(&server.data_dir(), user, role, place, unit)?;
         let code = people::code_for(&server.data_dir(), user)?;
         store.enroll(&server.transport(), &code)?;
         Ok(Self { store, key, path, _dir: dir })

@@ -1,24 +1,60 @@
-//! Users, enrollment codes and raw signed requests for the end-to-end tests.
+//! Places, users, enrollment codes and raw signed requests for the
+//! end-to-end tests.
 //!
-//! Test setup writes users and codes straight into the server's database
-//! through the same library functions the admin command line uses, while the
-//! server runs (SQLite lets the two coexist); everything a device does goes
-//! over HTTP.
+//! Test setup writes the hierarchy, users and codes straight into the
+//! server's database through the same library functions the admin command
+//! line uses, while the server runs (SQLite lets the two coexist);
+//! everything a device does goes over HTTP.
+//!
+//! Every test server gets the same small county ([`hierarchy`]):
+//!
+//! ```text
+//! 53 city
+//! └─ 5301 county ── unit U-JUSTICE (司法局)
+//!    ├─ 530102 township ── unit U-POLICE (派出所)
+//!    │  ├─ 530102001 village ── grids 530102001-01 (GRID_A), 530102001-02 (GRID_A2)
+//!    │  └─ 530102002 village ── grid 530102002-01 (GRID_B)
+//!    └─ 530103 township
+//!       └─ 530103001 village ── grid 530103001-01 (GRID_C)
+//! ```
 
 use std::path::Path;
 
 use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest, EnrollResponse};
 use gridsync_proto::wire::CONTENT_TYPE;
-use gridsync_proto::{ActorId, Role};
+use gridsync_proto::{ActorId, Level, Place, Role, Unit};
 use gridsync_server::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use gridsync_server::identity;
+use gridsync_server::{hierarchy, identity};
 use rusqlite::Connection;
 
 /// Default enrollment code lifetime in tests.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+/// The county.
+pub const COUNTY: &str = "5301";
+/// The first township.
+pub const TOWNSHIP: &str = "530102";
+/// The second township.
+pub const OTHER_TOWNSHIP: &str = "530103";
+/// A village of the first township.
+pub const VILLAGE_A: &str = "530102001";
+/// Another village of the first township.
+pub const VILLAGE_B: &str = "530102002";
+/// A grid of village A.
+pub const GRID_A: &str = "530102001-01";
+/// Another grid of village A.
+pub const GRID_A2: &str = "530102001-02";
+/// The grid of village B.
+pub const GRID_B: &str = "530102002-01";
+/// A grid of the other township.
+pub const GRID_C: &str = "530103001-01";
+/// The county justice bureau.
+pub const JUSTICE: &str = "U-JUSTICE";
+/// The township police station.
+pub const POLICE: &str = "U-POLICE";
 
 fn open(data: &Path) -> anyhow::Result<Connection> {
+    std::fs::create_dir_all(data)?;
     Ok(gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?)
 }
 
@@ -31,14 +67,79 @@ pub fn admin<T>(data: &Path, f: impl FnOnce(&Connection, u64) -> Result<T, Write
     Ok(out)
 }
 
-/// Makes sure `name` exists as a worker in `scope`.
-pub fn ensure_worker(data: &Path, name: &str, scope: &str) -> anyhow::Result<()> {
+/// Creates the test county (once; later calls change nothing).
+pub fn hierarchy(data: &Path) -> anyhow::Result<()> {
+    let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
+        code: code.into(),
+        name: name.into(),
+        level,
+        parent: parent.map(Into::into),
+    };
+    let places = [
+        place("53", "平凉市", Level::City, None),
+        place(COUNTY, "崆峒区", Level::County, Some("53")),
+        place(TOWNSHIP, "城关镇", Level::Township, Some(COUNTY)),
+        place(VILLAGE_A, "东关村", Level::Village, Some(TOWNSHIP)),
+        place(GRID_A, "东关村第一网格", Level::Grid, Some(VILLAGE_A)),
+        place(GRID_A2, "东关村第二网格", Level::Grid, Some(VILLAGE_A)),
+        place(VILLAGE_B, "西关村", Level::Village, Some(TOWNSHIP)),
+        place(GRID_B, "西关村第一网格", Level::Grid, Some(VILLAGE_B)),
+        place(OTHER_TOWNSHIP, "柳湖镇", Level::Township, Some(COUNTY)),
+        place("530103001", "柳湖村", Level::Village, Some(OTHER_TOWNSHIP)),
+        place(GRID_C, "柳湖村第一网格", Level::Grid, Some("530103001")),
+    ];
+    let units = [
+        Unit {
+            code: JUSTICE.into(),
+            name: "崆峒区司法局".into(),
+            kind: "justice".into(),
+            place: COUNTY.into(),
+        },
+        Unit {
+            code: POLICE.into(),
+            name: "城关派出所".into(),
+            kind: "police".into(),
+            place: TOWNSHIP.into(),
+        },
+    ];
     admin(data, |conn, now| {
-        if identity::get_user(conn, name)?.is_none() {
-            identity::add_user(conn, now, "test", name, Role::Worker, scope, None)?;
+        if !hierarchy::list_places(conn)?.is_empty() {
+            return Ok(());
+        }
+        for p in &places {
+            hierarchy::add_place(conn, now, "test", p)?;
+        }
+        for u in &units {
+            hierarchy::add_unit(conn, now, "test", u)?;
         }
         Ok(())
     })
+}
+
+/// Makes sure `name` exists with `role` at `place` (or, for department
+/// users, in `unit`), creating the test county first.
+pub fn ensure_user(
+    data: &Path,
+    name: &str,
+    role: Role,
+    place: &str,
+    unit: Option<&str>,
+) -> anyhow::Result<()> {
+    hierarchy(data)?;
+    admin(data, |conn, now| {
+        if identity::get_user(conn, name)?.is_some() {
+            return Ok(());
+        }
+        match unit {
+            Some(unit) => identity::add_user_in_unit(conn, now, "test", name, unit, None).map(drop),
+            None => identity::add_user(conn, now, "test", name, role, place, None).map(drop),
+        }
+    })
+}
+
+/// Makes sure `name` exists as a worker at `place`.
+pub fn ensure_worker(data: &Path, name: &str, place: &str) -> anyhow::Result<()> {
+    ensure_user(data, name, Role::Worker, place, None)
 }
 
 /// Issues a fresh one-day enrollment code for `name`.

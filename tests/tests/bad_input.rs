@@ -1,15 +1,19 @@
 //! Bad requests get a 4xx with a stable code, nothing of them is applied,
 //! and no input brings the server down.
 
-use gridsync_client_core::Error;
-use gridsync_proto::wire::{self, CONTENT_TYPE, PROTOCOL_VERSION};
+use gridsync_client_core::{Error, NewDispute, Visit};
+use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, PROTOCOL_VERSION};
 use gridsync_proto::{
-    ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, RecordId, RecordKind,
-    Value,
+    ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, PushResponse, RecordId,
+    RecordKind, Refusal, Value,
 };
+use gridsync_server::db::now_ms;
 use gridsync_tests::people::{self, RawDevice};
 use gridsync_tests::{Handset, TestServer};
 use reqwest::blocking::{Body, Client, Response};
+
+/// The enrolled user of every [`Endpoint`]'s device: a worker of [`people::GRID_A`].
+const USER: &str = "li";
 
 fn client() -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -21,22 +25,42 @@ fn change(record: RecordId, kind: RecordKind, actor: ActorId, counter: u64, op: 
         record,
         kind,
         dot: Dot { actor, counter },
-        author: "w".into(),
-        time: Hlc::from_millis(counter),
+        author: USER.into(),
+        time: Hlc::from_millis(now_ms() + counter),
         op,
     }
 }
 
-fn set(field: &str, value: &str) -> Op {
-    Op::Set { field: field.into(), value: Value::from(value), supersedes: vec![] }
+fn set(field: &str, value: impl Into<Value>) -> Op {
+    Op::Set { field: field.into(), value: value.into(), supersedes: vec![] }
 }
 
-/// A valid push of `n` changes to one new record.
-fn valid_push(actor: ActorId, n: u64) -> PushRequest {
-    let record = RecordId::generate(1);
-    let changes =
-        (1..=n).map(|c| change(record, RecordKind::Dispute, actor, c, set("status", "found"))).collect();
-    PushRequest { device: actor, changes }
+/// The write group that creates a valid visit to `record` in `grid`: the
+/// create and the five fields a visit needs (6 changes, counters 1 to 6;
+/// counter 2 sets `purpose` to `routine`).
+fn visit_group(record: RecordId, actor: ActorId, grid: &str) -> Vec<Change> {
+    let visit = |counter, op| change(record, RecordKind::Visit, actor, counter, op);
+    vec![
+        visit(1, Op::Create),
+        visit(2, set("purpose", "routine")),
+        visit(3, set("grid", grid)),
+        visit(4, set("visited_ms", Value::Int(now_ms() as i64))),
+        visit(5, set("person_category", "general")),
+        visit(6, set("address", "东关村 3 组 12 号")),
+    ]
+}
+
+/// The number of changes in [`visit_group`].
+const VISIT_CHANGES: u64 = 6;
+
+/// A push of `groups`, sent now.
+fn push_of(actor: ActorId, groups: Vec<Vec<Change>>) -> PushRequest {
+    PushRequest { device: actor, sent_ms: now_ms(), groups }
+}
+
+/// A valid push: one group creating a new visit in the device user's grid.
+fn valid_push(actor: ActorId) -> PushRequest {
+    push_of(actor, vec![visit_group(RecordId::generate(now_ms()), actor, people::GRID_A)])
 }
 
 /// A running server and an enrolled device that signs every request, so
@@ -60,8 +84,8 @@ impl Endpoint {
 
     fn start_with(adjust: impl FnOnce(&mut gridsync_server::Settings)) -> Self {
         let server = TestServer::start_with(adjust).expect("server");
-        people::ensure_worker(&server.data_dir(), "li", "5301").expect("user");
-        let code = people::code_for(&server.data_dir(), "li").expect("code");
+        people::ensure_worker(&server.data_dir(), USER, people::GRID_A).expect("user");
+        let code = people::code_for(&server.data_dir(), USER).expect("code");
         let (device, _) = RawDevice::enroll(&server.url(), &code).expect("enroll");
         Self { server, device }
     }
@@ -96,6 +120,14 @@ impl Endpoint {
     fn post_gzip(&self, bytes: Vec<u8>) -> Response {
         self.send("/v1/sync/push", CONTENT_TYPE, bytes, true, false)
     }
+
+    /// Pushes `push`, expects 200 and returns the decoded answer.
+    fn push_ok(&self, push: &PushRequest) -> PushResponse {
+        let response = self.send("/v1/sync/push", CONTENT_TYPE, wire::encode(push), false, false);
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = response.bytes().expect("a body");
+        wire::decode(&bytes, &Limits::DEFAULT).expect("a push response")
+    }
 }
 
 fn error_of(response: Response) -> (u16, ErrorBody) {
@@ -116,9 +148,9 @@ fn assert_nothing_stored(server: &TestServer) {
 #[test]
 fn malformed_truncated_and_wrong_version_bodies() {
     let server = Endpoint::start();
-    let good = wire::encode(&valid_push(server.id(), 2));
+    let good = wire::encode(&valid_push(server.id()));
 
-    let (status, body) = server.push_bytes(br#"{"changes": []}"#.to_vec());
+    let (status, body) = server.push_bytes(br#"{"groups": []}"#.to_vec());
     assert_eq!((status, body.code), (400, ErrorCode::Malformed));
 
     let (status, body) = server.push_bytes(good[..good.len() - 3].to_vec());
@@ -130,7 +162,14 @@ fn malformed_truncated_and_wrong_version_bodies() {
     assert_eq!((status, body.code), (400, ErrorCode::UnsupportedVersion));
     assert!(body.message.contains("version"));
 
-    let pull = wire::encode(&PullRequest { device: ActorId::random(), after: 0, limit: 10 });
+    // A version 1 device (which would pull outside its user's scope) is refused too.
+    let mut older = good.clone();
+    older[2] = PROTOCOL_VERSION - 1;
+    let (status, body) = server.push_bytes(older);
+    assert_eq!((status, body.code), (400, ErrorCode::UnsupportedVersion));
+
+    let pull =
+        wire::encode(&PullRequest { device: ActorId::random(), cursor: 0, limit: 10, profile_version: 0 });
     let (status, body) = server.push_bytes(pull);
     assert_eq!((status, body.code), (400, ErrorCode::WrongMessageType));
 
@@ -156,8 +195,9 @@ fn oversized_bodies_are_refused_with_or_without_a_length() {
 
 #[test]
 fn too_many_changes_in_one_push() {
-    let server = Endpoint::start_with(|s| s.limits.max_changes = 2);
-    let (status, body) = server.push_bytes(wire::encode(&valid_push(server.id(), 3)));
+    // One change fewer than the smallest valid visit (was: 2, against a push of 3).
+    let server = Endpoint::start_with(|s| s.limits.max_changes = VISIT_CHANGES as usize - 1);
+    let (status, body) = server.push_bytes(wire::encode(&valid_push(server.id())));
     assert_eq!((status, body.code), (400, ErrorCode::TooManyChanges));
     assert_nothing_stored(&server);
 }
@@ -167,20 +207,42 @@ fn a_bad_change_refuses_the_whole_push() {
     let server = Endpoint::start();
     let actor = server.id();
 
-    let mut push = valid_push(actor, 2);
-    push.changes[1].op = set("", "x");
+    let mut push = valid_push(actor);
+    push.groups[0][1].op = set("", "x");
     let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code, body.change_index), (400, ErrorCode::InvalidChange, Some(1)));
 
-    let mut push = valid_push(actor, 2);
-    push.changes[0].dot.actor = ActorId::random();
+    let mut push = valid_push(actor);
+    push.groups[0][0].dot.actor = ActorId::random();
     let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code, body.change_index), (403, ErrorCode::ActorMismatch, Some(0)));
 
-    let mut push = valid_push(actor, 1);
-    push.changes[0].op = Op::Set { field: "gps".into(), value: Value::Float(f64::NAN), supersedes: vec![] };
+    let mut push = valid_push(actor);
+    let record = push.groups[0][0].record;
+    let nan = Op::Set { field: "gps".into(), value: Value::Float(f64::NAN), supersedes: vec![] };
+    push.groups[0].push(change(record, RecordKind::Visit, actor, VISIT_CHANGES + 1, nan));
     let (status, body) = server.push_bytes(wire::encode(&push));
     assert_eq!((status, body.code), (400, ErrorCode::InvalidChange));
+    assert_nothing_stored(&server);
+}
+
+#[test]
+fn malformed_write_groups_refuse_the_whole_push() {
+    let server = Endpoint::start();
+    let actor = server.id();
+
+    // An empty group after a valid one.
+    let mut push = valid_push(actor);
+    push.groups.push(Vec::new());
+    let (status, body) = server.push_bytes(wire::encode(&push));
+    assert_eq!((status, body.code), (400, ErrorCode::Malformed));
+
+    // One group changing two records.
+    let mut push = valid_push(actor);
+    let other = visit_group(RecordId::generate(now_ms()), actor, people::GRID_A);
+    push.groups[0].extend(other);
+    let (status, body) = server.push_bytes(wire::encode(&push));
+    assert_eq!((status, body.code), (400, ErrorCode::Malformed));
     assert_nothing_stored(&server);
 }
 
@@ -188,34 +250,74 @@ fn a_bad_change_refuses_the_whole_push() {
 fn reused_dots_and_kind_mismatches_conflict() {
     let server = Endpoint::start();
     let actor = server.id();
-    let first = valid_push(actor, 2);
-    let record = first.changes[0].record;
+    let first = valid_push(actor);
+    let record = first.groups[0][0].record;
     let status = server.send("/v1/sync/push", CONTENT_TYPE, wire::encode(&first), false, false).status();
     assert_eq!(status.as_u16(), 200);
 
-    // Same dot, other content, after a valid new change: all refused.
-    let reused = PushRequest {
-        device: actor,
-        changes: vec![
-            change(record, RecordKind::Dispute, actor, 3, set("risk", "high")),
-            change(record, RecordKind::Dispute, actor, 2, set("status", "closed")),
+    // Same dot, other content, after a valid new change (in a group of its
+    // own, which the rules accept): all refused.
+    let visit = |counter, op| change(record, RecordKind::Visit, actor, counter, op);
+    let reused = push_of(
+        actor,
+        vec![
+            vec![visit(VISIT_CHANGES + 1, set("result", "家中一切正常"))],
+            vec![visit(2, set("purpose", "dispute_check"))],
         ],
-    };
+    );
     let (status, body) = server.push_bytes(wire::encode(&reused));
     assert_eq!((status, body.code, body.change_index), (409, ErrorCode::DotReused, Some(1)));
 
-    let wrong_kind = PushRequest {
-        device: actor,
-        changes: vec![change(record, RecordKind::Visit, actor, 3, set("purpose", "x"))],
-    };
+    let wrong_kind = push_of(
+        actor,
+        vec![vec![change(record, RecordKind::Dispute, actor, VISIT_CHANGES + 1, set("category", "x"))]],
+    );
     let (status, body) = server.push_bytes(wire::encode(&wrong_kind));
     assert_eq!((status, body.code), (409, ErrorCode::KindMismatch));
 
     let inspector = server.inspect().expect("inspect");
-    assert_eq!(inspector.change_count().expect("count"), 2, "only the first push is stored");
+    assert_eq!(inspector.change_count().expect("count"), VISIT_CHANGES, "only the first push is stored");
     let state = inspector.record(record).expect("read").expect("record");
-    assert_eq!(state.value("risk"), None);
-    assert_eq!(state.value("status"), Some(&Value::from("found")));
+    assert_eq!(state.value("result"), None);
+    assert_eq!(state.value("purpose"), Some(&Value::from("routine")));
+}
+
+#[test]
+fn a_group_that_breaks_a_rule_is_refused_alone() {
+    let server = Endpoint::start();
+    let actor = server.id();
+    let kept = RecordId::generate(now_ms());
+    let outside = RecordId::generate(now_ms());
+
+    // The second group is a visit in a grid the worker of GRID_A does not cover.
+    let push = push_of(
+        actor,
+        vec![visit_group(kept, actor, people::GRID_A), visit_group(outside, actor, people::GRID_B)],
+    );
+    let answer = server.push_ok(&push);
+    assert_eq!((answer.accepted, answer.duplicates), (VISIT_CHANGES as u32, 0));
+    assert_eq!(answer.refused.len(), 1, "{:?}", answer.refused);
+    let Refusal { group, code, field, message } = &answer.refused[0];
+    assert_eq!((*group, *code, field.as_deref()), (1, ErrorCode::OutOfScope, Some("grid")));
+    assert!(!message.is_empty());
+    assert!(!message.contains(people::GRID_B), "refusals name rules, never values: {message}");
+
+    let inspector = server.inspect().expect("inspect");
+    assert!(inspector.record(kept).expect("read").is_some(), "group 0 is stored");
+    assert!(inspector.record(outside).expect("read").is_none(), "group 1 is not");
+    assert_eq!(inspector.change_count().expect("count"), VISIT_CHANGES);
+
+    // A group missing a required field is refused the same way, naming the field.
+    let incomplete = RecordId::generate(now_ms());
+    let mut group = visit_group(incomplete, actor, people::GRID_A);
+    group.retain(|c| !matches!(&c.op, Op::Set { field, .. } if field == "purpose"));
+    let answer = server.push_ok(&push_of(actor, vec![group]));
+    assert_eq!(answer.accepted, 0);
+    let refused: Vec<_> = answer.refused.iter().map(|r| (r.group, r.code, r.field.as_deref())).collect();
+    assert_eq!(refused, vec![(0, ErrorCode::MissingField, Some("purpose"))]);
+    let inspector = server.inspect().expect("inspect");
+    assert!(inspector.record(incomplete).expect("read").is_none());
+    assert_eq!(inspector.change_count().expect("count"), VISIT_CHANGES);
 }
 
 #[test]
@@ -235,7 +337,7 @@ fn unknown_routes_and_methods_answer_with_codes() {
 #[test]
 fn garbage_never_brings_the_server_down() {
     let server = Endpoint::start();
-    let good = wire::encode(&valid_push(server.id(), 3));
+    let good = wire::encode(&valid_push(server.id()));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -271,8 +373,28 @@ fn a_refused_push_keeps_the_outbox_and_says_why() -> anyhow::Result<()> {
     // A server configured for smaller pushes than one of the changes.
     let server = TestServer::start_with(|s| s.limits.max_bytes = 16 * 1024)?;
     let mut worker = Handset::new(&server, "w")?;
-    let small = worker.store.create(RecordKind::Visit, [("household".into(), Value::from("3-2-101"))])?;
-    let id = worker.store.create(RecordKind::Dispute, [])?;
+    let small = worker.store.record_visit(&Visit {
+        grid: None,
+        household: None,
+        address: Some("3-2-101".into()),
+        visited_ms: now_ms(),
+        person_category: "general".into(),
+        purpose: "routine".into(),
+        result: None,
+        follow_up_due: None,
+        gps: None,
+    })?;
+    let id = worker.store.register_dispute(&NewDispute {
+        place: None,
+        source: "visit".into(),
+        source_record: Some(small),
+        category: "邻里纠纷".into(),
+        summary: None,
+        risk: None,
+        parties: Vec::new(),
+        address: None,
+        due: None,
+    })?;
     worker.store.note(id, &"调解记录".repeat(2_000))?; // 24 KB
     let before = worker.store.pending()?;
 
@@ -281,8 +403,12 @@ fn a_refused_push_keeps_the_outbox_and_says_why() -> anyhow::Result<()> {
     assert_eq!(err.server_code(), Some(ErrorCode::PayloadTooLarge));
     assert!(err.to_string().contains("payload_too_large"));
     assert!(!err.to_string().contains("调解记录"), "no record content in errors");
-    // The changes before the oversized one went through in a smaller push.
-    assert_eq!(worker.store.pending()?, before - 3);
+    // The groups before the oversized one went through in smaller pushes:
+    // the visit (6 changes) and the dispute's registration (create,
+    // registered_at, place, source, source_record, category: 6 changes);
+    // only the note is left (was: before - 3 with untyped records).
+    assert_eq!(worker.store.pending()?, before - 12);
+    assert_eq!(worker.store.pending()?, 1);
     assert!(server.inspect()?.record(small)?.is_some());
     assert_eq!(server.inspect()?.record(id)?.map(|r| r.entries().len()), Some(0));
     Ok(())
@@ -292,8 +418,10 @@ fn a_refused_push_keeps_the_outbox_and_says_why() -> anyhow::Result<()> {
 fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
     let server = TestServer::start_with(|s| s.limits.max_changes = 3)?;
     let mut worker = Handset::new(&server, "w")?;
+    // Patrols: create, grid and started_ms, 3 changes each, so one patrol
+    // fits the server's limit and the client must split down to one a push.
     for i in 0..5 {
-        worker.store.create(RecordKind::Visit, [("n".into(), Value::Int(i)), ("m".into(), Value::Int(i))])?;
+        worker.store.start_patrol(now_ms() + i)?;
     }
     let report = worker.sync(&server)?;
     assert_eq!(report.pushed, 15);
@@ -305,9 +433,9 @@ fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
 #[test]
 fn compressed_pushes_inflate_within_the_limit() {
     let server = Endpoint::start_with(|s| s.limits.max_bytes = 64 * 1024);
-    let good = wire::encode(&valid_push(server.id(), 3));
+    let good = wire::encode(&valid_push(server.id()));
     assert_eq!(server.post_gzip(wire::gzip(&good)).status().as_u16(), 200);
-    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);
+    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), VISIT_CHANGES);
 
     // 4 MiB of zeros compress to a few KiB: refused once inflated past the limit.
     let mut bomb = good.clone();
@@ -321,5 +449,5 @@ fn compressed_pushes_inflate_within_the_limit() {
     let response = server.post_gzip(b"not gzip at all".to_vec());
     assert_eq!(response.status().as_u16(), 400);
     assert_eq!(response.json::<ErrorBody>().expect("json").code, ErrorCode::Malformed);
-    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), 3);
+    assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), VISIT_CHANGES);
 }

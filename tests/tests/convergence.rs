@@ -2,9 +2,10 @@
 //! identical, with exactly one conflict on the field two of them edited, and
 //! the resolution reaches everyone.
 
-use gridsync_client_core::Store;
-use gridsync_proto::{RecordId, RecordKind, RecordState, Value};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_client_core::{NewDispute, Store, Visit};
+use gridsync_proto::{RecordId, RecordKind, RecordState, Role, Value};
+use gridsync_server::db::now_ms;
+use gridsync_tests::{Handset, TestServer, people};
 
 fn text(s: &str) -> Value {
     Value::from(s)
@@ -15,35 +16,53 @@ fn state(store: &Store, id: RecordId) -> RecordState {
 }
 
 /// Runs the scenario with the handsets syncing in `order`.
+///
+/// The dispute is registered in GRID_A, which owns it: the two workers of
+/// GRID_A and the township's mediator above it all hold it and may edit its
+/// fields (a dispute's stage and owner are derived from its steps, so the
+/// edits are to plain fields).
 fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
     let server = TestServer::start()?;
     let mut devices = [
         Handset::new(&server, "网格员 李")?,
-        Handset::new(&server, "乡镇调解员 王")?,
-        Handset::new(&server, "司法所 赵")?,
+        Handset::enrolled(&server, "乡镇调解员 王", Role::TownshipAdmin, people::TOWNSHIP, None)?,
+        Handset::new(&server, "网格员 赵")?,
     ];
 
     // The worker registers the dispute; everyone gets it.
-    let id = devices[0].store.create(
-        RecordKind::Dispute,
-        [("category".into(), text("邻里纠纷")), ("status".into(), text("found"))],
-    )?;
+    let id = devices[0].store.register_dispute(&NewDispute {
+        place: None,
+        source: "patrol".into(),
+        source_record: None,
+        category: "邻里纠纷".into(),
+        summary: Some("两户因院墙边界发生争执".into()),
+        risk: None,
+        parties: Vec::new(),
+        address: None,
+        due: None,
+    })?;
     for d in &mut devices {
         d.sync(&server)?;
     }
+    for d in &devices {
+        assert!(d.store.get(id)?.is_some(), "order {order:?}: {} did not get the dispute", d.store.author());
+    }
 
     // Offline edits: different fields, the same field twice, notes everywhere.
-    devices[0].store.set(id, [("status".into(), text("mediating")), ("risk".into(), text("low"))])?;
+    let mine = "双方同意再次调解";
+    let township = "村级调解未果，乡镇接手";
+    devices[0].store.set(id, [("summary".into(), text(mine)), ("risk".into(), Value::Int(2))])?;
     devices[0].store.note(id, "现场调解一次")?;
-    devices[1].store.set(id, [("status".into(), text("escalated")), ("owner".into(), text("township"))])?;
+    devices[1].store.set(id, [("summary".into(), text(township)), ("due".into(), text("2026-12-31"))])?;
     devices[1].store.note(id, "村级调解未果")?;
-    devices[2].store.set(id, [("assignee".into(), text("justice_office"))])?;
-    devices[2].store.note(id, "已收到协办函")?;
+    devices[2].store.set(id, [("assignee".into(), text("网格员 赵"))])?;
+    devices[2].store.note(id, "已走访双方当事人")?;
 
     // Two rounds in the given order: the first pushes, the second spreads.
     for _ in 0..2 {
         for &i in &order {
-            devices[i].sync(&server)?;
+            let report = devices[i].sync(&server)?;
+            assert_eq!(report.refused, 0, "order {order:?}: every edit is allowed");
         }
     }
 
@@ -56,34 +75,33 @@ fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
     assert_eq!(merged, reference, "server state differs");
 
     // Different fields merged; notes all kept.
-    assert_eq!(reference.value("risk"), Some(&text("low")));
-    assert_eq!(reference.value("owner"), Some(&text("township")));
-    assert_eq!(reference.value("assignee"), Some(&text("justice_office")));
+    assert_eq!(reference.value("risk"), Some(&Value::Int(2)));
+    assert_eq!(reference.value("due"), Some(&text("2026-12-31")));
+    assert_eq!(reference.value("assignee"), Some(&text("网格员 赵")));
     assert_eq!(reference.value("category"), Some(&text("邻里纠纷")));
     assert_eq!(reference.entries().len(), 3);
 
-    // Exactly one conflict, on `status`, with both values and their origins.
+    // Exactly one conflict, on `summary`, with both values and their origins.
+    let mut expected = vec![
+        (format!("{:?}", text(township)), "乡镇调解员 王".to_owned()),
+        (format!("{:?}", text(mine)), "网格员 李".to_owned()),
+    ];
+    expected.sort();
     for d in &devices {
         let conflicts = d.store.conflicts()?;
         assert_eq!(conflicts.len(), 1, "order {order:?}");
-        assert_eq!(conflicts[0].field, "status");
+        assert_eq!(conflicts[0].field, "summary");
         let mut seen: Vec<(String, String)> =
             conflicts[0].values.iter().map(|v| (format!("{:?}", v.value), v.stamp.author.clone())).collect();
         seen.sort();
-        assert_eq!(
-            seen,
-            vec![
-                ("\"escalated\"".to_owned(), "乡镇调解员 王".to_owned()),
-                ("\"mediating\"".to_owned(), "网格员 李".to_owned()),
-            ]
-        );
+        assert_eq!(seen, expected);
         let devices_of_values: Vec<_> = conflicts[0].values.iter().map(|v| v.stamp.device()).collect();
         assert!(devices_of_values.contains(&devices[0].store.device_id()));
         assert!(devices_of_values.contains(&devices[1].store.device_id()));
     }
 
     // The mediator resolves it; the resolution reaches every device.
-    devices[1].store.resolve(id, "status", text("escalated"))?;
+    devices[1].store.resolve(id, "summary", text(township))?;
     for _ in 0..2 {
         for &i in &order {
             devices[i].sync(&server)?;
@@ -91,7 +109,7 @@ fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
     }
     for d in &devices {
         assert!(d.store.conflicts()?.is_empty());
-        assert_eq!(state(&d.store, id).value("status"), Some(&text("escalated")));
+        assert_eq!(state(&d.store, id).value("summary"), Some(&text(township)));
         assert_eq!(state(&d.store, id), state(&devices[0].store, id));
     }
     assert_eq!(server.inspect()?.record(id)?.as_ref(), Some(&state(&devices[0].store, id)));
@@ -113,7 +131,11 @@ fn unknown_kinds_and_fields_pass_through_unchanged() -> anyhow::Result<()> {
     let mut newer = Handset::new(&server, "a")?;
     let mut other = Handset::new(&server, "b")?;
     let kind = RecordKind::Other(77);
-    let id = newer.store.create(kind, [("field_from_the_future".into(), Value::Int(5))])?;
+    // A record of an unknown kind needs a place its writer covers.
+    let id = newer.store.create(
+        kind,
+        [("grid".into(), text(people::GRID_A)), ("field_from_the_future".into(), Value::Int(5))],
+    )?;
     newer.sync(&server)?;
     other.sync(&server)?;
     let got = state(&other.store, id);
@@ -130,13 +152,27 @@ fn pulls_page_through_many_changes() -> anyhow::Result<()> {
     let mut reader = Handset::new(&server, "b")?;
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(writer.store.create(RecordKind::Visit, [("household".into(), Value::Int(i))])?);
+        ids.push(writer.store.record_visit(&Visit {
+            grid: None,
+            household: None,
+            address: Some(format!("东关村 {i} 号")),
+            visited_ms: now_ms(),
+            person_category: "general".into(),
+            purpose: "routine".into(),
+            result: None,
+            follow_up_due: None,
+            gps: None,
+        })?);
     }
     let pushed = writer.sync(&server)?;
-    assert_eq!(pushed.pushed, 40, "each visit is a create and a set");
+    // Was 40 (a create and one set): a typed visit is a create and its grid,
+    // time, person category, purpose and address.
+    assert_eq!(pushed.pushed, 120, "each visit is a create and five sets");
     let pulled = reader.sync(&server)?;
-    assert_eq!(pulled.pulled, 40);
-    assert!(pulled.pull_pages >= 6, "pages of at most 7 changes: {pulled:?}");
+    assert_eq!(pulled.pulled, 120, "every change once: {pulled:?}");
+    // Records new to the reader come whole, and a page passes its size of 7
+    // only to finish a record: at most 2 visits (12 changes) a page.
+    assert!(pulled.pull_pages >= 10, "pages of at most 2 visits: {pulled:?}");
     for id in ids {
         assert_eq!(state(&reader.store, id), state(&writer.store, id));
     }

@@ -1,34 +1,55 @@
 //! A handset that dies mid-sync loses nothing and doubles nothing.
 
-use gridsync_client_core::SyncOptions;
-use gridsync_proto::{RecordKind, Value};
+use gridsync_client_core::{Store, SyncOptions, Visit};
+use gridsync_proto::RecordId;
+use gridsync_server::db::now_ms;
 use gridsync_tests::{DiesAfter, Handset, TestServer};
+
+/// A routine visit to an address in the worker's own grid: the create and
+/// the grid, time, person category, purpose and address, 6 changes.
+fn visit(store: &mut Store, address: &str) -> anyhow::Result<RecordId> {
+    Ok(store.record_visit(&Visit {
+        grid: None,
+        household: None,
+        address: Some(address.to_owned()),
+        visited_ms: now_ms(),
+        person_category: "general".into(),
+        purpose: "routine".into(),
+        result: None,
+        follow_up_due: None,
+        gps: None,
+    })?)
+}
+
+/// Changes per [`visit`].
+const VISIT_CHANGES: u64 = 6;
 
 #[test]
 fn killed_between_push_and_acknowledgement() -> anyhow::Result<()> {
     let server = TestServer::start()?;
     let mut worker = Handset::new(&server, "网格员")?;
     let mut peer = Handset::new(&server, "peer")?;
-    let id = worker.store.create(RecordKind::Patrol, [("grid".into(), Value::from("G-07"))])?;
+    let id = worker.store.start_patrol(now_ms())?;
     worker.store.note(id, "巡查正常")?;
-    assert_eq!(worker.store.pending()?, 3);
+    // The patrol's create, grid and started_ms, then the note (was 3: create, grid, note).
+    assert_eq!(worker.store.pending()?, 4);
 
     // The push reaches the server and commits, but the answer is never read.
     let dying = DiesAfter::new(server.transport(), "/v1/sync/push", 1);
     let err = worker.store.sync(&dying).expect_err("the process died");
     assert!(err.to_string().contains("simulated crash"));
-    assert_eq!(server.inspect()?.change_count()?, 3, "the server committed the push");
-    assert_eq!(worker.store.pending()?, 3, "not acknowledged, so still queued");
+    assert_eq!(server.inspect()?.change_count()?, 4, "the server committed the push");
+    assert_eq!(worker.store.pending()?, 4, "not acknowledged, so still queued");
 
     // The app starts again and syncs: the re-sent changes are duplicates.
     worker.restart()?;
-    assert_eq!(worker.store.pending()?, 3);
+    assert_eq!(worker.store.pending()?, 4);
     let report = worker.sync(&server)?;
-    assert_eq!((report.pushed, report.duplicates), (0, 3));
+    assert_eq!((report.pushed, report.duplicates), (0, 4));
     assert_eq!(worker.store.pending()?, 0);
-    assert_eq!(server.inspect()?.change_count()?, 3, "nothing doubled");
+    assert_eq!(server.inspect()?.change_count()?, 4, "nothing doubled");
 
-    // Another device sees the record exactly once, note included once.
+    // Another device of the same grid sees the record exactly once, note included once.
     peer.sync(&server)?;
     let seen = peer.store.get(id)?.expect("record arrived");
     assert_eq!(seen.entries().len(), 1);
@@ -41,19 +62,25 @@ fn killed_in_the_middle_of_a_push_of_several_batches() -> anyhow::Result<()> {
     let server = TestServer::start()?;
     let mut worker = Handset::new(&server, "w")?;
     for i in 0..10 {
-        worker.store.create(RecordKind::Visit, [("household".into(), Value::Int(i))])?;
+        visit(&mut worker.store, &format!("东关村 {i} 号"))?;
     }
-    let small = SyncOptions { push_batch: 4, ..SyncOptions::default() };
+    let total = 10 * VISIT_CHANGES;
+    // Two visits (whole write groups of 6 changes) per push, as before with
+    // two records of 2 changes in batches of 4.
+    let small = SyncOptions { push_batch: 2 * VISIT_CHANGES as usize, ..SyncOptions::default() };
     // Batch 1 is acknowledged; batch 2 commits but its answer is lost.
     let dying = DiesAfter::new(server.transport(), "/v1/sync/push", 2);
     worker.store.sync_with(&dying, &small).expect_err("died");
-    assert_eq!(worker.store.pending()?, 16, "only the acknowledged batch left the outbox");
-    assert_eq!(server.inspect()?.change_count()?, 8);
+    // Was 16 and 8 with 2-change visits: now a batch is 2 visits of 6 changes.
+    let batch = 2 * VISIT_CHANGES;
+    assert_eq!(worker.store.pending()?, total - batch, "only the acknowledged batch left the outbox");
+    assert_eq!(server.inspect()?.change_count()?, 2 * batch);
 
     worker.restart()?;
     let report = worker.store.sync_with(&server.transport(), &small)?;
-    assert_eq!((report.pushed, report.duplicates), (12, 4));
-    assert_eq!(server.inspect()?.change_count()?, 20);
+    // Was (12, 4): the lost batch comes back as duplicates, the rest is new.
+    assert_eq!((report.pushed, report.duplicates), (total - 2 * batch, batch));
+    assert_eq!(server.inspect()?.change_count()?, total);
     assert_eq!(server.inspect()?.record_count()?, 10);
     Ok(())
 }
@@ -64,7 +91,7 @@ fn killed_between_pull_pages() -> anyhow::Result<()> {
     let mut writer = Handset::new(&server, "w")?;
     let mut reader = Handset::new(&server, "r")?;
     for i in 0..6 {
-        writer.store.create(RecordKind::Visit, [("household".into(), Value::Int(i))])?;
+        writer.store.start_patrol(now_ms() + i)?;
     }
     writer.sync(&server)?;
 
@@ -73,12 +100,14 @@ fn killed_between_pull_pages() -> anyhow::Result<()> {
     reader.store.sync_with(&dying, &small).expect_err("died on page 2");
     let cursor_after_page_1 = reader.store.cursor();
     assert!(cursor_after_page_1 > 0, "page 1 was committed with its cursor");
-    assert_eq!(reader.store.list(&Default::default())?.len(), 3, "page 1: 3 records of 2 changes");
+    // Records new to the reader come whole, and a page may pass its size to
+    // finish one: 2 patrols of 3 changes (was 3 records of 2).
+    assert_eq!(reader.store.list(&Default::default())?.len(), 2, "page 1: 2 records of 3 changes");
 
     reader.restart()?;
     assert_eq!(reader.store.cursor(), cursor_after_page_1);
     let report = reader.store.sync_with(&server.transport(), &small)?;
-    assert_eq!(report.pulled, 7, "the rest, from the stored cursor");
+    assert_eq!(report.pulled, 12, "the rest, from the stored cursor, each change once: {report:?}");
     let all = reader.store.list(&Default::default())?;
     assert_eq!(all.len(), 6);
     for record in &all {

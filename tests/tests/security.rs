@@ -1,16 +1,31 @@
 //! The attack matrix of device authentication, enrollment, revocation and
 //! wipe, against the real server on a loopback port.
 
-use gridsync_client_core::{Error, Signer, SigningKey, Transport};
+use gridsync_client_core::{Error, NewDispute, Party, Signer, SigningKey, Store, Transport, Visit};
 use gridsync_proto::wire::{self, CONTENT_TYPE};
-use gridsync_proto::{ActorId, ErrorBody, ErrorCode, PullRequest, RecordKind, Value};
+use gridsync_proto::{ActorId, ErrorBody, ErrorCode, PullRequest, RecordId};
 use gridsync_server::db::now_ms;
 use gridsync_server::identity;
 use gridsync_tests::people::{self, DAY_MS, RawDevice, http};
 use gridsync_tests::{Handset, TestServer};
 
 fn pull_body(device: ActorId) -> Vec<u8> {
-    wire::encode(&PullRequest { device, after: 0, limit: 10 })
+    wire::encode(&PullRequest { device, cursor: 0, limit: 10, profile_version: 0 })
+}
+
+/// A routine visit to `address` in the user's own grid (6 changes).
+fn visit(store: &mut Store, address: &str) -> Result<RecordId, Error> {
+    store.record_visit(&Visit {
+        grid: None,
+        household: None,
+        address: Some(address.to_owned()),
+        visited_ms: now_ms(),
+        person_category: "general".into(),
+        purpose: "routine".into(),
+        result: None,
+        follow_up_due: None,
+        gps: None,
+    })
 }
 
 fn refusal(response: reqwest::blocking::Response) -> (u16, ErrorBody) {
@@ -19,7 +34,7 @@ fn refusal(response: reqwest::blocking::Response) -> (u16, ErrorBody) {
 }
 
 fn enrolled(server: &TestServer, user: &str) -> RawDevice {
-    people::ensure_worker(&server.data_dir(), user, "5301.02.003").expect("user");
+    people::ensure_worker(&server.data_dir(), user, people::GRID_A).expect("user");
     let code = people::code_for(&server.data_dir(), user).expect("code");
     RawDevice::enroll(&server.url(), &code).expect("enroll").0
 }
@@ -142,9 +157,10 @@ fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<
     let server = TestServer::start()?;
     let mut first = Handset::new(&server, "wang")?;
     let mut second = Handset::new(&server, "wang")?;
-    first.store.create(RecordKind::Visit, [("household".into(), Value::from("3-101"))])?;
+    visit(&mut first.store, "3-101")?;
     first.sync(&server)?;
     second.sync(&server)?;
+    assert_eq!(second.store.list(&Default::default())?.len(), 1, "the user's other device holds the visit");
 
     people::admin(&server.data_dir(), |conn, now| {
         identity::revoke_device(conn, now, "test", first.store.device_id(), false)
@@ -164,13 +180,34 @@ fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<
 fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
     let server = TestServer::start()?;
     let mut lost = Handset::new(&server, "li")?;
-    lost.store.create(RecordKind::Dispute, [("party".into(), Value::from("张三丰 530102199001011234"))])?;
-    lost.sync(&server)?;
+    let party = Party {
+        name: "张三丰".into(),
+        role: Some("applicant".into()),
+        id_number: Some("530102199001011234".into()),
+        phone: None,
+        address: None,
+    };
+    lost.store.register_dispute(&NewDispute {
+        place: None,
+        source: "walk_in".into(),
+        source_record: None,
+        category: "邻里纠纷".into(),
+        summary: None,
+        risk: None,
+        parties: vec![party],
+        address: None,
+        due: None,
+    })?;
+    let report = lost.sync(&server)?;
+    assert_eq!(report.refused, 0);
     people::admin(&server.data_dir(), |conn, now| {
         identity::revoke_device(conn, now, "test", lost.store.device_id(), true)
     })?;
     let err = lost.store.sync(&server.transport()).expect_err("wiped");
     assert!(matches!(err, Error::Wiped), "{err}");
+    for pii in ["张三丰", "530102199001011234"] {
+        assert!(!err.to_string().contains(pii), "no personal data in errors: {err}");
+    }
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", lost.path().display());
         assert!(!std::path::Path::new(&file).exists(), "{file} still exists");
@@ -205,10 +242,11 @@ fn a_device_with_a_wrong_clock_corrects_it_and_syncs() -> anyhow::Result<()> {
     }
     let server = TestServer::start()?;
     let mut device = Handset::new(&server, "li")?;
-    device.store.create(RecordKind::Patrol, [])?;
+    device.store.start_patrol(now_ms())?;
     let skewed = SkewedOnce { inner: server.transport(), done: Default::default() };
     let report = device.store.sync(&skewed)?;
-    assert_eq!(report.pushed, 1);
+    // The patrol's create, grid and started_ms (was 1: an empty create).
+    assert_eq!(report.pushed, 3);
     Ok(())
 }
 
@@ -259,7 +297,7 @@ fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https() -> anyhow:
         s.tls_key = Some(files.key.clone());
     })?;
     assert!(server.url().starts_with("https://"));
-    people::ensure_worker(&server.data_dir(), "li", "5301")?;
+    people::ensure_worker(&server.data_dir(), "li", people::GRID_A)?;
     let code = people::code_for(&server.data_dir(), "li")?;
 
     let dir = tempfile::tempdir()?;
@@ -270,9 +308,10 @@ fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https() -> anyhow:
     assert!(matches!(store.enroll(&unpinned, &code), Err(Error::Network(_))));
     store.pin_ca(&std::fs::read(&files.ca)?)?;
     store.enroll(&store.http_transport()?, &code)?;
-    store.create(RecordKind::Visit, [("household".into(), Value::from("3-101"))])?;
+    visit(&mut store, "3-101")?;
     let report = store.sync(&store.http_transport()?)?;
-    assert_eq!(report.pushed, 2);
-    assert_eq!(server.inspect()?.change_count()?, 2);
+    // A typed visit is 6 changes (was 2: a create and a household).
+    assert_eq!(report.pushed, 6);
+    assert_eq!(server.inspect()?.change_count()?, 6);
     Ok(())
 }

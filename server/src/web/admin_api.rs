@@ -8,12 +8,24 @@
 //! | POST | `/login` | `{user, password}` → `{token, expires_ms, user, role, scope}` | anyone (rate-limited) |
 //! | POST | `/logout` | | the session |
 //! | GET | `/users` | → users within the caller's subtree | admins, auditors |
-//! | POST | `/users` | `{name, role, scope, password?}` | admins, for roles below theirs, within their subtree |
+//! | POST | `/users` | `{name, role, scope?, unit?, password?}` (a department user gives its `unit`; others a `scope`) | admins, for roles below theirs, within their subtree |
+//! | POST | `/users/{name}/assign` | `{scope?, unit?}` → the user | as above, at the old and the new place |
 //! | POST | `/users/{name}/deactivate` | → `{devices_revoked}` | as above |
 //! | POST | `/enrollments` | `{user, ttl_seconds?, server_url?}` → `{code, expires_ms, ticket, qr_svg}` | as above |
 //! | GET | `/devices` | → devices of users within the subtree | admins, auditors |
 //! | POST | `/devices/{id}/revoke` | `{wipe}` | as above |
+//! | GET | `/places` | → `[{code, name, level, parent}]`: the caller's chain and subtree | admins, auditors |
+//! | POST | `/places` | `{code, name, level, parent?}` → the place | administrators; county and township admins under a place of their subtree |
+//! | POST | `/places/{code}/move` | `{parent}` (`null`: the top) → the place | as above, for the place and its new parent |
+//! | POST | `/places/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
+//! | GET | `/units` | → `[{code, name, kind, place}]` at the caller's chain and subtree | admins, auditors |
+//! | POST | `/units` | `{code, name, kind, place}` → the unit | administrators; county and township admins at a place of their subtree |
+//! | POST | `/units/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
 //! | GET | `/audit/verify` | → `{intact, rows, head}` or `{intact, broken_seq, reason}` | administrators, auditors |
+//!
+//! The CSV formats are in [`crate::hierarchy`]. A change that would put more
+//! records on some user's device than the budget (`device_record_budget`) is
+//! refused with `over_budget`; an unknown place or unit with `unknown_place`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,10 +38,12 @@ use serde_json::json;
 
 use super::AppState;
 use crate::audit::{self, Event, Verdict};
-use crate::db::WriteError;
+use crate::db::{Store, WriteError};
 use crate::error::ApiError;
-use crate::identity::{self, User};
-use crate::{operator, passwords, staff};
+use crate::identity::{self, NewUser, User};
+use crate::{directory, operator, passwords, staff};
+
+mod places;
 
 /// Default and longest enrollment code lifetimes.
 const DEFAULT_TTL_S: u64 = 24 * 60 * 60;
@@ -42,11 +56,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(logout))
             .route("/users", web::get().to(list_users))
             .route("/users", web::post().to(add_user))
+            .route("/users/{name}/assign", web::post().to(assign))
             .route("/users/{name}/deactivate", web::post().to(deactivate))
             .route("/enrollments", web::post().to(issue))
             .route("/devices", web::get().to(list_devices))
             .route("/devices/{id}/revoke", web::post().to(revoke))
-            .route("/audit/verify", web::get().to(verify)),
+            .route("/audit/verify", web::get().to(verify))
+            .configure(places::configure),
     );
 }
 
@@ -96,6 +112,18 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
 
 fn forbidden() -> WriteError {
     WriteError::Refused(ApiError::new(ErrorCode::Forbidden, "your role or place does not allow this"))
+}
+
+fn invalid(message: &str) -> WriteError {
+    WriteError::Refused(ApiError::new(ErrorCode::InvalidRequest, message))
+}
+
+/// The committed directory, for requests served by a reader.
+fn read_directory(
+    store: &Store,
+    conn: &rusqlite::Connection,
+) -> Result<std::sync::Arc<gridsync_proto::Directory>, WriteError> {
+    Ok(store.directory().get(conn)?.1)
 }
 
 /// Audits a refusal (the refused transaction itself left nothing).
@@ -150,12 +178,13 @@ struct UserView {
     name: String,
     role: Role,
     scope: String,
+    unit: Option<String>,
     active: bool,
 }
 
 impl From<User> for UserView {
     fn from(u: User) -> Self {
-        Self { name: u.name, role: u.role, scope: u.scope, active: u.active }
+        Self { name: u.name, role: u.role, scope: u.scope, unit: u.unit, active: u.active }
     }
 }
 
@@ -163,9 +192,18 @@ async fn list_users(state: web::Data<AppState>, who: Staff) -> Result<HttpRespon
     if !staff::may_read(&who.user) {
         return audited(&state, who.actor(), "user.list", String::new(), Err(forbidden().into_api())).await;
     }
-    let users = state.store.read(identity::list_users).await?;
-    let visible: Vec<UserView> =
-        users.into_iter().filter(|u| staff::within(&u.scope, &who.user.scope)).map(UserView::from).collect();
+    let store = state.store.clone();
+    let visible: Vec<UserView> = state
+        .store
+        .read(move |conn| {
+            let dir = read_directory(&store, conn)?;
+            Ok(identity::list_users(conn)?
+                .into_iter()
+                .filter(|u| staff::within(&dir, &u.scope, &who.user.scope))
+                .map(UserView::from)
+                .collect())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(visible))
 }
 
@@ -173,16 +211,20 @@ async fn list_users(state: web::Data<AppState>, who: Staff) -> Result<HttpRespon
 struct AddUser {
     name: String,
     role: Role,
-    scope: String,
+    scope: Option<String>,
+    unit: Option<String>,
     password: Option<String>,
 }
+
+const NO_ASSIGNMENT: &str =
+    "give a scope (a place code, or \"\" for the whole deployment), or a unit for a department user";
 
 async fn add_user(
     state: web::Data<AppState>,
     who: Staff,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let AddUser { name, role, scope, password } = json_body(&body)?;
+    let AddUser { name, role, scope, unit, password } = json_body(&body)?;
     let hash = password
         .map(|p| passwords::hash(&p))
         .transpose()
@@ -191,10 +233,20 @@ async fn add_user(
     let result = state
         .store
         .write(move |conn, now| {
-            if !staff::may_manage(&who.user, role, &scope) {
+            if !staff::may_administer(&who.user) {
                 return Err(forbidden());
             }
-            identity::add_user(conn, now, &who.actor(), &name, role, &scope, hash.as_deref())
+            if scope.is_none() && unit.is_none() {
+                return Err(invalid(NO_ASSIGNMENT));
+            }
+            let dir = directory::load(conn)?;
+            let unit = unit.as_deref();
+            let scope = identity::resolve_assignment(conn, role, scope.as_deref().unwrap_or(""), unit)?;
+            if !staff::may_manage(&who.user, role, &scope, &dir) {
+                return Err(forbidden());
+            }
+            let new = NewUser { name: &name, role, scope: &scope, unit, password_hash: hash.as_deref() };
+            identity::create_user(conn, now, &who.actor(), &new)
         })
         .await;
     let user = audited(&state, actor, "user.add", target, result).await?;
@@ -202,10 +254,49 @@ async fn add_user(
 }
 
 /// Loads a user the caller may manage, or refuses.
-fn managed_user(conn: &rusqlite::Connection, who: &User, name: &str) -> Result<User, WriteError> {
-    let target = identity::get_user(conn, name)?
-        .ok_or_else(|| WriteError::Refused(ApiError::new(ErrorCode::InvalidRequest, "no such user")))?;
-    if staff::may_manage(who, target.role, &target.scope) { Ok(target) } else { Err(forbidden()) }
+fn managed_user(
+    conn: &rusqlite::Connection,
+    who: &User,
+    name: &str,
+    dir: &gridsync_proto::Directory,
+) -> Result<User, WriteError> {
+    let target = identity::get_user(conn, name)?.ok_or_else(|| invalid("no such user"))?;
+    if staff::may_manage(who, target.role, &target.scope, dir) { Ok(target) } else { Err(forbidden()) }
+}
+
+#[derive(Deserialize)]
+struct Assign {
+    scope: Option<String>,
+    unit: Option<String>,
+}
+
+async fn assign(
+    state: web::Data<AppState>,
+    who: Staff,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let Assign { scope, unit } = json_body(&body)?;
+    let (actor, target, settings) = (who.actor(), name.clone(), state.store.scope());
+    let result = state
+        .store
+        .write(move |conn, now| {
+            if scope.is_none() && unit.is_none() {
+                return Err(invalid(NO_ASSIGNMENT));
+            }
+            let dir = directory::load(conn)?;
+            let user = managed_user(conn, &who.user, &name, &dir)?;
+            let unit = unit.as_deref();
+            let scope = identity::resolve_assignment(conn, user.role, scope.as_deref().unwrap_or(""), unit)?;
+            if !staff::may_manage(&who.user, user.role, &scope, &dir) {
+                return Err(forbidden());
+            }
+            identity::assign_user(conn, now, &who.actor(), &name, &scope, unit, &settings)
+        })
+        .await;
+    let user = audited(&state, actor, "user.assign", target, result).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
 async fn deactivate(
@@ -218,7 +309,7 @@ async fn deactivate(
     let result = state
         .store
         .write(move |conn, now| {
-            managed_user(conn, &who.user, &name)?;
+            managed_user(conn, &who.user, &name, &directory::load(conn)?)?;
             identity::deactivate_user(conn, now, &who.actor(), &name)
         })
         .await;
@@ -255,7 +346,7 @@ async fn issue(
     let result = state
         .store
         .write(move |conn, now| {
-            managed_user(conn, &who.user, &user)?;
+            managed_user(conn, &who.user, &user, &directory::load(conn)?)?;
             Ok((identity::issue_enrollment(conn, now, &who.actor(), &user, ttl_ms)?, now + ttl_ms))
         })
         .await;
@@ -271,12 +362,14 @@ async fn list_devices(state: web::Data<AppState>, who: Staff) -> Result<HttpResp
         return audited(&state, who.actor(), "device.list", String::new(), Err(forbidden().into_api())).await;
     }
     let scope = who.user.scope.clone();
+    let store = state.store.clone();
     let devices = state
         .store
         .read(move |conn| {
+            let dir = read_directory(&store, conn)?;
             let users = identity::list_users(conn)?;
             let visible = |name: &Option<String>| {
-                users.iter().any(|u| Some(&u.name) == name.as_ref() && staff::within(&u.scope, &scope))
+                users.iter().any(|u| Some(&u.name) == name.as_ref() && staff::within(&dir, &u.scope, &scope))
                     || (scope.is_empty() && name.is_none())
             };
             Ok(identity::list_devices(conn)?.into_iter().filter(|d| visible(&d.user)).collect::<Vec<_>>())
@@ -320,7 +413,7 @@ async fn revoke(
             let owner = identity::device_user(conn, id)?.ok_or_else(|| {
                 WriteError::Refused(ApiError::new(ErrorCode::InvalidRequest, "no such device"))
             })?;
-            managed_user(conn, &who.user, &owner)?;
+            managed_user(conn, &who.user, &owner, &directory::load(conn)?)?;
             identity::revoke_device(conn, now, &who.actor(), id, wipe)
         })
         .await;

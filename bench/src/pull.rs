@@ -1,0 +1,160 @@
+//! (d) Scoped pull: a new device fetching its user's whole scope from the
+//! server that (b) filled, over HTTP, with `gridsync-client-core`.
+//!
+//! The device is a real handset store (`Store::init`, encrypted, WAL +
+//! `synchronous = FULL`), enrolled with a one-time code (`Store::enroll`),
+//! that runs one `Store::sync_with`: an empty push, then pull pages until the
+//! server says there is no more. Each page is planned by the server on a
+//! reader (scope, budget, the log after the cursor) and recorded by its
+//! writer (what the device now holds, a new cursor); the device applies it
+//! in one transaction. The clock covers the whole sync run; a wrapper around
+//! the HTTP transport times each request (the server's time per page, as
+//! seen over loopback) and keeps the answers, which are decoded only after
+//! the clock stops, to count what was sent.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use gridsync_client_core::{HttpTransport, RecordFilter, Request, Store, StoreKey, SyncOptions, Transport};
+use gridsync_proto::wire::{self, Limits};
+use gridsync_proto::{Dot, PullResponse, RecordId};
+
+use crate::deployment;
+use crate::ingest::Server;
+
+/// What one device's first sync measured.
+#[derive(Debug)]
+pub(crate) struct Report {
+    /// Pull pages.
+    pub(crate) pages: u32,
+    /// Records sent whole (rebuilt on the device).
+    pub(crate) records: u64,
+    /// Records the device holds afterwards.
+    pub(crate) held: u64,
+    /// Changes received over all pages.
+    pub(crate) changes: u64,
+    /// Distinct changes among them (by dot and record).
+    pub(crate) distinct: u64,
+    /// Records in scope that the budget left out.
+    pub(crate) withheld: u32,
+    /// The whole sync run.
+    pub(crate) elapsed: Duration,
+    /// Round trip of each pull page (the server planning and recording it).
+    pub(crate) server: Vec<Duration>,
+    /// Bytes of the pages (the envelope, before transport compression).
+    pub(crate) bytes: u64,
+    /// The pages, for the wire-size measurement.
+    pub(crate) pages_received: Vec<PullResponse>,
+}
+
+impl Report {
+    /// Distinct changes per second over the whole sync run.
+    pub(crate) fn change_rate(&self) -> f64 {
+        self.distinct as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Records per second over the whole sync run.
+    pub(crate) fn record_rate(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Total time the server took over the pages.
+    pub(crate) fn server_total(&self) -> Duration {
+        self.server.iter().sum()
+    }
+
+    /// The median page round trip.
+    pub(crate) fn server_p50(&self) -> Duration {
+        let mut sorted = self.server.clone();
+        sorted.sort_unstable();
+        sorted.get(sorted.len().saturating_sub(1) / 2).copied().unwrap_or_default()
+    }
+
+    /// The slowest page round trip.
+    pub(crate) fn server_max(&self) -> Duration {
+        self.server.iter().max().copied().unwrap_or_default()
+    }
+}
+
+/// One request as the transport saw it.
+#[derive(Debug)]
+struct Call {
+    path: &'static str,
+    took: Duration,
+    answer: Vec<u8>,
+}
+
+/// An [`HttpTransport`] that times every request and keeps its answer.
+#[derive(Debug)]
+struct Timed {
+    inner: HttpTransport,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl Transport for Timed {
+    fn send(&self, request: Request) -> gridsync_client_core::Result<Vec<u8>> {
+        let path = request.path;
+        let start = Instant::now();
+        let answer = self.inner.send(request)?;
+        let took = start.elapsed();
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(Call {
+            path,
+            took,
+            answer: answer.clone(),
+        });
+        Ok(answer)
+    }
+}
+
+/// Enrolls a new device for `user` in a fresh store under `dir` and runs
+/// its first sync against `server`, `page` changes per pull page.
+pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow::Result<Report> {
+    let code = deployment::enrollment_code(server.data(), user)?;
+    let path = dir.join(format!("{user}.handset.db"));
+    let key = StoreKey::from_bytes([0x5a; 32]);
+    let mut store =
+        Store::init(&path, &server.url(), "bench", &key).context("cannot create a handset store")?;
+    let transport = Timed { inner: HttpTransport::new(&server.url())?, calls: Mutex::new(Vec::new()) };
+    store.enroll(&transport, &code).with_context(|| format!("cannot enroll a device for {user}"))?;
+    transport.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
+
+    let options = SyncOptions { pull_page: page, ..SyncOptions::default() };
+    let start = Instant::now();
+    let sync =
+        store.sync_with(&transport, &options).with_context(|| format!("{user}'s first sync failed"))?;
+    let elapsed = start.elapsed();
+
+    let held = store.list(&RecordFilter::default())?.len() as u64;
+    let calls = transport.calls.into_inner().unwrap_or_else(|p| p.into_inner());
+    let limits = Limits { max_bytes: usize::MAX, max_changes: usize::MAX };
+    let mut server_times = Vec::new();
+    let mut pages = Vec::new();
+    let mut bytes = 0;
+    for call in calls.into_iter().filter(|c| c.path == "/v1/sync/pull") {
+        server_times.push(call.took);
+        bytes += call.answer.len() as u64;
+        pages.push(
+            wire::decode::<PullResponse>(&call.answer, &limits).context("a pull page does not decode")?,
+        );
+    }
+    let changes = pages.iter().map(|p| p.changes.len() as u64).sum();
+    let distinct: HashSet<(RecordId, Dot)> =
+        pages.iter().flat_map(|p| &p.changes).map(|l| (l.change.record, l.change.dot)).collect();
+    let records = pages.iter().map(|p| p.rebuild.len() as u64).sum();
+    anyhow::ensure!(sync.pull_pages as usize == pages.len(), "the pages counted do not add up");
+    Ok(Report {
+        pages: sync.pull_pages,
+        records,
+        held,
+        changes,
+        distinct: distinct.len() as u64,
+        withheld: sync.withheld,
+        elapsed,
+        server: server_times,
+        bytes,
+        pages_received: pages,
+    })
+}

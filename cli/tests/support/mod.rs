@@ -1,0 +1,188 @@
+//! Support for the end-to-end tests of the `gridsync` binary: a real
+//! township server on a loopback port in a temporary data directory, with
+//! its hierarchy, users and enrollment codes written through the server's
+//! own library functions (as `gridsync-server place add`, `user add` and
+//! `enroll` do), and helpers to run the binary on a store.
+//!
+//! ```text
+//! 530102 township 城关镇 ── unit U-POLICE (城关派出所)
+//! └─ 530102001 village 东关村
+//!    ├─ 530102001-01 grid (GRID): worker `li`
+//!    └─ 530102001-02 grid (OTHER_GRID)
+//! township_admin `wang` at 530102
+//! ```
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gridsync_proto::{ActorId, Level, Place, Role, Unit};
+use gridsync_server::db::{DB_FILE, SCHEMA, WriteError, now_ms};
+use gridsync_server::{Running, Settings, hierarchy, identity};
+use rusqlite::Connection;
+use serde_json::Value as Json;
+
+/// The township.
+pub const TOWNSHIP: &str = "530102";
+/// The village.
+pub const VILLAGE: &str = "530102001";
+/// The worker's grid.
+pub const GRID: &str = "530102001-01";
+/// Another grid of the village.
+pub const OTHER_GRID: &str = "530102001-02";
+/// The township police station.
+pub const POLICE: &str = "U-POLICE";
+/// The grid worker of [`GRID`].
+pub const WORKER: &str = "li";
+/// The township administrator.
+pub const ADMIN: &str = "wang";
+
+/// A running township server with its data directory.
+#[derive(Debug)]
+pub struct Township {
+    server: Option<Running>,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Township {
+    /// The hierarchy and the two users, then the server on a free port.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
+            code: code.into(),
+            name: name.into(),
+            level,
+            parent: parent.map(Into::into),
+        };
+        admin(&data, |conn, now| {
+            hierarchy::add_place(conn, now, "test", &place(TOWNSHIP, "城关镇", Level::Township, None))?;
+            hierarchy::add_place(
+                conn,
+                now,
+                "test",
+                &place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)),
+            )?;
+            hierarchy::add_place(
+                conn,
+                now,
+                "test",
+                &place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)),
+            )?;
+            hierarchy::add_place(
+                conn,
+                now,
+                "test",
+                &place(OTHER_GRID, "东关村第二网格", Level::Grid, Some(VILLAGE)),
+            )?;
+            let police = Unit {
+                code: POLICE.into(),
+                name: "城关派出所".into(),
+                kind: "police".into(),
+                place: TOWNSHIP.into(),
+            };
+            hierarchy::add_unit(conn, now, "test", &police)?;
+            identity::add_user(conn, now, "test", WORKER, Role::Worker, GRID, None)?;
+            identity::add_user(conn, now, "test", ADMIN, Role::TownshipAdmin, TOWNSHIP, None)?;
+            Ok(())
+        });
+        let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("address"));
+        settings.workers = 1;
+        let server = Running::start(settings).expect("start the server");
+        Self { server: Some(server), data, _dir: dir }
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        self.server.as_ref().map(Running::url).expect("the server is running")
+    }
+
+    /// A fresh one-time enrollment code for `user`.
+    pub fn code(&self, user: &str) -> String {
+        admin(&self.data, |conn, now| identity::issue_enrollment(conn, now, "test", user, 24 * 3_600_000))
+    }
+
+    /// Revokes a device, with a wipe order if `wipe`.
+    pub fn revoke(&self, device: &str, wipe: bool) {
+        let id: ActorId = device.parse().expect("a device id");
+        admin(&self.data, |conn, now| identity::revoke_device(conn, now, "test", id, wipe));
+    }
+
+    /// Stops the server: from now on it is unreachable.
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+/// Runs `f` in one transaction on the server database, as the admin CLI does.
+fn admin<T>(data: &Path, f: impl FnOnce(&Connection, u64) -> Result<T, WriteError>) -> T {
+    let mut conn =
+        gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA).expect("open the server database");
+    let tx = conn.transaction().expect("transaction");
+    let out = f(&tx, now_ms()).unwrap_or_else(|e| panic!("server setup failed: {}", e.into_api()));
+    tx.commit().expect("commit");
+    out
+}
+
+/// Runs the binary on `store` with `args`, without the environment's store or key.
+pub fn gridsync(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gridsync"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("GRIDSYNC_STORE")
+        .env_remove("GRIDSYNC_STORE_KEY")
+        .env_remove("GRIDSYNC_LOG")
+        .output()
+        .expect("run gridsync")
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(store: &Path, args: &[&str]) -> String {
+    let out = gridsync(store, args);
+    assert!(
+        out.status.success(),
+        "gridsync {args:?} failed with {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs a command that must succeed and print one line (an id); returns it.
+pub fn id(store: &Path, args: &[&str]) -> String {
+    let out = ok(store, args);
+    assert_eq!(out.lines().count(), 1, "gridsync {args:?} printed more than an id: {out}");
+    out.trim_end().to_owned()
+}
+
+/// Runs a command that must succeed and print JSON.
+pub fn ok_json(store: &Path, args: &[&str]) -> Json {
+    let stdout = ok(store, args);
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("gridsync {args:?} printed no JSON ({e}): {stdout}"))
+}
+
+/// Runs a command that must fail with `code`; returns its stderr, which is
+/// one `gridsync: error: ` message.
+pub fn fails(store: &Path, args: &[&str], code: i32) -> String {
+    let out = gridsync(store, args);
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 errors");
+    assert_eq!(out.status.code(), Some(code), "gridsync {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "gridsync {args:?} printed to stdout on failure");
+    assert!(stderr.starts_with("gridsync: error: "), "{stderr}");
+    stderr
+}
+
+/// A new store at `dir/NAME.db`, enrolled for `user`; returns its path and device id.
+pub fn handset(township: &Township, dir: &Path, name: &str, user: &str) -> (PathBuf, String) {
+    let store = dir.join(format!("{name}.db"));
+    let code = township.code(user);
+    let device = id(&store, &["init", "--server", &township.url(), "--code", &code]);
+    (store, device)
+}

@@ -1,0 +1,241 @@
+//! Pulling pages of what changed in the device's scope.
+
+use std::collections::{BTreeSet, HashMap};
+
+use gridsync_proto::wire::{self, Limits};
+use gridsync_proto::{Applied, Change, Hlc, LoggedChange, PullRequest, PullResponse, RecordId, RecordState};
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::{SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use crate::crypto::Cipher;
+use crate::error::{Error, Result};
+use crate::store::sealed::{load_state, open_change, save_clock, save_profile, save_state};
+use crate::store::{Store, now_ms};
+use crate::transport::Transport;
+
+/// Largest pull answer accepted.
+const MAX_PULL_BYTES: usize = 64 * 1024 * 1024;
+/// Most changes in one answer (a page may exceed its size to deliver one
+/// record's whole history).
+const MAX_PULL_CHANGES: usize = 200_000;
+/// Remote times further ahead than this do not move the local clock.
+const MAX_CLOCK_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
+
+pub(super) fn pull(
+    store: &mut Store,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let limits = Limits { max_bytes: MAX_PULL_BYTES, max_changes: MAX_PULL_CHANGES };
+    loop {
+        let profile_version = store.profile().map_or(0, |p| p.version);
+        let request = PullRequest {
+            device: store.device.actor,
+            cursor: store.device.cursor,
+            limit: options.pull_page,
+            profile_version,
+        };
+        let answer = call(store, transport, observer, "/v1/sync/pull", &request)?;
+        let page: PullResponse = wire::decode(&answer, &limits)?;
+        apply_page(store, page.clone(), report)?;
+        report.pull_pages += 1;
+        observer.progress(&SyncProgress {
+            phase: SyncPhase::Pulling,
+            pushed: report.pushed,
+            to_push: store.pending()?,
+            pulled: report.pulled,
+            pages: report.pull_pages,
+        });
+        if !page.more {
+            return Ok(());
+        }
+    }
+}
+
+/// This device's unsent changes, by record.
+pub(super) fn pending_by_record(
+    conn: &Connection,
+    cipher: &Cipher,
+) -> Result<HashMap<RecordId, Vec<Change>>> {
+    let mut out: HashMap<RecordId, Vec<Change>> = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT seq, change FROM outbox ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let body = open_change(cipher, row.get(0)?, &row.get::<_, Vec<u8>>(1)?)?;
+        let change: Change = postcard::from_bytes(&body).map_err(|_| Error::Corrupt("outbox entry"))?;
+        out.entry(change.record).or_default().push(change);
+    }
+    Ok(out)
+}
+
+/// Deletes a record that left the device (its state and receipts).
+fn forget(conn: &Connection, id: RecordId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM records WHERE id = ?1")?.execute([id.as_bytes()])?;
+    conn.prepare_cached("DELETE FROM receipts WHERE record = ?1")?.execute([id.as_bytes()])?;
+    Ok(())
+}
+
+/// Applies one page in one transaction: removals, rebuilds, merges,
+/// receipts, the profile and the new cursor.
+fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) -> Result<()> {
+    let cipher = &store.cipher;
+    let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let needs_pending = page.reset || !page.removed.is_empty() || !page.rebuild.is_empty();
+    let pending = if needs_pending { pending_by_record(&tx, cipher)? } else { HashMap::new() };
+    if page.reset {
+        let ids: Vec<Vec<u8>> =
+            tx.prepare("SELECT id FROM records")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        for raw in ids {
+            let id = RecordId::from_slice(&raw).ok_or(Error::Corrupt("record id"))?;
+            if !pending.contains_key(&id) {
+                forget(&tx, id)?;
+            }
+        }
+        tracing::warn!("the server did not know this device's cursor; starting afresh");
+    }
+    for id in &page.removed {
+        // A record with unsent changes stays until the server has judged them.
+        if !pending.contains_key(id) {
+            forget(&tx, *id)?;
+            report.removed += 1;
+        }
+    }
+    let rebuild: BTreeSet<RecordId> = page.rebuild.iter().copied().collect();
+    let mut states: HashMap<RecordId, RecordState> = HashMap::new();
+    for logged in &page.changes {
+        let id = logged.change.record;
+        if let std::collections::hash_map::Entry::Vacant(slot) = states.entry(id) {
+            let existing = if rebuild.contains(&id) { None } else { load_state(&tx, cipher, id)? };
+            slot.insert(existing.unwrap_or_else(|| RecordState::new(id, logged.change.kind)));
+        }
+    }
+    let merged = merge_page(&mut states, &page.changes);
+    for id in &rebuild {
+        // The server's history, then what this device has not sent yet.
+        if let (Some(state), Some(mine)) = (states.get_mut(id), pending.get(id)) {
+            for change in mine {
+                if state.apply(change).is_err() {
+                    tracing::warn!("an unsent change no longer merges with the server's record");
+                }
+            }
+        }
+    }
+    for state in states.values() {
+        save_state(&tx, cipher, state)?;
+    }
+    {
+        let mut receipt = tx.prepare_cached(
+            "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET received_ms = excluded.received_ms, clock_suspect = excluded.clock_suspect",
+        )?;
+        for logged in &page.changes {
+            let c = &logged.change;
+            receipt.execute(params![
+                c.record.as_bytes(),
+                c.dot.actor.as_bytes(),
+                c.dot.counter as i64,
+                logged.received_ms as i64,
+                logged.clock_suspect
+            ])?;
+        }
+    }
+    let mut clock = store.device.clock.clone();
+    if let Some(latest) = merged.latest.filter(|t| t.millis <= now_ms().saturating_add(MAX_CLOCK_LEAD_MS)) {
+        clock.observe(latest);
+    }
+    save_clock(&tx, clock.last())?;
+    if let Some(profile) = &page.profile {
+        save_profile(&tx, cipher, profile)?;
+    }
+    tx.execute(
+        "UPDATE device SET cursor = ?1, withheld = ?2 WHERE id = 1",
+        params![page.cursor as i64, page.withheld],
+    )?;
+    tx.commit()?;
+    store.device.clock = clock;
+    store.device.cursor = page.cursor;
+    if let Some(profile) = page.profile {
+        store.adopt_profile(profile);
+    }
+    report.pulled += merged.applied;
+    report.skipped += merged.skipped;
+    report.rebuilt += rebuild.len() as u64;
+    report.withheld = page.withheld;
+    Ok(())
+}
+
+/// What [`merge_page`] did: changes new here, changes that could not merge,
+/// and the latest time among the new ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PageMerge {
+    applied: u64,
+    skipped: u64,
+    latest: Option<Hlc>,
+}
+
+/// Merges a page of changes into staged states. Pure: no I/O.
+pub(crate) fn merge_page(states: &mut HashMap<RecordId, RecordState>, changes: &[LoggedChange]) -> PageMerge {
+    let mut out = PageMerge::default();
+    for LoggedChange { change, .. } in changes {
+        let Some(state) = states.get_mut(&change.record) else {
+            out.skipped += 1;
+            continue;
+        };
+        match state.apply(change) {
+            Ok(Applied::New) => {
+                out.applied += 1;
+                out.latest = out.latest.max(Some(change.time));
+            }
+            Ok(Applied::Duplicate) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping a pulled change that cannot merge");
+                out.skipped += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridsync_proto::{ActorId, Dot, Op, RecordKind};
+
+    fn logged(record: RecordId, kind: RecordKind, actor: ActorId, counter: u64, op: Op) -> LoggedChange {
+        LoggedChange {
+            seq: counter,
+            received_ms: 0,
+            clock_suspect: false,
+            change: Change {
+                record,
+                kind,
+                dot: Dot { actor, counter },
+                author: "a".into(),
+                time: Hlc::from_millis(counter * 10),
+                op,
+            },
+        }
+    }
+
+    #[test]
+    fn merges_a_page_and_skips_what_cannot_merge() {
+        let (id, actor) = (RecordId::generate(1), ActorId::random());
+        let mut states = HashMap::from([(id, RecordState::new(id, RecordKind::Visit))]);
+        let set = Op::Set { field: "purpose".into(), value: "routine".into(), supersedes: vec![] };
+        let page = vec![
+            logged(id, RecordKind::Visit, actor, 1, Op::Create),
+            logged(id, RecordKind::Visit, actor, 2, set),
+            logged(id, RecordKind::Dispute, actor, 3, Op::Create),
+        ];
+        let merged = merge_page(&mut states, &page);
+        assert_eq!((merged.applied, merged.skipped), (2, 1));
+        assert_eq!(merged.latest, Some(Hlc::from_millis(20)));
+        assert_eq!(states[&id].value("purpose"), Some(&"routine".into()));
+        // Applying the same page again changes nothing.
+        let before = states[&id].clone();
+        merge_page(&mut states, &page[..2]);
+        assert_eq!(states[&id], before);
+    }
+}

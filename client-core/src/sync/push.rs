@@ -1,0 +1,142 @@
+//! Pushing the outbox in whole write groups.
+
+use std::collections::BTreeMap;
+
+use gridsync_proto::wire::{self, Limits};
+use gridsync_proto::{Change, ErrorCode, PushRequest, PushResponse};
+use rusqlite::{TransactionBehavior, params};
+
+use super::{SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use crate::error::{Error, Result};
+use crate::store::sealed::{open_change, save_rejected};
+use crate::store::{Store, now_ms};
+use crate::transport::Transport;
+
+/// A device clock further than this from the server's receipt time is
+/// recorded as suspect for its own changes, as the server does.
+const CLOCK_SUSPECT_MS: u64 = 10 * 60 * 1000;
+
+/// One group read from the outbox.
+struct Queued {
+    /// Outbox positions of its changes.
+    seqs: Vec<i64>,
+    changes: Vec<Change>,
+}
+
+pub(super) fn push(
+    store: &mut Store,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let mut batch = options.push_batch.max(1);
+    loop {
+        let groups = read_outbox(store, batch, options.push_max_bytes)?;
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let sent: usize = groups.iter().map(|g| g.changes.len()).sum();
+        let request = PushRequest {
+            device: store.device.actor,
+            sent_ms: now_ms(),
+            groups: groups.iter().map(|g| g.changes.clone()).collect(),
+        };
+        let answer = match call(store, transport, observer, "/v1/sync/push", &request) {
+            // The server takes smaller pushes than we sent: halve and retry.
+            Err(Error::Rejected { body, .. })
+                if sent > 1
+                    && groups.len() > 1
+                    && matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
+            {
+                batch = sent / 2;
+                continue;
+            }
+            other => other?,
+        };
+        let ack: PushResponse = wire::decode(&answer, &Limits::DEFAULT)?;
+        acknowledge(store, &groups, &ack)?;
+        report.pushed += u64::from(ack.accepted);
+        report.duplicates += u64::from(ack.duplicates);
+        report.refused += ack.refused.len() as u64;
+        report.push_batches += 1;
+        observer.progress(&SyncProgress {
+            phase: SyncPhase::Pushing,
+            pushed: report.pushed,
+            to_push: store.pending()?,
+            pulled: 0,
+            pages: 0,
+        });
+    }
+}
+
+/// The server has stored the push: refused groups move to `rejected`, the
+/// rest leave the outbox, and the receipt time is kept for each change.
+fn acknowledge(store: &mut Store, groups: &[Queued], ack: &PushResponse) -> Result<()> {
+    let refused: BTreeMap<usize, &gridsync_proto::Refusal> =
+        ack.refused.iter().map(|r| (r.group as usize, r)).collect();
+    let suspect = now_ms().abs_diff(ack.received_ms) > CLOCK_SUSPECT_MS;
+    let now = now_ms();
+    let cipher = &store.cipher;
+    let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+        let mut receipt = tx.prepare_cached(
+            "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+        )?;
+        for (i, group) in groups.iter().enumerate() {
+            match refused.get(&i) {
+                Some(refusal) => save_rejected(&tx, cipher, &group.changes, refusal, now)?,
+                None => {
+                    for c in &group.changes {
+                        receipt.execute(params![
+                            c.record.as_bytes(),
+                            c.dot.actor.as_bytes(),
+                            c.dot.counter as i64,
+                            ack.received_ms as i64,
+                            suspect
+                        ])?;
+                    }
+                }
+            }
+            for seq in &group.seqs {
+                delete.execute([seq])?;
+            }
+        }
+    }
+    tx.commit()?;
+    if !refused.is_empty() {
+        tracing::warn!(groups = refused.len(), "the server refused changes; they are kept as rejected");
+    }
+    Ok(())
+}
+
+/// The oldest whole groups in the outbox that fit one push.
+fn read_outbox(store: &Store, batch: usize, max_bytes: usize) -> Result<Vec<Queued>> {
+    let mut stmt = store.conn.prepare_cached("SELECT seq, grp, change FROM outbox ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    let (mut bytes, mut count) = (0usize, 0usize);
+    let mut groups: Vec<Queued> = Vec::new();
+    let mut current: Option<(i64, Queued)> = None;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let grp: i64 = row.get(1)?;
+        let body = open_change(&store.cipher, seq, &row.get::<_, Vec<u8>>(2)?)?;
+        let change: Change = postcard::from_bytes(&body).map_err(|_| Error::Corrupt("outbox entry"))?;
+        if current.as_ref().is_some_and(|(g, _)| *g != grp) {
+            let (_, done) = current.take().expect("checked above");
+            groups.push(done);
+            if count >= batch || bytes >= max_bytes {
+                return Ok(groups);
+            }
+        }
+        let entry = current.get_or_insert_with(|| (grp, Queued { seqs: Vec::new(), changes: Vec::new() }));
+        entry.1.seqs.push(seq);
+        entry.1.changes.push(change);
+        bytes += body.len();
+        count += 1;
+    }
+    groups.extend(current.map(|(_, g)| g));
+    Ok(groups)
+}
