@@ -6,7 +6,7 @@
 //! transaction, the current time and the audit actor, so the admin API and
 //! the operator's command line share one implementation. Every change is
 //! audited (`place.add`, `place.move`, `place.import`, `unit.add`,
-//! `unit.import`) and bumps the directory version ([`directory::bump`]) in
+//! `unit.move`, `unit.import`) and bumps the directory version ([`directory::bump`]) in
 //! the same transaction; a refusal returns an error and the caller rolls
 //! the whole transaction back.
 //!
@@ -221,6 +221,35 @@ pub fn add_unit(conn: &Connection, now: u64, actor: &str, unit: &Unit) -> Result
     audit::append(conn, now, &Event::new(actor, "unit.add", code, "ok").detail(detail))?;
     directory::bump(conn)?;
     Ok(())
+}
+
+/// Moves a unit to another place; its users' scope follows it (a
+/// department user's scope is their unit's place). Department users see by
+/// unit, not by place, so no device's budget changes.
+pub fn move_unit(
+    conn: &Connection,
+    now: u64,
+    actor: &str,
+    code: &str,
+    place: &str,
+) -> Result<Unit, WriteError> {
+    let dir = directory::load(conn)?;
+    let Some(unit) = dir.unit(code).cloned() else {
+        return Err(refuse(ErrorCode::UnknownPlace, format!("unit {} is not a known unit", shown(code))));
+    };
+    if dir.place(place).is_none() {
+        return Err(refuse(ErrorCode::UnknownPlace, format!("place {} is not a known place", shown(place))));
+    }
+    if unit.place == place {
+        return Ok(unit);
+    }
+    conn.prepare_cached("UPDATE units SET place = ?2 WHERE code = ?1")?.execute(params![code, place])?;
+    let moved =
+        conn.prepare_cached("UPDATE users SET scope = ?2 WHERE unit = ?1")?.execute(params![code, place])?;
+    let detail = format!("from={} to={place} users_moved={moved}", unit.place);
+    audit::append(conn, now, &Event::new(actor, "unit.move", code, "ok").detail(detail))?;
+    directory::bump(conn)?;
+    Ok(Unit { place: place.to_owned(), ..unit })
 }
 
 fn check_unit_fields(unit: &Unit) -> Result<(), WriteError> {
@@ -444,6 +473,27 @@ pub(super) mod tests {
         assert_eq!(refused("G1", Some("nowhere")), ErrorCode::UnknownPlace);
         assert_eq!(refused("nowhere", Some("V1")), ErrorCode::UnknownPlace);
         move_place(&conn, 7_000, "t", "T1", None, &settings).expect("a township may sit at the top");
+    }
+
+    #[test]
+    fn a_unit_moves_with_its_users() {
+        let (_dir, conn) = db();
+        for p in [place("T1", Level::Township, None), place("T2", Level::Township, None)] {
+            add_place(&conn, 0, "t", &p).expect("place");
+        }
+        let unit =
+            Unit { code: "U1".into(), name: "派出所".into(), kind: "police".into(), place: "T1".into() };
+        add_unit(&conn, 0, "t", &unit).expect("unit");
+        crate::identity::add_user_in_unit(&conn, 0, "t", "cop", "U1", None).expect("user");
+        let moved = move_unit(&conn, 1, "t", "U1", "T2").expect("move");
+        assert_eq!(moved.place, "T2");
+        let user = crate::identity::get_user(&conn, "cop").expect("read").expect("user");
+        assert_eq!(user.scope, "T2", "the user follows the unit");
+        assert!(
+            move_unit(&conn, 1, "t", "U1", "nowhere").is_err()
+                && move_unit(&conn, 1, "t", "U9", "T1").is_err()
+        );
+        assert_eq!(audit_detail(&conn, "unit.move"), ["U1 from=T1 to=T2 users_moved=1"]);
     }
 
     #[test]

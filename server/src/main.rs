@@ -228,6 +228,14 @@ enum UnitCommand {
         #[arg(long)]
         place: String,
     },
+    /// Move a unit to another place; its users follow it.
+    Move {
+        /// The unit's code.
+        code: String,
+        /// The place it now works at.
+        #[arg(long)]
+        place: String,
+    },
     /// List units.
     List {
         /// Print JSON instead of tab-separated lines.
@@ -538,6 +546,12 @@ fn unit(command: UnitCommand, data: &std::path::Path) -> anyhow::Result<()> {
             let unit = Unit { code, name, kind, place };
             operator::add_unit(data, &unit)?;
             println!("unit {} added ({}, at {})", unit.code, unit.kind, unit.place);
+        }
+        UnitCommand::Move { code, place } => {
+            let unit = operator::transact(data, |conn, now| {
+                gridsync_server::hierarchy::move_unit(conn, now, "cli", &code, &place)
+            })?;
+            println!("unit {} now at {}", unit.code, unit.place);
         }
         UnitCommand::List { json } => {
             let units = operator::list_units(data)?;

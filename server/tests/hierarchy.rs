@@ -380,6 +380,13 @@ fn a_township_admin_changes_places_only_within_its_township() {
     assert_eq!(refusal(t.post(&wang, "/users", nowhere)).1, ErrorCode::UnknownPlace);
     let csv = t.csv(&wang, "/units/import", "code,name,kind,place\nU-V1,司法所,justice,V1\n");
     assert_eq!(csv.status().as_u16(), 200);
+    // A unit moves within the township, its users with it; not out of it.
+    let moved: Value = t.post(&wang, "/units/U-T1/move", json!({"place": "V1"})).json().expect("json");
+    assert_eq!(moved["place"], "V1");
+    let users: Value = t.get(&wang, "/users");
+    let mca = users.as_array().expect("list").iter().find(|u| u["name"] == "mca").expect("mca");
+    assert_eq!(mca["scope"], "V1", "the department user follows the unit");
+    assert_eq!(refusal(t.post(&wang, "/units/U-T1/move", json!({"place": "T2"}))).1, ErrorCode::Forbidden);
 
     // Wang moves a worker within the township, not out of it.
     let moved: Value = t.post(&wang, "/users/li/assign", json!({"scope": "V1B"})).json().expect("json");

@@ -7,7 +7,7 @@
 use gridsync_proto::date::{CHINA_UTC_OFFSET_MINUTES, DAY_MS};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{
-    ActorId, Change, Date, Dot, Hlc, Op, PushRequest, PushResponse, RecordKind, Value, daily_report_id,
+    Change, Date, Dot, Hlc, Op, PushRequest, PushResponse, RecordKind, Value, daily_report_id,
 };
 use gridsync_server::db::now_ms;
 use gridsync_server::directory;
@@ -111,6 +111,42 @@ fn the_day_lists_who_filed_on_time_late_or_not_at_all() -> anyhow::Result<()> {
     assert!(!receipts.is_empty() && receipts.values().all(|r| r.clock_suspect));
     let receipts = township.store.receipts(daily_report_id("网格员 甲", yesterday))?;
     assert!(!receipts.is_empty() && receipts.values().all(|r| !r.clock_suspect));
-    let _ = ActorId::random();
+
+    // The same list over the admin API, for the township centre only.
+    let password = "township centre password 2026";
+    let hash = gridsync_server::passwords::hash(password)?;
+    people::admin(&server.data_dir(), |conn, now| {
+        let role = gridsync_proto::Role::TownshipAdmin;
+        gridsync_server::identity::add_user(conn, now, "test", "centre", role, TOWNSHIP, Some(&hash))?;
+        gridsync_server::identity::add_user(
+            conn,
+            now,
+            "test",
+            "next door",
+            role,
+            people::OTHER_TOWNSHIP,
+            Some(&hash),
+        )
+    })?;
+    let http = people::http();
+    let token = |user: &str| -> anyhow::Result<String> {
+        let login = http
+            .post(format!("{}/v1/admin/login", server.url()))
+            .json(&serde_json::json!({"user": user, "password": password}))
+            .send()?;
+        let body: serde_json::Value = login.json()?;
+        Ok(body["token"].as_str().expect("a token").to_owned())
+    };
+    let url = format!("{}/v1/admin/reports/daily?date={yesterday}&place={TOWNSHIP}", server.url());
+    let answer: serde_json::Value = http.get(&url).bearer_auth(token("centre")?).send()?.json()?;
+    assert_eq!(
+        (answer["on_time"].as_u64(), answer["late"].as_u64(), answer["missing"].as_u64()),
+        (Some(1), Some(2), Some(1))
+    );
+    assert_eq!(answer["workers"][0]["filing"], "on_time");
+    let refused = http.get(&url).bearer_auth(token("next door")?).send()?;
+    assert_eq!(refused.status().as_u16(), 403, "another township's centre may not read it");
+    let bad = http.get(format!("{}/v1/admin/reports/daily?date=yesterday&place={TOWNSHIP}", server.url()));
+    assert_eq!(bad.bearer_auth(token("centre")?).send()?.status().as_u16(), 400);
     Ok(())
 }

@@ -59,6 +59,11 @@ fn logged(row: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, u64, bool, Vec<u8>)
     Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64, row.get(2)?, row.get(3)?))
 }
 
+/// A blob column, borrowed from the row.
+fn blob<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> Result<&'r [u8], WriteError> {
+    row.get_ref(column)?.as_blob().map_err(|_| WriteError::Corrupt("a log column is not a blob".into()))
+}
+
 fn decode(seq: u64, received_ms: u64, clock_suspect: bool, body: &[u8]) -> Result<LoggedChange, WriteError> {
     let change: Change =
         postcard::from_bytes(body).map_err(|_| WriteError::Corrupt(format!("change {seq} in the log")))?;
@@ -162,17 +167,19 @@ pub(crate) fn plan(
         log_high = high;
         let mut scanned = 0usize;
         while let Some(row) = rows.next()? {
-            let (seq, received, suspect, body) = logged(row)?;
             scanned += 1;
-            let record = RecordId::from_slice(&row.get::<_, Vec<u8>>(4)?)
+            let seq = row.get::<_, i64>(0)? as u64;
+            // Most of the log is other scopes': look at ids in place, and
+            // read a body only when it is sent.
+            let record = RecordId::from_slice(blob(row, 4)?)
                 .ok_or_else(|| WriteError::Corrupt("record id in the log".into()))?;
-            let author = row.get::<_, Vec<u8>>(5)?;
             let wanted = held.get(&record).is_some_and(|through| seq > *through)
                 && in_scope.contains(&record)
                 && !sent.contains(&record)
-                && author != device.as_bytes();
+                && blob(row, 5)? != device.as_bytes();
             if wanted {
-                changes.push(decode(seq, received, suspect, &body)?);
+                let (received, suspect) = (row.get::<_, i64>(1)? as u64, row.get(2)?);
+                changes.push(decode(seq, received, suspect, blob(row, 3)?)?);
             }
             if (wanted && changes.len() >= limit) || scanned == MAX_SCAN {
                 log_high = seq;

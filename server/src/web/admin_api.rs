@@ -20,6 +20,7 @@
 //! | POST | `/places/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
 //! | GET | `/units` | → `[{code, name, kind, place}]` at the caller's chain and subtree | admins, auditors |
 //! | POST | `/units` | `{code, name, kind, place}` → the unit | administrators; county and township admins at a place of their subtree |
+//! | POST | `/units/{code}/move` | `{place}` → the unit (its users follow) | as above, for both places |
 //! | POST | `/units/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
 //! | GET | `/audit/verify` | → `{intact, rows, head}` or `{intact, broken_seq, reason}` | administrators, auditors |
 //!

@@ -26,6 +26,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/places/{code}/move", web::post().to(move_place))
         .route("/units", web::get().to(list_units))
         .route("/units", web::post().to(add_unit))
+        .route("/units/{code}/move", web::post().to(move_unit))
         .service(web::resource("/units/import").app_data(csv_limit()).route(web::post().to(import_units)));
 }
 
@@ -127,6 +128,39 @@ async fn move_place(
         .await;
     let place = audited(&state, actor, "place.move", target, result).await?;
     Ok(HttpResponse::Ok().json(place))
+}
+
+#[derive(Deserialize)]
+struct UnitMove {
+    place: String,
+}
+
+async fn move_unit(
+    state: web::Data<AppState>,
+    who: Staff,
+    code: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let code = code.into_inner();
+    let UnitMove { place } = json_body(&body)?;
+    let (actor, target) = (who.actor(), code.clone());
+    let result = state
+        .store
+        .write(move |conn, now| {
+            let dir = directory::load(conn)?;
+            let from_ok =
+                dir.unit(&code).is_none_or(|u| staff::may_edit_place(&who.user, Some(&u.place), &dir));
+            if !staff::may_administer(&who.user)
+                || !from_ok
+                || !may_place_under(&who.user, Some(&place), &dir)
+            {
+                return Err(forbidden());
+            }
+            hierarchy::move_unit(conn, now, &who.actor(), &code, &place)
+        })
+        .await;
+    let unit = audited(&state, actor, "unit.move", target, result).await?;
+    Ok(HttpResponse::Ok().json(unit))
 }
 
 /// The body of an import: UTF-8 text sent as `text/csv`.
