@@ -10,8 +10,10 @@
 //!   accepts or refuses each group; a refused group leaves the outbox for
 //!   the `rejected` table with the server's code, field and reason, where
 //!   the user sees it ([`crate::Store::rejections`]). A push the server finds
-//!   too large is split in halves until it fits. Any other refusal of the
-//!   whole push ends the run with [`Error::Rejected`] and the outbox intact.
+//!   too large is split in halves until it fits; a single write larger than
+//!   the server takes at all is set aside in `rejected` the same way, so it
+//!   never blocks the writes after it. Any other refusal of the whole push
+//!   ends the run with [`Error::Rejected`] and the outbox intact.
 //! * **Pull** ([`pull`]): pages of what changed in scope. Records that left
 //!   the scope are deleted, records sent whole are rebuilt from the server's
 //!   history plus this device's unsent changes, the rest are merged; the

@@ -1,7 +1,7 @@
 //! Bad requests get a 4xx with a stable code, nothing of them is applied,
 //! and no input brings the server down.
 
-use gridsync_client_core::{Error, NewDispute, Visit};
+use gridsync_client_core::{NewDispute, Visit};
 use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, PROTOCOL_VERSION};
 use gridsync_proto::{
     ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, PushResponse, RecordId,
@@ -369,7 +369,7 @@ fn garbage_never_brings_the_server_down() {
 }
 
 #[test]
-fn a_refused_push_keeps_the_outbox_and_says_why() -> anyhow::Result<()> {
+fn a_write_too_large_for_the_server_is_set_aside_and_the_rest_flows() -> anyhow::Result<()> {
     // A server configured for smaller pushes than one of the changes.
     let server = TestServer::start_with(|s| s.limits.max_bytes = 16 * 1024)?;
     let mut worker = Handset::new(&server, "w")?;
@@ -396,21 +396,24 @@ fn a_refused_push_keeps_the_outbox_and_says_why() -> anyhow::Result<()> {
         due: None,
     })?;
     worker.store.note(id, &"调解记录".repeat(2_000))?; // 24 KB
-    let before = worker.store.pending()?;
+    worker.store.note(id, "已电话回访")?; // a small write after the big one
 
-    let err = worker.sync(&server).expect_err("refused");
-    let err = err.downcast::<Error>()?;
-    assert_eq!(err.server_code(), Some(ErrorCode::PayloadTooLarge));
-    assert!(err.to_string().contains("payload_too_large"));
-    assert!(!err.to_string().contains("调解记录"), "no record content in errors");
-    // The groups before the oversized one went through in smaller pushes:
-    // the visit (6 changes) and the dispute's registration (create,
-    // registered_at, place, source, source_record, category: 6 changes);
-    // only the note is left (was: before - 3 with untyped records).
-    assert_eq!(worker.store.pending()?, before - 12);
-    assert_eq!(worker.store.pending()?, 1);
+    let report = worker.sync(&server)?;
+    // The groups around the oversized note went through in smaller pushes:
+    // the visit (6 changes), the dispute's registration (create,
+    // registered_at, place, source, source_record, category: 6) and the
+    // small note after it (1). The oversized note is set aside, visible,
+    // instead of blocking everything written after it.
+    assert_eq!((report.pushed, report.refused), (13, 1));
+    assert_eq!(worker.store.pending()?, 0);
+    let rejected = worker.store.rejections()?;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!((rejected[0].record, rejected[0].code), (id, ErrorCode::PayloadTooLarge));
+    assert!(rejected[0].message.contains("limit"), "{}", rejected[0].message);
+    assert!(!rejected[0].message.contains("调解记录"), "no record content in refusals");
+    assert!(matches!(&rejected[0].changes[..], [c] if c.record == id), "kept as it was made");
     assert!(server.inspect()?.record(small)?.is_some());
-    assert_eq!(server.inspect()?.record(id)?.map(|r| r.entries().len()), Some(0));
+    assert_eq!(server.inspect()?.record(id)?.map(|r| r.entries().len()), Some(1));
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use gridsync_proto::wire::{self, Limits};
-use gridsync_proto::{Change, ErrorCode, PushRequest, PushResponse};
+use gridsync_proto::{Change, ErrorCode, PushRequest, PushResponse, Refusal};
 use rusqlite::{TransactionBehavior, params};
 
 use super::{SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
@@ -43,13 +43,20 @@ pub(super) fn push(
             groups: groups.iter().map(|g| g.changes.clone()).collect(),
         };
         let answer = match call(store, transport, observer, "/v1/sync/push", &request) {
-            // The server takes smaller pushes than we sent: halve and retry.
             Err(Error::Rejected { body, .. })
-                if sent > 1
-                    && groups.len() > 1
-                    && matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
+                if matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
             {
-                batch = sent / 2;
+                if groups.len() > 1 {
+                    // The server takes smaller pushes than we sent: halve and retry.
+                    batch = (sent / 2).max(1);
+                } else {
+                    // One write is larger than the server takes at all: set it
+                    // aside, visible, rather than let it block every write after it.
+                    let refusal = Refusal { group: 0, code: body.code, field: None, message: body.message };
+                    set_aside(store, &groups[0], &refusal)?;
+                    report.refused += 1;
+                    batch = options.push_batch.max(1);
+                }
                 continue;
             }
             other => other?,
@@ -73,8 +80,7 @@ pub(super) fn push(
 /// The server has stored the push: refused groups move to `rejected`, the
 /// rest leave the outbox, and the receipt time is kept for each change.
 fn acknowledge(store: &mut Store, groups: &[Queued], ack: &PushResponse) -> Result<()> {
-    let refused: BTreeMap<usize, &gridsync_proto::Refusal> =
-        ack.refused.iter().map(|r| (r.group as usize, r)).collect();
+    let refused: BTreeMap<usize, &Refusal> = ack.refused.iter().map(|r| (r.group as usize, r)).collect();
     let suspect = now_ms().abs_diff(ack.received_ms) > CLOCK_SUSPECT_MS;
     let now = now_ms();
     let cipher = &store.cipher;
@@ -109,6 +115,19 @@ fn acknowledge(store: &mut Store, groups: &[Queued], ack: &PushResponse) -> Resu
     if !refused.is_empty() {
         tracing::warn!(groups = refused.len(), "the server refused changes; they are kept as rejected");
     }
+    Ok(())
+}
+
+/// Moves one group from the outbox to `rejected`.
+fn set_aside(store: &mut Store, group: &Queued, refusal: &Refusal) -> Result<()> {
+    let cipher = &store.cipher;
+    let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    save_rejected(&tx, cipher, &group.changes, refusal, now_ms())?;
+    for seq in &group.seqs {
+        tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([seq])?;
+    }
+    tx.commit()?;
+    tracing::warn!(code = %refusal.code, "a write is larger than the server accepts; it is kept as rejected");
     Ok(())
 }
 
