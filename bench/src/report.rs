@@ -27,12 +27,19 @@ pub(crate) struct Round {
     pub(crate) a_group: sqlite_baseline::Report,
     /// (b): the server's ingest.
     pub(crate) b: ingest::Report,
-    /// (d): the township administrator's new device.
-    pub(crate) admin: pull::Report,
-    /// (d): a worker's new device.
-    pub(crate) worker: pull::Report,
+    /// (d), in the rounds that run it.
+    pub(crate) pulls: Option<Pulls>,
     /// The replication budget and window in effect.
     pub(crate) scope: ScopeSettings,
+}
+
+/// (d): the two first syncs.
+#[derive(Debug)]
+pub(crate) struct Pulls {
+    /// The township administrator's new device.
+    pub(crate) admin: pull::Report,
+    /// A worker's new device.
+    pub(crate) worker: pull::Report,
 }
 
 /// The workload, counted.
@@ -97,7 +104,8 @@ pub(crate) fn round(n: usize, of: usize, r: &Round, verified: bool) {
         r.b.states_checked,
         if verified { "ok" } else { "MISMATCH" }
     );
-    for (who, d) in [("township", &r.admin), ("worker", &r.worker)] {
+    let Some(p) = &r.pulls else { return };
+    for (who, d) in [("township", &p.admin), ("worker", &p.worker)] {
         println!(
             "             (d) {who:<8} {:>6} records, {:>7} changes in {:>4} pages, {:>5.1} s: {:>6.0} changes/s \
              = {:>5.1}% of (b); server per page p50 {:.1} ms",
@@ -248,13 +256,23 @@ fn wire(args: &Args, r0: &Round, c: &wire_size::Report, c_pull: &Sizes, ratio_c:
 }
 
 fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
-    let med = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f));
+    let with: Vec<(&Round, &Pulls)> =
+        rounds.iter().filter_map(|r| r.pulls.as_ref().map(|p| (r, p))).collect();
+    let Some((_, p0)) = with.first() else { return };
+    let med = |f: &dyn Fn(&Round, &Pulls) -> f64| median(with.iter().map(|(r, p)| f(r, p)));
+    let range = |f: &dyn Fn(&Round, &Pulls) -> f64| {
+        let v: Vec<f64> = with.iter().map(|(r, p)| f(r, p)).collect();
+        let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+        format!("{lo:.0}..{hi:.0}")
+    };
     let log = r0.b.server_changes;
-    let (ad, wk) = (&r0.admin, &r0.worker);
+    let (ad, wk) = (&p0.admin, &p0.worker);
     println!(
-        "(d)  scoped pull, township administrator's new device (scope {TOWNSHIP}: {} grids), first sync with \
-         client-core, pages of <= {} changes:",
-        args.devices, args.pull_page
+        "(d)  scoped pull (median of {} round(s)), township administrator's new device (scope {TOWNSHIP}: {} \
+         grids), first sync with client-core, pages of <= {} changes:",
+        with.len(),
+        args.devices,
+        args.pull_page
     );
     println!(
         "     budget {} records, window {} days (of last activity as the server received it): {} records sent, \
@@ -278,15 +296,15 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
     println!(
         "     {:.1} s: {:.0} records/s, {:.0} changes/s = {:.1}% of (b) [{} changes/s]; server per page p50 {:.1} ms, \
          max {:.1} ms, {:.1} s in all = {:.0}% of the sync (the rest: the handset applying pages)",
-        med(&|r| r.admin.elapsed.as_secs_f64()),
-        med(&|r| r.admin.record_rate()),
-        med(&|r| r.admin.change_rate()),
-        med(&|r| r.admin.change_rate() / r.b.rate()) * 100.0,
-        spread_of(rounds, &|r| r.admin.change_rate()),
-        med(&|r| ms(r.admin.server_p50())),
-        med(&|r| ms(r.admin.server_max())),
-        med(&|r| r.admin.server_total().as_secs_f64()),
-        med(&|r| r.admin.server_total().as_secs_f64() / r.admin.elapsed.as_secs_f64()) * 100.0
+        med(&|_, p| p.admin.elapsed.as_secs_f64()),
+        med(&|_, p| p.admin.record_rate()),
+        med(&|_, p| p.admin.change_rate()),
+        med(&|r, p| p.admin.change_rate() / r.b.rate()) * 100.0,
+        range(&|_, p| p.admin.change_rate()),
+        med(&|_, p| ms(p.admin.server_p50())),
+        med(&|_, p| ms(p.admin.server_max())),
+        med(&|_, p| p.admin.server_total().as_secs_f64()),
+        med(&|_, p| p.admin.server_total().as_secs_f64() / p.admin.elapsed.as_secs_f64()) * 100.0
     );
     println!(
         "(d)  a worker's new device (one grid): {} records, {} changes = {:.1}% of the log ({} received, {} \
@@ -297,17 +315,11 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
         wk.changes,
         wk.withheld,
         wk.pages,
-        med(&|r| r.worker.elapsed.as_secs_f64()),
-        med(&|r| r.worker.change_rate()),
-        med(&|r| r.worker.change_rate() / r.b.rate()) * 100.0,
-        med(&|r| ms(r.worker.server_p50()))
+        med(&|_, p| p.worker.elapsed.as_secs_f64()),
+        med(&|_, p| p.worker.change_rate()),
+        med(&|r, p| p.worker.change_rate() / r.b.rate()) * 100.0,
+        med(&|_, p| ms(p.worker.server_p50()))
     );
-}
-
-fn spread_of(rounds: &[Round], f: &dyn Fn(&Round) -> f64) -> String {
-    let v: Vec<f64> = rounds.iter().map(f).collect();
-    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-    format!("{lo:.0}..{hi:.0}")
 }
 
 pub(crate) fn fsync(label: &str, sorted: &[Duration]) {
@@ -361,13 +373,14 @@ pub(crate) fn header(args: &Args, dir: &Path) {
         std::env::consts::ARCH
     );
     println!(
-        "parameters: {} devices x {} days, push batch {} changes, pull page {} changes, {} rounds, seed {}, \
-         dispute rate {}/day, server HTTP workers {}, client runtime threads {}",
+        "parameters: {} devices x {} days, push batch {} changes, {} rounds ((d) in {}, pull page {} changes), \
+         seed {}, dispute rate {}/day, server HTTP workers {}, client runtime threads {}",
         args.devices,
         args.days,
         args.batch,
-        args.pull_page,
         args.rounds,
+        args.pull_rounds.min(args.rounds),
+        args.pull_page,
         args.seed,
         args.dispute_rate,
         if args.server_workers == 0 {
