@@ -11,13 +11,14 @@ mod pool;
 mod pull;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gridsync_proto::{
-    ErrorCode, PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordState,
+    ActorId, ErrorCode, PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordState,
 };
 use gridsync_sql_support::Schema;
 use rusqlite::{Connection, OptionalExtension};
@@ -48,7 +49,24 @@ pub struct Store {
     readers: Arc<ReadPool>,
     directory: Arc<DirectoryCache>,
     scope: ScopeSettings,
+    /// The scope of each device in the middle of a paged pull.
+    paging: Arc<std::sync::Mutex<HashMap<ActorId, Paging>>>,
 }
+
+/// A device's scope, kept between the pages of one pull.
+#[derive(Debug)]
+struct Paging {
+    /// The cursor the next page will present.
+    cursor: u64,
+    /// When the scope was computed.
+    made_ms: u64,
+    /// The directory version and the scope.
+    scope: (u64, Arc<crate::scope::Visible>),
+}
+
+/// How long a device's scope is reused between pages: a sync that pauses
+/// longer computes it again.
+const PAGING_REUSE_MS: u64 = 60_000;
 
 /// Owns the writer thread; [`WriterThread::join`] waits until every queued
 /// push is committed and the thread has ended.
@@ -101,7 +119,7 @@ impl Store {
             .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
         let readers = Arc::new(ReadPool::new(path, &SCHEMA, 8));
         let directory = Arc::new(DirectoryCache::default());
-        Ok((Store { writer: tx, readers, directory, scope }, WriterThread(thread)))
+        Ok((Store { writer: tx, readers, directory, scope, paging: Arc::default() }, WriterThread(thread)))
     }
 
     /// The directory cache, shared by every connection of this store.
@@ -155,18 +173,38 @@ impl Store {
     pub async fn pull(&self, request: PullRequest, user: String) -> Result<PullResponse, ApiError> {
         let (directory, scope) = (self.directory.clone(), self.scope);
         let device = request.device;
+        let now = now_ms();
+        let (reuse, made_ms) = {
+            let mut paging = self.paging.lock().unwrap_or_else(|p| p.into_inner());
+            paging.retain(|_, p| now.saturating_sub(p.made_ms) < PAGING_REUSE_MS);
+            match paging.remove(&device) {
+                Some(p) if p.cursor == request.cursor => (Some(p.scope), p.made_ms),
+                _ => (None, now),
+            }
+        };
         let plan =
-            self.read(move |conn| pull::plan(conn, &directory, &scope, &request, &user, now_ms())).await?;
-        if plan.is_idle() {
-            return Ok(plan.response);
+            self.read(move |conn| pull::plan(conn, &directory, &scope, &request, &user, now, reuse)).await?;
+        let more = plan.response.more;
+        let (response, scope) = if plan.is_idle() {
+            let scope = plan.scope.clone();
+            (plan.response, scope)
+        } else {
+            let scope = plan.scope.clone();
+            let response = self
+                .write(move |conn, now| {
+                    let cursor = pull::record(conn, device, &plan, now)?;
+                    let mut response = plan.response;
+                    response.cursor = cursor;
+                    Ok(response)
+                })
+                .await?;
+            (response, scope)
+        };
+        if more {
+            let next = Paging { cursor: response.cursor, made_ms, scope };
+            self.paging.lock().unwrap_or_else(|p| p.into_inner()).insert(device, next);
         }
-        self.write(move |conn, now| {
-            let cursor = pull::record(conn, device, &plan, now)?;
-            let mut response = plan.response;
-            response.cursor = cursor;
-            Ok(response)
-        })
-        .await
+        Ok(response)
     }
 
     /// Runs read-only `work` on a pooled reader, off the async executor.

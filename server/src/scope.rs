@@ -6,7 +6,9 @@
 //! and their name. A device holds the records filed under one of its user's
 //! keys that are either open disputes or active within the replication
 //! window, up to the device's record budget: open disputes first, then the
-//! most recently active.
+//! most recently active. A record's activity is the latest trusted time of
+//! its changes (the device's clock, or the receipt if the clock was off), so
+//! a phone that uploads a month of work at once does not make it all recent.
 
 use std::collections::HashMap;
 
@@ -62,37 +64,50 @@ pub fn visible(
     now: u64,
 ) -> Result<Visible, WriteError> {
     let cutoff = now.saturating_sub(settings.window_ms) as i64;
-    let mut found: HashMap<Vec<u8>, (bool, i64)> = HashMap::new();
+    // Record id → (open, last activity): ids are read in place and kept as
+    // fixed arrays, since a township's scope runs to tens of thousands.
+    let mut found: HashMap<[u8; 16], (bool, i64)> = HashMap::new();
     let mut recent = conn.prepare_cached(
         "SELECT record, active_ms, open FROM record_access WHERE key = ?1 AND active_ms >= ?2",
     )?;
     let mut open =
         conn.prepare_cached("SELECT record, active_ms FROM record_access WHERE key = ?1 AND open = 1")?;
+    let id = |row: &rusqlite::Row<'_>| -> Result<[u8; 16], WriteError> {
+        let bytes = row.get_ref(0)?.as_blob().map_err(|_| corrupt())?;
+        bytes.try_into().map_err(|_| corrupt())
+    };
     for key in keys_of(actor, dir) {
-        let rows = recent.query_map(params![key, cutoff], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))
-        })?;
-        for row in rows {
-            let (record, active, is_open) = row?;
-            found.insert(record, (is_open, active));
+        let mut rows = recent.query(params![key, cutoff])?;
+        while let Some(row) = rows.next()? {
+            let entry = found.entry(id(row)?).or_insert((false, i64::MIN));
+            entry.0 |= row.get::<_, bool>(2)?;
+            entry.1 = entry.1.max(row.get(1)?);
         }
-        for row in open.query_map([&key], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))? {
-            let (record, active) = row?;
-            found.insert(record, (true, active));
+        let mut rows = open.query([&key])?;
+        while let Some(row) = rows.next()? {
+            let entry = found.entry(id(row)?).or_insert((false, i64::MIN));
+            entry.0 = true;
+            entry.1 = entry.1.max(row.get(1)?);
         }
     }
-    let mut ranked: Vec<(bool, i64, Vec<u8>)> = found.into_iter().map(|(r, (o, a))| (o, a, r)).collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    // Open disputes first, then the most recently active; ties by id.
+    let mut ranked: Vec<(bool, i64, [u8; 16])> = found.into_iter().map(|(r, (o, a))| (o, a, r)).collect();
+    let order = |a: &(bool, i64, [u8; 16]), b: &(bool, i64, [u8; 16])| {
+        b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+    };
     let budget = settings.budget as usize;
     let withheld = ranked.len().saturating_sub(budget) as u32;
-    let records = ranked
-        .into_iter()
-        .take(budget)
-        .map(|(_, _, r)| {
-            RecordId::from_slice(&r).ok_or_else(|| WriteError::Corrupt("record id in the index".into()))
-        })
-        .collect::<Result<_, _>>()?;
+    if ranked.len() > budget && budget > 0 {
+        ranked.select_nth_unstable_by(budget - 1, order);
+    }
+    ranked.truncate(budget);
+    ranked.sort_unstable_by(order);
+    let records = ranked.into_iter().map(|(_, _, r)| RecordId::from_bytes(r)).collect();
     Ok(Visible { records, withheld })
+}
+
+fn corrupt() -> WriteError {
+    WriteError::Corrupt("record id in the index".into())
 }
 
 /// How many records a device of `actor` would hold, budget aside: what an
@@ -108,18 +123,38 @@ pub fn count(
     Ok(visible(conn, actor, dir, &unlimited, now)?.records.len() as u64)
 }
 
-/// Files `record` under `access` as of `active_ms`, replacing its old keys.
+/// Files `record` under `access`, active at `active_ms` (or later, if it
+/// already was). Rows are rewritten only when the keys change; otherwise
+/// only their activity and open flag move.
 pub(crate) fn index(
     conn: &Connection,
     record: RecordId,
     access: &Access,
     active_ms: u64,
 ) -> Result<(), WriteError> {
+    let mut existing =
+        conn.prepare_cached("SELECT key, active_ms FROM record_access WHERE record = ?1 ORDER BY key")?;
+    let rows =
+        existing.query_map([record.as_bytes()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let (mut keys, mut active) = (Vec::new(), active_ms as i64);
+    for row in rows {
+        let (key, was) = row?;
+        keys.push(key);
+        active = active.max(was);
+    }
+    let wanted: Vec<String> = access.keys.iter().map(AccessKey::encode).collect();
+    let mut sorted = wanted.clone();
+    sorted.sort();
+    if sorted == keys {
+        conn.prepare_cached("UPDATE record_access SET active_ms = ?2, open = ?3 WHERE record = ?1")?
+            .execute(params![record.as_bytes(), active, access.open])?;
+        return Ok(());
+    }
     conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([record.as_bytes()])?;
     let mut insert = conn
         .prepare_cached("INSERT INTO record_access (key, record, active_ms, open) VALUES (?1, ?2, ?3, ?4)")?;
-    for key in &access.keys {
-        insert.execute(params![key.encode(), record.as_bytes(), active_ms as i64, access.open])?;
+    for key in wanted {
+        insert.execute(params![key, record.as_bytes(), active, access.open])?;
     }
     Ok(())
 }

@@ -88,6 +88,7 @@ pub(crate) fn ingest(
     let mut states: HashMap<RecordId, Option<RecordState>> = HashMap::new();
     let mut touched: BTreeSet<RecordId> = BTreeSet::new();
     let mut filed: HashMap<RecordId, u64> = HashMap::new();
+    let mut latest: HashMap<RecordId, u64> = HashMap::new();
     let mut last_seq = 0i64;
     let mut find =
         tx.prepare_cached("SELECT body FROM changes WHERE record = ?1 AND actor = ?2 AND counter = ?3")?;
@@ -163,10 +164,12 @@ pub(crate) fn ingest(
             states.insert(record, before);
             continue;
         }
-        let mut earliest = u64::MAX;
+        let (mut earliest, mut last) = (u64::MAX, 0);
         for (change, body) in group.iter().zip(bodies) {
             let suspect = push_suspect || change.time.millis > now.saturating_add(CLOCK_SUSPECT_MS);
-            earliest = earliest.min(trusted_time(change, now, suspect));
+            let trusted = trusted_time(change, now, suspect);
+            earliest = earliest.min(trusted);
+            last = last.max(trusted);
             insert.execute(params![
                 change.record.as_bytes(),
                 change.dot.actor.as_bytes(),
@@ -181,11 +184,19 @@ pub(crate) fn ingest(
         outcome.accepted += group.len() as u32;
         let first_filed = filed.entry(record).or_insert(u64::MAX);
         *first_filed = (*first_filed).min(earliest);
+        let active = latest.entry(record).or_insert(0);
+        *active = (*active).max(last);
         states.insert(record, Some(after));
         touched.insert(record);
     }
-    let written =
-        Written { states: &states, touched: &touched, filed: &filed, last_seq, accepted: outcome.accepted };
+    let written = Written {
+        states: &states,
+        touched: &touched,
+        filed: &filed,
+        latest: &latest,
+        last_seq,
+        accepted: outcome.accepted,
+    };
     save_touched(tx, push, &written, now)?;
     Ok(outcome)
 }
@@ -202,6 +213,8 @@ struct Written<'a> {
     touched: &'a BTreeSet<RecordId>,
     /// Per record, the earliest trusted time of its accepted changes.
     filed: &'a HashMap<RecordId, u64>,
+    /// Per record, the latest: when it was last worked on.
+    latest: &'a HashMap<RecordId, u64>,
     last_seq: i64,
     accepted: u32,
 }
@@ -226,7 +239,7 @@ fn save_touched(tx: &Connection, push: &PushRequest, w: &Written<'_>, now: u64) 
             state.has_conflicts(),
             w.last_seq
         ])?;
-        scope::index(tx, *id, &access::access(state), now)?;
+        scope::index(tx, *id, &access::access(state), w.latest.get(id).copied().unwrap_or(now))?;
         holds.execute(params![push.device.as_bytes(), id.as_bytes()])?;
         if state.kind() == RecordKind::DailyReport {
             save_daily_report(tx, state, w.filed.get(id).copied().unwrap_or(now), now)?;

@@ -16,20 +16,27 @@
 //! device afresh: `reset`, then everything in scope is sent whole.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use gridsync_proto::{ActorId, Change, LoggedChange, Profile, PullRequest, PullResponse, RecordId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::db::WriteError;
 use crate::directory::{self, DirectoryCache};
-use crate::scope::{self, ScopeSettings};
+use crate::scope::{self, ScopeSettings, Visible};
 
 /// Most log rows one page reads past before it answers with what it has.
 const MAX_SCAN: usize = 50_000;
 
+/// The scope computed for a device's earlier page of the same sync, under
+/// a directory version: reused while the device pages on.
+pub(crate) type Reuse = Option<(u64, Arc<Visible>)>;
+
 /// A page, planned, and what recording it must change.
 #[derive(Debug)]
 pub(crate) struct Plan {
+    /// The directory version and the scope this page was planned with.
+    pub(crate) scope: (u64, Arc<Visible>),
     /// The answer; its cursor is set by [`record`] when it issues one.
     pub(crate) response: PullResponse,
     presented: u64,
@@ -78,6 +85,7 @@ pub(crate) fn plan(
     request: &PullRequest,
     user: &str,
     now: u64,
+    reuse: Reuse,
 ) -> Result<Plan, WriteError> {
     let tx = conn.unchecked_transaction()?; // one snapshot throughout
     let device = request.device;
@@ -129,7 +137,13 @@ pub(crate) fn plan(
         }
     }
 
-    let visible = scope::visible(&tx, &actor, &dir, settings, now)?;
+    // What the device may hold: computed on a sync's first page, reused on
+    // the pages that follow (a page's plan must not cost a scan of the whole
+    // scope), and recomputed whenever the directory changed.
+    let visible = match reuse {
+        Some((v, visible)) if v == version => visible,
+        _ => Arc::new(scope::visible(&tx, &actor, &dir, settings, now)?),
+    };
     let in_scope: HashSet<RecordId> = visible.records.iter().copied().collect();
     let mut removes: Vec<RecordId> = held.keys().filter(|r| !in_scope.contains(r)).copied().collect();
     removes.sort();
@@ -190,13 +204,15 @@ pub(crate) fn plan(
     }
 
     let profile = (request.profile_version != version).then(|| Profile::for_actor(actor, &dir, version));
+    let withheld = visible.withheld;
     Ok(Plan {
+        scope: (version, visible),
         response: PullResponse {
             reset,
             removed: removes.clone(),
             rebuild: adds.clone(),
             changes,
-            withheld: visible.withheld,
+            withheld,
             profile,
             cursor: presented,
             more,
@@ -218,7 +234,7 @@ pub(crate) fn record(conn: &Connection, device: ActorId, plan: &Plan, now: u64) 
     if plan.response.reset {
         conn.execute("DELETE FROM replicas WHERE device = ?1", [d])?;
         conn.execute("DELETE FROM pull_tokens WHERE device = ?1", [d])?;
-    } else {
+    } else if plan.dirty {
         conn.prepare_cached("DELETE FROM replicas WHERE device = ?1 AND added_token > ?2")?
             .execute(params![d, t])?;
         conn.prepare_cached("DELETE FROM replicas WHERE device = ?1 AND removed_token <= ?2")?
