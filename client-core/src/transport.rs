@@ -31,7 +31,8 @@ pub struct Request {
 pub trait Transport: Send + Sync {
     /// POSTs the request. Returns the body of a 2xx answer; a refusal with a
     /// gridsync error body as [`Error::Rejected`]; anything else as
-    /// [`Error::Network`].
+    /// [`Error::Network`]. An implementation that gets an HTTP answer hands
+    /// its status and body to [`interpret_answer`], which decides this.
     fn send(&self, request: Request) -> Result<Vec<u8>>;
 }
 
@@ -118,15 +119,24 @@ impl Transport for HttpTransport {
         }
         // Answers are compressed by the server and inflated by reqwest.
         let response = http.body(request.body).send().map_err(network)?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let bytes = response.bytes().map_err(network)?;
-        if status.is_success() {
-            return Ok(bytes.to_vec());
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(Error::Rejected { status: status.as_u16(), body }),
-            Err(_) => Err(Error::Network(format!("server answered HTTP {status} without a gridsync error"))),
-        }
+        interpret_answer(status, bytes.to_vec())
+    }
+}
+
+/// What an HTTP answer from the server means, for every [`Transport`]
+/// (the default one and an app's own): the body of a 2xx answer; a refusal
+/// with a gridsync error body as [`Error::Rejected`]; anything else (a
+/// proxy's or captive portal's page, a bare 502) as [`Error::Network`], to
+/// retry later. `body` is the answer's body as received, already inflated.
+pub fn interpret_answer(status: u16, body: Vec<u8>) -> Result<Vec<u8>> {
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(refusal) => Err(Error::Rejected { status, body: refusal }),
+        Err(_) => Err(Error::Network(format!("server answered HTTP {status} without a gridsync error"))),
     }
 }
 
