@@ -89,6 +89,10 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Server errors go to stderr (RUST_LOG=... for more).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let args = Args::parse();
     ensure!(
         args.devices > 0 && args.days > 0 && args.batch > 0 && args.rounds > 0 && args.pull_page > 0,
@@ -115,7 +119,6 @@ fn main() -> anyhow::Result<()> {
     let users: Vec<String> = work.devices.iter().map(|d| d.user.clone()).collect();
     // The first worker's grid, for the worker's pull in (d): every change to
     // its records is that worker's.
-    let grid_changes: u64 = work.devices[0].groups.iter().map(|g| g.len() as u64).sum();
     let grid_records = {
         let ids: std::collections::HashSet<_> = work.devices[0].groups.iter().map(|g| g[0].record).collect();
         ids.len() as u64
@@ -162,21 +165,31 @@ fn main() -> anyhow::Result<()> {
             None
         };
         let scope = server.scope;
+        // What the server's own scope rules put on each device, budget aside.
+        let expected_scope = match &pulls {
+            Some(_) => Some((
+                pull::in_scope(server.data(), TOWNSHIP_ADMIN, &scope)?,
+                pull::in_scope(server.data(), &users[0], &scope)?,
+            )),
+            None => None,
+        };
         server.stop();
         drop(dir);
         let round = Round { a, a_group, b, pulls, scope };
         report::round(n, args.rounds, &round, verified);
         ensure!(verified, "the server's database does not hold what was sent");
-        if let Some(p) = &round.pulls {
+        if let (Some(p), Some((admin_scope, worker_scope))) = (&round.pulls, expected_scope) {
+            // The whole scope (open disputes and what was active in the
+            // window), or as much of it as the budget allows.
             ensure!(
-                p.admin.records + u64::from(p.admin.withheld) == summary.stats.records
+                p.admin.records + u64::from(p.admin.withheld) == admin_scope
                     && p.admin.held == p.admin.records,
                 "the township administrator's device did not get its scope"
             );
-            // The whole grid, or as much of it as the budget allows.
-            let whole = p.worker.withheld > 0 || p.worker.distinct == grid_changes;
             ensure!(
-                p.worker.records + u64::from(p.worker.withheld) == grid_records && whole,
+                p.worker.records + u64::from(p.worker.withheld) == worker_scope
+                    && p.worker.held == p.worker.records
+                    && worker_scope <= grid_records,
                 "the worker's new device did not get its grid"
             );
         }

@@ -158,3 +158,18 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
         pages_received: pages,
     })
 }
+
+/// How many records the server's scope rules put on a device of `user`,
+/// budget aside: open disputes and what was active within the window.
+pub(crate) fn in_scope(
+    data: &Path,
+    user: &str,
+    settings: &gridsync_server::scope::ScopeSettings,
+) -> anyhow::Result<u64> {
+    gridsync_server::operator::transact(data, |conn, now| {
+        let actor = gridsync_server::directory::actor(conn, user)?
+            .ok_or_else(|| gridsync_server::db::WriteError::Corrupt("a bench user".into()))?;
+        let dir = gridsync_server::directory::load(conn)?;
+        gridsync_server::scope::count(conn, &actor, &dir, settings, now)
+    })
+}

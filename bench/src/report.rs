@@ -275,7 +275,7 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
         args.pull_page
     );
     println!(
-        "     budget {} records, window {} days (of last activity as the server received it): {} records sent, \
+        "     budget {} records, window {} days (of last activity, by the work's trusted time): {} records sent, \
          {} withheld of {} in scope",
         r0.scope.budget,
         r0.scope.window_ms / 86_400_000,

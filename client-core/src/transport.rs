@@ -81,6 +81,7 @@ fn builder() -> reqwest::blocking::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(15))
+        .tcp_nodelay(true)
         .timeout(Duration::from_secs(120))
         .user_agent(concat!("gridsync-client-core/", env!("CARGO_PKG_VERSION")))
 }
