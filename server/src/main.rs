@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
-use gridsync_server::audit::{self, Verdict};
+use gridsync_server::audit::Verdict;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::hierarchy::{ImportSummary, parse_level};
@@ -454,17 +454,7 @@ fn report_daily(
             .context("the clock gives no date")?,
     };
     let report = operator::transact(data, |conn, now| {
-        let dir = gridsync_server::directory::load(conn)?;
-        if gridsync_proto::Hierarchy::place(&dir, place).is_none() {
-            return Err(gridsync_server::db::WriteError::Refused(gridsync_server::ApiError::new(
-                gridsync_proto::ErrorCode::UnknownPlace,
-                "no such place",
-            )));
-        }
-        let report = reports::daily(conn, &dir, place, date, utc_offset_minutes)?;
-        let event = audit::Event::new("cli", "report.daily", place, "ok").detail(format!("date={date}"));
-        audit::append(conn, now, &event)?;
-        Ok(report)
+        reports::daily_audited(conn, now, "cli", place, date, utc_offset_minutes)
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -14,8 +14,10 @@ use gridsync_proto::{Date, Directory, Hierarchy, Level, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::audit::{self, Event};
 use crate::db::WriteError;
-use crate::identity;
+use crate::error::ApiError;
+use crate::{directory, identity};
 
 /// How a worker stands for the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -128,4 +130,28 @@ pub fn daily(
         out.workers.push(line);
     }
     Ok(out)
+}
+
+/// [`daily`] for `actor` (an audit actor: `cli`, `user:NAME`), reading the
+/// directory as it stands and auditing the read (`report.daily`): a
+/// completeness list names workers, so reading it is recorded like any
+/// export of the ledgers. An unknown place is refused.
+pub fn daily_audited(
+    conn: &Connection,
+    now: u64,
+    actor: &str,
+    place: &str,
+    date: Date,
+    utc_offset_minutes: i32,
+) -> Result<Completeness, WriteError> {
+    let dir = directory::load(conn)?;
+    if dir.place(place).is_none() {
+        return Err(WriteError::Refused(ApiError::new(
+            gridsync_proto::ErrorCode::UnknownPlace,
+            "no such place",
+        )));
+    }
+    let report = daily(conn, &dir, place, date, utc_offset_minutes)?;
+    audit::append(conn, now, &Event::new(actor, "report.daily", place, "ok").detail(format!("date={date}")))?;
+    Ok(report)
 }

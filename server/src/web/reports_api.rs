@@ -14,10 +14,9 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::admin_api::Staff;
-use crate::audit::Event;
 use crate::db::WriteError;
 use crate::error::ApiError;
-use crate::{audit, directory, reports, staff};
+use crate::{directory, reports, staff};
 
 /// Registers the report routes. Call before the admin scope so that its
 /// catch-all does not shadow them.
@@ -45,7 +44,7 @@ async fn daily(
         .store
         .write(move |conn, now| {
             let dir = directory::load(conn)?;
-            if dir.place_count() > 0 && gridsync_proto::Hierarchy::place(&dir, &place).is_none() {
+            if gridsync_proto::Hierarchy::place(&dir, &place).is_none() {
                 return Err(WriteError::Refused(ApiError::new(ErrorCode::UnknownPlace, "no such place")));
             }
             if !staff::may_read(&who.user) || !staff::within(&dir, &place, &who.user.scope) {
@@ -54,9 +53,7 @@ async fn daily(
                     "your role or place does not allow this",
                 )));
             }
-            let report = reports::daily(conn, &dir, &place, date, offset)?;
-            let event = Event::new(actor, "report.daily", place, "ok").detail(format!("date={date}"));
-            audit::append(conn, now, &event)?;
+            let report = reports::daily_audited(conn, now, &actor, &place, date, offset)?;
             Ok(report)
         })
         .await?;
