@@ -13,18 +13,16 @@
 //!
 //! The hierarchy and the users are written into a fresh server data
 //! directory before the server starts, with the library functions the
-//! operator's command line uses (`gridsync_server::hierarchy::add_place`,
-//! `gridsync_server::identity::add_user`), the way `tests/src/people.rs`
-//! sets up its county. The workload generator checks every write against
+//! operator's command line calls (`gridsync_server::operator::Operator`,
+//! over the service layer), the way `tests/src/people.rs` sets up its
+//! county. The workload generator checks every write against
 //! the same places, as the worker's device checks it against its profile.
 
 use std::path::Path;
 
 use anyhow::Context;
 use gridsync_proto::{Actor, Directory, Level, Place, Profile, Role};
-use gridsync_server::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use gridsync_server::{hierarchy, identity};
-use rusqlite::Connection;
+use gridsync_server::operator::Operator;
 
 /// The county's code (崆峒区).
 pub(crate) const COUNTY: &str = "620802";
@@ -110,34 +108,25 @@ impl Deployment {
     /// Writes the places, the workers and the township administrator into
     /// the (not yet running) server's data directory `data`.
     pub(crate) fn install(&self, data: &Path) -> anyhow::Result<()> {
-        admin(data, |conn, now| {
+        let install = || -> anyhow::Result<()> {
+            let op = Operator::open_default(data)?;
             for p in &self.places {
-                hierarchy::add_place(conn, now, "bench", p)?;
+                op.add_place(p)?;
             }
             for seat in &self.seats {
-                identity::add_user(conn, now, "bench", &seat.user, Role::Worker, &seat.grid, None)?;
+                op.add_user(&seat.user, Role::Worker, Some(&seat.grid), None, None)?;
             }
-            identity::add_user(conn, now, "bench", TOWNSHIP_ADMIN, Role::TownshipAdmin, TOWNSHIP, None)?;
+            op.add_user(TOWNSHIP_ADMIN, Role::TownshipAdmin, Some(TOWNSHIP), None, None)?;
             Ok(())
-        })
-        .context("cannot set up the benchmark's hierarchy and users")
+        };
+        install().context("cannot set up the benchmark's hierarchy and users")
     }
 }
 
 /// Issues a one-time enrollment code for `user` (as the admin CLI does).
 pub(crate) fn enrollment_code(data: &Path, user: &str) -> anyhow::Result<String> {
-    admin(data, |conn, now| identity::issue_enrollment(conn, now, "bench", user, CODE_TTL_MS))
-        .with_context(|| format!("cannot issue an enrollment code for {user}"))
-}
-
-/// Runs `f` in one transaction on the server database in `data`.
-fn admin<T>(data: &Path, f: impl FnOnce(&Connection, u64) -> Result<T, WriteError>) -> anyhow::Result<T> {
-    std::fs::create_dir_all(data)?;
-    let mut conn = gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?;
-    let tx = conn.transaction()?;
-    let out = f(&tx, now_ms()).map_err(|e| anyhow::anyhow!("{}", e.into_api()))?;
-    tx.commit()?;
-    Ok(out)
+    let issue = || Operator::open_default(data)?.issue_code(user, CODE_TTL_MS, "http://127.0.0.1");
+    Ok(issue().with_context(|| format!("cannot issue an enrollment code for {user}"))?.code)
 }
 
 fn village_code(v: usize) -> String {

@@ -24,9 +24,10 @@ use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{ActorId, PushRequest, PushResponse, RecordState};
-use gridsync_server::db::{DB_FILE, SCHEMA, now_ms};
-use gridsync_server::scope::ScopeSettings;
 use gridsync_server::{Inspector, Running, Settings};
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::policy::scope::ScopeSettings;
+use gridsync_server_sqlite::{DB_FILE, SCHEMA};
 
 use crate::deployment::{self, Deployment};
 

@@ -38,7 +38,7 @@ use anyhow::{Context, ensure};
 use clap::Parser;
 use gridsync_proto::Date;
 use gridsync_proto::date::{CHINA_UTC_OFFSET_MINUTES, DAY_MS};
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 
 use deployment::{Deployment, TOWNSHIP_ADMIN};
 use report::{Pulls, Round};

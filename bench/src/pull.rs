@@ -21,6 +21,11 @@ use anyhow::Context;
 use gridsync_client_core::{HttpTransport, RecordFilter, Request, Store, StoreKey, SyncOptions, Transport};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{Dot, PullResponse, RecordId};
+use gridsync_server::operator::Operator;
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::policy::scope::{self, ScopeSettings};
+use gridsync_server_core::storage::StorageExt;
+use gridsync_server_core::{StorageError, directory};
 
 use crate::deployment;
 use crate::ingest::Server;
@@ -161,15 +166,13 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
 
 /// How many records the server's scope rules put on a device of `user`,
 /// budget aside: open disputes and what was active within the window.
-pub(crate) fn in_scope(
-    data: &Path,
-    user: &str,
-    settings: &gridsync_server::scope::ScopeSettings,
-) -> anyhow::Result<u64> {
-    gridsync_server::operator::transact(data, |conn, now| {
-        let actor = gridsync_server::directory::actor(conn, user)?
-            .ok_or_else(|| gridsync_server::db::WriteError::Corrupt("a bench user".into()))?;
-        let dir = gridsync_server::directory::load(conn)?;
-        gridsync_server::scope::count(conn, &actor, &dir, settings, now)
-    })
+pub(crate) fn in_scope(data: &Path, user: &str, settings: &ScopeSettings) -> anyhow::Result<u64> {
+    let op = Operator::open_default(data)?;
+    let user = user.to_owned();
+    let settings = *settings;
+    op.run(op.service().storage().read(move |tx| {
+        let actor = tx.user(&user)?.ok_or_else(|| StorageError::corrupt("a bench user"))?.actor();
+        let dir = directory::load(tx)?;
+        Ok(scope::count(tx, &actor, &dir, &settings, now_ms())?)
+    }))
 }

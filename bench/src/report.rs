@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use gridsync_proto::Date;
-use gridsync_server::scope::ScopeSettings;
+use gridsync_server_core::policy::scope::ScopeSettings;
 
 use crate::deployment::TOWNSHIP;
 use crate::wire_size::{self, Sizes};

@@ -2,7 +2,7 @@
 //! straight into SQLite, with nothing else in the way.
 //!
 //! The database is opened by the server's own code
-//! ([`gridsync_sql_support::open`] with [`gridsync_server::db::SCHEMA`]), so
+//! ([`gridsync_sql_support::open`] with [`gridsync_server_sqlite::SCHEMA`]), so
 //! the `changes` table, its `UNIQUE (record, actor, counter)` constraint, its
 //! indexes, the WAL journal and `synchronous = FULL` are exactly the server's.
 //! The rows are the ones the server stores for the same changes (record,
@@ -81,7 +81,7 @@ fn row(change: &gridsync_proto::Change) -> Row {
 pub(crate) fn run(dir: &Path, batches: &[Vec<Row>], per_transaction: usize) -> anyhow::Result<Report> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("baseline.db");
-    let mut conn = gridsync_sql_support::open(&path, &gridsync_server::db::SCHEMA)
+    let mut conn = gridsync_sql_support::open(&path, &gridsync_server_sqlite::SCHEMA)
         .with_context(|| format!("cannot create {}", path.display()))?;
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use gridsync_proto::{Level, Place, Role};
-use gridsync_server::{Running, Settings, operator};
+use gridsync_server::operator::Operator;
+use gridsync_server::{Running, Settings};
 
 const TOWNSHIP: &str = "530102";
 const VILLAGE: &str = "530102001";
@@ -69,13 +70,13 @@ fn python_drives_two_handsets_through_the_ffi() -> anyhow::Result<()> {
     generate_python_bindings(&bindings)?;
 
     let data = work.path().join("server");
-    setup_township(&data)?;
+    let op = Operator::open_default(&data)?;
+    setup_township(&op)?;
     let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
     settings.workers = 2;
     let server = Running::start(settings)?;
     let url = server.url();
-    let code =
-        |user: &str| -> anyhow::Result<String> { Ok(operator::issue_code(&data, user, DAY_MS, &url)?.code) };
+    let code = |user: &str| -> anyhow::Result<String> { Ok(op.issue_code(user, DAY_MS, &url)?.code) };
 
     let handsets = work.path().join("handsets");
     fs::create_dir_all(&handsets)?;
@@ -198,18 +199,18 @@ fn generate_python_bindings(out: &Path) -> anyhow::Result<()> {
 
 /// A township → village → grid, a worker in the grid, the township's
 /// admin, and an administrator with a password for the admin API.
-fn setup_township(data: &Path) -> anyhow::Result<()> {
+fn setup_township(op: &Operator) -> anyhow::Result<()> {
     let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
         code: code.into(),
         name: name.into(),
         level,
         parent: parent.map(Into::into),
     };
-    operator::add_place(data, &place(TOWNSHIP, "城关镇", Level::Township, None))?;
-    operator::add_place(data, &place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)))?;
-    operator::add_place(data, &place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)))?;
-    operator::add_user(data, "li", Role::Worker, GRID, None)?;
-    operator::add_user(data, "wang", Role::TownshipAdmin, TOWNSHIP, None)?;
-    operator::create_admin(data, "admin", Some(ADMIN_PASSWORD.to_owned()))?;
+    op.add_place(&place(TOWNSHIP, "城关镇", Level::Township, None))?;
+    op.add_place(&place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)))?;
+    op.add_place(&place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)))?;
+    op.add_user("li", Role::Worker, Some(GRID), None, None)?;
+    op.add_user("wang", Role::TownshipAdmin, Some(TOWNSHIP), None, None)?;
+    op.create_admin("admin", Some(ADMIN_PASSWORD.to_owned()))?;
     Ok(())
 }

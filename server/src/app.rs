@@ -3,6 +3,7 @@
 //! (rustls, ring provider; see [`tls`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -11,15 +12,17 @@ use actix_web::middleware::Compress;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
+use gridsync_server_core::Service as GridService;
+use gridsync_server_sqlite::{SqliteStorage, WriterThread};
+
 use crate::config::Settings;
-use crate::db::{Store, WriterThread};
 use crate::tls;
 use crate::web::{self, AppState};
 
 /// How long in-flight requests may take to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Opens the store and binds the listener (HTTPS when the settings name a
+/// Opens the storage (SQLite in the data directory), builds the service and binds the listener (HTTPS when the settings name a
 /// certificate and key). Call inside an actix system.
 ///
 /// Fails before opening the store when only one of `tls_cert` and `tls_key`
@@ -32,9 +35,10 @@ pub fn build(
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
-    let (store, writer) = Store::open_with(&settings.data_dir, settings.scope)
+    let (storage, writer) = SqliteStorage::open(&settings.data_dir)
         .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
-    let state = AppState::new(store, settings);
+    let service = GridService::new(Arc::new(storage), settings.service());
+    let state = AppState::new(service, settings);
     let limits = settings.limits;
     let mut server = HttpServer::new(move || {
         let (state, limits) = web::app_data(state.clone(), limits);

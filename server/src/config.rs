@@ -9,7 +9,8 @@ use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::wire::Limits;
 use serde::Deserialize;
 
-use crate::scope::ScopeSettings;
+use gridsync_server_core::policy::scope::ScopeSettings;
+use gridsync_server_core::service::ServiceSettings;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./gridsync-data";
@@ -50,6 +51,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// What the service layer needs of these settings.
+    pub fn service(&self) -> ServiceSettings {
+        ServiceSettings { scope: self.scope, utc_offset_minutes: self.utc_offset_minutes }
+    }
+
     /// Defaults with the given data directory and listen address.
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {

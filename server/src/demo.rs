@@ -16,12 +16,14 @@ mod work;
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{Actor, ActorId, Role};
+use gridsync_server_core::directory;
+use gridsync_server_core::passwords;
+use gridsync_server_core::storage::StorageExt;
 
-use crate::db::Store;
-use crate::{directory, hierarchy, identity, operator, passwords};
+use crate::operator::Operator;
 
 /// How big a demo to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,79 +79,53 @@ pub fn fill(data: &Path, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
     if options.days == 0 || options.villages == 0 || options.grids == 0 {
         bail!("a demo needs at least one day, one village and one grid");
     }
-    let existing = operator::transact(data, |conn, _| hierarchy::list_places(conn))?;
-    if !existing.is_empty() {
+    let op = Operator::open_default(data)?;
+    if !op.list_places()?.is_empty() {
         bail!("the data directory already has places: the demo fills only an empty one");
     }
-    let admin_password = passwords::generate()?;
-    let centre_password = passwords::generate()?;
-    let admin_hash = passwords::hash(&admin_password)?;
-    let centre_hash = passwords::hash(&centre_password)?;
     let places = town::places(options.villages, options.grids);
     let units = town::units();
-    let (people, dir) = operator::transact(data, |conn, now| {
-        for place in &places {
-            hierarchy::add_place(conn, now, "demo", place)?;
+    for place in &places {
+        op.add_place(place)?;
+    }
+    for unit in &units {
+        op.add_unit(unit)?;
+    }
+    let admin_password = op.create_admin("admin", None)?.unwrap_or_default();
+    let centre_password = passwords::generate()?;
+    let mut people = Vec::new();
+    let mut add = |name: String, role: Role, place: &str, unit: Option<&str>, password: Option<String>| {
+        let scope = unit.is_none().then_some(place);
+        op.add_user(&name, role, scope, unit, password)?;
+        let device = ActorId::random();
+        let code = op.issue_code(&name, 60_000, "http://127.0.0.1:8080")?.code;
+        // A stand-in key: demo devices never sync, but they are enrolled
+        // devices like any other, listed and revocable.
+        let request =
+            EnrollRequest { code, device, public_key: auth::b64(device.as_bytes().repeat(2).as_slice()) };
+        let user = op.run(op.service().enroll(request))?.user;
+        people.push(Person { actor: user.actor(), device });
+        anyhow::Ok(())
+    };
+    add("城关镇综治中心".into(), Role::TownshipAdmin, town::TOWNSHIP, None, Some(centre_password.clone()))?;
+    add("城关派出所 民警".into(), Role::Department, "", Some(town::POLICE), None)?;
+    add("城关司法所 调解员".into(), Role::Department, "", Some(town::JUSTICE), None)?;
+    add("区住建局 专员".into(), Role::Department, "", Some(town::HOUSING), None)?;
+    let mut n = options.seed;
+    for v in 0..options.villages {
+        add(format!("{} 村委会", town::village_name(v)), Role::Worker, &town::village(v), None, None)?;
+        for g in 0..options.grids {
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            // Grid workers are told apart by their grid, names may repeat.
+            let name = format!("网格员 {} {}{}", town::person(n >> 33, n >> 17), v + 1, g + 1);
+            add(name, Role::Worker, &town::grid(v, g), None, None)?;
         }
-        for unit in &units {
-            hierarchy::add_unit(conn, now, "demo", unit)?;
-        }
-        identity::add_user(conn, now, "demo", "admin", Role::Administrator, "", Some(&admin_hash))?;
-        let mut people = Vec::new();
-        let mut add = |conn: &rusqlite::Connection,
-                       name: String,
-                       role: Role,
-                       place: &str,
-                       unit: Option<&str>,
-                       hash: Option<&str>| {
-            let user = match unit {
-                Some(unit) => identity::add_user_in_unit(conn, now, "demo", &name, unit, hash)?,
-                None => identity::add_user(conn, now, "demo", &name, role, place, hash)?,
-            };
-            let device = ActorId::random();
-            let code = identity::issue_enrollment(conn, now, "demo", &name, 60_000)?;
-            // A stand-in key: demo devices never sync, but they are enrolled
-            // devices like any other, listed and revocable.
-            let request =
-                EnrollRequest { code, device, public_key: auth::b64(device.as_bytes().repeat(2).as_slice()) };
-            identity::enroll(conn, now, &request)?;
-            let actor = directory::actor(conn, &user.name)?
-                .ok_or_else(|| crate::db::WriteError::Corrupt("demo user".into()))?;
-            people.push(Person { actor, device });
-            Ok::<_, crate::db::WriteError>(())
-        };
-        add(conn, "城关镇综治中心".into(), Role::TownshipAdmin, town::TOWNSHIP, None, Some(&centre_hash))?;
-        add(conn, "城关派出所 民警".into(), Role::Department, "", Some(town::POLICE), None)?;
-        add(conn, "城关司法所 调解员".into(), Role::Department, "", Some(town::JUSTICE), None)?;
-        add(conn, "区住建局 专员".into(), Role::Department, "", Some(town::HOUSING), None)?;
-        let mut n = options.seed;
-        for v in 0..options.villages {
-            add(
-                conn,
-                format!("{} 村委会", town::village_name(v)),
-                Role::Worker,
-                &town::village(v),
-                None,
-                None,
-            )?;
-            for g in 0..options.grids {
-                n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                // Grid workers are told apart by their grid, names may repeat.
-                let name = format!("网格员 {} {}{}", town::person(n >> 33, n >> 17), v + 1, g + 1);
-                add(conn, name, Role::Worker, &town::grid(v, g), None, None)?;
-            }
-        }
-        Ok((people, directory::load(conn)?))
-    })?;
-
-    let runtime = tokio::runtime::Builder::new_current_thread().build().context("cannot start a runtime")?;
-    let (store, writer) = Store::open(data)?;
-    let made = runtime.block_on(async {
-        let mut world = work::World::new(&people, dir, options, &store);
+    }
+    let dir = op.run(op.service().storage().read(|tx| Ok(directory::load(tx)?)))?;
+    let made = op.block_on(async {
+        let mut world = work::World::new(&people, dir, options, op.service());
         world.run().await
     });
-    drop(store);
-    writer.join();
     let made = made?;
     Ok(DemoSummary {
         places: places.len(),

@@ -1,36 +1,33 @@
 //! # gridsync-server
 //!
-//! The township sync endpoint. Devices push their changes and pull everyone
-//! else's; the server merges every change into one state per record with the
-//! rules of [`gridsync_proto::record`] and keeps an ordered, deduplicated
-//! change log that devices read by cursor.
+//! The township sync endpoint: the web layer and the operator's command
+//! line over the service layer of [`gridsync_server_core`], with the
+//! embedded SQLite storage of [`gridsync_server_sqlite`].
 //!
-//! * [`db`]: the SQLite store (one writer thread with group commit, pooled readers);
+//! ```text
+//! gridsync-server  (this crate)   web handlers, operator CLI, settings, TLS, demo
+//!        │ calls
+//! gridsync-server-core            service layer, policy, storage traits; no HTTP, no SQL
+//!        │ implemented by
+//! gridsync-server-sqlite          the SQLite backend: writer with group commit, readers
+//! ```
+//!
 //! * [`web`]: the routes, shared by `main` and the tests through [`web::configure`];
+//!   handlers decode, call one service operation, and answer;
+//! * [`operator`]: the command-line administration on a data directory,
+//!   calling the same service operations as the operator;
 //! * [`app`]: building and running the HTTP server;
 //! * [`config`]: settings from flags, environment and a TOML file;
-//! * [`identity`], [`passwords`], [`audit`]: users, devices, enrollment and
-//!   the tamper-evident audit log; [`operator`]: the command-line
-//!   administration on a data directory; [`tls`]: HTTPS and the township CA.
+//! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
-pub mod audit;
 pub mod config;
-pub mod db;
 pub mod demo;
-pub mod directory;
-pub mod error;
-pub mod hierarchy;
-pub mod identity;
 pub mod operator;
-pub mod passwords;
-pub mod reports;
-pub mod scope;
-pub mod staff;
 pub mod tls;
 pub mod web;
 
 pub use app::Running;
 pub use config::Settings;
-pub use db::{Inspector, Store};
-pub use error::ApiError;
+pub use gridsync_server_sqlite::Inspector;
+pub use web::ApiError;

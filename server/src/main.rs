@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
-use gridsync_server::audit::Verdict;
+use gridsync_server::Settings;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
-use gridsync_server::hierarchy::{ImportSummary, parse_level};
-use gridsync_server::reports::{self, Filing};
-use gridsync_server::scope::ScopeSettings;
-use gridsync_server::{Settings, operator};
+use gridsync_server::operator::{self, Operator};
+use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::service::places::{ImportSummary, parse_level};
+use gridsync_server_core::service::reports::Filing;
 
 /// gridsync township sync server.
 #[derive(Debug, Parser)]
@@ -309,11 +309,11 @@ fn main() -> anyhow::Result<()> {
 /// The commands that work on the data directory rather than serve it.
 fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
     let data = settings.data_dir.clone();
-    let budget = &settings.scope;
+    let open = || Operator::open(&data, settings.service());
     match command {
         Command::Serve { .. } => unreachable!("handled by main"),
         Command::Report(ReportCommand::Daily { place, date, json }) => {
-            report_daily(&data, &place, date, settings.utc_offset_minutes, json)
+            report_daily(&open()?, &place, date, settings.utc_offset_minutes, json)
         }
         Command::Demo { days, villages, grids, seed } => {
             let made = demo::fill(&data, &DemoOptions { days, villages, grids, seed })?;
@@ -330,8 +330,8 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             println!("try: gridsync-server --data {} report daily --place {}", data.display(), made.township);
             Ok(())
         }
-        Command::Place(command) => place(command, &data, budget),
-        Command::Unit(command) => unit(command, &data),
+        Command::Place(command) => place(command, &open()?),
+        Command::Unit(command) => unit(command, &open()?),
         Command::Tls(TlsCommand::SelfSigned { hosts, days, force }) => {
             let files = gridsync_server::tls::write_self_signed(&data, &hosts, days, force)?;
             println!("township CA:        {}", files.ca.display());
@@ -343,7 +343,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Create { user, password_stdin }) => {
             let password = password_stdin.then(operator::password_from_stdin).transpose()?;
-            match operator::create_admin(&data, &user, password)? {
+            match open()?.create_admin(&user, password)? {
                 Some(generated) => {
                     println!("administrator {user} created; one-time password (shown once):");
                     println!("{generated}");
@@ -354,14 +354,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Add { name, role, scope, unit, password_stdin }) => {
             let password = password_stdin.then(operator::password_from_stdin).transpose()?;
-            let user = match &unit {
-                Some(unit) => {
-                    operator::add_user_with_unit(&data, &name, role, scope.as_deref(), unit, password)?
-                }
-                None => {
-                    operator::add_user(&data, &name, role, scope.as_deref().unwrap_or_default(), password)?
-                }
-            };
+            let user = open()?.add_user(&name, role, scope.as_deref(), unit.as_deref(), password)?;
             println!(
                 "user {} added ({}, scope {}{})",
                 user.name,
@@ -372,13 +365,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Move { name, scope, unit }) => {
-            let user = operator::move_user(
-                &data,
-                &name,
-                scope.as_deref().unwrap_or_default(),
-                unit.as_deref(),
-                budget,
-            )?;
+            let user = open()?.move_user(&name, scope.as_deref().unwrap_or_default(), unit.as_deref())?;
             println!(
                 "user {} assigned to scope {}{}",
                 user.name,
@@ -388,12 +375,12 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Deactivate { name }) => {
-            let revoked = operator::deactivate_user(&data, &name)?;
+            let revoked = open()?.deactivate_user(&name)?;
             println!("user {name} deactivated; {revoked} device(s) revoked");
             Ok(())
         }
         Command::User(UserCommand::List) => {
-            for u in operator::list_users(&data)? {
+            for u in open()?.list_users()? {
                 let state = if u.active { "active" } else { "deactivated" };
                 let unit = u.unit.as_deref().unwrap_or("-");
                 println!("{}\t{}\t{}\t{state}\t{unit}", u.name, u.role, display_scope(&u.scope));
@@ -401,7 +388,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Enroll { user, ttl, server_url, qr } => {
-            let issued = operator::issue_code(&data, &user, operator::parse_ttl(&ttl)?, &server_url)?;
+            let issued = open()?.issue_code(&user, operator::parse_ttl(&ttl)?, &server_url)?;
             let qr = qr.unwrap_or_else(|| PathBuf::from(format!("enroll-{user}.svg")));
             std::fs::write(&qr, &issued.qr_svg).with_context(|| format!("cannot write {}", qr.display()))?;
             println!("{}", issued.code);
@@ -409,7 +396,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Device(DeviceCommand::List) => {
-            for d in operator::list_devices(&data)? {
+            for d in open()?.list_devices()? {
                 let state = match (d.revoked_ms, d.wipe) {
                     (Some(_), true) => "revoked+wipe",
                     (Some(_), false) => "revoked",
@@ -421,7 +408,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Device(DeviceCommand::Revoke { id, wipe }) => {
-            operator::revoke_device(&data, id, wipe)?;
+            open()?.revoke_device(id, wipe)?;
             let order = if wipe { " with a wipe order" } else { "" };
             println!("device {id} revoked{order}; it is refused from its next request");
             Ok(())
@@ -441,7 +428,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
 
 /// `report daily`: one line per grid worker, then the counts.
 fn report_daily(
-    data: &std::path::Path,
+    op: &Operator,
     place: &str,
     date: Option<Date>,
     utc_offset_minutes: i32,
@@ -449,13 +436,11 @@ fn report_daily(
 ) -> anyhow::Result<()> {
     let date = match date {
         Some(date) => date,
-        None => Date::of_millis(gridsync_server::db::now_ms() as i64, utc_offset_minutes)
+        None => Date::of_millis(gridsync_server_core::clock::now_ms() as i64, utc_offset_minutes)
             .and_then(Date::previous)
             .context("the clock gives no date")?,
     };
-    let report = operator::transact(data, |conn, now| {
-        reports::daily_audited(conn, now, "cli", place, date, utc_offset_minutes)
-    })?;
+    let report = op.daily_report(place, date)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -497,22 +482,21 @@ fn print_summary(file: &std::path::Path, s: ImportSummary) {
 }
 
 /// `place ...`.
-fn place(command: PlaceCommand, data: &std::path::Path, scope: &ScopeSettings) -> anyhow::Result<()> {
+fn place(command: PlaceCommand, op: &Operator) -> anyhow::Result<()> {
     match command {
         PlaceCommand::Add { code, name, level, parent } => {
             let place = Place { code, name, level, parent: parent.filter(|p| !p.is_empty()) };
-            operator::add_place(data, &place)?;
+            op.add_place(&place)?;
             let under = place.parent.as_deref().unwrap_or("the top of the deployment");
             println!("place {} added ({}, under {under})", place.code, place.level);
         }
         PlaceCommand::Move { code, parent } => {
-            let moved =
-                operator::move_place(data, &code, Some(parent.as_str()).filter(|p| !p.is_empty()), scope)?;
+            let moved = op.move_place(&code, Some(parent.as_str()).filter(|p| !p.is_empty()))?;
             let under = moved.parent.as_deref().unwrap_or("the top of the deployment");
             println!("place {} now under {under}", moved.code);
         }
         PlaceCommand::List { json } => {
-            let places = operator::list_places(data)?;
+            let places = op.list_places()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&places)?);
             } else {
@@ -523,28 +507,26 @@ fn place(command: PlaceCommand, data: &std::path::Path, scope: &ScopeSettings) -
         }
         PlaceCommand::Import { file } => {
             let text = operator::read_csv(&file)?;
-            print_summary(&file, operator::import_places(data, &text, scope)?);
+            print_summary(&file, op.import_places(&text)?);
         }
     }
     Ok(())
 }
 
 /// `unit ...`.
-fn unit(command: UnitCommand, data: &std::path::Path) -> anyhow::Result<()> {
+fn unit(command: UnitCommand, op: &Operator) -> anyhow::Result<()> {
     match command {
         UnitCommand::Add { code, name, kind, place } => {
             let unit = Unit { code, name, kind, place };
-            operator::add_unit(data, &unit)?;
+            op.add_unit(&unit)?;
             println!("unit {} added ({}, at {})", unit.code, unit.kind, unit.place);
         }
         UnitCommand::Move { code, place } => {
-            let unit = operator::transact(data, |conn, now| {
-                gridsync_server::hierarchy::move_unit(conn, now, "cli", &code, &place)
-            })?;
+            let unit = op.move_unit(&code, &place)?;
             println!("unit {} now at {}", unit.code, unit.place);
         }
         UnitCommand::List { json } => {
-            let units = operator::list_units(data)?;
+            let units = op.list_units()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&units)?);
             } else {
@@ -555,7 +537,7 @@ fn unit(command: UnitCommand, data: &std::path::Path) -> anyhow::Result<()> {
         }
         UnitCommand::Import { file } => {
             let text = operator::read_csv(&file)?;
-            print_summary(&file, operator::import_units(data, &text)?);
+            print_summary(&file, op.import_units(&text)?);
         }
     }
     Ok(())

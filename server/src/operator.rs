@@ -1,40 +1,210 @@
 //! The operator's commands on a data directory (`gridsync-server --data DIR
-//! user add ...`), run directly on the database in one transaction each,
-//! beside a running server if need be. Every change is audited with the
-//! actor `cli`. Places and units come first: every user's scope is a place
-//! (see [`crate::hierarchy`] for the CSV formats of `place import` and
-//! `unit import`).
+//! user add ...`): each parses its arguments and calls one operation of the
+//! service layer as [`Caller::Operator`] (audited as `cli`), the very
+//! operations the admin API calls for staff. They run on the data
+//! directory's database directly, beside a running server if need be
+//! (SQLite lets the two share it; the directory version tells the server
+//! what changed). Places and units come first: every user's scope is a
+//! place (see [`gridsync_server_core::service::places`] for the CSV formats
+//! of `place import` and `unit import`).
 
+use std::future::Future;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use gridsync_proto::{ActorId, EnrollmentTicket, Place, Role, Unit};
-use rusqlite::Connection;
+use gridsync_proto::{ActorId, Date, EnrollmentTicket, Place, Role, Unit};
+use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS};
+use gridsync_server_core::service::places::ImportSummary;
+use gridsync_server_core::service::reports::Completeness;
+use gridsync_server_core::service::{Caller, ServiceSettings};
+use gridsync_server_core::storage::{Device, User};
+use gridsync_server_core::{CoreError, Service, passwords};
+use gridsync_server_sqlite::{DB_FILE, SqliteStorage};
 
-use crate::audit::{self, Verdict};
-use crate::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use crate::hierarchy::{self, ImportSummary};
-use crate::identity::{self, Device, NewUser, User};
-use crate::passwords;
-use crate::scope::ScopeSettings;
+/// The service on a data directory, for the operator's commands.
+#[derive(Debug)]
+pub struct Operator {
+    runtime: tokio::runtime::Runtime,
+    service: Service,
+}
 
-/// The audit actor of command-line changes.
-const ACTOR: &str = "cli";
-/// Longest enrollment code lifetime.
-pub const MAX_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// An issued enrollment code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The one-time code.
+    pub code: String,
+    /// When it expires (Unix ms).
+    pub expires_ms: u64,
+    /// The QR code of the ticket, as SVG.
+    pub qr_svg: String,
+}
 
-/// Runs `work` in one transaction on the database in `data` (created on first use).
-pub fn transact<T>(
-    data: &Path,
-    work: impl FnOnce(&Connection, u64) -> Result<T, WriteError>,
-) -> anyhow::Result<T> {
-    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    let mut conn = gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?;
-    let tx = conn.transaction()?;
-    let out = work(&tx, now_ms()).map_err(|e| anyhow::anyhow!("{}", e.into_api().message))?;
-    tx.commit()?;
-    Ok(out)
+/// An operation's failure as the operator reads it: the refusal's message,
+/// or what failed in the storage.
+fn explained(e: CoreError) -> anyhow::Error {
+    match e {
+        CoreError::Refused(refusal) => anyhow::anyhow!("{}", refusal.message),
+        CoreError::Storage(failure) => anyhow::anyhow!("the database failed: {}", failure.message),
+    }
+}
+
+impl Operator {
+    /// Opens (creating on first use) the database in `data`.
+    pub fn open(data: &Path, settings: ServiceSettings) -> anyhow::Result<Self> {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().build().context("cannot start a runtime")?;
+        let (storage, _writer) = SqliteStorage::open(data)
+            .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+        Ok(Self { runtime, service: Service::new(Arc::new(storage), settings) })
+    }
+
+    /// Opens the database in `data` with the default settings.
+    pub fn open_default(data: &Path) -> anyhow::Result<Self> {
+        Self::open(data, ServiceSettings::default())
+    }
+
+    /// The service.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Runs a future to its end on the operator's runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Runs one service operation to its end.
+    pub fn run<T>(&self, operation: impl Future<Output = Result<T, CoreError>>) -> anyhow::Result<T> {
+        self.runtime.block_on(operation).map_err(explained)
+    }
+
+    /// `admin create`: an administrator of the whole deployment. Returns the
+    /// generated one-time password when none was given.
+    pub fn create_admin(&self, name: &str, password: Option<String>) -> anyhow::Result<Option<String>> {
+        let (password, generated) = match password {
+            Some(p) => (p, false),
+            None => (passwords::generate()?, true),
+        };
+        let new = AddUser {
+            name: name.to_owned(),
+            role: Role::Administrator,
+            scope: Some(String::new()),
+            unit: None,
+            password: Some(password.clone()),
+        };
+        self.run(self.service.add_user(&Caller::Operator, new))?;
+        Ok(generated.then_some(password))
+    }
+
+    /// `user add`: a user at `scope`, or (department users) in `unit`.
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        scope: Option<&str>,
+        unit: Option<&str>,
+        password: Option<String>,
+    ) -> anyhow::Result<User> {
+        let new = AddUser {
+            name: name.to_owned(),
+            role,
+            scope: Some(scope.unwrap_or_default().to_owned()),
+            unit: unit.map(str::to_owned),
+            password,
+        };
+        self.run(self.service.add_user(&Caller::Operator, new))
+    }
+
+    /// `user move`: assigns a user to another place, or another unit.
+    pub fn move_user(&self, name: &str, scope: &str, unit: Option<&str>) -> anyhow::Result<User> {
+        let scope = Some(scope.to_owned());
+        self.run(self.service.assign_user(&Caller::Operator, name, scope, unit.map(str::to_owned)))
+    }
+
+    /// `user deactivate`: returns how many devices were revoked.
+    pub fn deactivate_user(&self, name: &str) -> anyhow::Result<u64> {
+        self.run(self.service.deactivate_user(&Caller::Operator, name))
+    }
+
+    /// `user list`.
+    pub fn list_users(&self) -> anyhow::Result<Vec<User>> {
+        self.run(self.service.list_users(&Caller::Operator))
+    }
+
+    /// `place add`.
+    pub fn add_place(&self, place: &Place) -> anyhow::Result<Place> {
+        self.run(self.service.add_place(&Caller::Operator, place.clone()))
+    }
+
+    /// `place move`: `parent` None is the top of the deployment.
+    pub fn move_place(&self, code: &str, parent: Option<&str>) -> anyhow::Result<Place> {
+        self.run(self.service.move_place(&Caller::Operator, code, parent.map(str::to_owned)))
+    }
+
+    /// `place list`.
+    pub fn list_places(&self) -> anyhow::Result<Vec<Place>> {
+        self.run(self.service.list_places(&Caller::Operator))
+    }
+
+    /// `place import`: the text of a places CSV.
+    pub fn import_places(&self, csv_text: &str) -> anyhow::Result<ImportSummary> {
+        self.run(self.service.import_places(&Caller::Operator, csv_text.to_owned()))
+    }
+
+    /// `unit add`.
+    pub fn add_unit(&self, unit: &Unit) -> anyhow::Result<Unit> {
+        self.run(self.service.add_unit(&Caller::Operator, unit.clone()))
+    }
+
+    /// `unit move`: its users follow.
+    pub fn move_unit(&self, code: &str, place: &str) -> anyhow::Result<Unit> {
+        self.run(self.service.move_unit(&Caller::Operator, code, place))
+    }
+
+    /// `unit list`.
+    pub fn list_units(&self) -> anyhow::Result<Vec<Unit>> {
+        self.run(self.service.list_units(&Caller::Operator))
+    }
+
+    /// `unit import`: the text of a units CSV.
+    pub fn import_units(&self, csv_text: &str) -> anyhow::Result<ImportSummary> {
+        self.run(self.service.import_units(&Caller::Operator, csv_text.to_owned()))
+    }
+
+    /// `enroll`: issues a one-time code for `user` and renders its QR code.
+    pub fn issue_code(&self, user: &str, ttl_ms: u64, server_url: &str) -> anyhow::Result<Issued> {
+        let issued = self.run(self.service.issue_enrollment(&Caller::Operator, user, ttl_ms))?;
+        let ticket = EnrollmentTicket { server: server_url.to_owned(), code: issued.code.clone() };
+        Ok(Issued { qr_svg: qr_svg(&ticket)?, code: issued.code, expires_ms: issued.expires_ms })
+    }
+
+    /// `device list`.
+    pub fn list_devices(&self) -> anyhow::Result<Vec<Device>> {
+        self.run(self.service.list_devices(&Caller::Operator))
+    }
+
+    /// `device revoke`.
+    pub fn revoke_device(&self, id: ActorId, wipe: bool) -> anyhow::Result<()> {
+        self.run(self.service.revoke_device(&Caller::Operator, id, wipe))
+    }
+
+    /// `report daily`.
+    pub fn daily_report(&self, place: &str, date: Date) -> anyhow::Result<Completeness> {
+        self.run(self.service.daily_report(&Caller::Operator, place, date))
+    }
+}
+
+/// `audit verify`: checks the chain of an existing data directory (never
+/// creates one).
+pub fn verify_audit(data: &Path) -> anyhow::Result<Verdict> {
+    if !data.join(DB_FILE).exists() {
+        bail!("no server database in {}", data.display());
+    }
+    let operator = Operator::open_default(data)?;
+    operator.run(operator.service.verify_audit(&Caller::Operator))
 }
 
 /// Reads a password from the first line of standard input.
@@ -44,122 +214,12 @@ pub fn password_from_stdin() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// `admin create`: an administrator of the whole deployment. Returns the
-/// generated one-time password when none was given.
-pub fn create_admin(data: &Path, name: &str, password: Option<String>) -> anyhow::Result<Option<String>> {
-    let (password, generated) = match password {
-        Some(p) => (p, false),
-        None => (passwords::generate()?, true),
-    };
-    let hash = passwords::hash(&password)?;
-    transact(data, |conn, now| {
-        identity::add_user(conn, now, ACTOR, name, Role::Administrator, "", Some(&hash))
-    })?;
-    Ok(generated.then_some(password))
-}
-
-/// `user add`.
-pub fn add_user(
-    data: &Path,
-    name: &str,
-    role: Role,
-    scope: &str,
-    password: Option<String>,
-) -> anyhow::Result<User> {
-    let hash = password.map(|p| passwords::hash(&p)).transpose()?;
-    transact(data, |conn, now| identity::add_user(conn, now, ACTOR, name, role, scope, hash.as_deref()))
-}
-
-/// `user add --unit`: a department user of `unit`, at the unit's place.
-/// A `scope` given too must be that place.
-pub fn add_user_with_unit(
-    data: &Path,
-    name: &str,
-    role: Role,
-    scope: Option<&str>,
-    unit: &str,
-    password: Option<String>,
-) -> anyhow::Result<User> {
-    let hash = password.map(|p| passwords::hash(&p)).transpose()?;
-    transact(data, |conn, now| {
-        let new = NewUser {
-            name,
-            role,
-            scope: scope.unwrap_or(""),
-            unit: Some(unit),
-            password_hash: hash.as_deref(),
-        };
-        identity::create_user(conn, now, ACTOR, &new)
-    })
-}
-
-/// `user move`: assigns a user to another place, or another unit.
-pub fn move_user(
-    data: &Path,
-    name: &str,
-    scope: &str,
-    unit: Option<&str>,
-    settings: &ScopeSettings,
-) -> anyhow::Result<User> {
-    transact(data, |conn, now| identity::assign_user(conn, now, ACTOR, name, scope, unit, settings))
-}
-
-/// `place add`.
-pub fn add_place(data: &Path, place: &Place) -> anyhow::Result<()> {
-    transact(data, |conn, now| hierarchy::add_place(conn, now, ACTOR, place))
-}
-
-/// `place move`: `parent` None is the top of the deployment.
-pub fn move_place(
-    data: &Path,
-    code: &str,
-    parent: Option<&str>,
-    settings: &ScopeSettings,
-) -> anyhow::Result<Place> {
-    transact(data, |conn, now| hierarchy::move_place(conn, now, ACTOR, code, parent, settings))
-}
-
-/// `place list`.
-pub fn list_places(data: &Path) -> anyhow::Result<Vec<Place>> {
-    transact(data, |conn, _| hierarchy::list_places(conn))
-}
-
-/// `place import`: the text of a places CSV.
-pub fn import_places(data: &Path, csv_text: &str, settings: &ScopeSettings) -> anyhow::Result<ImportSummary> {
-    transact(data, |conn, now| hierarchy::import_places_csv(conn, now, ACTOR, csv_text, settings))
-}
-
-/// `unit add`.
-pub fn add_unit(data: &Path, unit: &Unit) -> anyhow::Result<()> {
-    transact(data, |conn, now| hierarchy::add_unit(conn, now, ACTOR, unit))
-}
-
-/// `unit list`.
-pub fn list_units(data: &Path) -> anyhow::Result<Vec<Unit>> {
-    transact(data, |conn, _| hierarchy::list_units(conn))
-}
-
-/// `unit import`: the text of a units CSV.
-pub fn import_units(data: &Path, csv_text: &str) -> anyhow::Result<ImportSummary> {
-    transact(data, |conn, now| hierarchy::import_units_csv(conn, now, ACTOR, csv_text))
-}
-
 /// Reads a CSV file for an import; it must be UTF-8.
 pub fn read_csv(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| {
         anyhow::anyhow!("{} is not UTF-8: save it as \"CSV UTF-8\" and try again", path.display())
     })
-}
-
-/// `user deactivate`: returns how many devices were revoked.
-pub fn deactivate_user(data: &Path, name: &str) -> anyhow::Result<u64> {
-    transact(data, |conn, now| identity::deactivate_user(conn, now, ACTOR, name))
-}
-
-/// `user list`.
-pub fn list_users(data: &Path) -> anyhow::Result<Vec<User>> {
-    transact(data, |conn, _| identity::list_users(conn))
 }
 
 /// Parses a lifetime such as `30m`, `24h` or `7d` into milliseconds.
@@ -179,51 +239,12 @@ pub fn parse_ttl(text: &str) -> anyhow::Result<u64> {
     Ok(ms)
 }
 
-/// An issued enrollment code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issued {
-    /// The one-time code.
-    pub code: String,
-    /// When it expires (Unix ms).
-    pub expires_ms: u64,
-    /// The QR code of the ticket, as SVG.
-    pub qr_svg: String,
-}
-
-/// `enroll`: issues a one-time code for `user` and renders its QR code.
-pub fn issue_code(data: &Path, user: &str, ttl_ms: u64, server_url: &str) -> anyhow::Result<Issued> {
-    let (code, now) =
-        transact(data, |conn, now| Ok((identity::issue_enrollment(conn, now, ACTOR, user, ttl_ms)?, now)))?;
-    let ticket = EnrollmentTicket { server: server_url.to_owned(), code: code.clone() };
-    Ok(Issued { qr_svg: qr_svg(&ticket)?, code, expires_ms: now + ttl_ms })
-}
-
 /// The QR code of an enrollment ticket (its JSON), as an SVG document.
 pub fn qr_svg(ticket: &EnrollmentTicket) -> anyhow::Result<String> {
     let payload = serde_json::to_string(ticket)?;
     let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
         .context("the enrollment ticket does not fit a QR code")?;
     Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(256, 256).quiet_zone(true).build())
-}
-
-/// `device list`.
-pub fn list_devices(data: &Path) -> anyhow::Result<Vec<Device>> {
-    transact(data, |conn, _| identity::list_devices(conn))
-}
-
-/// `device revoke`.
-pub fn revoke_device(data: &Path, id: ActorId, wipe: bool) -> anyhow::Result<()> {
-    transact(data, |conn, now| identity::revoke_device(conn, now, ACTOR, id, wipe))
-}
-
-/// `audit verify`.
-pub fn verify_audit(data: &Path) -> anyhow::Result<Verdict> {
-    let path = data.join(DB_FILE);
-    if !path.exists() {
-        bail!("no server database in {}", data.display());
-    }
-    let conn = gridsync_sql_support::open_reader(&path, &SCHEMA)?;
-    Ok(audit::verify(&conn)?)
 }
 
 #[cfg(test)]
@@ -250,9 +271,11 @@ mod tests {
     #[test]
     fn commands_work_on_a_fresh_data_directory() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let password = create_admin(dir.path(), "admin", None).expect("admin").expect("generated");
+        let op = Operator::open_default(dir.path()).expect("open");
+        let password = op.create_admin("admin", None).expect("admin").expect("generated");
         assert_eq!(password.len(), 20);
-        let unknown = add_user(dir.path(), "li", Role::Worker, "5301.02", None).expect_err("no such place");
+        let unknown =
+            op.add_user("li", Role::Worker, Some("5301.02"), None, None).expect_err("no such place");
         assert!(unknown.to_string().contains("not a known place"), "{unknown}");
         let township = Place {
             code: "5301.02".into(),
@@ -260,13 +283,14 @@ mod tests {
             level: gridsync_proto::Level::Township,
             parent: None,
         };
-        add_place(dir.path(), &township).expect("place");
-        add_user(dir.path(), "li", Role::Worker, "5301.02", None).expect("user");
-        assert!(add_user(dir.path(), "li", Role::Worker, "5301.02", None).is_err(), "duplicate");
-        let issued = issue_code(dir.path(), "li", 3_600_000, "http://127.0.0.1:8080").expect("code");
+        op.add_place(&township).expect("place");
+        op.add_user("li", Role::Worker, Some("5301.02"), None, None).expect("user");
+        assert!(op.add_user("li", Role::Worker, Some("5301.02"), None, None).is_err(), "duplicate");
+        let issued = op.issue_code("li", 3_600_000, "http://127.0.0.1:8080").expect("code");
         assert_eq!(issued.code.len(), 23);
-        assert_eq!(list_users(dir.path()).expect("list").len(), 2);
-        assert_eq!(deactivate_user(dir.path(), "li").expect("deactivate"), 0);
+        assert_eq!(op.list_users().expect("list").len(), 2);
+        assert_eq!(op.deactivate_user("li").expect("deactivate"), 0);
+        drop(op);
         // admin, place, user, code, deactivation: the refused ones left no trace.
         assert!(matches!(verify_audit(dir.path()).expect("verify"), Verdict::Intact { rows: 5, .. }));
     }

@@ -14,53 +14,48 @@
 //! stable code.
 
 pub mod admin_api;
-pub mod device_auth;
+pub mod error;
 mod extract;
 pub mod reports_api;
-pub mod throttle;
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, Message};
 use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequest, PushRequest};
-
-use crate::audit::Event;
-use crate::config::Settings;
+use gridsync_server_core::Service;
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::guard::{Limited, MemoryRateLimiter, RateLimiter};
 use serde_json::json;
 
-use crate::db::{Store, now_ms};
-use crate::error::ApiError;
-use crate::{directory, identity};
-use device_auth::RequestGuard;
+use crate::config::Settings;
+pub use error::ApiError;
 pub use extract::Signed;
-use throttle::Throttle;
 
 /// Shared state of the HTTP workers.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The store.
-    pub store: Store,
+    /// The service layer every handler calls.
+    pub service: Service,
     /// Most changes in one pull page.
     pub max_page: u32,
-    /// Device request authentication.
-    pub guard: Arc<RequestGuard>,
     /// Rate limits for logins and enrollments.
-    pub throttle: Arc<Throttle>,
-    /// The deployment's time zone, minutes east of UTC.
-    pub utc_offset_minutes: i32,
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 impl AppState {
-    /// State for a store, with fresh nonce memory and the rate limits of `settings`.
-    pub fn new(store: Store, settings: &Settings) -> Self {
-        Self {
-            store,
-            max_page: settings.max_page,
-            guard: Arc::default(),
-            throttle: Arc::new(Throttle::new(settings.enrollments_per_minute, settings.logins_per_minute)),
-            utc_offset_minutes: settings.utc_offset_minutes,
-        }
+    /// State for a service, with the rate limits of `settings` in this process's memory.
+    pub fn new(service: Service, settings: &Settings) -> Self {
+        let limiter = MemoryRateLimiter::new(settings.enrollments_per_minute, settings.logins_per_minute);
+        Self { service, max_page: settings.max_page, limiter: Arc::new(limiter) }
+    }
+
+    /// Counts an attempt of `what` from the request's peer address (behind a
+    /// reverse proxy, that is the proxy: put the limit there too).
+    pub async fn limit(&self, what: Limited, req: &HttpRequest) -> Result<(), ApiError> {
+        let ip = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        Ok(self.limiter.attempt(what, ip).await?)
     }
 }
 
@@ -99,7 +94,7 @@ async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result
     let Signed { from, message: request } = signed;
     same_device(from.device, request.device)?;
     let count = request.changes().count();
-    let response = state.store.push(request, from.user).await?;
+    let response = state.service.push(request, from.user).await?;
     tracing::info!(
         changes = count,
         accepted = response.accepted,
@@ -114,7 +109,7 @@ async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result
     let Signed { from, message: mut request } = signed;
     same_device(from.device, request.device)?;
     request.limit = request.limit.clamp(1, state.max_page);
-    let page = state.store.pull(request, from.user).await?;
+    let page = state.service.pull(request, from.user).await?;
     tracing::debug!(
         changes = page.changes.len(),
         rebuilt = page.rebuild.len(),
@@ -142,40 +137,29 @@ async fn enroll(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.throttle.enrollment(&req)?;
+    state.limit(Limited::Enrollment, &req).await?;
     let request: EnrollRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "send a JSON enrollment request"))?;
-    let user = state.store.write(move |conn, now| identity::enroll(conn, now, &request)).await;
-    let user = match user {
-        Ok(user) => user,
-        Err(refusal) => {
-            let event = Event::new("anonymous", "device.enroll", "", refusal.code.as_str());
-            if let Err(e) = state.store.audit(event).await {
-                tracing::error!(error = %e, "cannot audit a refused enrollment");
-            }
-            return Err(refusal);
-        }
-    };
-    tracing::info!(role = %user.role, "device enrolled");
-    let store = state.store.clone();
-    let name = user.name.clone();
-    let profile = state.store.read(move |conn| directory::profile(conn, store.directory(), &name)).await?;
+    let enrolled = state.service.enroll(request).await?;
+    tracing::info!(role = %enrolled.user.role, "device enrolled");
+    let user = enrolled.user;
     Ok(HttpResponse::Ok().json(EnrollResponse {
         user: user.name,
         role: user.role,
         scope: user.scope,
         server_time_ms: now_ms(),
-        profile,
+        profile: enrolled.profile,
     }))
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.store.clone();
-    let ok = web::block(move || store.healthy()).await.unwrap_or(false);
+    let service = state.service.clone();
+    let ok = web::block(move || service.healthy()).await.unwrap_or(false);
     let body = json!({
         "status": if ok { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": wire::PROTOCOL_VERSION,
+        "storage": state.service.storage().backend(),
     });
     if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

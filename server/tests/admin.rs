@@ -91,7 +91,7 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
         http.post(url("/login")).json(&json!({"user": user, "password": password})).send().expect("answer")
     };
 
-    let before = gridsync_server::db::now_ms();
+    let before = gridsync_server_core::clock::now_ms();
     let session = login("root", &password);
     assert_eq!(session.status().as_u16(), 200);
     let session: Value = session.json().expect("json");
@@ -149,7 +149,7 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     // The log names actors and outcomes, never a password, token or code.
     let verdict = ok(&data, &["audit", "verify"], None);
     assert!(verdict.starts_with("audit log intact"), "{verdict}");
-    let conn = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server::db::SCHEMA)
+    let conn = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server_sqlite::SCHEMA)
         .expect("db");
     let rows: Vec<String> = conn
         .prepare("SELECT actor || ' ' || action || ' ' || target || ' ' || outcome || ' ' || coalesce(detail, '') FROM audit")

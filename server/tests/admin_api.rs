@@ -2,7 +2,8 @@
 //! the subtree rule (a township admin never acts on another township).
 
 use gridsync_proto::{ErrorBody, ErrorCode, Level, Place, Role};
-use gridsync_server::{Running, Settings, identity, operator};
+use gridsync_server::operator::Operator;
+use gridsync_server::{Running, Settings};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
@@ -19,6 +20,7 @@ impl Township {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
+        let op = Operator::open_default(&data).expect("open");
         for (code, level, parent) in [
             ("5301", Level::City, None),
             ("5301.02", Level::County, Some("5301")),
@@ -31,7 +33,7 @@ impl Township {
         ] {
             let place =
                 Place { code: code.into(), name: "某地".into(), level, parent: parent.map(Into::into) };
-            operator::add_place(&data, &place).expect("place");
+            op.add_place(&place).expect("place");
         }
         let staff = [
             ("root", Role::Administrator, ""),
@@ -39,10 +41,11 @@ impl Township {
             ("zhou", Role::Auditor, ""),
         ];
         for (name, role, scope) in staff {
-            operator::add_user(&data, name, role, scope, Some(PASSWORD.into())).expect("staff");
+            op.add_user(name, role, Some(scope), None, Some(PASSWORD.into())).expect("staff");
         }
-        operator::add_user(&data, "li", Role::Worker, "5301.02.003.01", None).expect("worker here");
-        operator::add_user(&data, "zhao", Role::Worker, "5301.02.004.01", None).expect("worker next door");
+        op.add_user("li", Role::Worker, Some("5301.02.003.01"), None, None).expect("worker here");
+        op.add_user("zhao", Role::Worker, Some("5301.02.004.01"), None, None).expect("worker next door");
+        drop(op);
         let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("addr"));
         settings.workers = 1;
         adjust(&mut settings);
@@ -84,7 +87,7 @@ fn refusal(response: Response) -> (u16, ErrorCode) {
 fn audit_count(t: &Township, action: &str, outcome: &str) -> i64 {
     let conn = gridsync_sql_support::open_reader(
         &t.dir.path().join("data/gridsync.db"),
-        &gridsync_server::db::SCHEMA,
+        &gridsync_server_sqlite::SCHEMA,
     )
     .expect("db");
     conn.query_row("SELECT count(*) FROM audit WHERE action = ?1 AND outcome = ?2", [action, outcome], |r| {
@@ -134,13 +137,12 @@ fn a_township_admin_acts_only_within_its_township() {
     // A device of the other township cannot be revoked either.
     let data = t.dir.path().join("data");
     let device = gridsync_proto::ActorId::random();
-    operator::transact(&data, |conn, now| {
-        let code = identity::issue_enrollment(conn, now, "test", "zhao", 60_000)?;
-        let request =
-            gridsync_proto::EnrollRequest { code, device, public_key: gridsync_proto::auth::b64(&[7; 32]) };
-        identity::enroll(conn, now, &request).map(|_| ())
-    })
-    .expect("enrolled next door");
+    let op = Operator::open_default(&data).expect("open");
+    let code = op.issue_code("zhao", 60_000, "http://127.0.0.1:8080").expect("code").code;
+    let request =
+        gridsync_proto::EnrollRequest { code, device, public_key: gridsync_proto::auth::b64(&[7; 32]) };
+    op.run(op.service().enroll(request)).expect("enrolled next door");
+    drop(op);
     let path = format!("/devices/{device}/revoke");
     assert_eq!(refusal(t.post(&wang, &path, json!({"wipe": true}))), (403, ErrorCode::Forbidden));
     let devices: Value = t.get(&wang, "/devices").json().expect("json");

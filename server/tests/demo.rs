@@ -5,9 +5,12 @@
 
 use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::{Date, Lifecycle, RecordKind, Stage};
+use gridsync_server::Inspector;
 use gridsync_server::demo::{self, DemoOptions};
-use gridsync_server::reports::{self, Filing};
-use gridsync_server::{Inspector, directory, operator};
+use gridsync_server::operator::Operator;
+use gridsync_server_core::directory;
+use gridsync_server_core::service::reports::{self, Filing};
+use gridsync_server_core::storage::StorageExt;
 
 #[test]
 fn the_demo_fills_a_realistic_township() -> anyhow::Result<()> {
@@ -33,15 +36,18 @@ fn the_demo_fills_a_realistic_township() -> anyhow::Result<()> {
     assert!(lifecycles.iter().any(|l| l.state.stage.is_open()), "some are still being worked on");
 
     // Reporting completeness over the month: mostly on time, some late, some missing.
-    let today =
-        Date::of_millis(gridsync_server::db::now_ms() as i64, CHINA_UTC_OFFSET_MINUTES).expect("today");
+    let today = Date::of_millis(gridsync_server_core::clock::now_ms() as i64, CHINA_UTC_OFFSET_MINUTES)
+        .expect("today");
+    let op = Operator::open_default(&data)?;
     let mut day = today;
     let mut counts = [0u32; 3];
     for _ in 0..options.days {
         day = day.previous().expect("a day");
-        let report = operator::transact(&data, |conn, _| {
-            reports::daily(conn, &directory::load(conn)?, &made.township, day, CHINA_UTC_OFFSET_MINUTES)
-        })?;
+        let township = made.township.clone();
+        let report = op.run(op.service().storage().read(move |tx| {
+            let dir = directory::load(tx)?;
+            Ok(reports::daily(tx, &dir, &township, day, CHINA_UTC_OFFSET_MINUTES)?)
+        }))?;
         assert_eq!(report.workers.len(), 6, "every grid worker, and only them");
         counts[0] += report.on_time;
         counts[1] += report.late;
@@ -49,6 +55,7 @@ fn the_demo_fills_a_realistic_township() -> anyhow::Result<()> {
         assert!(report.workers.iter().any(|w| w.filing != Filing::Missing));
     }
     assert!(counts[0] > counts[1] + counts[2] && counts[1] > 0 && counts[2] > 0, "{counts:?}");
+    drop(op);
 
     // A second run would mix demo data into a real deployment: refused.
     let again = demo::fill(&data, &options).expect_err("not on a filled directory");

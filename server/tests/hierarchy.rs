@@ -6,9 +6,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use gridsync_proto::access::AccessKey;
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{ActorId, ErrorBody, ErrorCode, Level, Place, RecordId, Role};
-use gridsync_server::{Running, Settings, identity, operator};
+use gridsync_server::operator::Operator;
+use gridsync_server::{Running, Settings};
+use gridsync_server_core::storage::StorageExt;
 use reqwest::blocking::{Client, Response};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -40,7 +43,7 @@ fn refused(data: &Path, args: &[&str]) -> String {
 }
 
 fn db(data: &Path) -> Connection {
-    Connection::open(data.join(gridsync_server::db::DB_FILE)).expect("database")
+    Connection::open(data.join(gridsync_server_sqlite::DB_FILE)).expect("database")
 }
 
 /// Every row of `table`, every column, in a stable order.
@@ -63,24 +66,22 @@ fn dump(conn: &Connection, table: &str) -> Vec<String> {
 
 /// Files `n` fresh records under `place`, as the ingest would.
 fn records_at(data: &Path, place: &str, n: usize) {
-    let conn = db(data);
-    let now = gridsync_server::db::now_ms();
-    for _ in 0..n {
-        conn.execute(
-            "INSERT INTO record_access (key, record, active_ms, open) VALUES (?1, ?2, ?3, 0)",
-            rusqlite::params![format!("p:{place}"), RecordId::generate(now).as_bytes(), now as i64],
-        )
-        .expect("indexed");
-    }
+    let op = Operator::open_default(data).expect("open");
+    let key = AccessKey::Place(place.to_owned()).encode();
+    op.run(op.service().storage().write(move |tx, now| {
+        for _ in 0..n {
+            tx.file_access(RecordId::generate(now), std::slice::from_ref(&key), now, false)?;
+        }
+        Ok(())
+    }))
+    .expect("indexed");
 }
 
 fn enroll_device(data: &Path, user: &str) {
-    operator::transact(data, |conn, now| {
-        let code = identity::issue_enrollment(conn, now, "test", user, 60_000)?;
-        let request = EnrollRequest { code, device: ActorId::random(), public_key: auth::b64(&[7; 32]) };
-        identity::enroll(conn, now, &request).map(|_| ())
-    })
-    .expect("enrolled");
+    let op = Operator::open_default(data).expect("open");
+    let code = op.issue_code(user, 60_000, "http://127.0.0.1:8080").expect("code").code;
+    let request = EnrollRequest { code, device: ActorId::random(), public_key: auth::b64(&[7; 32]) };
+    op.run(op.service().enroll(request)).expect("enrolled");
 }
 
 fn directory_version(data: &Path) -> i64 {
@@ -252,6 +253,7 @@ impl County {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
+        let op = Operator::open_default(&data).expect("open");
         for (code, level, parent) in [
             ("C", Level::County, None),
             ("T1", Level::Township, Some("C")),
@@ -265,11 +267,12 @@ impl County {
         ] {
             let place =
                 Place { code: code.into(), name: "某地".into(), level, parent: parent.map(Into::into) };
-            operator::add_place(&data, &place).expect("place");
+            op.add_place(&place).expect("place");
         }
-        operator::add_user(&data, "root", Role::Administrator, "", Some(PASSWORD.into())).expect("root");
-        operator::add_user(&data, "wang", Role::TownshipAdmin, "T1", Some(PASSWORD.into())).expect("wang");
-        operator::add_user(&data, "li", Role::Worker, "G-0001", None).expect("li");
+        op.add_user("root", Role::Administrator, Some(""), None, Some(PASSWORD.into())).expect("root");
+        op.add_user("wang", Role::TownshipAdmin, Some("T1"), None, Some(PASSWORD.into())).expect("wang");
+        op.add_user("li", Role::Worker, Some("G-0001"), None, None).expect("li");
+        drop(op);
         enroll_device(&data, "li");
         enroll_device(&data, "wang");
         records_at(&data, "G-0001", 1);

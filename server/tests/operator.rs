@@ -28,12 +28,12 @@ fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
     let created = ok(&data, &["admin", "create", "--user", "admin"]);
     let password = created.lines().nth(1).expect("the one-time password line");
     assert_eq!(password.len(), 20, "{created}");
-    let db = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server::db::SCHEMA)
+    let db = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server_sqlite::SCHEMA)
         .expect("database");
     let hash: String =
         db.query_row("SELECT password FROM users WHERE name = 'admin'", [], |r| r.get(0)).expect("row");
     assert!(hash.starts_with("$argon2id$") && !hash.contains(password), "only a hash is stored");
-    assert!(gridsync_server::passwords::verify(&hash, password));
+    assert!(gridsync_server_core::passwords::verify(&hash, password));
 
     let unknown = run(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"]);
     assert!(!unknown.status.success());

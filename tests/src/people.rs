@@ -1,10 +1,11 @@
 //! Places, users, enrollment codes and raw signed requests for the
 //! end-to-end tests.
 //!
-//! Test setup writes the hierarchy, users and codes straight into the
-//! server's database through the same library functions the admin command
-//! line uses, while the server runs (SQLite lets the two coexist);
-//! everything a device does goes over HTTP.
+//! Test setup writes the hierarchy, users and codes into the server's
+//! database through the operator's commands ([`Operator`], the service
+//! operations `gridsync-server --data DIR ...` calls), while the server
+//! runs (SQLite lets the two coexist); everything a device does goes over
+//! HTTP.
 //!
 //! Every test server gets the same small county ([`hierarchy`]):
 //!
@@ -24,9 +25,8 @@ use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest, EnrollResponse};
 use gridsync_proto::wire::CONTENT_TYPE;
 use gridsync_proto::{ActorId, Level, Place, Role, Unit};
-use gridsync_server::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use gridsync_server::{hierarchy, identity};
-use rusqlite::Connection;
+use gridsync_server::operator::Operator;
+use gridsync_server_core::service::Caller;
 
 /// Default enrollment code lifetime in tests.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -53,18 +53,14 @@ pub const JUSTICE: &str = "U-JUSTICE";
 /// The township police station.
 pub const POLICE: &str = "U-POLICE";
 
-fn open(data: &Path) -> anyhow::Result<Connection> {
-    std::fs::create_dir_all(data)?;
-    Ok(gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA)?)
-}
-
-/// Runs `f` in one transaction on the server database (as the admin CLI does).
-pub fn admin<T>(data: &Path, f: impl FnOnce(&Connection, u64) -> Result<T, WriteError>) -> anyhow::Result<T> {
-    let mut conn = open(data)?;
-    let tx = conn.transaction()?;
-    let out = f(&tx, now_ms()).map_err(|e| anyhow::anyhow!("{}", e.into_api()))?;
-    tx.commit()?;
-    Ok(out)
+/// The operator's commands on the server's data directory (created on
+/// first use), as `gridsync-server --data DIR ...` runs them: every call
+/// is one service operation as [`Caller::Operator`] (audited as `cli`).
+/// Anything else the service offers: `op.run(op.service().some_op(&Caller::Operator, ...))`;
+/// what no operation does (e.g. a code issued in the past):
+/// `op.run(op.service().storage().write(|tx, now| ...))`.
+pub fn operator(data: &Path) -> anyhow::Result<Operator> {
+    Operator::open_default(data)
 }
 
 /// Creates the test county (once; later calls change nothing).
@@ -102,18 +98,17 @@ pub fn hierarchy(data: &Path) -> anyhow::Result<()> {
             place: TOWNSHIP.into(),
         },
     ];
-    admin(data, |conn, now| {
-        if !hierarchy::list_places(conn)?.is_empty() {
-            return Ok(());
-        }
-        for p in &places {
-            hierarchy::add_place(conn, now, "test", p)?;
-        }
-        for u in &units {
-            hierarchy::add_unit(conn, now, "test", u)?;
-        }
-        Ok(())
-    })
+    let op = operator(data)?;
+    if !op.list_places()?.is_empty() {
+        return Ok(());
+    }
+    for p in &places {
+        op.add_place(p)?;
+    }
+    for u in &units {
+        op.add_unit(u)?;
+    }
+    Ok(())
 }
 
 /// Makes sure `name` exists with `role` at `place` (or, for department
@@ -126,15 +121,15 @@ pub fn ensure_user(
     unit: Option<&str>,
 ) -> anyhow::Result<()> {
     hierarchy(data)?;
-    admin(data, |conn, now| {
-        if identity::get_user(conn, name)?.is_some() {
-            return Ok(());
-        }
-        match unit {
-            Some(unit) => identity::add_user_in_unit(conn, now, "test", name, unit, None).map(drop),
-            None => identity::add_user(conn, now, "test", name, role, place, None).map(drop),
-        }
-    })
+    let op = operator(data)?;
+    if op.list_users()?.iter().any(|u| u.name == name) {
+        return Ok(());
+    }
+    match unit {
+        Some(unit) => op.add_user(name, Role::Department, None, Some(unit), None)?,
+        None => op.add_user(name, role, Some(place), None, None)?,
+    };
+    Ok(())
 }
 
 /// Makes sure `name` exists as a worker at `place`.
@@ -144,7 +139,8 @@ pub fn ensure_worker(data: &Path, name: &str, place: &str) -> anyhow::Result<()>
 
 /// Issues a fresh one-day enrollment code for `name`.
 pub fn code_for(data: &Path, name: &str) -> anyhow::Result<String> {
-    admin(data, |conn, now| identity::issue_enrollment(conn, now, "test", name, DAY_MS))
+    let op = operator(data)?;
+    Ok(op.run(op.service().issue_enrollment(&Caller::Operator, name, DAY_MS))?.code)
 }
 
 /// A device driven by hand: enrolled over HTTP, signing its own requests.

@@ -7,7 +7,7 @@ use gridsync_proto::{
     ActorId, Change, Dot, ErrorBody, ErrorCode, Hlc, Op, PullRequest, PushRequest, PushResponse, RecordId,
     RecordKind, Refusal, Value,
 };
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{self, RawDevice};
 use gridsync_tests::{Handset, TestServer};
 use reqwest::blocking::{Body, Client, Response};

@@ -4,7 +4,7 @@
 
 use gridsync_client_core::{NewDispute, Store, Visit};
 use gridsync_proto::{RecordId, RecordKind, RecordState, Role, Value};
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::{Handset, TestServer, people};
 
 fn text(s: &str) -> Value {

@@ -2,7 +2,7 @@
 
 use gridsync_client_core::{Store, SyncOptions, Visit};
 use gridsync_proto::RecordId;
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::{DiesAfter, Handset, TestServer};
 
 /// A routine visit to an address in the worker's own grid: the create and

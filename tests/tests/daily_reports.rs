@@ -9,9 +9,10 @@ use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{
     Change, Date, Dot, Hlc, Op, PushRequest, PushResponse, RecordKind, Value, daily_report_id,
 };
-use gridsync_server::db::now_ms;
-use gridsync_server::directory;
-use gridsync_server::reports::{self, Filing};
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::directory;
+use gridsync_server_core::service::reports::{self, Filing};
+use gridsync_server_core::storage::StorageExt;
 use gridsync_tests::people::{self, GRID_A, GRID_A2, GRID_B, RawDevice, TOWNSHIP};
 use gridsync_tests::{Handset, TestServer};
 
@@ -84,9 +85,12 @@ fn the_day_lists_who_filed_on_time_late_or_not_at_all() -> anyhow::Result<()> {
     // A worker of another township does not count here.
     people::ensure_worker(&server.data_dir(), "网格员 戊", people::GRID_C)?;
 
-    let day = people::admin(&server.data_dir(), |conn, _| {
-        reports::daily(conn, &directory::load(conn)?, TOWNSHIP, yesterday, CHINA_UTC_OFFSET_MINUTES)
-    })?;
+    // Computed on a snapshot, without the audited read of the service.
+    let op = people::operator(&server.data_dir())?;
+    let day = op.run(op.service().storage().read(move |tx| {
+        let dir = directory::load(tx)?;
+        Ok(reports::daily(tx, &dir, TOWNSHIP, yesterday, CHINA_UTC_OFFSET_MINUTES)?)
+    }))?;
     let lines: Vec<(&str, Filing)> = day.workers.iter().map(|w| (w.worker.as_str(), w.filing)).collect();
     assert_eq!(
         lines,
@@ -114,20 +118,9 @@ fn the_day_lists_who_filed_on_time_late_or_not_at_all() -> anyhow::Result<()> {
 
     // The same list over the admin API, for the township centre only.
     let password = "township centre password 2026";
-    let hash = gridsync_server::passwords::hash(password)?;
-    people::admin(&server.data_dir(), |conn, now| {
-        let role = gridsync_proto::Role::TownshipAdmin;
-        gridsync_server::identity::add_user(conn, now, "test", "centre", role, TOWNSHIP, Some(&hash))?;
-        gridsync_server::identity::add_user(
-            conn,
-            now,
-            "test",
-            "next door",
-            role,
-            people::OTHER_TOWNSHIP,
-            Some(&hash),
-        )
-    })?;
+    let role = gridsync_proto::Role::TownshipAdmin;
+    op.add_user("centre", role, Some(TOWNSHIP), None, Some(password.to_owned()))?;
+    op.add_user("next door", role, Some(people::OTHER_TOWNSHIP), None, Some(password.to_owned()))?;
     let http = people::http();
     let token = |user: &str| -> anyhow::Result<String> {
         let login = http

@@ -8,7 +8,7 @@
 
 use gridsync_client_core::{Mediation, NewDispute, StepDetails};
 use gridsync_proto::{Action, RecordId, RecordState, Role, Stage};
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{COUNTY, JUSTICE, TOWNSHIP, VILLAGE_A};
 use gridsync_tests::{Handset, TestServer};
 

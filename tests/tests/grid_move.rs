@@ -5,8 +5,8 @@
 //! new chain of places.
 
 use gridsync_proto::{Level, Role};
-use gridsync_server::db::{DB_FILE, SCHEMA, now_ms};
-use gridsync_server::hierarchy;
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_sqlite::{DB_FILE, SCHEMA};
 use gridsync_tests::people::{self, GRID_A2, VILLAGE_A, VILLAGE_B};
 use gridsync_tests::{Handset, TestServer};
 
@@ -40,9 +40,7 @@ fn a_grid_moves_to_another_village_and_its_records_follow_without_a_rewrite() ->
     assert!(old_village.store.get(patrol)?.is_some() && new_village.store.get(patrol)?.is_none());
     let before = stored_bytes(&server)?;
 
-    people::admin(&server.data_dir(), |conn, now| {
-        hierarchy::move_place(conn, now, "test", GRID_A2, Some(VILLAGE_B), &Default::default()).map(drop)
-    })?;
+    people::operator(&server.data_dir())?.move_place(GRID_A2, Some(VILLAGE_B))?;
     assert_eq!(stored_bytes(&server)?, before, "no record and no change was rewritten");
 
     for h in [&mut worker, &mut old_village, &mut new_village, &mut township] {

@@ -5,7 +5,7 @@
 
 use gridsync_client_core::{NewDispute, StepDetails};
 use gridsync_proto::{Action, ErrorCode, RecordKind, Role, Value};
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{GRID_A, TOWNSHIP, VILLAGE_A};
 use gridsync_tests::{Handset, TestServer};
 

@@ -9,7 +9,7 @@ use gridsync_proto::{
     ActorId, Change, Dot, ErrorCode, Hlc, Op, PullRequest, PullResponse, PushRequest, PushResponse, RecordId,
     RecordKind, Role, Value,
 };
-use gridsync_server::db::now_ms;
+use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{self, GRID_A, GRID_B, GRID_C, OTHER_TOWNSHIP, RawDevice, TOWNSHIP};
 use gridsync_tests::{Handset, TestServer};
 

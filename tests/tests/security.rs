@@ -4,8 +4,11 @@
 use gridsync_client_core::{Error, NewDispute, Party, Signer, SigningKey, Store, Transport, Visit};
 use gridsync_proto::wire::{self, CONTENT_TYPE};
 use gridsync_proto::{ActorId, ErrorBody, ErrorCode, PullRequest, RecordId};
-use gridsync_server::db::now_ms;
-use gridsync_server::identity;
+use gridsync_server_core::audit::{Event, Verdict};
+use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::service::Caller;
+use gridsync_server_core::service::people::code_digest;
+use gridsync_server_core::storage::{NewEnrollment, StorageExt};
 use gridsync_tests::people::{self, DAY_MS, RawDevice, http};
 use gridsync_tests::{Handset, TestServer};
 
@@ -37,6 +40,29 @@ fn enrolled(server: &TestServer, user: &str) -> RawDevice {
     people::ensure_worker(&server.data_dir(), user, people::GRID_A).expect("user");
     let code = people::code_for(&server.data_dir(), user).expect("code");
     RawDevice::enroll(&server.url(), &code).expect("enroll").0
+}
+
+/// A one-day enrollment code for `user` issued two days ago, so expired for
+/// a day. No operation issues a code in the past, so it is written to the
+/// storage directly, as issuing writes it: the code's digest and its audit
+/// row, in one transaction.
+fn expired_code(server: &TestServer, user: &str) -> anyhow::Result<String> {
+    const LETTERS: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    let random = SigningKey::generate()?.public_key().to_vec();
+    let letters: Vec<char> = random.iter().take(20).map(|b| LETTERS[usize::from(b % 31)] as char).collect();
+    let code = letters.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-");
+    let (digest, user) = (code_digest(&code), user.to_owned());
+    let op = people::operator(&server.data_dir())?;
+    op.run(op.service().storage().write(move |tx, now| {
+        let created_ms = now - 2 * DAY_MS;
+        let expires_ms = created_ms + DAY_MS;
+        tx.insert_enrollment(&NewEnrollment { code_hash: &digest, user: &user, created_ms, expires_ms })?;
+        let event = Event::new(Caller::Operator.audit_name(), "enroll.issue", &user, "ok")
+            .detail(format!("ttl_ms={DAY_MS}"));
+        tx.append_audit(now, &event)?;
+        Ok(())
+    }))?;
+    Ok(code)
 }
 
 #[test]
@@ -133,10 +159,7 @@ fn enrollment_codes_work_once_and_expire() {
     let again = RawDevice::enroll(&server.url(), &code).expect_err("second use");
     assert!(again.to_string().contains("enrollment_used"), "{again}");
 
-    let expired = people::admin(&server.data_dir(), |conn, now| {
-        identity::issue_enrollment(conn, now - 2 * DAY_MS, "test", "zhao", DAY_MS)
-    })
-    .expect("old code");
+    let expired = expired_code(&server, "zhao").expect("old code");
     let late = RawDevice::enroll(&server.url(), &expired).expect_err("expired");
     assert!(late.to_string().contains("enrollment_expired"), "{late}");
     let unknown = RawDevice::enroll(&server.url(), "AAAAA-BBBBB-CCCCC-DDDDD").expect_err("unknown");
@@ -162,15 +185,13 @@ fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<
     second.sync(&server)?;
     assert_eq!(second.store.list(&Default::default())?.len(), 1, "the user's other device holds the visit");
 
-    people::admin(&server.data_dir(), |conn, now| {
-        identity::revoke_device(conn, now, "test", first.store.device_id(), false)
-    })?;
+    people::operator(&server.data_dir())?.revoke_device(first.store.device_id(), false)?;
     let err = first.store.sync(&server.transport()).expect_err("revoked");
     assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
     assert!(first.store.list(&Default::default())?.len() == 1, "revocation without wipe keeps the data");
     second.sync(&server)?;
 
-    people::admin(&server.data_dir(), |conn, now| identity::deactivate_user(conn, now, "test", "wang"))?;
+    people::operator(&server.data_dir())?.deactivate_user("wang")?;
     let err = second.store.sync(&server.transport()).expect_err("user deactivated");
     assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
     Ok(())
@@ -200,9 +221,7 @@ fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
     })?;
     let report = lost.sync(&server)?;
     assert_eq!(report.refused, 0);
-    people::admin(&server.data_dir(), |conn, now| {
-        identity::revoke_device(conn, now, "test", lost.store.device_id(), true)
-    })?;
+    people::operator(&server.data_dir())?.revoke_device(lost.store.device_id(), true)?;
     let err = lost.store.sync(&server.transport()).expect_err("wiped");
     assert!(matches!(err, Error::Wiped), "{err}");
     for pii in ["张三丰", "530102199001011234"] {
@@ -261,8 +280,8 @@ fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
     };
     impostor.post(&server.url(), "/v1/sync/pull", pull_body(device.id))?;
     let conn = gridsync_sql_support::open_reader(
-        &server.data_dir().join(gridsync_server::db::DB_FILE),
-        &gridsync_server::db::SCHEMA,
+        &server.data_dir().join(gridsync_server_sqlite::DB_FILE),
+        &gridsync_server_sqlite::SCHEMA,
     )?;
     let refused: i64 = conn.query_row(
         "SELECT count(*) FROM audit WHERE action = 'sync.refused' AND outcome = 'bad_signature'",
@@ -273,7 +292,7 @@ fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
     let enrolled: i64 =
         conn.query_row("SELECT count(*) FROM audit WHERE action = 'device.enroll'", [], |r| r.get(0))?;
     assert_eq!(enrolled, 1);
-    assert!(matches!(gridsync_server::audit::verify(&conn)?, gridsync_server::audit::Verdict::Intact { .. }));
+    assert!(matches!(gridsync_server::operator::verify_audit(&server.data_dir())?, Verdict::Intact { .. }));
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! Support for the end-to-end tests of the `gridsync` binary: a real
 //! township server on a loopback port in a temporary data directory, with
 //! its hierarchy, users and enrollment codes written through the server's
-//! own library functions (as `gridsync-server place add`, `user add` and
-//! `enroll` do), and helpers to run the binary on a store.
+//! operator commands ([`Operator`]: `gridsync-server place add`, `user add`
+//! and `enroll`), and helpers to run the binary on a store.
 //!
 //! ```text
 //! 530102 township 城关镇 ── unit U-POLICE (城关派出所)
@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use gridsync_proto::{ActorId, Level, Place, Role, Unit};
-use gridsync_server::db::{DB_FILE, SCHEMA, WriteError, now_ms};
-use gridsync_server::{Running, Settings, hierarchy, identity};
-use rusqlite::Connection;
+use gridsync_server::operator::Operator;
+use gridsync_server::{Running, Settings};
+use gridsync_server_core::service::Caller;
 use serde_json::Value as Json;
 
 /// The township.
@@ -58,37 +58,25 @@ impl Township {
             level,
             parent: parent.map(Into::into),
         };
-        admin(&data, |conn, now| {
-            hierarchy::add_place(conn, now, "test", &place(TOWNSHIP, "城关镇", Level::Township, None))?;
-            hierarchy::add_place(
-                conn,
-                now,
-                "test",
-                &place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)),
-            )?;
-            hierarchy::add_place(
-                conn,
-                now,
-                "test",
-                &place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)),
-            )?;
-            hierarchy::add_place(
-                conn,
-                now,
-                "test",
-                &place(OTHER_GRID, "东关村第二网格", Level::Grid, Some(VILLAGE)),
-            )?;
+        let op = operator(&data);
+        let setup = || -> anyhow::Result<()> {
+            op.add_place(&place(TOWNSHIP, "城关镇", Level::Township, None))?;
+            op.add_place(&place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)))?;
+            op.add_place(&place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)))?;
+            op.add_place(&place(OTHER_GRID, "东关村第二网格", Level::Grid, Some(VILLAGE)))?;
             let police = Unit {
                 code: POLICE.into(),
                 name: "城关派出所".into(),
                 kind: "police".into(),
                 place: TOWNSHIP.into(),
             };
-            hierarchy::add_unit(conn, now, "test", &police)?;
-            identity::add_user(conn, now, "test", WORKER, Role::Worker, GRID, None)?;
-            identity::add_user(conn, now, "test", ADMIN, Role::TownshipAdmin, TOWNSHIP, None)?;
+            op.add_unit(&police)?;
+            op.add_user(WORKER, Role::Worker, Some(GRID), None, None)?;
+            op.add_user(ADMIN, Role::TownshipAdmin, Some(TOWNSHIP), None, None)?;
             Ok(())
-        });
+        };
+        setup().unwrap_or_else(|e| panic!("server setup failed: {e:#}"));
+        drop(op);
         let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("address"));
         settings.workers = 1;
         let server = Running::start(settings).expect("start the server");
@@ -102,13 +90,15 @@ impl Township {
 
     /// A fresh one-time enrollment code for `user`.
     pub fn code(&self, user: &str) -> String {
-        admin(&self.data, |conn, now| identity::issue_enrollment(conn, now, "test", user, 24 * 3_600_000))
+        let op = operator(&self.data);
+        let issued = op.run(op.service().issue_enrollment(&Caller::Operator, user, 24 * 3_600_000));
+        issued.unwrap_or_else(|e| panic!("server setup failed: {e:#}")).code
     }
 
     /// Revokes a device, with a wipe order if `wipe`.
     pub fn revoke(&self, device: &str, wipe: bool) {
         let id: ActorId = device.parse().expect("a device id");
-        admin(&self.data, |conn, now| identity::revoke_device(conn, now, "test", id, wipe));
+        operator(&self.data).revoke_device(id, wipe).unwrap_or_else(|e| panic!("server setup failed: {e:#}"));
     }
 
     /// Stops the server: from now on it is unreachable.
@@ -119,14 +109,10 @@ impl Township {
     }
 }
 
-/// Runs `f` in one transaction on the server database, as the admin CLI does.
-fn admin<T>(data: &Path, f: impl FnOnce(&Connection, u64) -> Result<T, WriteError>) -> T {
-    let mut conn =
-        gridsync_sql_support::open(&data.join(DB_FILE), &SCHEMA).expect("open the server database");
-    let tx = conn.transaction().expect("transaction");
-    let out = f(&tx, now_ms()).unwrap_or_else(|e| panic!("server setup failed: {}", e.into_api()));
-    tx.commit().expect("commit");
-    out
+/// The operator's commands on the server's data directory, as
+/// `gridsync-server --data DIR ...` runs them (audited as `cli`).
+fn operator(data: &Path) -> Operator {
+    Operator::open_default(data).expect("open the server database")
 }
 
 /// Runs the binary on `store` with `args`, without the environment's store or key.

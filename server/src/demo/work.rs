@@ -20,7 +20,8 @@ use gridsync_proto::{
 
 use super::town::{self, DISPUTES, PATROL_NOTES, VISIT_RESULTS};
 use super::{DemoOptions, Person};
-use crate::db::{Store, now_ms};
+use gridsync_server_core::Service;
+use gridsync_server_core::clock::now_ms;
 
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = DAY_MS as u64;
@@ -50,7 +51,7 @@ pub(super) struct World<'a> {
     people: &'a [Person],
     dir: Directory,
     options: &'a DemoOptions,
-    store: &'a Store,
+    service: &'a Service,
     rng: u64,
     clocks: Vec<HlcClock>,
     states: HashMap<RecordId, RecordState>,
@@ -78,13 +79,13 @@ impl<'a> World<'a> {
         people: &'a [Person],
         dir: Directory,
         options: &'a DemoOptions,
-        store: &'a Store,
+        service: &'a Service,
     ) -> Self {
         Self {
             people,
             dir,
             options,
-            store,
+            service,
             rng: options.seed | 1,
             clocks: vec![HlcClock::default(); people.len()],
             states: HashMap::new(),
@@ -199,7 +200,7 @@ impl<'a> World<'a> {
             let p = &self.people[person];
             let push = PushRequest { device: p.device, sent_ms: now_ms(), groups };
             let answer =
-                self.store.push(push, p.actor.user.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                self.service.push(push, p.actor.user.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some(refused) = answer.refused.first() {
                 bail!(
                     "the server refused a demo change: {} {:?}: {}",

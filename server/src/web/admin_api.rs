@@ -1,7 +1,9 @@
 //! The admin HTTP API, under `/v1/admin`: JSON in and out, a bearer token
-//! from `POST /v1/admin/login` on every other call. What each role may do is
-//! decided by [`crate::staff`]; every change is audited in the same
-//! transaction as the change, and every refusal is audited too.
+//! from `POST /v1/admin/login` on every other call. Handlers only decode and
+//! answer: each calls one operation of the service layer
+//! ([`gridsync_server_core::Service`]) as [`Caller::Staff`], which decides
+//! what each role may do ([`gridsync_server_core::policy`]), audits every
+//! change in the same transaction as the change, and audits every refusal.
 //!
 //! | method | path | body | who |
 //! |---|---|---|---|
@@ -24,7 +26,7 @@
 //! | POST | `/units/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
 //! | GET | `/audit/verify` | → `{intact, rows, head}` or `{intact, broken_seq, reason}` | administrators, auditors |
 //!
-//! The CSV formats are in [`crate::hierarchy`]. A change that would put more
+//! The CSV formats are in [`gridsync_server_core::service::places`]. A change that would put more
 //! records on some user's device than the budget (`device_record_budget`) is
 //! refused with `over_budget`; an unknown place or unit with `unknown_place`.
 
@@ -34,19 +36,21 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use gridsync_proto::{ActorId, EnrollmentTicket, ErrorCode, Role};
+use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::guard::Limited;
+use gridsync_server_core::service::Caller;
+use gridsync_server_core::service::people::AddUser;
+use gridsync_server_core::storage::{Device, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use crate::audit::{self, Event, Verdict};
-use crate::db::{Store, WriteError};
-use crate::error::ApiError;
-use crate::identity::{self, NewUser, User};
-use crate::{directory, operator, passwords, staff};
+use super::error::ApiError;
+use crate::operator;
 
 mod places;
 
-/// Default and longest enrollment code lifetimes.
+/// Default enrollment code lifetime.
 const DEFAULT_TTL_S: u64 = 24 * 60 * 60;
 
 /// Registers the admin routes under `/v1/admin`.
@@ -76,8 +80,9 @@ pub struct Staff {
 }
 
 impl Staff {
-    fn actor(&self) -> String {
-        format!("user:{}", self.user.name)
+    /// The staff member as the service's caller.
+    pub fn caller(&self) -> Caller {
+        Caller::Staff(self.user.clone())
     }
 }
 
@@ -98,49 +103,16 @@ impl FromRequest for Staff {
                 .ok_or_else(|| {
                     ApiError::new(ErrorCode::Unauthenticated, "log in and send the token as a bearer")
                 })?;
-            let t = token.clone();
-            let user =
-                state.store.read(move |conn| staff::session_user(conn, crate::db::now_ms(), &t)).await?;
+            let user = state.service.session_user(&token).await?;
             Ok(Staff { user, token })
         })
     }
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+/// Decodes a JSON body.
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body is not the expected JSON"))
-}
-
-fn forbidden() -> WriteError {
-    WriteError::Refused(ApiError::new(ErrorCode::Forbidden, "your role or place does not allow this"))
-}
-
-fn invalid(message: &str) -> WriteError {
-    WriteError::Refused(ApiError::new(ErrorCode::InvalidRequest, message))
-}
-
-/// The committed directory, for requests served by a reader.
-fn read_directory(
-    store: &Store,
-    conn: &rusqlite::Connection,
-) -> Result<std::sync::Arc<gridsync_proto::Directory>, WriteError> {
-    Ok(store.directory().get(conn)?.1)
-}
-
-/// Audits a refusal (the refused transaction itself left nothing).
-async fn audited<T>(
-    state: &AppState,
-    actor: String,
-    action: &'static str,
-    target: String,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    if let Err(refusal) = &result
-        && let Err(e) = state.store.audit(Event::new(actor, action, target, refusal.code.as_str())).await
-    {
-        tracing::error!(error = %e, "cannot audit a refused admin request");
-    }
-    result
 }
 
 #[derive(Deserialize)]
@@ -154,11 +126,9 @@ async fn login(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.throttle.login(&req)?;
+    state.limit(Limited::Login, &req).await?;
     let LoginRequest { user, password } = json_body(&body)?;
-    let name = user.clone();
-    let result = state.store.write(move |conn, now| staff::login(conn, now, &user, &password)).await;
-    let session = audited(&state, "anonymous".into(), "login", name, result).await?;
+    let session = state.service.login(&user, &password).await?;
     Ok(HttpResponse::Ok().json(json!({
         "token": session.token,
         "expires_ms": session.expires_ms,
@@ -169,11 +139,11 @@ async fn login(
 }
 
 async fn logout(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
-    let Staff { user, token } = who;
-    state.store.write(move |conn, now| staff::logout(conn, now, &user.name, &token)).await?;
+    state.service.logout(&who.user.name, &who.token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A user as the API shows it.
 #[derive(Serialize)]
 struct UserView {
     name: String,
@@ -190,26 +160,12 @@ impl From<User> for UserView {
 }
 
 async fn list_users(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
-    if !staff::may_read(&who.user) {
-        return audited(&state, who.actor(), "user.list", String::new(), Err(forbidden().into_api())).await;
-    }
-    let store = state.store.clone();
-    let visible: Vec<UserView> = state
-        .store
-        .read(move |conn| {
-            let dir = read_directory(&store, conn)?;
-            Ok(identity::list_users(conn)?
-                .into_iter()
-                .filter(|u| staff::within(&dir, &u.scope, &who.user.scope))
-                .map(UserView::from)
-                .collect())
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(visible))
+    let users = state.service.list_users(&who.caller()).await?;
+    Ok(HttpResponse::Ok().json(users.into_iter().map(UserView::from).collect::<Vec<_>>()))
 }
 
 #[derive(Deserialize)]
-struct AddUser {
+struct AddUserBody {
     name: String,
     role: Role,
     scope: Option<String>,
@@ -217,52 +173,14 @@ struct AddUser {
     password: Option<String>,
 }
 
-const NO_ASSIGNMENT: &str =
-    "give a scope (a place code, or \"\" for the whole deployment), or a unit for a department user";
-
 async fn add_user(
     state: web::Data<AppState>,
     who: Staff,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let AddUser { name, role, scope, unit, password } = json_body(&body)?;
-    let hash = password
-        .map(|p| passwords::hash(&p))
-        .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))?;
-    let (actor, target) = (who.actor(), name.clone());
-    let result = state
-        .store
-        .write(move |conn, now| {
-            if !staff::may_administer(&who.user) {
-                return Err(forbidden());
-            }
-            if scope.is_none() && unit.is_none() {
-                return Err(invalid(NO_ASSIGNMENT));
-            }
-            let dir = directory::load(conn)?;
-            let unit = unit.as_deref();
-            let scope = identity::resolve_assignment(conn, role, scope.as_deref().unwrap_or(""), unit)?;
-            if !staff::may_manage(&who.user, role, &scope, &dir) {
-                return Err(forbidden());
-            }
-            let new = NewUser { name: &name, role, scope: &scope, unit, password_hash: hash.as_deref() };
-            identity::create_user(conn, now, &who.actor(), &new)
-        })
-        .await;
-    let user = audited(&state, actor, "user.add", target, result).await?;
+    let AddUserBody { name, role, scope, unit, password } = json_body(&body)?;
+    let user = state.service.add_user(&who.caller(), AddUser { name, role, scope, unit, password }).await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
-}
-
-/// Loads a user the caller may manage, or refuses.
-fn managed_user(
-    conn: &rusqlite::Connection,
-    who: &User,
-    name: &str,
-    dir: &gridsync_proto::Directory,
-) -> Result<User, WriteError> {
-    let target = identity::get_user(conn, name)?.ok_or_else(|| invalid("no such user"))?;
-    if staff::may_manage(who, target.role, &target.scope, dir) { Ok(target) } else { Err(forbidden()) }
 }
 
 #[derive(Deserialize)]
@@ -277,26 +195,8 @@ async fn assign(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let name = name.into_inner();
     let Assign { scope, unit } = json_body(&body)?;
-    let (actor, target, settings) = (who.actor(), name.clone(), state.store.scope());
-    let result = state
-        .store
-        .write(move |conn, now| {
-            if scope.is_none() && unit.is_none() {
-                return Err(invalid(NO_ASSIGNMENT));
-            }
-            let dir = directory::load(conn)?;
-            let user = managed_user(conn, &who.user, &name, &dir)?;
-            let unit = unit.as_deref();
-            let scope = identity::resolve_assignment(conn, user.role, scope.as_deref().unwrap_or(""), unit)?;
-            if !staff::may_manage(&who.user, user.role, &scope, &dir) {
-                return Err(forbidden());
-            }
-            identity::assign_user(conn, now, &who.actor(), &name, &scope, unit, &settings)
-        })
-        .await;
-    let user = audited(&state, actor, "user.assign", target, result).await?;
+    let user = state.service.assign_user(&who.caller(), &name, scope, unit).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
@@ -305,16 +205,7 @@ async fn deactivate(
     who: Staff,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = name.into_inner();
-    let (actor, target) = (who.actor(), name.clone());
-    let result = state
-        .store
-        .write(move |conn, now| {
-            managed_user(conn, &who.user, &name, &directory::load(conn)?)?;
-            identity::deactivate_user(conn, now, &who.actor(), &name)
-        })
-        .await;
-    let revoked = audited(&state, actor, "user.deactivate", target, result).await?;
+    let revoked = state.service.deactivate_user(&who.caller(), &name).await?;
     Ok(HttpResponse::Ok().json(json!({ "devices_revoked": revoked })))
 }
 
@@ -333,64 +224,34 @@ async fn issue(
 ) -> Result<HttpResponse, ApiError> {
     let Issue { user, ttl_seconds, server_url } = json_body(&body)?;
     let ttl_ms = ttl_seconds.unwrap_or(DEFAULT_TTL_S).saturating_mul(1000);
-    if ttl_ms == 0 || ttl_ms > operator::MAX_TTL_MS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "an enrollment code lives between 1 second and 7 days",
-        ));
-    }
     let server = server_url.unwrap_or_else(|| {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     });
-    let (actor, target) = (who.actor(), user.clone());
-    let result = state
-        .store
-        .write(move |conn, now| {
-            managed_user(conn, &who.user, &user, &directory::load(conn)?)?;
-            Ok((identity::issue_enrollment(conn, now, &who.actor(), &user, ttl_ms)?, now + ttl_ms))
-        })
-        .await;
-    let (code, expires_ms) = audited(&state, actor, "enroll.issue", target, result).await?;
-    let ticket = EnrollmentTicket { server, code: code.clone() };
+    let issued = state.service.issue_enrollment(&who.caller(), &user, ttl_ms).await?;
+    let ticket = EnrollmentTicket { server, code: issued.code.clone() };
     let qr_svg = operator::qr_svg(&ticket).map_err(|_| ApiError::internal())?;
-    Ok(HttpResponse::Created()
-        .json(json!({ "code": code, "expires_ms": expires_ms, "ticket": ticket, "qr_svg": qr_svg })))
+    Ok(HttpResponse::Created().json(
+        json!({ "code": issued.code, "expires_ms": issued.expires_ms, "ticket": ticket, "qr_svg": qr_svg }),
+    ))
+}
+
+/// A device as the API shows it.
+fn device_view(d: Device) -> serde_json::Value {
+    json!({
+        "id": d.id.to_string(),
+        "user": d.user,
+        "enrolled_ms": d.enrolled_ms,
+        "revoked_ms": d.revoked_ms,
+        "wipe": d.wipe,
+        "last_push_ms": d.last_push_ms,
+        "changes": d.changes,
+    })
 }
 
 async fn list_devices(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
-    if !staff::may_read(&who.user) {
-        return audited(&state, who.actor(), "device.list", String::new(), Err(forbidden().into_api())).await;
-    }
-    let scope = who.user.scope.clone();
-    let store = state.store.clone();
-    let devices = state
-        .store
-        .read(move |conn| {
-            let dir = read_directory(&store, conn)?;
-            let users = identity::list_users(conn)?;
-            let visible = |name: &Option<String>| {
-                users.iter().any(|u| Some(&u.name) == name.as_ref() && staff::within(&dir, &u.scope, &scope))
-                    || (scope.is_empty() && name.is_none())
-            };
-            Ok(identity::list_devices(conn)?.into_iter().filter(|d| visible(&d.user)).collect::<Vec<_>>())
-        })
-        .await?;
-    let views: Vec<_> = devices
-        .into_iter()
-        .map(|d| {
-            json!({
-                "id": d.id.to_string(),
-                "user": d.user,
-                "enrolled_ms": d.enrolled_ms,
-                "revoked_ms": d.revoked_ms,
-                "wipe": d.wipe,
-                "last_push_ms": d.last_push_ms,
-                "changes": d.changes,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(views))
+    let devices = state.service.list_devices(&who.caller()).await?;
+    Ok(HttpResponse::Ok().json(devices.into_iter().map(device_view).collect::<Vec<_>>()))
 }
 
 #[derive(Deserialize)]
@@ -407,27 +268,12 @@ async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let id: ActorId = id.parse().map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "not a device id"))?;
     let Revoke { wipe } = if body.is_empty() { Revoke { wipe: false } } else { json_body(&body)? };
-    let actor = who.actor();
-    let result = state
-        .store
-        .write(move |conn, now| {
-            let owner = identity::device_user(conn, id)?.ok_or_else(|| {
-                WriteError::Refused(ApiError::new(ErrorCode::InvalidRequest, "no such device"))
-            })?;
-            managed_user(conn, &who.user, &owner, &directory::load(conn)?)?;
-            identity::revoke_device(conn, now, &who.actor(), id, wipe)
-        })
-        .await;
-    audited(&state, actor, "device.revoke", id.to_string(), result).await?;
+    state.service.revoke_device(&who.caller(), id, wipe).await?;
     Ok(HttpResponse::Ok().json(json!({ "revoked": id.to_string(), "wipe": wipe })))
 }
 
 async fn verify(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
-    if !staff::may_audit(&who.user) {
-        return audited(&state, who.actor(), "audit.verify", String::new(), Err(forbidden().into_api()))
-            .await;
-    }
-    let verdict = state.store.read(|conn| Ok(audit::verify(conn)?)).await?;
+    let verdict = state.service.verify_audit(&who.caller()).await?;
     Ok(HttpResponse::Ok().json(match verdict {
         Verdict::Intact { rows, head } => json!({ "intact": true, "rows": rows, "head": head }),
         Verdict::Broken { seq, reason } => json!({ "intact": false, "broken_seq": seq, "reason": reason }),

@@ -1,6 +1,8 @@
-//! The `Signed<M>` extractor: reads a bounded body, authenticates the device
-//! that signed it, inflates it and decodes a gridsync message, so handlers
-//! only ever see valid messages from enrolled, unrevoked devices.
+//! The `Signed<M>` extractor: reads a bounded body, has the service
+//! authenticate the device that signed it
+//! ([`gridsync_server_core::service::sync::auth`]), inflates it and decodes
+//! a gridsync message, so handlers only ever see valid messages from
+//! enrolled, unrevoked devices.
 //!
 //! The signature covers the body exactly as sent, so it is checked before
 //! any work is spent inflating or decoding.
@@ -14,11 +16,12 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use gridsync_proto::ErrorCode;
+use gridsync_proto::auth;
 use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
+use gridsync_server_core::service::sync::auth::{Claimed, DeviceIdentity, SignedRequest};
 
 use super::AppState;
-use super::device_auth::DeviceIdentity;
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// A decoded gridsync message and the device that signed it.
 #[derive(Debug)]
@@ -57,12 +60,33 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
                 }
             };
             let raw = read_body(&req, &mut payload, limits.max_bytes).await?;
-            let from = state.guard.verify(&req, &raw, &state.store).await?;
+            let claimed = claimed(&req);
+            let signed = SignedRequest {
+                claimed: claimed.as_ref(),
+                method: req.method().as_str(),
+                path: req.path(),
+                body: &raw,
+            };
+            let from = state.service.authenticate(signed).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
             let message = wire::decode::<M>(&body, &limits)?;
             Ok(Signed { from, message })
         })
     }
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// What the request's signature headers claim, if all four are readable.
+fn claimed(req: &HttpRequest) -> Option<Claimed> {
+    Some(Claimed {
+        device: header(req, auth::HEADER_DEVICE)?.parse().ok()?,
+        time_ms: header(req, auth::HEADER_TIME)?.parse().ok()?,
+        nonce: auth::parse_nonce(header(req, auth::HEADER_NONCE)?)?,
+        signature: auth::unb64(header(req, auth::HEADER_SIGNATURE)?)?,
+    })
 }
 
 async fn read_body(req: &HttpRequest, payload: &mut Payload, max: usize) -> Result<Vec<u8>, ApiError> {

@@ -1,0 +1,425 @@
+//! Pushes and pulls through the service: the sync log, record states,
+//! replicas and pull cursors as a backend keeps them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use gridsync_proto::{ActorId, Change, ErrorCode, Op, RecordId, RecordKind, RecordState, Role, Value};
+
+use super::fixture::{
+    ChangeId, GRID_A, GRID_B, T0, TOWNSHIP, Town, VILLAGE_B, VILLAGE_C, append, change_count, ids_of,
+    ids_of_changes, logged, raw_change, set,
+};
+use crate::audit::Event;
+use crate::error::CoreError;
+use crate::service::Caller;
+use crate::storage::{PullPage, ReplicaRow, Storage, StorageExt};
+
+fn changes_of(page: &gridsync_proto::PullResponse) -> Vec<Change> {
+    page.changes.iter().map(|c| c.change.clone()).collect()
+}
+
+fn assert_idle(page: &gridsync_proto::PullResponse, cursor: u64, who: &str) {
+    assert!(
+        page.changes.is_empty()
+            && page.rebuild.is_empty()
+            && page.removed.is_empty()
+            && !page.reset
+            && !page.more,
+        "{who}'s pull with nothing new is idle, got {page:?}"
+    );
+    assert_eq!(page.cursor, cursor, "an idle pull keeps {who}'s cursor");
+}
+
+async fn record_state(storage: &Arc<dyn Storage>, id: RecordId) -> Option<RecordState> {
+    let bytes = storage.read(move |tx| Ok(tx.record_state(id)?)).await.expect("a record state reads");
+    bytes.map(|b| RecordState::from_bytes(&b).expect("a stored record state decodes"))
+}
+
+/// A write group pushed by a worker's device arrives once, whole, on
+/// another device of the same user; the cursor advances; the next pull is
+/// idle; the pushing device is not sent its own changes; a later change
+/// arrives alone; a cursor issued to one device means nothing to another.
+pub async fn push_then_pull_round_trip(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    assert_eq!(town.change_count().await, 0, "a fresh storage's log is empty");
+    let mut phone = town.worker("wang", GRID_A).await;
+    let mut tablet = town.device("wang").await;
+
+    let (patrol, created) = phone.patrol(GRID_A);
+    phone.push_ok(svc, vec![created.clone()]).await;
+    assert_eq!(town.change_count().await, 3, "the log holds the three changes pushed");
+    let counts = storage.read(|tx| Ok((tx.record_count()?, tx.records_of_kind(RecordKind::Patrol)?))).await;
+    let (records, patrols) = counts.expect("record counts read");
+    assert_eq!(records, 1, "one record has a merged state");
+    let expected = RecordState::from_changes(patrol, RecordKind::Patrol, &created).expect("the group merges");
+    let saved: Vec<RecordState> =
+        patrols.iter().map(|b| RecordState::from_bytes(b).expect("a saved state decodes")).collect();
+    assert_eq!(saved, std::slice::from_ref(&expected), "records_of_kind gives the patrol's merged state");
+    assert_eq!(record_state(&storage, patrol).await, Some(expected), "record_state gives the merged state");
+    for change in &created {
+        let (record, actor, counter) = (change.record, change.dot.actor, change.dot.counter);
+        let body = storage.read(move |tx| Ok(tx.change_body(record, actor, counter)?)).await.expect("reads");
+        assert_eq!(body, Some(super::fixture::body(change)), "change_body gives the bytes logged for a dot");
+    }
+
+    let first = tablet.pull(svc, 100).await;
+    assert!(!first.reset && !first.more, "a first pull from cursor 0 neither resets nor pages: {first:?}");
+    assert_eq!(first.rebuild, [patrol], "the new record is sent whole");
+    assert_eq!(changes_of(&first), created, "the group arrives once, in order, byte for byte");
+    let seqs: Vec<u64> = first.changes.iter().map(|c| c.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "a record's history comes in rising log order: {seqs:?}");
+    assert!(first.cursor > 0, "a page that sent changes issues a cursor");
+    assert!(first.profile.is_some(), "a device that holds no profile is sent one");
+    let cursor = tablet.cursor;
+    assert_idle(&tablet.pull(svc, 100).await, cursor, "the tablet");
+
+    let own = phone.pull(svc, 100).await;
+    assert!(
+        own.changes.is_empty() && own.rebuild.is_empty(),
+        "a device is not sent its own changes: {own:?}"
+    );
+
+    let ended = phone.end_patrol(patrol, "一切正常");
+    phone.push_ok(svc, vec![ended.clone()]).await;
+    let next = tablet.pull(svc, 100).await;
+    assert_eq!(changes_of(&next), ended, "only the new group arrives");
+    assert!(next.rebuild.is_empty() && next.removed.is_empty(), "a held record is not sent whole again");
+    assert!(
+        next.cursor > cursor,
+        "a new page issues a cursor above the last: {} after {cursor}",
+        next.cursor
+    );
+    assert!(
+        next.changes.iter().all(|c| seqs.iter().all(|s| c.seq > *s)),
+        "later changes have higher log positions"
+    );
+    let cursor = tablet.cursor;
+    assert_idle(&tablet.pull(svc, 100).await, cursor, "the tablet");
+
+    let mut stranger = town.worker("li", GRID_A).await;
+    stranger.cursor = cursor;
+    let reset = stranger.pull(svc, 100).await;
+    assert!(reset.reset, "a cursor issued to another device is unknown: the device starts afresh");
+    assert_eq!(reset.rebuild, [patrol], "after a reset the record is sent whole");
+    let whole: Vec<Change> = created.iter().chain(&ended).cloned().collect();
+    assert_eq!(changes_of(&reset), whole, "the whole history arrives after a reset");
+}
+
+/// The same push twice: the second is acknowledged as duplicates and
+/// changes nothing; a push mixing a known group with a new one applies the
+/// new one only.
+pub async fn repeated_push_is_idempotent(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    let mut phone = town.worker("wang", GRID_A).await;
+    let (patrol, created) = phone.patrol(GRID_A);
+    let push = phone.push_request(vec![created.clone()]);
+
+    let first = svc.push(push.clone(), "wang".into()).await.expect("the first push is accepted");
+    assert_eq!((first.accepted, first.duplicates), (3, 0), "the first push is new");
+    let count = town.change_count().await;
+    let state = record_state(&storage, patrol).await;
+
+    let again = svc.push(push, "wang".into()).await.expect("a re-sent push is acknowledged");
+    assert_eq!((again.accepted, again.duplicates), (0, 3), "a re-sent push answers duplicates");
+    assert_eq!(again.refused, [], "a re-sent push refuses nothing");
+    assert_eq!(town.change_count().await, count, "a re-sent push adds nothing to the log");
+    assert_eq!(record_state(&storage, patrol).await, state, "a re-sent push leaves the record as it was");
+
+    let (other, second) = phone.patrol(GRID_A);
+    let mixed = svc.push(phone.push_request(vec![created.clone(), second.clone()]), "wang".into()).await;
+    let mixed = mixed.expect("a push of a known and a new group is accepted");
+    assert_eq!((mixed.accepted, mixed.duplicates), (3, 3), "only the new group is applied");
+    assert_eq!(town.change_count().await, count + 3, "the log grows by the new group only");
+
+    let mut tablet = town.device("wang").await;
+    let pages = tablet.pull_all(svc, 100).await;
+    let mut received = ids_of(pages.iter().flat_map(|p| &p.changes));
+    received.sort();
+    let mut expected = ids_of_changes(created.iter().chain(&second));
+    expected.sort();
+    assert_eq!(received, expected, "each change is pulled once, however often it was pushed");
+    let rebuilt: BTreeSet<RecordId> = pages.iter().flat_map(|p| p.rebuild.iter().copied()).collect();
+    assert_eq!(rebuilt, BTreeSet::from([patrol, other]), "both records reach the other device");
+}
+
+/// A push that reuses a logged dot with other bytes is refused whole with
+/// `dot_reused`, naming the change; nothing of it is kept, not even its
+/// valid groups.
+pub async fn reused_dot_refuses_the_whole_push(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    let mut phone = town.worker("wang", GRID_A).await;
+    let (patrol, created) = phone.patrol(GRID_A);
+    phone.push_ok(svc, vec![created.clone()]).await;
+    let count = town.change_count().await;
+    let state = record_state(&storage, patrol).await;
+
+    let (fresh, valid) = phone.patrol(GRID_A);
+    let mut forged = created[2].clone();
+    let Op::Set { field, value, .. } = &mut forged.op else { panic!("the third change sets started_ms") };
+    assert_eq!(field, "started_ms");
+    *value = Value::Int(T0 as i64);
+    let refused = phone.push(svc, vec![valid.clone(), vec![forged]]).await;
+    let Err(CoreError::Refused(refusal)) = refused else {
+        panic!("a push reusing a dot with other bytes is refused, got {refused:?}")
+    };
+    assert_eq!(refusal.code, ErrorCode::DotReused, "the refusal is dot_reused: {refusal:?}");
+    assert_eq!(refusal.change_index, Some(3), "the refusal names the reused change (the push's fourth)");
+
+    assert_eq!(town.change_count().await, count, "nothing of the refused push is logged");
+    for change in &valid {
+        assert!(!logged(&storage, change).await, "the refused push's valid group is not logged");
+    }
+    assert_eq!(record_state(&storage, fresh).await, None, "the refused push's new record has no state");
+    assert_eq!(record_state(&storage, patrol).await, state, "the earlier record is unchanged");
+
+    let mut tablet = town.device("wang").await;
+    let pages = tablet.pull_all(svc, 100).await;
+    let rebuilt: Vec<RecordId> = pages.iter().flat_map(|p| p.rebuild.iter().copied()).collect();
+    assert_eq!(rebuilt, [patrol], "only the earlier record reaches another device");
+    let received: Vec<Change> = pages.iter().flat_map(changes_of).collect();
+    assert_eq!(received, created, "the logged bytes are the original ones");
+}
+
+/// A group the rules refuse is answered with its reason, is audited, leaves
+/// nothing, does not stop the push's other groups, and makes the pushing
+/// device's next pull send the record whole again.
+pub async fn refused_group_leaves_nothing_and_is_rebuilt(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    let mut phone = town.worker("wang", GRID_A).await;
+    let (patrol, created) = phone.patrol(GRID_A);
+    phone.push_ok(svc, vec![created.clone()]).await;
+    let count = town.change_count().await;
+    let state = record_state(&storage, patrol).await;
+
+    let moved = phone.write(patrol, RecordKind::Patrol, vec![set("grid", Value::Text(GRID_B.into()))], T0);
+    let (other, second) = phone.patrol(GRID_A);
+    let response = phone.push(svc, vec![moved.clone(), second.clone()]).await.expect("the push is answered");
+    assert_eq!(response.accepted, 3, "the valid group is accepted");
+    assert_eq!(response.refused.len(), 1, "one group is refused: {:?}", response.refused);
+    let refusal = &response.refused[0];
+    assert_eq!((refusal.group, refusal.code), (0, ErrorCode::OutOfScope), "the first group is out of scope");
+    assert_eq!(refusal.field.as_deref(), Some("grid"), "the refusal names the field");
+    assert_eq!(town.change_count().await, count + 3, "only the accepted group is logged");
+    assert!(!logged(&storage, &moved[0]).await, "the refused change is not logged");
+    assert_eq!(record_state(&storage, patrol).await, state, "the refused group leaves the record as it was");
+    assert!(record_state(&storage, other).await.is_some(), "the accepted group's record is saved");
+
+    let last = storage
+        .read(|tx| {
+            let mut last = None;
+            tx.audit_rows(&mut |row| {
+                last = Some(row.event);
+                true
+            })?;
+            Ok(last)
+        })
+        .await
+        .expect("the audit log reads");
+    let expected = Event::new(
+        format!("device:{}", phone.device),
+        "sync.group_refused",
+        patrol.to_string(),
+        "out_of_scope",
+    )
+    .detail("field=grid");
+    assert_eq!(last, Some(expected), "the refused group is audited in the push's transaction");
+
+    let page = phone.pull(svc, 100).await;
+    assert_eq!(page.rebuild, [patrol], "the device is sent the refused record whole");
+    assert_eq!(changes_of(&page), created, "with its accepted history only");
+    let cursor = phone.cursor;
+    assert_idle(&phone.pull(svc, 100).await, cursor, "the pushing device");
+}
+
+/// Pull cursors and replica rows kept through the storage directly: tokens
+/// rise across devices, a token is known to its device only, a device's
+/// older tokens are dropped, replica rows record adds, removals, holds and
+/// rebuilds, and a reset forgets them.
+pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
+    let (device, other) = (ActorId::random(), ActorId::random());
+    let (made, sent) = (RecordId::generate(T0), RecordId::generate(T0 + 1));
+    let change = raw_change(sent, ActorId::random(), 1);
+    storage.write(move |tx, now| Ok(append(tx, &change, now)?)).await.expect("a change is appended");
+    let high = storage.read(|tx| Ok(tx.high_water()?)).await.expect("the high-water mark reads");
+    assert!(high > 0, "a committed change raises the high-water mark of an empty log");
+
+    let page = |device: ActorId, presented: u64, reset: bool, adds: Vec<RecordId>, removes: Vec<RecordId>| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .write(move |tx, now| {
+                    Ok(tx.record_pull_page(&PullPage {
+                        device,
+                        presented,
+                        reset,
+                        dirty: false,
+                        log_high: high,
+                        sent_through: high,
+                        adds: &adds,
+                        removes: &removes,
+                        now,
+                    })?)
+                })
+                .await
+                .expect("a pull page is recorded")
+        }
+    };
+    let tokens = |device: ActorId, tokens: Vec<u64>| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .read(move |tx| {
+                    tokens
+                        .iter()
+                        .map(|t| Ok(tx.pull_token(device, *t)?))
+                        .collect::<Result<Vec<_>, CoreError>>()
+                })
+                .await
+                .expect("pull tokens read")
+        }
+    };
+    let replicas = |device: ActorId| {
+        let storage = storage.clone();
+        async move { storage.read(move |tx| Ok(tx.replicas(device)?)).await.expect("replicas read") }
+    };
+
+    let t1 = page(device, 0, false, vec![], vec![]).await;
+    let t2 = page(device, t1, false, vec![], vec![]).await;
+    let t3 = page(device, t2, false, vec![], vec![]).await;
+    assert!(0 < t1 && t1 < t2 && t2 < t3, "tokens are issued rising and never 0: {t1}, {t2}, {t3}");
+    assert_eq!(
+        tokens(device, vec![t1, t2, t3, t3 + 1_000]).await,
+        [None, Some(high), Some(high), None],
+        "a device keeps its presented and its newest cursor, covering the page's log position; older ones are dropped"
+    );
+    let u1 = page(other, 0, false, vec![], vec![]).await;
+    assert!(u1 > t3, "a token is above every token issued before, to any device");
+    assert_eq!(tokens(other, vec![t3]).await, [None], "a cursor issued to one device is unknown to another");
+    assert_eq!(
+        tokens(device, vec![t3]).await,
+        [Some(high)],
+        "another device's page leaves a device's cursors"
+    );
+
+    let t4 = page(device, t3, false, vec![sent], vec![]).await;
+    let row = |record, added_token, removed_token, rebuild, sent_through| ReplicaRow {
+        record,
+        added_token,
+        removed_token,
+        rebuild,
+        sent_through,
+    };
+    assert_eq!(
+        replicas(device).await,
+        [row(sent, t4, None, false, high)],
+        "a page's adds become replica rows"
+    );
+    let t5 = page(device, t4, false, vec![], vec![sent]).await;
+    assert_eq!(
+        replicas(device).await,
+        [row(sent, t4, Some(t5), false, high)],
+        "a page's removals are noted on the rows, with the page's cursor"
+    );
+
+    storage
+        .write(move |tx, _| {
+            tx.hold(device, made)?;
+            tx.hold(device, made)?;
+            Ok(())
+        })
+        .await
+        .expect("a record made by the device is held");
+    let held: Vec<ReplicaRow> = replicas(device).await.into_iter().filter(|r| r.record == made).collect();
+    assert_eq!(held.len(), 1, "holding a record twice notes it once");
+    assert_eq!(
+        (held[0].added_token, held[0].removed_token, held[0].rebuild),
+        (0, None, false),
+        "held at cursor 0"
+    );
+    storage.write(move |tx, _| Ok(tx.mark_rebuild(device, made)?)).await.expect("a rebuild is asked");
+    let marked: Vec<ReplicaRow> = replicas(device).await.into_iter().filter(|r| r.record == made).collect();
+    assert!(marked.len() == 1 && marked[0].rebuild, "mark_rebuild asks for the record whole: {marked:?}");
+    assert!(replicas(other).await.is_empty(), "replica rows are per device");
+
+    page(device, 999_999_999, true, vec![], vec![]).await;
+    assert_eq!(replicas(device).await, [], "a reset page forgets everything the device was thought to hold");
+    assert_eq!(change_count(&storage).await, 1, "pull pages do not touch the log");
+}
+
+/// Workers see their own grid's records, a township admin both grids';
+/// moving a grid to another township removes its records from the first
+/// township's devices and sends them whole to the devices now above it.
+pub async fn scope_follows_the_directory(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage).await;
+    let svc = &town.service;
+    let mut wa = town.worker("wa", GRID_A).await;
+    let mut wb = town.worker("wb", GRID_B).await;
+    let mut pa = town.worker("pa", GRID_A).await;
+    town.user("zhen", Role::TownshipAdmin, TOWNSHIP).await;
+    let mut zhen = town.device("zhen").await;
+    let mut bai = town.worker("bai", VILLAGE_C).await;
+
+    let (in_a, group_a) = wa.patrol(GRID_A);
+    wa.push_ok(svc, vec![group_a.clone()]).await;
+    let (in_b, group_b) = wb.patrol(GRID_B);
+    wb.push_ok(svc, vec![group_b.clone()]).await;
+
+    let rebuilt = |pages: &[gridsync_proto::PullResponse]| -> BTreeSet<RecordId> {
+        pages.iter().flat_map(|p| p.rebuild.iter().copied()).collect()
+    };
+    let received = |pages: &[gridsync_proto::PullResponse]| -> BTreeSet<ChangeId> {
+        pages.iter().flat_map(|p| ids_of(&p.changes)).collect()
+    };
+    let dots = |groups: &[&Vec<Change>]| -> BTreeSet<ChangeId> {
+        groups.iter().flat_map(|g| ids_of_changes(g.iter())).collect()
+    };
+
+    let pages = pa.pull_all(svc, 100).await;
+    assert_eq!(rebuilt(&pages), BTreeSet::from([in_a]), "a grid worker gets their grid's records only");
+    assert_eq!(received(&pages), dots(&[&group_a]), "and only their changes");
+    let pages = wb.pull_all(svc, 100).await;
+    assert!(received(&pages).is_empty(), "the other grid's worker gets nothing of grid A");
+    let pages = zhen.pull_all(svc, 100).await;
+    assert_eq!(rebuilt(&pages), BTreeSet::from([in_a, in_b]), "a township admin gets both grids' records");
+    assert_eq!(received(&pages), dots(&[&group_a, &group_b]), "with all their changes");
+    let pages = bai.pull_all(svc, 100).await;
+    assert!(rebuilt(&pages).is_empty(), "a worker of another township gets nothing yet");
+
+    let moved = svc.move_place(&Caller::Operator, GRID_B, Some(VILLAGE_C.into())).await;
+    assert_eq!(moved.expect("the operator moves grid B").parent.as_deref(), Some(VILLAGE_C));
+
+    let page = zhen.pull(svc, 100).await;
+    assert_eq!(page.removed, [in_b], "grid B's record leaves the first township's devices");
+    assert!(page.rebuild.is_empty() && page.changes.is_empty(), "and nothing is sent: {page:?}");
+    assert!(page.profile.is_some(), "the changed directory sends a new profile");
+    let pages = bai.pull_all(svc, 100).await;
+    assert_eq!(rebuilt(&pages), BTreeSet::from([in_b]), "the devices now above grid B get its record whole");
+    assert_eq!(received(&pages), dots(&[&group_b]), "with its history");
+    let page = pa.pull(svc, 100).await;
+    assert!(
+        page.removed.is_empty() && page.rebuild.is_empty() && page.changes.is_empty(),
+        "grid A is untouched"
+    );
+    let page = wb.pull(svc, 100).await;
+    assert!(page.removed.is_empty(), "grid B's own worker keeps its record: {page:?}");
+
+    let ended = wb.end_patrol(in_b, "巡查结束");
+    wb.push_ok(svc, vec![ended.clone()]).await;
+    let pages = bai.pull_all(svc, 100).await;
+    assert_eq!(received(&pages), dots(&[&ended]), "a later change reaches the new township's devices");
+    let pages = zhen.pull_all(svc, 100).await;
+    assert!(received(&pages).is_empty(), "and not the old township's");
+
+    svc.move_place(&Caller::Operator, GRID_B, Some(VILLAGE_B.into())).await.expect("grid B moves back");
+    let pages = zhen.pull_all(svc, 100).await;
+    assert_eq!(rebuilt(&pages), BTreeSet::from([in_b]), "moved back, the record returns whole");
+    assert_eq!(received(&pages), dots(&[&group_b, &ended]), "with its whole history");
+    let pages = bai.pull_all(svc, 100).await;
+    let removed: Vec<RecordId> = pages.iter().flat_map(|p| p.removed.iter().copied()).collect();
+    assert_eq!(removed, [in_b], "and leaves the other township's devices");
+}

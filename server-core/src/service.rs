@@ -1,0 +1,179 @@
+//! The service layer: every server operation, once, as
+//! `authorize → storage (one transaction) → audit`. The HTTP handlers and
+//! the operator's command line both call it; neither holds a rule of its own.
+//!
+//! | module | operations |
+//! |---|---|
+//! | [`sync`] | push (ingest), pull (scoped pages), device request authentication, enrollment |
+//! | [`people`] | users, admin sessions, enrollment codes, devices |
+//! | [`places`] | places and units: add, move, import from CSV, list |
+//! | [`reports`] | reporting completeness (有事报信息、无事报平安) |
+//! | [`audit_log`] | checking the audit chain |
+//!
+//! Every operation takes a [`Caller`]. The operator at the server's command
+//! line ([`Caller::Operator`]) may do everything; staff on the admin API
+//! ([`Caller::Staff`]) only what [`crate::policy`] allows within their
+//! subtree. Changes are audited in their own transaction. Refusals of staff
+//! requests are audited too (the refused transaction itself left nothing);
+//! the operator's refusals are not, since they never left the machine.
+
+pub mod audit_log;
+pub mod people;
+pub mod places;
+pub mod reports;
+pub mod sync;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use gridsync_proto::ActorId;
+
+use crate::audit::Event;
+use crate::directory::DirectoryCache;
+use crate::error::{CoreError, CoreResult};
+use crate::guard::{MemoryReplayGuard, ReplayGuard};
+use crate::policy::scope::ScopeSettings;
+use crate::storage::{Storage, StorageExt, User};
+
+/// What the service needs to know about the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// What each device holds: its record budget and the replication window.
+    pub scope: ScopeSettings,
+    /// The deployment's time zone, minutes east of UTC (China: 480).
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            scope: ScopeSettings::default(),
+            utc_offset_minutes: gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES,
+        }
+    }
+}
+
+/// Who asks for an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The operator at the server's command line: may do everything.
+    Operator,
+    /// A staff member with a live admin session.
+    Staff(User),
+}
+
+impl Caller {
+    /// The name the audit log records: `cli` or `user:NAME`.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Caller::Operator => "cli".to_owned(),
+            Caller::Staff(user) => format!("user:{}", user.name),
+        }
+    }
+
+    /// The staff member, if the caller is one.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::Operator => None,
+            Caller::Staff(user) => Some(user),
+        }
+    }
+
+    /// Whether `allowed` holds for a staff caller; the operator always passes.
+    pub(crate) fn may(&self, allowed: impl FnOnce(&User) -> bool) -> bool {
+        self.user().is_none_or(allowed)
+    }
+
+    /// Refuses with `forbidden` unless [`Caller::may`].
+    pub(crate) fn require(&self, allowed: impl FnOnce(&User) -> bool) -> CoreResult<()> {
+        if self.may(allowed) { Ok(()) } else { Err(CoreError::forbidden()) }
+    }
+}
+
+/// The service: a storage backend, the directory cache, the replay guard
+/// and the per-device paging state of pulls. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    storage: Arc<dyn Storage>,
+    directory: Arc<DirectoryCache>,
+    replay: Arc<dyn ReplayGuard>,
+    settings: ServiceSettings,
+    paging: Arc<Mutex<HashMap<ActorId, sync::pull::Paging>>>,
+    started_ms: u64,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("storage", &self.storage)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service over `storage`, with replay protection in this process's memory.
+    pub fn new(storage: Arc<dyn Storage>, settings: ServiceSettings) -> Self {
+        Self::with_replay_guard(storage, settings, Arc::new(MemoryReplayGuard::default()))
+    }
+
+    /// A service whose replay guard is shared elsewhere (e.g. by several processes).
+    pub fn with_replay_guard(
+        storage: Arc<dyn Storage>,
+        settings: ServiceSettings,
+        replay: Arc<dyn ReplayGuard>,
+    ) -> Self {
+        Self {
+            storage,
+            directory: Arc::default(),
+            replay,
+            settings,
+            paging: Arc::default(),
+            started_ms: crate::clock::now_ms(),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The deployment's settings.
+    pub fn settings(&self) -> ServiceSettings {
+        self.settings
+    }
+
+    /// The directory cache.
+    pub fn directory(&self) -> &Arc<DirectoryCache> {
+        &self.directory
+    }
+
+    /// Whether the database answers. Blocking.
+    pub fn healthy(&self) -> bool {
+        self.storage.healthy()
+    }
+
+    /// Appends one event to the audit log, durably.
+    pub async fn audit(&self, event: Event) -> CoreResult<()> {
+        self.storage.write(move |tx, now| Ok(tx.append_audit(now, &event)?)).await
+    }
+
+    /// Passes `result` through; when it is a refusal of a staff request,
+    /// audits it first as `action` on `target`.
+    pub(crate) async fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: &'static str,
+        target: impl Into<String>,
+        result: CoreResult<T>,
+    ) -> CoreResult<T> {
+        if let (Err(refusal), Caller::Staff(_)) = (&result, caller) {
+            let event = Event::new(caller.audit_name(), action, target, refusal.audit_outcome());
+            if let Err(e) = self.audit(event).await {
+                tracing::error!(error = %e, "cannot audit a refused request");
+            }
+        }
+        result
+    }
+}

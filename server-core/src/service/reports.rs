@@ -1,0 +1,164 @@
+//! Reporting completeness (有事报信息、无事报平安): for a day and a place,
+//! which grid workers filed their daily report on time, which filed late,
+//! and which filed nothing.
+//!
+//! A report is on time when it was first filed before the end of its day in
+//! the deployment's time zone. "Filed" is the trusted time of its first
+//! change: the device's clock, unless the server flagged that clock as far
+//! off, in which case the server's receipt (ingest keeps it with the
+//! report's row). A worker who files in the evening and syncs the next
+//! morning filed on time.
+
+use std::collections::HashMap;
+
+use gridsync_proto::date::DAY_MS;
+use gridsync_proto::{Date, Directory, ErrorCode, Hierarchy, Level, Role};
+use serde::Serialize;
+
+use super::{Caller, Service};
+use crate::audit::Event;
+use crate::error::{CoreError, CoreResult};
+use crate::policy;
+use crate::storage::{IdentityRead, ReportRead, StorageExt, StorageResult};
+
+/// How a worker stands for the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filing {
+    /// Filed before the day ended.
+    OnTime,
+    /// Filed after the day ended.
+    Late,
+    /// Not filed (yet).
+    Missing,
+}
+
+/// One worker's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerLine {
+    /// The worker's user name.
+    pub worker: String,
+    /// Their place (grid).
+    pub place: String,
+    /// How they stand.
+    pub filing: Filing,
+    /// What the report says (`all_safe`, `has_items`), if filed.
+    pub status: Option<String>,
+    /// When it was first filed (trusted time, Unix ms), if filed.
+    pub filed_ms: Option<u64>,
+    /// When the server first received it (Unix ms), if filed.
+    pub received_ms: Option<u64>,
+}
+
+/// The day's completeness for a place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Completeness {
+    /// The day.
+    pub date: Date,
+    /// The place: every worker at or below it counts.
+    pub place: String,
+    /// When the day ended (Unix ms).
+    pub deadline_ms: u64,
+    /// Workers who filed on time.
+    pub on_time: u32,
+    /// Workers who filed late.
+    pub late: u32,
+    /// Workers who filed nothing.
+    pub missing: u32,
+    /// Every worker, by place then name.
+    pub workers: Vec<WorkerLine>,
+}
+
+/// The completeness of `date`'s reports for the active grid workers
+/// (workers assigned to a grid) within `place`, with days starting at
+/// `utc_offset_minutes` east of UTC.
+pub fn daily(
+    tx: &mut (impl IdentityRead + ReportRead + ?Sized),
+    dir: &Directory,
+    place: &str,
+    date: Date,
+    utc_offset_minutes: i32,
+) -> StorageResult<Completeness> {
+    let deadline_ms = (date.start_ms(utc_offset_minutes) + DAY_MS).max(0) as u64;
+    let mut workers: Vec<(String, String)> = tx
+        .users()?
+        .into_iter()
+        .filter(|u| u.active && u.role == Role::Worker && dir.level(&u.scope) == Some(Level::Grid))
+        .filter(|u| dir.is_within(&u.scope, Some(place)))
+        .map(|u| (u.scope, u.name))
+        .collect();
+    workers.sort();
+    let day = date.to_string();
+    let mut filed: HashMap<String, (String, u64, u64)> = tx
+        .daily_reports(&day, &day)?
+        .into_iter()
+        .map(|r| (r.worker, (r.status, r.filed_ms, r.received_ms)))
+        .collect();
+    let mut out = Completeness {
+        date,
+        place: place.to_owned(),
+        deadline_ms,
+        on_time: 0,
+        late: 0,
+        missing: 0,
+        workers: Vec::with_capacity(workers.len()),
+    };
+    for (grid, worker) in workers {
+        let line = match filed.remove(&worker) {
+            Some((status, filed_ms, received_ms)) => {
+                let filing = if filed_ms < deadline_ms { Filing::OnTime } else { Filing::Late };
+                WorkerLine {
+                    worker,
+                    place: grid,
+                    filing,
+                    status: Some(status),
+                    filed_ms: Some(filed_ms),
+                    received_ms: Some(received_ms),
+                }
+            }
+            None => WorkerLine {
+                worker,
+                place: grid,
+                filing: Filing::Missing,
+                status: None,
+                filed_ms: None,
+                received_ms: None,
+            },
+        };
+        match line.filing {
+            Filing::OnTime => out.on_time += 1,
+            Filing::Late => out.late += 1,
+            Filing::Missing => out.missing += 1,
+        }
+        out.workers.push(line);
+    }
+    Ok(out)
+}
+
+impl Service {
+    /// The completeness of `date`'s daily reports within `place`, for
+    /// admins and auditors within their subtree (and the operator). Read on
+    /// a snapshot; the read is then audited (`report.daily`), since a
+    /// completeness list names workers, like any export of the ledgers. An
+    /// unknown place is refused.
+    pub async fn daily_report(&self, caller: &Caller, place: &str, date: Date) -> CoreResult<Completeness> {
+        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let offset = self.settings.utc_offset_minutes;
+        let read = self
+            .storage
+            .read(move |tx| {
+                let (_, dir) = cache.get(tx)?;
+                if dir.place(&place2).is_none() {
+                    return Err(CoreError::refused(ErrorCode::UnknownPlace, "no such place"));
+                }
+                caller2.require(|who| policy::may_read(who) && policy::within(&dir, &place2, &who.scope))?;
+                Ok(daily(tx, &dir, &place2, date, offset)?)
+            })
+            .await;
+        let report = self.audited(caller, "report.daily", place, read).await?;
+        let event =
+            Event::new(caller.audit_name(), "report.daily", place, "ok").detail(format!("date={date}"));
+        self.audit(event).await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,296 @@
+//! Sync: pushes merged into the log, scoped pull pages, device request
+//! authentication and enrollment.
+//!
+//! A push is a list of write groups, each the changes one local write made
+//! to one record. For each group, in order ([`ingest`]):
+//! 1. look each dot up in the change log: the same bytes again are a
+//!    duplicate (a re-sent group is acknowledged, not applied); other bytes
+//!    are `dot_reused`;
+//! 2. merge the group into the record's state (kind, supersedes);
+//! 3. check that every change names the pushing user as its author, and
+//!    the result with the record rules for that user
+//!    ([`gridsync_proto::check_group`]): a refused group is answered with its
+//!    reason and leaves nothing, while the other groups go on;
+//! 4. append the changes to the log, with the receipt time and whether the
+//!    device's clock was far off.
+//!
+//! Then the touched records' states, access keys and daily-report rows are
+//! written once each. Integrity failures (a reused dot, a merge error) are
+//! the device's bug or an attack, not a rule: they refuse the whole push,
+//! and the storage rolls all of it back.
+
+pub mod auth;
+pub mod pull;
+
+use std::collections::{BTreeSet, HashMap};
+
+use gridsync_proto::rules::RuleError;
+use gridsync_proto::wire::Refusal as GroupRefusal;
+use gridsync_proto::{
+    Actor, Change, Directory, ErrorCode, MergeError, PushRequest, PushResponse, RecordId, RecordKind,
+    RecordState, Value, access, check_group,
+};
+
+use super::Service;
+use crate::audit::Event;
+use crate::error::{CoreError, CoreResult, Refusal, StorageError};
+use crate::storage::{DailyReportRow, NewChange, ReadTx, SavedRecord, StorageExt, WriteTx};
+
+/// A device clock further than this from the server's is flagged.
+pub const CLOCK_SUSPECT_MS: u64 = 10 * 60 * 1000;
+
+impl Service {
+    /// Validates a push by `user`'s device, applies every group the rules
+    /// accept and logs them durably. Returns only after commit.
+    pub async fn push(&self, push: PushRequest, user: String) -> CoreResult<PushResponse> {
+        precheck(&push)?;
+        let directory = self.directory.clone();
+        self.storage
+            .write(move |tx, now| {
+                let actor = tx.user(&user)?.ok_or_else(unknown_user)?.actor();
+                let (_, dir) = directory.get(tx)?;
+                let pusher = Pusher { actor: &actor, dir: &dir, now };
+                let outcome = ingest(tx, &push, &pusher)?;
+                Ok(PushResponse {
+                    accepted: outcome.accepted,
+                    duplicates: outcome.duplicates,
+                    high_seq: tx.high_water()?,
+                    received_ms: now,
+                    refused: outcome.refused,
+                })
+            })
+            .await
+    }
+}
+
+fn unknown_user() -> CoreError {
+    CoreError::refused(ErrorCode::UnknownDevice, "this device's user is not known")
+}
+
+/// What one push did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct IngestOutcome {
+    accepted: u32,
+    duplicates: u32,
+    refused: Vec<GroupRefusal>,
+}
+
+/// Checks a push that needs no database: every group is one record's, not
+/// empty, and every change is valid and made by the pushing device.
+pub fn precheck(push: &PushRequest) -> Result<(), Refusal> {
+    for (i, change) in push.changes().enumerate() {
+        if change.dot.actor != push.device {
+            return Err(Refusal::new(
+                ErrorCode::ActorMismatch,
+                "a change in the push was made by another device than the one pushing",
+            )
+            .at(i));
+        }
+        change.validate().map_err(|e| Refusal::new(ErrorCode::InvalidChange, e.to_string()).at(i))?;
+    }
+    for group in &push.groups {
+        let Some(first) = group.first() else {
+            return Err(Refusal::new(ErrorCode::Malformed, "a push holds an empty write group"));
+        };
+        if group.iter().any(|c| c.record != first.record) {
+            return Err(Refusal::new(ErrorCode::Malformed, "a write group changes more than one record"));
+        }
+    }
+    Ok(())
+}
+
+/// Who pushes, and what the server knows at the time.
+struct Pusher<'a> {
+    actor: &'a Actor,
+    dir: &'a Directory,
+    now: u64,
+}
+
+/// What a push changed, to be written once per record.
+#[derive(Default)]
+struct Written {
+    states: HashMap<RecordId, Option<RecordState>>,
+    touched: BTreeSet<RecordId>,
+    /// Per record, the earliest trusted time of its accepted changes.
+    filed: HashMap<RecordId, u64>,
+    /// Per record, the latest: when it was last worked on.
+    latest: HashMap<RecordId, u64>,
+    last_seq: u64,
+}
+
+/// Applies a prechecked push inside the write transaction.
+fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreResult<IngestOutcome> {
+    let now = who.now;
+    let offset = push.sent_ms as i64 - now as i64;
+    let push_suspect = offset.unsigned_abs() > CLOCK_SUSPECT_MS;
+    let mut outcome = IngestOutcome::default();
+    let mut w = Written::default();
+    let mut index = 0usize;
+    for (g, group) in push.groups.iter().enumerate() {
+        let first_index = index;
+        index += group.len();
+        let record = group[0].record;
+        let mut bodies = Vec::with_capacity(group.len());
+        let mut seen = 0usize;
+        for (i, change) in group.iter().enumerate() {
+            let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
+            if let Some(existing) = tx.change_body(change.record, change.dot.actor, change.dot.counter)? {
+                if existing != body {
+                    return Err(Refusal::new(
+                        ErrorCode::DotReused,
+                        "a change reuses the identity of an earlier, different change",
+                    )
+                    .at(first_index + i)
+                    .into());
+                }
+                seen += 1;
+            }
+            bodies.push(body);
+        }
+        if seen == group.len() {
+            outcome.duplicates += seen as u32;
+            continue;
+        }
+        if seen > 0 {
+            return Err(Refusal::new(
+                ErrorCode::InvalidChange,
+                "a write group mixes changes the server has with new ones",
+            )
+            .at(first_index)
+            .into());
+        }
+        let before = match w.states.get(&record) {
+            Some(state) => state.clone(),
+            None => load_state(tx, record)?,
+        };
+        let mut after = before.clone().unwrap_or_else(|| RecordState::new(record, group[0].kind));
+        for (i, change) in group.iter().enumerate() {
+            after.apply(change).map_err(|e| merge_refusal(e, first_index + i))?;
+        }
+        let checked = if group.iter().any(|c| c.author != who.actor.user) {
+            Err(RuleError::new(
+                ErrorCode::Forbidden,
+                Some("author"),
+                "a change names another author than the user of the device that pushed it",
+            ))
+        } else {
+            check_group(before.as_ref(), &after, group, who.actor, who.dir)
+        };
+        if let Err(rule) = checked {
+            let event = Event::new(
+                format!("device:{}", push.device),
+                "sync.group_refused",
+                record.to_string(),
+                rule.code.as_str(),
+            )
+            .detail(rule.field.as_deref().map(|f| format!("field={f}")).unwrap_or_default());
+            tx.append_audit(now, &event)?;
+            outcome.refused.push(GroupRefusal {
+                group: g as u32,
+                code: rule.code,
+                field: rule.field,
+                message: rule.message,
+            });
+            tx.mark_rebuild(push.device, record)?;
+            w.states.insert(record, before);
+            continue;
+        }
+        let (mut earliest, mut last) = (u64::MAX, 0);
+        for (change, body) in group.iter().zip(&bodies) {
+            let suspect = push_suspect || change.time.millis > now.saturating_add(CLOCK_SUSPECT_MS);
+            let trusted = trusted_time(change, now, suspect);
+            earliest = earliest.min(trusted);
+            last = last.max(trusted);
+            w.last_seq = tx.append_change(&NewChange {
+                record: change.record,
+                actor: change.dot.actor,
+                counter: change.dot.counter,
+                received_ms: now,
+                body,
+                clock_suspect: suspect,
+                clock_offset_ms: offset,
+            })?;
+        }
+        outcome.accepted += group.len() as u32;
+        let first_filed = w.filed.entry(record).or_insert(u64::MAX);
+        *first_filed = (*first_filed).min(earliest);
+        let active = w.latest.entry(record).or_insert(0);
+        *active = (*active).max(last);
+        w.states.insert(record, Some(after));
+        w.touched.insert(record);
+    }
+    save_touched(tx, push, &w, outcome.accepted, now)?;
+    Ok(outcome)
+}
+
+/// When a change happened, as far as the server trusts the device: its
+/// clock, unless that is suspect or claims a time after the receipt.
+pub fn trusted_time(change: &Change, received_ms: u64, suspect: bool) -> u64 {
+    if suspect { received_ms } else { change.time.millis.min(received_ms) }
+}
+
+/// Writes each touched record's state, access keys and report row once, and
+/// notes that the pushing device holds them.
+fn save_touched(
+    tx: &mut dyn WriteTx,
+    push: &PushRequest,
+    w: &Written,
+    accepted: u32,
+    now: u64,
+) -> CoreResult<()> {
+    for id in &w.touched {
+        let Some(Some(state)) = w.states.get(id) else { continue };
+        let bytes = state.to_bytes();
+        tx.save_record(&SavedRecord {
+            id: *id,
+            kind: state.kind(),
+            state: &bytes,
+            conflicted: state.has_conflicts(),
+            updated_seq: w.last_seq,
+        })?;
+        let access = access::access(state);
+        let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
+        tx.file_access(*id, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
+        tx.hold(push.device, *id)?;
+        if state.kind() == RecordKind::DailyReport {
+            tx.save_daily_report(&daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now))?;
+        }
+    }
+    tx.note_push(push.device, now, accepted)?;
+    Ok(())
+}
+
+/// The report's row for completeness: what it says now, and when it was
+/// first filed.
+fn daily_report_row(state: &RecordState, filed_ms: u64, now: u64) -> DailyReportRow {
+    let text = |field: &str| match state.value(field) {
+        Some(Value::Text(t)) => t.clone(),
+        _ => String::new(),
+    };
+    DailyReportRow {
+        worker: text("worker"),
+        date: text("date"),
+        record: state.id(),
+        grid: text("grid"),
+        status: text("status"),
+        filed_ms,
+        received_ms: now,
+    }
+}
+
+/// A record's merged state, if it has one.
+pub fn load_state(tx: &mut (impl ReadTx + ?Sized), id: RecordId) -> CoreResult<Option<RecordState>> {
+    tx.record_state(id)?
+        .map(|bytes| {
+            RecordState::from_bytes(&bytes).map_err(|_| StorageError::corrupt(format!("record {id}")).into())
+        })
+        .transpose()
+}
+
+fn merge_refusal(e: MergeError, index: usize) -> CoreError {
+    let code = match e {
+        MergeError::KindMismatch { .. } => ErrorCode::KindMismatch,
+        MergeError::ForeignSupersedes { .. } | MergeError::WrongRecord => ErrorCode::InvalidChange,
+    };
+    Refusal::new(code, e.to_string()).at(index).into()
+}

@@ -1,0 +1,193 @@
+//! Authentication of device requests (see [`gridsync_proto::auth`]) and
+//! enrollment with a one-time code.
+//!
+//! A request is accepted when, in this order:
+//! 1. it carries the four headers (else `unauthenticated`);
+//! 2. its time is within five minutes of the server's and not before the
+//!    server started (else `stale_timestamp`, with the server's time so the
+//!    device can correct its clock offset and retry);
+//! 3. its device is enrolled (else `unknown_device`);
+//! 4. its signature verifies over method, path, body digest, time, nonce and
+//!    device (else `bad_signature`: wrong key or altered request);
+//! 5. its device is not revoked (else `device_revoked`, or `device_wiped`
+//!    when the revocation orders a wipe);
+//! 6. its nonce has not been seen (else `replayed_request`), by the
+//!    [`crate::guard::ReplayGuard`].
+//!
+//! Nonces are kept for twice the allowed skew. Requests signed before the
+//! service started are refused, so a restart cannot reopen the window for a
+//! replay of a request seen before it. Every refusal is audited.
+
+use gridsync_proto::auth::{self, EnrollRequest, MAX_CLOCK_SKEW_MS};
+use gridsync_proto::{ActorId, ErrorCode, Profile};
+use ring::signature::{ED25519, UnparsedPublicKey};
+
+use crate::audit::Event;
+use crate::error::{CoreError, CoreResult, Refusal, StorageError};
+use crate::service::Service;
+use crate::storage::{NewDevice, StorageExt, User};
+
+/// What a signed request claims in its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The device.
+    pub device: ActorId,
+    /// When it was signed (device clock, Unix ms).
+    pub time_ms: u64,
+    /// Its nonce.
+    pub nonce: [u8; 16],
+    /// The Ed25519 signature.
+    pub signature: Vec<u8>,
+}
+
+/// A request to authenticate: what it claims and what was signed.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The claims, or `None` when headers were missing or unreadable.
+    pub claimed: Option<&'a Claimed>,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The request path.
+    pub path: &'a str,
+    /// The body exactly as sent.
+    pub body: &'a [u8],
+}
+
+/// A device request that passed authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// The device.
+    pub device: ActorId,
+    /// Its user.
+    pub user: String,
+}
+
+/// An enrolled device's user and the profile it starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The user the code was issued for.
+    pub user: User,
+    /// Their profile (role, place, the directory they see).
+    pub profile: Option<Profile>,
+}
+
+impl Service {
+    /// Authenticates a signed device request. Refusals are audited
+    /// (`sync.refused`).
+    pub async fn authenticate(&self, request: SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
+        match self.check_signed(&request).await {
+            Ok(identity) => Ok(identity),
+            Err(refusal) => {
+                let actor = request
+                    .claimed
+                    .map_or_else(|| "anonymous".to_owned(), |c| format!("device:{}", c.device));
+                let event = Event::new(actor, "sync.refused", request.path, refusal.audit_outcome());
+                if let Err(e) = self.audit(event).await {
+                    tracing::error!(error = %e, "cannot audit a refused request");
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    async fn check_signed(&self, request: &SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
+        let claimed = request.claimed.ok_or_else(|| {
+            CoreError::refused(
+                ErrorCode::Unauthenticated,
+                "sync requests must be signed by an enrolled device",
+            )
+        })?;
+        let now = crate::clock::now_ms();
+        if claimed.time_ms.abs_diff(now) > MAX_CLOCK_SKEW_MS || claimed.time_ms < self.started_ms {
+            let mut e = Refusal::new(
+                ErrorCode::StaleTimestamp,
+                "the request's time is too far from the server's; correct the clock offset and retry",
+            );
+            e.server_time_ms = Some(now);
+            return Err(e.into());
+        }
+        let device = claimed.device;
+        let key = self.storage.read(move |tx| Ok(tx.device_key(device)?)).await?.ok_or_else(|| {
+            CoreError::refused(ErrorCode::UnknownDevice, "this device is not enrolled on this server")
+        })?;
+        let input = auth::signing_input(
+            request.method,
+            request.path,
+            request.body,
+            claimed.time_ms,
+            &claimed.nonce,
+            device,
+        );
+        UnparsedPublicKey::new(&ED25519, &key.public_key).verify(&input, &claimed.signature).map_err(
+            |_| CoreError::refused(ErrorCode::BadSignature, "the request signature does not verify"),
+        )?;
+        if key.wipe {
+            return Err(CoreError::refused(
+                ErrorCode::DeviceWiped,
+                "this device was revoked and must erase its local data",
+            ));
+        }
+        if key.revoked {
+            return Err(CoreError::refused(ErrorCode::DeviceRevoked, "this device was revoked"));
+        }
+        let expires = now + 2 * MAX_CLOCK_SKEW_MS;
+        if !self.replay.first_use(device, claimed.nonce, now, expires).await? {
+            return Err(CoreError::refused(ErrorCode::ReplayedRequest, "this request was already received"));
+        }
+        Ok(DeviceIdentity { device, user: key.user })
+    }
+
+    /// Enrolls a device with a one-time code. The code is spent even if the
+    /// device then fails to sync; a refused enrollment changes nothing but
+    /// is audited (`device.enroll`, anonymous).
+    pub async fn enroll(&self, request: EnrollRequest) -> CoreResult<Enrolled> {
+        let result = self.storage.write(move |tx, now| enroll(tx, now, &request)).await;
+        let user = match result {
+            Ok(user) => user,
+            Err(refusal) => {
+                let event = Event::new("anonymous", "device.enroll", "", refusal.audit_outcome());
+                if let Err(e) = self.audit(event).await {
+                    tracing::error!(error = %e, "cannot audit a refused enrollment");
+                }
+                return Err(refusal);
+            }
+        };
+        let (directory, name) = (self.directory.clone(), user.name.clone());
+        let profile =
+            self.storage.read(move |tx| Ok(crate::directory::profile(tx, &directory, &name)?)).await?;
+        Ok(Enrolled { user, profile })
+    }
+}
+
+fn enroll(tx: &mut dyn crate::storage::WriteTx, now: u64, request: &EnrollRequest) -> CoreResult<User> {
+    let public_key = auth::unb64(&request.public_key)
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| Refusal::invalid("the public key is not a base64 Ed25519 key").field("public_key"))?;
+    let hash = super::super::people::code_digest(&request.code);
+    let Some(found) = tx.enrollment(&hash)? else {
+        return Err(CoreError::refused(ErrorCode::EnrollmentInvalid, "unknown enrollment code"));
+    };
+    if found.used_ms.is_some() {
+        return Err(CoreError::refused(ErrorCode::EnrollmentUsed, "this enrollment code was already used"));
+    }
+    if now > found.expires_ms {
+        return Err(CoreError::refused(
+            ErrorCode::EnrollmentExpired,
+            "this enrollment code has expired; ask for a new one",
+        ));
+    }
+    let user = tx.user(&found.user)?.ok_or_else(|| StorageError::corrupt("enrollment for a missing user"))?;
+    if !user.active {
+        return Err(CoreError::refused(ErrorCode::UserInactive, "the user is deactivated"));
+    }
+    if tx.device_exists(request.device)? {
+        return Err(CoreError::invalid("a device with this id is already known"));
+    }
+    tx.insert_device(&NewDevice { id: request.device, user: &user.name, public_key: &public_key, now })?;
+    tx.use_enrollment(&hash, request.device, now)?;
+    tx.append_audit(
+        now,
+        &Event::new(format!("device:{}", request.device), "device.enroll", &user.name, "ok"),
+    )?;
+    Ok(user)
+}

@@ -1,0 +1,264 @@
+//! Scoped pulls: what changed in a device's scope since its cursor.
+//!
+//! A page is planned in a read snapshot ([`plan`]) and then recorded in a
+//! write transaction ([`crate::storage::SyncLogWrite::record_pull_page`]):
+//! the server remembers which records it sent each device (replicas) and
+//! issues a new cursor for every page. A page counts as applied only when
+//! the device presents its cursor, so a page lost on the way (or not
+//! committed on the device) is simply planned again:
+//!
+//! * records the device holds that left its scope are **removed**;
+//! * records that entered its scope, or whose change the server refused
+//!   (rebuild), are sent whole and **rebuilt** on the device;
+//! * for the rest, the log after the cursor, less the device's own changes.
+//!
+//! An unknown cursor (a server restored from an older backup) starts the
+//! device afresh: `reset`, then everything in scope is sent whole.
+//!
+//! No page reaches past the storage's safe high-water mark
+//! ([`crate::storage::SyncLogRead::high_water`]), so a change that commits
+//! later can never land below a cursor a device holds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use gridsync_proto::{Change, LoggedChange, Profile, PullRequest, PullResponse, RecordId};
+
+use crate::directory::DirectoryCache;
+use crate::error::{CoreError, CoreResult, StorageError};
+use crate::policy::scope::{self, ScopeSettings, Visible};
+use crate::service::Service;
+use crate::storage::{LogRow, PullPage, ReadTx, StorageExt};
+
+/// Most log rows one page reads past before it answers with what it has.
+const MAX_SCAN: usize = 50_000;
+
+/// How long a device's scope is reused between pages: a sync that pauses
+/// longer computes it again.
+const PAGING_REUSE_MS: u64 = 60_000;
+
+/// The scope computed for a device's earlier page of the same sync, under
+/// a directory version: reused while the device pages on.
+type Reuse = Option<(u64, Arc<Visible>)>;
+
+/// A device's scope, kept between the pages of one pull.
+#[derive(Debug)]
+pub(crate) struct Paging {
+    /// The cursor the next page will present.
+    cursor: u64,
+    /// When the scope was computed.
+    made_ms: u64,
+    /// The directory version and the scope.
+    scope: (u64, Arc<Visible>),
+}
+
+impl Service {
+    /// The next page of what changed in the scope of `user`'s device:
+    /// planned on a read snapshot, then recorded in a write transaction
+    /// (which issues the page's cursor) unless the page changes nothing.
+    pub async fn pull(&self, request: PullRequest, user: String) -> CoreResult<PullResponse> {
+        let (directory, settings) = (self.directory.clone(), self.settings.scope);
+        let device = request.device;
+        let now = crate::clock::now_ms();
+        let (reuse, made_ms) = {
+            let mut paging = self.paging.lock().unwrap_or_else(|p| p.into_inner());
+            paging.retain(|_, p| now.saturating_sub(p.made_ms) < PAGING_REUSE_MS);
+            match paging.remove(&device) {
+                Some(p) if p.cursor == request.cursor => (Some(p.scope), p.made_ms),
+                _ => (None, now),
+            }
+        };
+        let plan =
+            self.storage.read(move |tx| plan(tx, &directory, &settings, &request, &user, now, reuse)).await?;
+        let more = plan.response.more;
+        let scope = plan.scope.clone();
+        let response = if plan.is_idle() {
+            plan.response
+        } else {
+            self.storage
+                .write(move |tx, now| {
+                    let cursor = tx.record_pull_page(&PullPage {
+                        device,
+                        presented: plan.presented,
+                        reset: plan.response.reset,
+                        dirty: plan.dirty,
+                        log_high: plan.log_high,
+                        sent_through: plan.high,
+                        adds: &plan.adds,
+                        removes: &plan.removes,
+                        now,
+                    })?;
+                    let mut response = plan.response;
+                    response.cursor = cursor;
+                    Ok(response)
+                })
+                .await?
+        };
+        if more {
+            let next = Paging { cursor: response.cursor, made_ms, scope };
+            self.paging.lock().unwrap_or_else(|p| p.into_inner()).insert(device, next);
+        }
+        Ok(response)
+    }
+}
+
+/// A page, planned, and what recording it must change.
+#[derive(Debug)]
+struct Plan {
+    /// The directory version and the scope this page was planned with.
+    scope: (u64, Arc<Visible>),
+    /// The answer; its cursor is set when the page is recorded.
+    response: PullResponse,
+    presented: u64,
+    since: u64,
+    log_high: u64,
+    /// The log position the records sent whole were sent up to.
+    high: u64,
+    adds: Vec<RecordId>,
+    removes: Vec<RecordId>,
+    dirty: bool,
+}
+
+impl Plan {
+    /// Whether the page changes nothing the server must remember: the
+    /// device keeps its cursor.
+    fn is_idle(&self) -> bool {
+        !self.response.reset
+            && !self.dirty
+            && self.adds.is_empty()
+            && self.removes.is_empty()
+            && self.response.changes.is_empty()
+            && self.log_high == self.since
+    }
+}
+
+fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
+    let change: Change = postcard::from_bytes(row.body)
+        .map_err(|_| StorageError::corrupt(format!("change {} in the log", row.seq)))?;
+    Ok(LoggedChange { seq: row.seq, received_ms: row.received_ms, clock_suspect: row.clock_suspect, change })
+}
+
+/// Plans the next page for `user`'s device. Read-only.
+fn plan(
+    tx: &mut dyn ReadTx,
+    cache: &DirectoryCache,
+    settings: &ScopeSettings,
+    request: &PullRequest,
+    user: &str,
+    now: u64,
+    reuse: Reuse,
+) -> CoreResult<Plan> {
+    let device = request.device;
+    let (version, dir) = cache.get(tx)?;
+    let actor = tx.user(user)?.ok_or_else(|| StorageError::corrupt("a device's user"))?.actor();
+
+    let presented = request.cursor;
+    let known = if presented == 0 { Some(0) } else { tx.pull_token(device, presented)? };
+    let reset = known.is_none();
+    let since = known.unwrap_or(0);
+    let high = tx.high_water()?;
+
+    // What the device holds, and up to where each record was sent whole.
+    let mut held: HashMap<RecordId, u64> = HashMap::new();
+    let mut stale = HashSet::new();
+    let mut dirty = false;
+    if !reset {
+        for row in tx.replicas(device)? {
+            dirty |= row.added_token > presented || row.removed_token.is_some();
+            if row.added_token <= presented && row.removed_token.is_none_or(|r| r > presented) {
+                held.insert(row.record, row.sent_through);
+                if row.rebuild {
+                    stale.insert(row.record);
+                }
+            }
+        }
+    }
+
+    // What the device may hold: computed on a sync's first page, reused on
+    // the pages that follow (a page's plan must not cost a scan of the whole
+    // scope), and recomputed whenever the directory changed.
+    let visible = match reuse {
+        Some((v, visible)) if v == version => visible,
+        _ => Arc::new(scope::visible(tx, &actor, &dir, settings, now)?),
+    };
+    let in_scope: HashSet<RecordId> = visible.records.iter().copied().collect();
+    let mut removes: Vec<RecordId> = held.keys().filter(|r| !in_scope.contains(r)).copied().collect();
+    removes.sort();
+
+    let limit = request.limit.max(1) as usize;
+    let mut changes = Vec::new();
+    let mut adds = Vec::new();
+    let mut more = false;
+    let mut failed: Option<StorageError> = None;
+    for record in visible.records.iter().filter(|r| !held.contains_key(r) || stale.contains(r)) {
+        if changes.len() >= limit {
+            more = true;
+            break;
+        }
+        tx.history(*record, high, &mut |row| match decode(&row) {
+            Ok(change) => changes.push(change),
+            Err(e) => failed = Some(e),
+        })?;
+        adds.push(*record);
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+
+    let mut log_high = since;
+    if !more {
+        let sent: HashSet<RecordId> = adds.iter().copied().collect();
+        log_high = high;
+        let mut scanned = 0usize;
+        tx.scan(since, high, MAX_SCAN, &mut |row| {
+            scanned += 1;
+            // Most of the log is other scopes': look at ids in place, and
+            // decode a body only when it is sent.
+            let wanted = held.get(&row.record).is_some_and(|through| row.seq > *through)
+                && in_scope.contains(&row.record)
+                && !sent.contains(&row.record)
+                && row.actor != device;
+            if wanted {
+                match decode(&row) {
+                    Ok(change) => changes.push(change),
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+            }
+            if (wanted && changes.len() >= limit) || scanned == MAX_SCAN {
+                log_high = row.seq;
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(CoreError::Storage(e));
+        }
+        more = log_high < high;
+    }
+
+    let profile = (request.profile_version != version).then(|| Profile::for_actor(actor, &dir, version));
+    let withheld = visible.withheld;
+    Ok(Plan {
+        scope: (version, visible),
+        response: PullResponse {
+            reset,
+            removed: removes.clone(),
+            rebuild: adds.clone(),
+            changes,
+            withheld,
+            profile,
+            cursor: presented,
+            more,
+        },
+        presented,
+        since,
+        log_high,
+        high,
+        adds,
+        removes,
+        dirty,
+    })
+}

@@ -1,0 +1,200 @@
+//! The sync log: every accepted change in log order, each record's merged
+//! state, what each device holds, the pull cursors issued, and the access
+//! index that files records under the keys of those who may see them.
+
+use gridsync_proto::{ActorId, RecordId, RecordKind};
+
+use super::StorageResult;
+
+/// One change to append to the log.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChange<'a> {
+    /// Its record.
+    pub record: RecordId,
+    /// The device that made it (its dot's actor).
+    pub actor: ActorId,
+    /// Its dot's counter.
+    pub counter: u64,
+    /// When the server received it (Unix ms).
+    pub received_ms: u64,
+    /// The change, postcard-encoded.
+    pub body: &'a [u8],
+    /// Whether the device's clock was far off.
+    pub clock_suspect: bool,
+    /// The device's clock minus the server's, when the push arrived.
+    pub clock_offset_ms: i64,
+}
+
+/// A change as the log holds it, borrowed from the backend while scanning.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRow<'a> {
+    /// Its log position.
+    pub seq: u64,
+    /// When the server received it.
+    pub received_ms: u64,
+    /// Whether the device's clock was far off.
+    pub clock_suspect: bool,
+    /// The change, postcard-encoded.
+    pub body: &'a [u8],
+    /// Its record.
+    pub record: RecordId,
+    /// The device that made it.
+    pub actor: ActorId,
+}
+
+/// A record's merged state to save.
+#[derive(Debug, Clone, Copy)]
+pub struct SavedRecord<'a> {
+    /// The record.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its state, as [`gridsync_proto::RecordState::to_bytes`].
+    pub state: &'a [u8],
+    /// Whether a field holds concurrent values.
+    pub conflicted: bool,
+    /// The log position of the last change that made it.
+    pub updated_seq: u64,
+}
+
+/// What the server knows a device holds of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaRow {
+    /// The record.
+    pub record: RecordId,
+    /// The cursor whose page added it (0: the device made it itself).
+    pub added_token: u64,
+    /// The cursor whose page removed it, if one did.
+    pub removed_token: Option<u64>,
+    /// Whether the record must be sent whole again (a change of the device's was refused).
+    pub rebuild: bool,
+    /// The log position up to which the record was sent whole.
+    pub sent_through: u64,
+}
+
+/// One row of the access index: a record filed under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRow {
+    /// The record.
+    pub record: RecordId,
+    /// Its last activity (trusted time, Unix ms).
+    pub active_ms: i64,
+    /// Whether it is an open dispute.
+    pub open: bool,
+}
+
+/// A pull page to record: the cursor it was planned from and what it sent.
+#[derive(Debug, Clone, Copy)]
+pub struct PullPage<'a> {
+    /// The device.
+    pub device: ActorId,
+    /// The cursor the device presented (0: none).
+    pub presented: u64,
+    /// The device starts afresh: forget everything it was thought to hold.
+    pub reset: bool,
+    /// Replica rows changed after the presented cursor: settle them first
+    /// (rows added later are dropped, removals at or before it are final,
+    /// later removals are undone).
+    pub dirty: bool,
+    /// The log position the new cursor covers.
+    pub log_high: u64,
+    /// The log position the records sent whole were sent up to.
+    pub sent_through: u64,
+    /// Records sent whole.
+    pub adds: &'a [RecordId],
+    /// Records the device must remove.
+    pub removes: &'a [RecordId],
+    /// When (Unix ms).
+    pub now: u64,
+}
+
+/// Reads of the sync log.
+pub trait SyncLogRead {
+    /// The body of the change with this dot, if the log has it.
+    fn change_body(
+        &mut self,
+        record: RecordId,
+        actor: ActorId,
+        counter: u64,
+    ) -> StorageResult<Option<Vec<u8>>>;
+
+    /// A record's merged state (as [`gridsync_proto::RecordState::to_bytes`]).
+    fn record_state(&mut self, id: RecordId) -> StorageResult<Option<Vec<u8>>>;
+
+    /// The safe high-water mark of the log: see the contract in
+    /// [`crate::storage`] (guarantee 4). 0 for an empty log.
+    fn high_water(&mut self) -> StorageResult<u64>;
+
+    /// The log position a cursor issued to `device` covers, if it was issued.
+    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>>;
+
+    /// Every replica row of `device`.
+    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>>;
+
+    /// Every record filed under `key` that is an open dispute or was active
+    /// at or after `active_since`. A record may be passed twice.
+    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()>;
+
+    /// A record's changes up to position `upto`, in log order.
+    fn history(&mut self, record: RecordId, upto: u64, each: &mut dyn FnMut(LogRow<'_>))
+    -> StorageResult<()>;
+
+    /// The log after position `after` up to `upto`, in order, at most
+    /// `max_rows` rows, until `each` answers `false`.
+    fn scan(
+        &mut self,
+        after: u64,
+        upto: u64,
+        max_rows: usize,
+        each: &mut dyn FnMut(LogRow<'_>) -> bool,
+    ) -> StorageResult<()>;
+
+    /// How many changes the log holds.
+    fn change_count(&mut self) -> StorageResult<u64>;
+
+    /// How many records have a merged state.
+    fn record_count(&mut self) -> StorageResult<u64>;
+
+    /// The merged states of every record of `kind`, by id.
+    fn records_of_kind(&mut self, kind: RecordKind) -> StorageResult<Vec<Vec<u8>>>;
+}
+
+/// Writes of the sync log.
+pub trait SyncLogWrite {
+    /// Appends a change; returns its log position.
+    fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64>;
+
+    /// Saves a record's merged state.
+    fn save_record(&mut self, record: &SavedRecord<'_>) -> StorageResult<()>;
+
+    /// Files `record` under exactly `keys` (encoded access keys), active at
+    /// `active_ms` or later if it already was, and open or not. A backend
+    /// should rewrite its rows only when the keys change.
+    fn file_access(
+        &mut self,
+        record: RecordId,
+        keys: &[String],
+        active_ms: u64,
+        open: bool,
+    ) -> StorageResult<()>;
+
+    /// Notes that `device` holds `record` because it made it (added at
+    /// cursor 0), unless it is noted already.
+    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()>;
+
+    /// Asks for `record` to be sent whole to `device` again.
+    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()>;
+
+    /// Counts an accepted push of `changes` changes by `device` at `now`
+    /// (the device is created if unknown).
+    fn note_push(&mut self, device: ActorId, now: u64, changes: u32) -> StorageResult<()>;
+
+    /// Saves a daily report's row: what it says now, and the earliest filed
+    /// and received times of all its saves.
+    fn save_daily_report(&mut self, row: &super::DailyReportRow) -> StorageResult<()>;
+
+    /// Records a planned pull page and issues its cursor (a new token, above
+    /// every token issued before). Keeps the presented cursor and the new
+    /// one; drops the device's older cursors.
+    fn record_pull_page(&mut self, page: &PullPage<'_>) -> StorageResult<u64>;
+}

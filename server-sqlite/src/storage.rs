@@ -1,0 +1,119 @@
+//! [`SqliteStorage`]: the [`Storage`] over one database file, with one
+//! writer thread ([`writer`]) and a pool of readers ([`pool`]).
+
+mod pool;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use gridsync_server_core::storage::{ReadJob, StorageFuture, WriteJob};
+use gridsync_server_core::{Storage, StorageError, StorageErrorKind};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::OpenError;
+use crate::{DB_FILE, SCHEMA};
+use pool::ReadPool;
+
+/// Write jobs waiting for the writer before senders wait.
+const CHANNEL: usize = 256;
+
+/// Idle readers kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Prepared statements each connection keeps: every statement of the
+/// storage family, so that the ingest path never prepares one twice.
+const STATEMENT_CACHE: usize = 128;
+
+/// The SQLite storage: cheap to clone (every clone shares the writer and the
+/// readers). The writer thread ends once every clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: mpsc::Sender<writer::Job>,
+    readers: ReadPool,
+}
+
+/// Owns the writer thread; [`WriterThread::join`] waits until every queued
+/// job is committed and the thread has ended.
+#[derive(Debug)]
+pub struct WriterThread(JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to finish. It ends once every [`SqliteStorage`]
+    /// clone (and every write still in flight) is dropped.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating on first start, upgrading an older schema) the
+    /// database in `data_dir` and starts the writer thread.
+    pub fn open(data_dir: &Path) -> Result<(SqliteStorage, WriterThread), OpenError> {
+        Self::open_with_clock(data_dir, gridsync_server_core::clock::now_ms)
+    }
+
+    /// [`SqliteStorage::open`] with the clock each write group is stamped with.
+    pub(crate) fn open_with_clock(
+        data_dir: &Path,
+        clock: fn() -> u64,
+    ) -> Result<(SqliteStorage, WriterThread), OpenError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| OpenError::DataDir { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(DB_FILE);
+        let conn = gridsync_sql_support::open(&path, &SCHEMA)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let thread = std::thread::Builder::new()
+            .name("gridsync-writer".into())
+            .spawn(move || writer::run(conn, rx, clock))
+            .map_err(OpenError::Writer)?;
+        let inner = Inner { writer: tx, readers: ReadPool::new(path, MAX_IDLE_READERS) };
+        Ok((SqliteStorage { inner: Arc::new(inner) }, WriterThread(thread)))
+    }
+}
+
+fn shutting_down() -> StorageError {
+    StorageError::unavailable("the server is shutting down; retry later")
+}
+
+impl Storage for SqliteStorage {
+    fn write_job(&self, job: WriteJob) -> StorageFuture {
+        let writer = self.inner.writer.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            writer.send(writer::Job { work: job, reply }).await.map_err(|_| shutting_down())?;
+            drop(writer);
+            answer.await.map_err(|_| shutting_down())?
+        })
+    }
+
+    fn read_job(&self, job: ReadJob) -> StorageFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || inner.readers.run(job)).await.map_err(|e| {
+                tracing::error!(error = %e, "a read job did not finish");
+                StorageError::new(StorageErrorKind::Other, "a read job panicked or was cancelled")
+            })?
+        })
+    }
+
+    fn healthy(&self) -> bool {
+        self.inner.readers.healthy()
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests;

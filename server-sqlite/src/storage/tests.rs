@@ -1,0 +1,167 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gridsync_proto::Role;
+use gridsync_server_core::storage::{NewUser, WriteTx};
+use gridsync_server_core::{CoreError, Storage, StorageErrorKind, StorageExt};
+
+use super::SqliteStorage;
+
+/// A clock that moves on with every group, so jobs that got the same time
+/// shared a group.
+fn tick() -> u64 {
+    static CLOCK: AtomicU64 = AtomicU64::new(1_000);
+    CLOCK.fetch_add(1, Ordering::SeqCst)
+}
+
+fn user(name: &str, now: u64) -> NewUser<'_> {
+    NewUser { name, role: Role::Worker, scope: "", unit: None, password_hash: None, now }
+}
+
+/// Spawns a write and returns its handle, after letting it reach the queue.
+async fn queued<T, F>(storage: &SqliteStorage, work: F) -> tokio::task::JoinHandle<Result<T, CoreError>>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static,
+{
+    let storage = storage.clone();
+    let handle = tokio::spawn(async move { storage.write(work).await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    handle
+}
+
+#[tokio::test]
+async fn a_refused_job_leaves_nothing_and_its_neighbour_in_the_group_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open_with_clock(dir.path(), tick).expect("open");
+
+    // Hold the writer, so that the next two jobs wait together.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let blocker = queued(&storage, move |_, now| {
+        started.send(()).expect("started");
+        wait.recv().expect("released");
+        Ok(now)
+    })
+    .await;
+    tokio::task::spawn_blocking(move || running.recv().expect("running")).await.expect("join");
+    let refused_at = Arc::new(Mutex::new(0));
+    let seen = refused_at.clone();
+    let refused = queued(&storage, move |tx, now| {
+        *seen.lock().expect("lock") = now;
+        tx.insert_user(&user("refused", now))?;
+        Err::<(), _>(CoreError::invalid("refused after writing"))
+    })
+    .await;
+    let kept = queued(&storage, |tx, now| {
+        assert_eq!(tx.user("refused")?, None, "the refused job was rolled back before this one ran");
+        tx.insert_user(&user("kept", now))?;
+        Ok(now)
+    })
+    .await;
+    release.send(()).expect("release");
+
+    let first = blocker.await.expect("join").expect("blocker");
+    let refusal = refused.await.expect("join").expect_err("refused");
+    assert_eq!(refusal, CoreError::invalid("refused after writing"));
+    let kept_at = kept.await.expect("join").expect("kept");
+    assert_eq!(kept_at, *refused_at.lock().expect("lock"), "both jobs shared one group");
+    assert_ne!(kept_at, first, "the blocker had a group of its own");
+
+    let names = storage.read(|tx| Ok(tx.users()?)).await.expect("read");
+    let names: Vec<&str> = names.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["kept"]);
+    drop(storage);
+    writer.join();
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open(dir.path()).expect("open");
+    let panicked = storage
+        .write(|tx, now| -> Result<(), CoreError> {
+            tx.insert_user(&user("half", now))?;
+            panic!("a bug in a job");
+        })
+        .await
+        .expect_err("panicked");
+    assert!(matches!(panicked, CoreError::Storage(ref e) if e.kind == StorageErrorKind::Other), "{panicked}");
+    storage.write(|tx, now| Ok(tx.insert_user(&user("whole", now))?)).await.expect("next job");
+    let users = storage.read(|tx| Ok(tx.users()?)).await.expect("read");
+    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["whole"]);
+    drop(storage);
+    writer.join();
+}
+
+#[tokio::test]
+async fn storage_failures_and_reads_cross_the_seam() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open(dir.path()).expect("open");
+    assert!(storage.healthy());
+    assert_eq!(storage.backend(), "sqlite");
+    storage.write(|tx, now| Ok(tx.insert_user(&user("wang-7", now))?)).await.expect("insert");
+    let twice = storage.write(|tx, now| Ok(tx.insert_user(&user("wang-7", now))?)).await.expect_err("twice");
+    assert!(matches!(twice, CoreError::Storage(ref e) if e.kind == StorageErrorKind::Conflict), "{twice}");
+    assert!(!twice.to_string().contains("wang"), "no values in messages: {twice}");
+
+    // The raw, type-erased seam.
+    let clone = storage.clone();
+    let written = clone
+        .read_job(Box::new(|tx| {
+            let user = tx.user("wang-7")?;
+            Ok(Box::new(user) as gridsync_server_core::storage::Erased)
+        }))
+        .await
+        .expect("read");
+    let user = *written.downcast::<Option<gridsync_server_core::storage::User>>().expect("type");
+    assert_eq!(user.map(|u| u.role), Some(Role::Worker));
+    drop((storage, clone));
+    writer.join();
+}
+
+#[tokio::test]
+async fn a_read_job_sees_one_snapshot_while_writes_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open(dir.path()).expect("open");
+    storage.write(|tx, now| Ok(tx.insert_user(&user("first", now))?)).await.expect("insert");
+    let (read_once, first_read) = std::sync::mpsc::channel::<usize>();
+    let (written, wait_write) = std::sync::mpsc::channel::<()>();
+    let reader = storage.clone();
+    let read = tokio::spawn(async move {
+        reader
+            .read(move |tx| {
+                read_once.send(tx.users()?.len()).expect("send");
+                wait_write.recv().expect("written");
+                Ok(tx.users()?.len())
+            })
+            .await
+    });
+    let before =
+        tokio::task::spawn_blocking(move || first_read.recv().expect("first read")).await.expect("join");
+    storage.write(|tx, now| Ok(tx.insert_user(&user("second", now))?)).await.expect("insert");
+    written.send(()).expect("send");
+    let after = read.await.expect("join").expect("read");
+    assert_eq!((before, after), (1, 1), "the snapshot did not move");
+    assert_eq!(storage.read(|tx| Ok(tx.users()?.len())).await.expect("read"), 2);
+    drop(storage);
+    writer.join();
+}
+
+#[tokio::test]
+async fn a_closed_writer_answers_unavailable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open(dir.path()).expect("open");
+    // Stop the writer under the handle's feet: the channel closes.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let stopped = SqliteStorage {
+        inner: Arc::new(super::Inner { writer: tx, readers: super::ReadPool::new(dir.path().join("x"), 1) }),
+    };
+    drop(rx);
+    let e = stopped.write(|_, _| Ok(())).await.expect_err("closed");
+    assert!(matches!(e, CoreError::Storage(ref s) if s.kind == StorageErrorKind::Unavailable), "{e}");
+    drop(storage);
+    writer.join();
+}

@@ -1,0 +1,377 @@
+//! The sync log's SQL: `changes`, `records`, `record_access`, `replicas`,
+//! `pull_tokens`, and the two upserts of a push (`devices`, `daily_reports`).
+//! This is the benchmarked ingest and pull path: one statement per row
+//! written, ids and bodies read in place.
+
+use gridsync_proto::{ActorId, RecordId, RecordKind};
+use gridsync_server_core::storage::{
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, StorageResult,
+    SyncLogRead, SyncLogWrite,
+};
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteTx, actor_id, blob, record_id, run};
+
+impl SyncLogRead for SqliteTx<'_> {
+    fn change_body(
+        &mut self,
+        record: RecordId,
+        actor: ActorId,
+        counter: u64,
+    ) -> StorageResult<Option<Vec<u8>>> {
+        run(|| {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT body FROM changes WHERE record = ?1 AND actor = ?2 AND counter = ?3")?
+                .query_row(params![record.as_bytes(), actor.as_bytes(), counter as i64], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn record_state(&mut self, id: RecordId) -> StorageResult<Option<Vec<u8>>> {
+        run(|| {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT state FROM records WHERE id = ?1")?
+                .query_row([id.as_bytes()], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// The largest committed log position. Safe (guarantee 4 of the seam)
+    /// because SQLite has a single writer: no transaction can be in flight
+    /// beside this snapshot holding a lower position that commits later, and
+    /// `AUTOINCREMENT` never hands a position out twice.
+    fn high_water(&mut self) -> StorageResult<u64> {
+        run(|| {
+            let high: i64 = self
+                .conn
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+                .query_row([], |r| r.get(0))?;
+            Ok(high as u64)
+        })
+    }
+
+    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>> {
+        run(|| {
+            let high: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT log_high FROM pull_tokens WHERE token = ?1 AND device = ?2")?
+                .query_row(params![token as i64, device.as_bytes()], |r| r.get(0))
+                .optional()?;
+            Ok(high.map(|h| h as u64))
+        })
+    }
+
+    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT record, added_token, removed_token, rebuild, sent_through FROM replicas WHERE device = ?1",
+            )?;
+            let mut rows = stmt.query([device.as_bytes()])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(ReplicaRow {
+                    record: record_id(row, 0, "a replica's record")?,
+                    added_token: row.get::<_, i64>(1)? as u64,
+                    removed_token: row.get::<_, Option<i64>>(2)?.map(|t| t as u64),
+                    rebuild: row.get(3)?,
+                    sent_through: row.get::<_, i64>(4)? as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()> {
+        run(|| {
+            let mut recent = self.conn.prepare_cached(
+                "SELECT record, active_ms, open FROM record_access WHERE key = ?1 AND active_ms >= ?2",
+            )?;
+            let mut rows = recent.query(params![key, active_since])?;
+            while let Some(row) = rows.next()? {
+                let record = record_id(row, 0, "a record in the access index")?;
+                each(AccessRow { record, active_ms: row.get(1)?, open: row.get(2)? });
+            }
+            let mut open = self
+                .conn
+                .prepare_cached("SELECT record, active_ms FROM record_access WHERE key = ?1 AND open = 1")?;
+            let mut rows = open.query([key])?;
+            while let Some(row) = rows.next()? {
+                let record = record_id(row, 0, "a record in the access index")?;
+                each(AccessRow { record, active_ms: row.get(1)?, open: true });
+            }
+            Ok(())
+        })
+    }
+
+    fn history(
+        &mut self,
+        record: RecordId,
+        upto: u64,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
+                 WHERE record = ?1 AND seq <= ?2 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query(params![record.as_bytes(), upto as i64])?;
+            while let Some(row) = rows.next()? {
+                each(LogRow {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    received_ms: row.get::<_, i64>(1)? as u64,
+                    clock_suspect: row.get(2)?,
+                    body: blob(row, 3, "a change's body")?,
+                    record,
+                    actor: actor_id(row, 4, "a change's device")?,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn scan(
+        &mut self,
+        after: u64,
+        upto: u64,
+        max_rows: usize,
+        each: &mut dyn FnMut(LogRow<'_>) -> bool,
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
+                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+            let mut rows = stmt.query(params![after as i64, upto as i64, limit])?;
+            while let Some(row) = rows.next()? {
+                // Most of the log is other scopes': the body is lent in
+                // place, and copied only by whoever sends it.
+                let go_on = each(LogRow {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    received_ms: row.get::<_, i64>(1)? as u64,
+                    clock_suspect: row.get(2)?,
+                    body: blob(row, 3, "a change's body")?,
+                    record: record_id(row, 4, "a change's record")?,
+                    actor: actor_id(row, 5, "a change's device")?,
+                });
+                if !go_on {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn change_count(&mut self) -> StorageResult<u64> {
+        run(|| {
+            let n: i64 =
+                self.conn.prepare_cached("SELECT count(*) FROM changes")?.query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn record_count(&mut self) -> StorageResult<u64> {
+        run(|| {
+            let n: i64 =
+                self.conn.prepare_cached("SELECT count(*) FROM records")?.query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn records_of_kind(&mut self, kind: RecordKind) -> StorageResult<Vec<Vec<u8>>> {
+        run(|| {
+            let mut stmt =
+                self.conn.prepare_cached("SELECT state FROM records WHERE kind = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([kind.code()], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
+impl SyncLogWrite for SqliteTx<'_> {
+    fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    change.record.as_bytes(),
+                    change.actor.as_bytes(),
+                    change.counter as i64,
+                    change.received_ms as i64,
+                    change.body,
+                    change.clock_suspect,
+                    change.clock_offset_ms
+                ])?;
+            Ok(self.conn.last_insert_rowid() as u64)
+        })
+    }
+
+    fn save_record(&mut self, record: &SavedRecord<'_>) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO records (id, kind, state, conflicted, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, conflicted = excluded.conflicted,
+                                                    updated_seq = excluded.updated_seq",
+                )?
+                .execute(params![
+                    record.id.as_bytes(),
+                    record.kind.code(),
+                    record.state,
+                    record.conflicted,
+                    record.updated_seq as i64
+                ])?;
+            Ok(())
+        })
+    }
+
+    /// Reads the record's rows (by key) once; when their keys are exactly
+    /// `keys`, only their activity (the larger of old and new) and open flag
+    /// move, else they are replaced.
+    fn file_access(
+        &mut self,
+        record: RecordId,
+        keys: &[String],
+        active_ms: u64,
+        open: bool,
+    ) -> StorageResult<()> {
+        run(|| {
+            let id = record.as_bytes();
+            let mut existing = self
+                .conn
+                .prepare_cached("SELECT key, active_ms FROM record_access WHERE record = ?1 ORDER BY key")?;
+            let rows = existing.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let (mut filed, mut active) = (Vec::new(), active_ms as i64);
+            for row in rows {
+                let (key, was) = row?;
+                filed.push(key);
+                active = active.max(was);
+            }
+            let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+            wanted.sort_unstable();
+            if wanted.iter().copied().eq(filed.iter().map(String::as_str)) {
+                self.conn
+                    .prepare_cached("UPDATE record_access SET active_ms = ?2, open = ?3 WHERE record = ?1")?
+                    .execute(params![id, active, open])?;
+                return Ok(());
+            }
+            self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO record_access (key, record, active_ms, open) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for key in keys {
+                insert.execute(params![key, id, active, open])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO replicas (device, record, added_token) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![device.as_bytes(), record.as_bytes()])?;
+            Ok(())
+        })
+    }
+
+    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached("UPDATE replicas SET rebuild = 1 WHERE device = ?1 AND record = ?2")?
+                .execute(params![device.as_bytes(), record.as_bytes()])?;
+            Ok(())
+        })
+    }
+
+    fn note_push(&mut self, device: ActorId, now: u64, changes: u32) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO devices (id, first_seen_ms, last_push_ms, changes) VALUES (?1, ?2, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET last_push_ms = excluded.last_push_ms,
+                                                    changes = changes + excluded.changes",
+                )?
+                .execute(params![device.as_bytes(), now as i64, changes])?;
+            Ok(())
+        })
+    }
+
+    fn save_daily_report(&mut self, row: &DailyReportRow) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO daily_reports (worker, date, record, grid, status, filed_ms, received_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (worker, date) DO UPDATE SET grid = excluded.grid, status = excluded.status,
+                         filed_ms = min(filed_ms, excluded.filed_ms),
+                         received_ms = min(received_ms, excluded.received_ms)",
+                )?
+                .execute(params![
+                    row.worker,
+                    row.date,
+                    row.record.as_bytes(),
+                    row.grid,
+                    row.status,
+                    row.filed_ms as i64,
+                    row.received_ms as i64
+                ])?;
+            Ok(())
+        })
+    }
+
+    /// The page's cursor is the new `pull_tokens` row's id: `AUTOINCREMENT`
+    /// makes it larger than every token issued before, deleted ones too.
+    fn record_pull_page(&mut self, page: &PullPage<'_>) -> StorageResult<u64> {
+        run(|| {
+            let conn = self.conn;
+            let d = page.device.as_bytes();
+            let t = page.presented as i64;
+            if page.reset {
+                conn.prepare_cached("DELETE FROM replicas WHERE device = ?1")?.execute([d])?;
+                conn.prepare_cached("DELETE FROM pull_tokens WHERE device = ?1")?.execute([d])?;
+            } else if page.dirty {
+                conn.prepare_cached("DELETE FROM replicas WHERE device = ?1 AND added_token > ?2")?
+                    .execute(params![d, t])?;
+                conn.prepare_cached("DELETE FROM replicas WHERE device = ?1 AND removed_token <= ?2")?
+                    .execute(params![d, t])?;
+                conn.prepare_cached(
+                    "UPDATE replicas SET removed_token = NULL WHERE device = ?1 AND removed_token > ?2",
+                )?
+                .execute(params![d, t])?;
+            }
+            conn.prepare_cached("INSERT INTO pull_tokens (device, log_high, issued_ms) VALUES (?1, ?2, ?3)")?
+                .execute(params![d, page.log_high as i64, page.now as i64])?;
+            let token = conn.last_insert_rowid();
+            let mut remove = conn
+                .prepare_cached("UPDATE replicas SET removed_token = ?3 WHERE device = ?1 AND record = ?2")?;
+            for record in page.removes {
+                remove.execute(params![d, record.as_bytes(), token])?;
+            }
+            let mut add = conn.prepare_cached(
+                "INSERT INTO replicas (device, record, added_token, removed_token, rebuild, sent_through)
+                 VALUES (?1, ?2, ?3, NULL, 0, ?4)
+                 ON CONFLICT (device, record) DO UPDATE
+                     SET added_token = ?3, removed_token = NULL, rebuild = 0, sent_through = ?4",
+            )?;
+            for record in page.adds {
+                add.execute(params![d, record.as_bytes(), token, page.sent_through as i64])?;
+            }
+            // Keep the presented cursor (the device re-presents it if this
+            // page is lost) and the new one; older and abandoned cursors go.
+            conn.prepare_cached("DELETE FROM pull_tokens WHERE device = ?1 AND token <> ?2 AND token <> ?3")?
+                .execute(params![d, t, token])?;
+            Ok(token as u64)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
