@@ -8,8 +8,8 @@
 //! requests are appended in the same transaction as the action itself (a
 //! read's row right after the read). Each row stores the SHA-256 of the
 //! previous row's hash and its own content, so editing, inserting or
-//! deleting a row in the middle breaks the chain at that row, and [`verify`]
-//! names it.
+//! deleting a row in the middle breaks the chain at that row, and
+//! [`ChainCheck`] names it.
 //!
 //! Rows never hold personal data beyond staff account names and device ids:
 //! no record content, no passwords, codes or tokens.

@@ -1,7 +1,8 @@
 //! The storage seam: what a backend must provide, with typed params and
 //! results, and what it must guarantee. SQLite (`gridsync-server-sqlite`) is
 //! the embedded default; a second backend implements the same traits and
-//! passes the same [conformance suite](crate::conformance).
+//! passes the same conformance suite (`gridsync_server_core::conformance`, feature
+//! `conformance`).
 //!
 //! # Shape
 //!
@@ -33,7 +34,9 @@
 //!    no trace and does not disturb its neighbours, and a failed commit
 //!    fails every job in it.
 //! 3. **Snapshots.** A read job sees one consistent, committed state
-//!    throughout.
+//!    throughout, and every write acknowledged before it started. Reads do
+//!    not wait for writes in flight (reports and pulls never hold up group
+//!    commit).
 //! 4. **A safe high-water mark.** [`SyncLogRead::high_water`] returns a log
 //!    position `h` such that every change that will *ever* commit with a
 //!    position `<= h` is already visible in the snapshot. A pull never
@@ -42,8 +45,9 @@
 //!    one writer (SQLite) meets this with the largest committed position;
 //!    one with concurrent writers must hold back positions that in-flight
 //!    transactions may still commit.
-//! 5. **Positions rise.** Log positions are unique and, once visible, no
-//!    lower one appears later.
+//! 5. **Positions rise.** Log positions are unique, positive and fit an
+//!    `i64`; no position at or below a high-water mark already returned
+//!    (guarantee 4) appears later.
 //! 6. **One audit chain.** [`AuditWrite::append_audit`] links each row to
 //!    the one before it in commit order, with [`crate::audit::link`].
 

@@ -181,10 +181,10 @@ fn check_identity(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
     assert_eq!(tx.device_user(ZHAO_PHONE)?.as_deref(), Some("zhao"));
     let devices = tx.devices()?;
     assert_eq!(devices.iter().map(|d| d.id).collect::<Vec<_>>(), [ZHAO_PHONE, LI_PHONE, OLD_PHONE]);
-    let actors = tx.device_users(None)?;
+    let users = tx.device_users(None)?;
     assert_eq!(
-        actors.iter().map(|a| (a.user.as_str(), a.place.as_deref())).collect::<Vec<_>>(),
-        [("li", Some("530102001"))]
+        users.iter().map(|u| (u.name.as_str(), u.scope.as_str())).collect::<Vec<_>>(),
+        [("li", "530102001")]
     );
 
     let open_code =

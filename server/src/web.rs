@@ -10,8 +10,8 @@
 //! | GET    | `/health`        | → JSON status                       | anyone         |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
-//! ([`device_auth`]); errors are JSON [`gridsync_proto::ErrorBody`] with a
-//! stable code.
+//! (see [`gridsync_server_core::service::sync::auth`]); errors are JSON
+//! [`gridsync_proto::ErrorBody`] with a stable code.
 
 pub mod admin_api;
 pub mod error;

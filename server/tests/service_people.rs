@@ -69,7 +69,16 @@ fn deactivating_a_user_revokes_their_devices() {
     assert!(revoked.revoked && !revoked.wipe);
     run(op, svc.revoke_device(OP, device, true)).expect("wipe");
     assert!(key().wipe);
-    assert_eq!(code_of(run(op, svc.issue_enrollment(OP, "wang", 1))), ErrorCode::UserInactive, "inactive");
+    assert_eq!(
+        code_of(run(op, svc.issue_enrollment(OP, "wang", 60_000))),
+        ErrorCode::UserInactive,
+        "inactive"
+    );
+    assert_eq!(
+        code_of(run(op, svc.issue_enrollment(OP, "wang", 999))),
+        ErrorCode::InvalidRequest,
+        "a code lives at least a second"
+    );
     // place, user, code, enrollment, deactivation, wipe: the refusal left no trace.
     assert!(matches!(run(op, svc.verify_audit(OP)).expect("verify"), Verdict::Intact { rows: 6, .. }));
     assert_eq!(

@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use gridsync_proto::auth::b64;
-use gridsync_proto::{ActorId, ErrorCode, Role};
+use gridsync_proto::{Actor, ActorId, ErrorCode, Role};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -319,7 +319,7 @@ impl Service {
     /// Issues a one-time enrollment code for `user`, valid for `ttl_ms`
     /// (1 second to [`MAX_TTL_MS`]); only its digest is stored.
     pub async fn issue_enrollment(&self, caller: &Caller, user: &str, ttl_ms: u64) -> CoreResult<IssuedCode> {
-        if ttl_ms == 0 || ttl_ms > MAX_TTL_MS {
+        if !(1_000..=MAX_TTL_MS).contains(&ttl_ms) {
             return Err(Refusal::invalid("an enrollment code lives between 1 second and 7 days")
                 .field("ttl_seconds")
                 .into());
@@ -447,7 +447,7 @@ fn assign(
         return Ok(user);
     }
     tx.assign_user(name, &scope, unit)?;
-    let devices = tx.device_users(Some(name))?;
+    let devices: Vec<Actor> = tx.device_users(Some(name))?.iter().map(User::actor).collect();
     if !devices.is_empty() {
         super::places::check_budget(tx, now, &dir, &devices, settings)?;
     }

@@ -51,7 +51,7 @@ use crate::audit::Event;
 use crate::directory;
 use crate::error::{CoreError, CoreResult, Refusal};
 use crate::policy::{self, scope::ScopeSettings, shown};
-use crate::storage::{IdentityRead, StorageExt, SyncLogRead, WriteTx};
+use crate::storage::{IdentityRead, StorageExt, SyncLogRead, User, WriteTx};
 
 /// Longest unit kind, in bytes.
 pub const MAX_KIND_LEN: usize = 32;
@@ -123,8 +123,12 @@ impl Service {
             .await
     }
 
-    /// Adds a place under an existing parent of a higher level (or at the top).
-    pub async fn add_place(&self, caller: &Caller, place: Place) -> CoreResult<Place> {
+    /// Adds a place under an existing parent of a higher level (or at the top:
+    /// no parent, or an empty one, as in the places CSV).
+    pub async fn add_place(&self, caller: &Caller, mut place: Place) -> CoreResult<Place> {
+        if place.parent.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            place.parent = None;
+        }
         let (caller2, target) = (caller.clone(), place.code.clone());
         let result = self
             .storage
@@ -144,6 +148,7 @@ impl Service {
     /// of a user who now sees the place. A move to the current parent
     /// changes nothing. Returns the place as it now is.
     pub async fn move_place(&self, caller: &Caller, code: &str, parent: Option<String>) -> CoreResult<Place> {
+        let parent = parent.filter(|p| !p.trim().is_empty());
         let (caller2, code2, settings) = (caller.clone(), code.to_owned(), self.settings.scope);
         let result = self
             .storage
@@ -412,8 +417,9 @@ fn gaining_users<'a>(
     }
     Ok(tx
         .device_users(None)?
-        .into_iter()
-        .filter(|a| a.unit.is_none() && a.place.as_ref().is_some_and(|p| gaining.contains(p)))
+        .iter()
+        .filter(|u| u.unit.is_none() && gaining.contains(&u.scope))
+        .map(User::actor)
         .collect())
 }
 

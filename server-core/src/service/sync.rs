@@ -2,7 +2,7 @@
 //! authentication and enrollment.
 //!
 //! A push is a list of write groups, each the changes one local write made
-//! to one record. For each group, in order ([`ingest`]):
+//! to one record. For each group, in order (`ingest`):
 //! 1. look each dot up in the change log: the same bytes again are a
 //!    duplicate (a re-sent group is acknowledged, not applied); other bytes
 //!    are `dot_reused`;

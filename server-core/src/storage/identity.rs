@@ -159,8 +159,8 @@ pub trait IdentityRead {
     fn device_user(&mut self, id: ActorId) -> StorageResult<Option<String>>;
 
     /// Active users with an enrolled device that is not revoked (only
-    /// `user`, if given), as the rules see them.
-    fn device_users(&mut self, user: Option<&str>) -> StorageResult<Vec<Actor>>;
+    /// `user`, if given), each once.
+    fn device_users(&mut self, user: Option<&str>) -> StorageResult<Vec<User>>;
 
     /// An enrollment code by the digest of its normalized text.
     fn enrollment(&mut self, code_hash: &[u8]) -> StorageResult<Option<Enrollment>>;

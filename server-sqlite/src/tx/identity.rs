@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use gridsync_proto::{Actor, ActorId, Role};
+use gridsync_proto::{ActorId, Role};
 use gridsync_server_core::storage::{
     Device, DeviceKey, Enrollment, IdentityRead, IdentityWrite, NewDevice, NewEnrollment, NewSession,
     NewUser, StorageResult, User,
@@ -130,25 +130,21 @@ impl IdentityRead for SqliteTx<'_> {
         })
     }
 
-    fn device_users(&mut self, user: Option<&str>) -> StorageResult<Vec<Actor>> {
+    fn device_users(&mut self, user: Option<&str>) -> StorageResult<Vec<User>> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT DISTINCT u.name, u.role, u.scope, u.unit FROM users u JOIN devices d ON d.user = u.name
-                 WHERE u.active = 1 AND d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL
-                   AND (?1 IS NULL OR u.name = ?1)",
+                "SELECT name, role, scope, active, password IS NOT NULL, unit FROM users u
+                 WHERE active = 1 AND (?1 IS NULL OR name = ?1)
+                   AND EXISTS (SELECT 1 FROM devices d WHERE d.user = u.name
+                               AND d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL)
+                 ORDER BY name",
             )?;
             let mut rows = stmt.query([user])?;
-            let mut actors = Vec::new();
+            let mut users = Vec::new();
             while let Some(row) = rows.next()? {
-                let scope: String = row.get(2)?;
-                actors.push(Actor {
-                    user: row.get(0)?,
-                    role: role(&row.get::<_, String>(1)?)?,
-                    place: (!scope.is_empty()).then_some(scope),
-                    unit: row.get(3)?,
-                });
+                users.push(user_row(row)?);
             }
-            Ok(actors)
+            Ok(users)
         })
     }
 

@@ -1,6 +1,6 @@
 //! Scoped pulls: what changed in a device's scope since its cursor.
 //!
-//! A page is planned in a read snapshot ([`plan`]) and then recorded in a
+//! A page is planned in a read snapshot (`plan`) and then recorded in a
 //! write transaction ([`crate::storage::SyncLogWrite::record_pull_page`]):
 //! the server remembers which records it sent each device (replicas) and
 //! issues a new cursor for every page. A page counts as applied only when
