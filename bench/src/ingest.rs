@@ -24,7 +24,7 @@ use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{ActorId, PushRequest, PushResponse, RecordState};
-use gridsync_server::{Inspector, Running, Settings};
+use gridsync_server::{Database, Inspector, Running, Settings};
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::policy::scope::ScopeSettings;
 use gridsync_server_sqlite::{DB_FILE, SCHEMA};
@@ -221,7 +221,8 @@ pub(crate) fn run(
     let latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
     ensure!(accepted == sent, "server accepted {accepted} changes of {sent} sent");
 
-    let inspector = Inspector::open(server.data()).context("cannot inspect the server database")?;
+    let database = Database::Embedded { data_dir: server.data().to_owned() };
+    let inspector = Inspector::open(&database).context("cannot inspect the server database")?;
     let server_changes = inspector.change_count()?;
     let server_records = inspector.record_count()?;
     let mut states_checked = 0;

@@ -3,7 +3,6 @@
 //! (rustls, ring provider; see [`tls`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,8 @@ use actix_web::{App, HttpServer};
 use anyhow::Context;
 
 use gridsync_server_core::Service as GridService;
-use gridsync_server_sqlite::{SqliteStorage, WriterThread};
 
+use crate::backend::Backend;
 use crate::config::Settings;
 use crate::tls;
 use crate::web::{self, AppState};
@@ -22,23 +21,31 @@ use crate::web::{self, AppState};
 /// How long in-flight requests may take to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Opens the storage (SQLite in the data directory), builds the service and binds the listener (HTTPS when the settings name a
+/// Opens the storage ([`Settings::database`]: SQLite in the data directory,
+/// or PostgreSQL), builds the service with the backend's replay guard and
+/// rate limits, and binds the listener (HTTPS when the settings name a
 /// certificate and key). Call inside an actix system.
 ///
-/// Fails before opening the store when only one of `tls_cert` and `tls_key`
-/// is set or when either file is unusable.
+/// Returns the backend handle: once the server has stopped, call
+/// [`Backend::join`] (outside the actix system) so queued writes finish.
+///
+/// Fails before opening the store when `database` is not a PostgreSQL URL,
+/// when only one of `tls_cert` and `tls_key` is set or when either file is
+/// unusable. On PostgreSQL the data directory is neither created nor used.
 pub fn build(
     settings: &Settings,
     handle_signals: bool,
-) -> anyhow::Result<(Server, Vec<SocketAddr>, WriterThread)> {
+) -> anyhow::Result<(Server, Vec<SocketAddr>, Backend)> {
+    let database = settings.database()?;
     let tls = match settings.tls_files()? {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
-    let (storage, writer) = SqliteStorage::open(&settings.data_dir)
-        .with_context(|| format!("cannot open the data directory {}", settings.data_dir.display()))?;
-    let service = GridService::new(Arc::new(storage), settings.service());
-    let state = AppState::new(service, settings);
+    let backend = Backend::open(&database)?;
+    let service =
+        GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone());
+    let limiter = backend.rate_limiter(settings.enrollments_per_minute, settings.logins_per_minute);
+    let state = AppState::with_limiter(service, settings, limiter);
     let limits = settings.limits;
     let mut server = HttpServer::new(move || {
         let (state, limits) = web::app_data(state.clone(), limits);
@@ -79,7 +86,7 @@ pub fn build(
     }
     .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
-    Ok((server.run(), addrs, writer))
+    Ok((server.run(), addrs, backend))
 }
 
 /// A server running on its own thread, for tests and benchmarks.
@@ -100,12 +107,12 @@ impl Running {
             let system = actix_web::rt::System::new();
             let built = system.block_on(async { build(&settings, false) });
             match built {
-                Ok((server, addrs, writer)) => {
+                Ok((server, addrs, backend)) => {
                     let _ = ready_tx.send(Ok((addrs[0], server.handle())));
                     if let Err(e) = system.block_on(server) {
                         tracing::error!(error = %e, "server stopped with an error");
                     }
-                    writer.join();
+                    backend.join();
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));

@@ -1,6 +1,7 @@
 //! Server settings: command-line flags over environment variables over an
 //! optional TOML file over defaults.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,8 @@ use anyhow::Context;
 use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::wire::Limits;
 use serde::Deserialize;
+
+use crate::backend::Database;
 
 use gridsync_server_core::policy::scope::ScopeSettings;
 use gridsync_server_core::service::ServiceSettings;
@@ -18,10 +21,17 @@ pub const DEFAULT_DATA_DIR: &str = "./gridsync-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Everything the server needs to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
-    /// Directory holding the database; created on first start.
+    /// Directory holding the embedded database (created on first start)
+    /// and the TLS files `tls self-signed` writes. Not used for the data
+    /// when [`database`](Self::database) names PostgreSQL.
     pub data_dir: PathBuf,
+    /// `--database` / `GRIDSYNC_DATABASE` / `database = "…"`: a PostgreSQL
+    /// URL, or `None` for the embedded SQLite database in
+    /// [`data_dir`](Self::data_dir). May hold a password: read it through
+    /// [`Settings::database`] and show it with [`Database::describe`].
+    pub database: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// HTTP worker threads (0: one per core).
@@ -60,6 +70,7 @@ impl Settings {
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database: None,
             listen,
             workers: 0,
             limits: Limits::DEFAULT,
@@ -72,6 +83,14 @@ impl Settings {
             scope: ScopeSettings::default(),
             utc_offset_minutes: CHINA_UTC_OFFSET_MINUTES,
         }
+    }
+
+    /// Where the data lives: the PostgreSQL database of
+    /// [`database`](Self::database), or else the embedded one in
+    /// [`data_dir`](Self::data_dir). Fails when `database` is set to
+    /// something other than a PostgreSQL URL.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        Database::resolve(&self.data_dir, self.database.as_deref())
     }
 
     /// Layers `--tls-cert` / `GRIDSYNC_TLS_CERT` and `--tls-key` /
@@ -106,10 +125,33 @@ impl Settings {
     }
 }
 
+/// Every setting, with a password in [`Settings::database`] shown as `***`.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let database = self.database.as_deref().map(gridsync_server_postgres::redacted);
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database", &database)
+            .field("listen", &self.listen)
+            .field("workers", &self.workers)
+            .field("limits", &self.limits)
+            .field("max_page", &self.max_page)
+            .field("json_logs", &self.json_logs)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("enrollments_per_minute", &self.enrollments_per_minute)
+            .field("logins_per_minute", &self.logins_per_minute)
+            .field("scope", &self.scope)
+            .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .finish()
+    }
+}
+
 /// The optional TOML file. Every key is optional.
 ///
 /// ```toml
 /// data = "/var/lib/gridsync"
+/// database = "postgres://gridsync@db.lan/gridsync"   # leave out for the embedded SQLite in `data`
 /// listen = "0.0.0.0:8080"
 /// workers = 2
 /// max_body_bytes = 4194304
@@ -129,6 +171,8 @@ impl Settings {
 pub struct FileSettings {
     /// Data directory.
     pub data: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://…`) instead of the embedded database.
+    pub database: Option<String>,
     /// Listen address.
     pub listen: Option<SocketAddr>,
     /// HTTP worker threads.
@@ -181,6 +225,8 @@ impl FileSettings {
 pub struct Overrides {
     /// `--data` / `GRIDSYNC_DATA`.
     pub data: Option<PathBuf>,
+    /// `--database` / `GRIDSYNC_DATABASE`.
+    pub database: Option<String>,
     /// `--listen` / `GRIDSYNC_LISTEN`.
     pub listen: Option<SocketAddr>,
     /// `--workers` / `GRIDSYNC_WORKERS`.
@@ -197,6 +243,7 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address is valid"));
     let data = overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let mut settings = Settings::new(data, listen);
+    settings.database = overrides.database.or(file.database);
     settings.workers = overrides.workers.or(file.workers).unwrap_or(0);
     if let Some(max) = file.max_body_bytes {
         settings.limits.max_bytes = max;
@@ -264,6 +311,47 @@ mod tests {
         half.override_tls(Some(PathBuf::from("/srv/g/cert.pem")), None);
         let err = half.tls_files().expect_err("cert without key").to_string();
         assert!(err.contains("/srv/g/cert.pem") && err.contains("no TLS key"), "{err}");
+    }
+
+    #[test]
+    fn database_layers_flags_over_file_over_the_embedded_default() {
+        let file: FileSettings =
+            toml::from_str("data = \"/srv/g\"\ndatabase = \"postgres://file@db.lan/g\"\n").expect("toml");
+        let flag = "postgresql://flag:pw@db.lan/g".to_owned();
+        let s = resolve(Overrides { database: Some(flag.clone()), ..Overrides::default() }, file);
+        assert_eq!(s.database.as_deref(), Some(flag.as_str()));
+        assert_eq!(s.database().expect("a postgres URL"), Database::Postgres { url: flag });
+        assert!(!format!("{s:?}").contains(":pw@"), "Debug hides the password: {s:?}");
+
+        let file: FileSettings = toml::from_str("database = \"postgres://file@db.lan/g\"\n").expect("toml");
+        let s = resolve(Overrides::default(), file);
+        assert_eq!(
+            s.database().expect("from the file"),
+            Database::Postgres { url: "postgres://file@db.lan/g".into() }
+        );
+
+        let s = resolve(
+            Overrides { data: Some("/srv/x".into()), ..Overrides::default() },
+            FileSettings::default(),
+        );
+        assert_eq!(s.database, None);
+        assert_eq!(s.database().expect("default"), Database::Embedded { data_dir: PathBuf::from("/srv/x") });
+        let d = resolve(Overrides::default(), FileSettings::default());
+        assert_eq!(
+            d.database().expect("default"),
+            Database::Embedded { data_dir: PathBuf::from(DEFAULT_DATA_DIR) }
+        );
+    }
+
+    #[test]
+    fn a_database_that_is_not_postgres_is_refused() {
+        let file: FileSettings =
+            toml::from_str("database = \"/var/lib/gridsync/gridsync.db\"\n").expect("toml");
+        let err = resolve(Overrides::default(), file).database().expect_err("a path").to_string();
+        assert!(err.contains("--database") && err.contains("postgres://"), "{err}");
+        let flags = Overrides { database: Some("mysql://root:pw@db/g".into()), ..Overrides::default() };
+        let err = resolve(flags, FileSettings::default()).database().expect_err("mysql").to_string();
+        assert!(err.contains("--database") && !err.contains("pw@"), "{err}");
     }
 
     #[test]

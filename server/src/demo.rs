@@ -1,11 +1,12 @@
-//! `gridsync-server --data DIR demo`: fills an empty data directory with a
-//! realistic township to try the product: a county, a township, its
-//! villages and grids, departments, staff and grid workers with enrolled
-//! devices, and a month of their work: two patrols and five visits a day,
-//! the daily report (mostly on time, some late, some missing), base
-//! information on households, and disputes found on the rounds, mediated,
-//! resolved or escalated to the village and the township, some transferred
-//! to a department and closed by the centre, some still open.
+//! `gridsync-server --data DIR demo` (or `--database URL demo`): fills an
+//! empty database with a realistic township to try the product: a county, a
+//! township, its villages and grids, departments, staff and grid workers
+//! with enrolled devices, and a month of their work: two patrols and five
+//! visits a day, the daily report (mostly on time, some late, some
+//! missing), base information on households, and disputes found on the
+//! rounds, mediated, resolved or escalated to the village and the township,
+//! some transferred to a department and closed by the centre, some still
+//! open.
 //!
 //! The month ends yesterday. Every change goes through the server's own ingest, with the record rules
 //! and the indexes that live data gets, so what the demo makes is what
@@ -21,8 +22,10 @@ use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{Actor, ActorId, Role};
 use gridsync_server_core::directory;
 use gridsync_server_core::passwords;
+use gridsync_server_core::service::ServiceSettings;
 use gridsync_server_core::storage::StorageExt;
 
+use crate::backend::Database;
 use crate::operator::Operator;
 
 /// How big a demo to make.
@@ -74,14 +77,21 @@ pub(crate) struct Person {
     pub(crate) device: ActorId,
 }
 
-/// Fills `data` (which must hold no hierarchy yet) with a demo township.
+/// Fills the embedded database in `data` (which must hold no hierarchy
+/// yet) with a demo township.
 pub fn fill(data: &Path, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+    fill_database(&Database::Embedded { data_dir: data.to_owned() }, options)
+}
+
+/// Fills `database` (the embedded one or PostgreSQL; it must hold no
+/// hierarchy yet) with a demo township.
+pub fn fill_database(database: &Database, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
     if options.days == 0 || options.villages == 0 || options.grids == 0 {
         bail!("a demo needs at least one day, one village and one grid");
     }
-    let op = Operator::open_default(data)?;
+    let op = Operator::open(database, ServiceSettings::default())?;
     if !op.list_places()?.is_empty() {
-        bail!("the data directory already has places: the demo fills only an empty one");
+        bail!("the database already has places: the demo fills only an empty one");
     }
     let places = town::places(options.villages, options.grids);
     let units = town::units();

@@ -2,7 +2,9 @@
 //!
 //! The township sync endpoint: the web layer and the operator's command
 //! line over the service layer of [`gridsync_server_core`], with the
-//! embedded SQLite storage of [`gridsync_server_sqlite`].
+//! embedded SQLite storage of [`gridsync_server_sqlite`] or, for several
+//! server processes sharing one deployment, PostgreSQL
+//! ([`gridsync_server_postgres`]).
 //!
 //! ```text
 //! gridsync-server  (this crate)   web handlers, operator CLI, settings, TLS, demo
@@ -10,6 +12,7 @@
 //! gridsync-server-core            service layer, policy, storage traits; no HTTP, no SQL
 //!        │ implemented by
 //! gridsync-server-sqlite          the SQLite backend: writer with group commit, readers
+//! gridsync-server-postgres        or the PostgreSQL backend, shared by several processes
 //! ```
 //!
 //! * [`web`]: the routes, shared by `main` and the tests through [`web::configure`];
@@ -17,17 +20,23 @@
 //! * [`operator`]: the command-line administration on a data directory,
 //!   calling the same service operations as the operator;
 //! * [`app`]: building and running the HTTP server;
+//! * [`backend`]: which database ([`Database`]) and opening it with its
+//!   guards ([`Backend`]);
 //! * [`config`]: settings from flags, environment and a TOML file;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
+pub mod backend;
 pub mod config;
 pub mod demo;
+mod inspector;
+pub mod migrate;
 pub mod operator;
 pub mod tls;
 pub mod web;
 
 pub use app::Running;
+pub use backend::{Backend, Database};
 pub use config::Settings;
-pub use gridsync_server_sqlite::Inspector;
+pub use inspector::{Inspector, LoggedChange};
 pub use web::ApiError;

@@ -2,15 +2,15 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
-use gridsync_server::Settings;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::operator::{self, Operator};
+use gridsync_server::{Database, Settings};
 use gridsync_server_core::audit::Verdict;
 use gridsync_server_core::service::places::{ImportSummary, parse_level};
 use gridsync_server_core::service::reports::Filing;
@@ -19,9 +19,16 @@ use gridsync_server_core::service::reports::Filing;
 #[derive(Debug, Parser)]
 #[command(name = "gridsync-server", version, about)]
 struct Cli {
-    /// Data directory (created on first start).
+    /// Data directory (created on first start): the embedded database, and
+    /// the TLS files of `tls self-signed`.
     #[arg(long, global = true, env = "GRIDSYNC_DATA")]
     data: Option<PathBuf>,
+    /// PostgreSQL database instead of the embedded one, shared by every
+    /// server process: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (or
+    /// postgresql://...). [default: the embedded SQLite database in the data
+    /// directory]
+    #[arg(long, global = true, env = "GRIDSYNC_DATABASE", hide_env_values = true, value_name = "URL")]
+    database: Option<String>,
     /// Optional TOML settings file; flags and environment win over it.
     #[arg(long, global = true, env = "GRIDSYNC_CONFIG")]
     config: Option<PathBuf>,
@@ -88,8 +95,24 @@ enum Command {
     /// Reports on the merged records.
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Fill an empty data directory with a demo township and a month of its
-    /// work, to try the product.
+    /// Copy an embedded deployment (its data directory) into an empty
+    /// PostgreSQL database, keeping log positions, pull cursors, device keys
+    /// and the audit chain, so handsets carry on without downloading anything
+    /// again. Stop the server on DIR first; afterwards serve with
+    /// --database.
+    MigrateData {
+        /// The data directory of the embedded deployment.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The PostgreSQL database to fill: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill an empty database with a demo township and a month of its work,
+    /// to try the product.
     Demo {
         /// Days of work, ending yesterday.
         #[arg(long, default_value_t = 30)]
@@ -293,30 +316,33 @@ fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
-            let mut settings =
-                config::resolve(Overrides { data: cli.data, listen, workers, log_format }, file);
+            let overrides = Overrides { data: cli.data, database: cli.database, listen, workers, log_format };
+            let mut settings = config::resolve(overrides, file);
             settings.override_tls(tls_cert, tls_key);
             init_logging(settings.json_logs);
             serve(settings)
         }
         command => {
-            let settings = config::resolve(Overrides { data: cli.data, ..Overrides::default() }, file);
-            operate(command, &settings)
+            let overrides = Overrides { data: cli.data, database: cli.database, ..Overrides::default() };
+            operate(command, &config::resolve(overrides, file))
         }
     }
 }
 
-/// The commands that work on the data directory rather than serve it.
+/// The commands that work on the database (or the data directory) rather
+/// than serve it.
 fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
     let data = settings.data_dir.clone();
-    let open = || Operator::open(&data, settings.service());
+    let open = || Operator::open(&settings.database()?, settings.service());
     match command {
         Command::Serve { .. } => unreachable!("handled by main"),
         Command::Report(ReportCommand::Daily { place, date, json }) => {
             report_daily(&open()?, &place, date, settings.utc_offset_minutes, json)
         }
+        Command::MigrateData { from, to, json } => migrate_data(&from, &to, json),
         Command::Demo { days, villages, grids, seed } => {
-            let made = demo::fill(&data, &DemoOptions { days, villages, grids, seed })?;
+            let database = settings.database()?;
+            let made = demo::fill_database(&database, &DemoOptions { days, villages, grids, seed })?;
             println!(
                 "demo township {} made: {} places, {} departments, {} users with devices",
                 made.township, made.places, made.units, made.users
@@ -327,7 +353,11 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             );
             println!("administrator {} (one-time password): {}", made.admin.0, made.admin.1);
             println!("township centre {} (one-time password): {}", made.centre.0, made.centre.1);
-            println!("try: gridsync-server --data {} report daily --place {}", data.display(), made.township);
+            let location = match &database {
+                Database::Embedded { data_dir } => format!("--data {}", data_dir.display()),
+                Database::Postgres { .. } => format!("--database {}", database.describe()),
+            };
+            println!("try: gridsync-server {location} report daily --place {}", made.township);
             Ok(())
         }
         Command::Place(command) => place(command, &open()?),
@@ -413,7 +443,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             println!("device {id} revoked{order}; it is refused from its next request");
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify) => match operator::verify_audit(&data)? {
+        Command::Audit(AuditCommand::Verify) => match operator::verify_audit(&settings.database()?)? {
             Verdict::Intact { rows, head } => {
                 println!("audit log intact: {rows} entries, head {head}");
                 Ok(())
@@ -424,6 +454,25 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
         },
     }
+}
+
+/// `migrate-data`: copies the embedded database of `from` into the
+/// PostgreSQL database `to` and prints what was copied.
+fn migrate_data(from: &Path, to: &str, json: bool) -> anyhow::Result<()> {
+    if !gridsync_server_postgres::is_postgres_url(to) {
+        // Not repeated: it may hold a password.
+        bail!(
+            "--to takes a PostgreSQL URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
+             (or postgresql://...)"
+        );
+    }
+    let report = gridsync_server::migrate::migrate_data(from, to)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 /// `report daily`: one line per grid worker, then the counts.
@@ -558,20 +607,68 @@ fn init_logging(json: bool) {
 }
 
 fn serve(settings: gridsync_server::Settings) -> anyhow::Result<()> {
-    actix_web::rt::System::new().block_on(async {
-        let (server, addrs, writer) = gridsync_server::app::build(&settings, true)?;
+    let ran = actix_web::rt::System::new().block_on(async {
+        let database = settings.database()?;
+        let (server, addrs, backend) = gridsync_server::app::build(&settings, true)?;
         let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         tracing::info!(
             listen = %listen.join(","),
             https = settings.tls_cert.is_some(),
-            data = %settings.data_dir.display(),
+            storage = backend.storage.backend(),
+            database = %database.describe(),
             version = env!("CARGO_PKG_VERSION"),
             "gridsync-server ready"
         );
         let result = server.await.context("server failed");
-        // Every store handle is gone with the workers: the writer drains and ends.
-        writer.join();
-        tracing::info!("gridsync-server stopped");
-        result
-    })
+        anyhow::Ok((result, backend))
+    });
+    let (result, backend) = ran?;
+    // Every other store handle is gone with the workers: the writer drains
+    // and ends (joined outside the actix system: joining blocks).
+    backend.join();
+    tracing::info!("gridsync-server stopped");
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    const URL: &str = "postgres://grid:pw@db.lan:5432/gridsync";
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn database_is_a_global_flag() {
+        let before = ["gridsync-server", "--database", URL, "place", "list"];
+        let after = ["gridsync-server", "place", "list", "--database", URL];
+        for args in [before, after] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert_eq!(cli.database.as_deref(), Some(URL));
+            assert!(matches!(cli.command, Command::Place(PlaceCommand::List { json: false })));
+        }
+        let serve = Cli::try_parse_from(["gridsync-server", "serve", "--database", URL]).expect("parses");
+        assert_eq!(serve.database.as_deref(), Some(URL));
+    }
+
+    #[test]
+    fn migrate_data_takes_a_directory_and_a_url() {
+        let args = ["gridsync-server", "migrate-data", "--from", "/srv/g", "--to", URL, "--json"];
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match cli.command {
+            Command::MigrateData { from, to, json } => {
+                assert_eq!((from, to.as_str(), json), (PathBuf::from("/srv/g"), URL, true));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["gridsync-server", "migrate-data", "--from", "/srv/g"]).is_err());
+        let refused =
+            migrate_data(Path::new("/srv/g"), "mysql://root:pw@db/g", false).expect_err("not postgres");
+        assert!(refused.to_string().contains("--to") && !refused.to_string().contains("pw@"), "{refused}");
+    }
 }

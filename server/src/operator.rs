@@ -1,17 +1,17 @@
-//! The operator's commands on a data directory (`gridsync-server --data DIR
-//! user add ...`): each parses its arguments and calls one operation of the
-//! service layer as [`Caller::Operator`] (audited as `cli`), the very
-//! operations the admin API calls for staff. They run on the data
-//! directory's database directly, beside a running server if need be
-//! (SQLite lets the two share it; the directory version tells the server
-//! what changed). Places and units come first: every user's scope is a
-//! place (see [`gridsync_server_core::service::places`] for the CSV formats
-//! of `place import` and `unit import`).
+//! The operator's commands on the server's database (`gridsync-server
+//! --data DIR user add ...`, or `--database postgres://… user add ...`):
+//! each parses its arguments and calls one operation of the service layer
+//! as [`Caller::Operator`] (audited as `cli`), the very operations the admin
+//! API calls for staff. They run on the database directly, beside running
+//! servers if need be (SQLite lets the two share it, PostgreSQL serves
+//! every process; the directory version tells the servers what changed).
+//! Places and units come first: every user's scope is a place (see
+//! [`gridsync_server_core::service::places`] for the CSV formats of `place
+//! import` and `unit import`).
 
 use std::future::Future;
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use gridsync_proto::{ActorId, Date, EnrollmentTicket, Place, Role, Unit};
@@ -22,9 +22,11 @@ use gridsync_server_core::service::reports::Completeness;
 use gridsync_server_core::service::{Caller, ServiceSettings};
 use gridsync_server_core::storage::{Device, User};
 use gridsync_server_core::{CoreError, Service, passwords};
-use gridsync_server_sqlite::{DB_FILE, SqliteStorage};
+use gridsync_server_sqlite::DB_FILE;
 
-/// The service on a data directory, for the operator's commands.
+use crate::backend::{Backend, Database};
+
+/// The service on the server's database, for the operator's commands.
 #[derive(Debug)]
 pub struct Operator {
     runtime: tokio::runtime::Runtime,
@@ -52,18 +54,25 @@ fn explained(e: CoreError) -> anyhow::Error {
 }
 
 impl Operator {
-    /// Opens (creating on first use) the database in `data`.
-    pub fn open(data: &Path, settings: ServiceSettings) -> anyhow::Result<Self> {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().build().context("cannot start a runtime")?;
-        let (storage, _writer) = SqliteStorage::open(data)
-            .with_context(|| format!("cannot open the data directory {}", data.display()))?;
-        Ok(Self { runtime, service: Service::new(Arc::new(storage), settings) })
+    /// Opens (creating on first use, upgrading an older schema) `database`:
+    /// the embedded database in a data directory, or PostgreSQL, with the
+    /// backend's replay guard.
+    pub fn open(database: &Database, settings: ServiceSettings) -> anyhow::Result<Self> {
+        // I/O and timers on: a backend's guards may talk to the database.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start a runtime")?;
+        // SQLite's writer thread is not joined: every operation waits for
+        // its own commit, and the writer ends with the last storage handle.
+        let Backend { storage, replay, .. } = Backend::open(database)?;
+        Ok(Self { runtime, service: Service::with_replay_guard(storage, settings, replay) })
     }
 
-    /// Opens the database in `data` with the default settings.
+    /// Opens the embedded database in the data directory `data` with the
+    /// default settings.
     pub fn open_default(data: &Path) -> anyhow::Result<Self> {
-        Self::open(data, ServiceSettings::default())
+        Self::open(&Database::Embedded { data_dir: data.to_owned() }, ServiceSettings::default())
     }
 
     /// The service.
@@ -197,13 +206,15 @@ impl Operator {
     }
 }
 
-/// `audit verify`: checks the chain of an existing data directory (never
-/// creates one).
-pub fn verify_audit(data: &Path) -> anyhow::Result<Verdict> {
-    if !data.join(DB_FILE).exists() {
-        bail!("no server database in {}", data.display());
+/// `audit verify`: checks the chain of an existing database (never creates
+/// an embedded one).
+pub fn verify_audit(database: &Database) -> anyhow::Result<Verdict> {
+    if let Database::Embedded { data_dir } = database
+        && !data_dir.join(DB_FILE).exists()
+    {
+        bail!("no server database in {}", data_dir.display());
     }
-    let operator = Operator::open_default(data)?;
+    let operator = Operator::open(database, ServiceSettings::default())?;
     operator.run(operator.service.verify_audit(&Caller::Operator))
 }
 
@@ -292,6 +303,7 @@ mod tests {
         assert_eq!(op.deactivate_user("li").expect("deactivate"), 0);
         drop(op);
         // admin, place, user, code, deactivation: the refused ones left no trace.
-        assert!(matches!(verify_audit(dir.path()).expect("verify"), Verdict::Intact { rows: 5, .. }));
+        let database = Database::Embedded { data_dir: dir.path().to_owned() };
+        assert!(matches!(verify_audit(&database).expect("verify"), Verdict::Intact { rows: 5, .. }));
     }
 }

@@ -48,7 +48,14 @@ impl AppState {
     /// State for a service, with the rate limits of `settings` in this process's memory.
     pub fn new(service: Service, settings: &Settings) -> Self {
         let limiter = MemoryRateLimiter::new(settings.enrollments_per_minute, settings.logins_per_minute);
-        Self { service, max_page: settings.max_page, limiter: Arc::new(limiter) }
+        Self::with_limiter(service, settings, Arc::new(limiter))
+    }
+
+    /// State for a service with the given rate limiter (a backend's, see
+    /// [`crate::backend::Backend::rate_limiter`]: shared by every process on
+    /// PostgreSQL).
+    pub fn with_limiter(service: Service, settings: &Settings, limiter: Arc<dyn RateLimiter>) -> Self {
+        Self { service, max_page: settings.max_page, limiter }
     }
 
     /// Counts an attempt of `what` from the request's peer address (behind a

@@ -5,9 +5,9 @@
 
 use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::{Date, Lifecycle, RecordKind, Stage};
-use gridsync_server::Inspector;
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::operator::Operator;
+use gridsync_server::{Database, Inspector};
 use gridsync_server_core::directory;
 use gridsync_server_core::service::reports::{self, Filing};
 use gridsync_server_core::storage::StorageExt;
@@ -23,7 +23,7 @@ fn the_demo_fills_a_realistic_township() -> anyhow::Result<()> {
     assert!(made.records > 6 * 30 * 8, "patrols, visits and reports for every grid every day: {made:?}");
     assert!(made.admin.1.len() >= 16 && made.centre.1.len() >= 16);
 
-    let inspector = Inspector::open(&data)?;
+    let inspector = Inspector::open(&Database::Embedded { data_dir: data.clone() })?;
     assert_eq!(inspector.record_count()?, made.records);
     assert_eq!(inspector.change_count()?, made.changes);
     let disputes = inspector.records_of(RecordKind::Dispute)?;

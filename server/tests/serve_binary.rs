@@ -25,6 +25,7 @@ fn start(args: &[&str]) -> (Server, String, BufReader<ChildStderr>) {
         .args(args)
         .env("RUST_LOG", "info")
         .env_remove("GRIDSYNC_DATA")
+        .env_remove("GRIDSYNC_DATABASE")
         .env_remove("GRIDSYNC_LISTEN")
         .stderr(Stdio::piped())
         .spawn()

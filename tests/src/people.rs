@@ -3,9 +3,9 @@
 //!
 //! Test setup writes the hierarchy, users and codes into the server's
 //! database through the operator's commands ([`Operator`], the service
-//! operations `gridsync-server --data DIR ...` calls), while the server
-//! runs (SQLite lets the two coexist); everything a device does goes over
-//! HTTP.
+//! operations `gridsync-server --data DIR ...` or `--database URL ...`
+//! calls), while the server runs (SQLite lets the two coexist; PostgreSQL
+//! serves both); everything a device does goes over HTTP.
 //!
 //! Every test server gets the same small county ([`hierarchy`]):
 //!
@@ -19,14 +19,15 @@
 //!       └─ 530103001 village ── grid 530103001-01 (GRID_C)
 //! ```
 
-use std::path::Path;
-
 use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest, EnrollResponse};
 use gridsync_proto::wire::CONTENT_TYPE;
 use gridsync_proto::{ActorId, Level, Place, Role, Unit};
+use gridsync_server::Database;
 use gridsync_server::operator::Operator;
-use gridsync_server_core::service::Caller;
+use gridsync_server_core::service::{Caller, ServiceSettings};
+
+use crate::TestServer;
 
 /// Default enrollment code lifetime in tests.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -53,18 +54,25 @@ pub const JUSTICE: &str = "U-JUSTICE";
 /// The township police station.
 pub const POLICE: &str = "U-POLICE";
 
-/// The operator's commands on the server's data directory (created on
-/// first use), as `gridsync-server --data DIR ...` runs them: every call
-/// is one service operation as [`Caller::Operator`] (audited as `cli`).
+/// The operator's commands on the server's database, as
+/// `gridsync-server --data DIR ...` (or `--database URL ...`) runs them:
+/// every call is one service operation as [`Caller::Operator`] (audited as
+/// `cli`). Opened once per server and kept ([`TestServer::operator`]).
 /// Anything else the service offers: `op.run(op.service().some_op(&Caller::Operator, ...))`;
 /// what no operation does (e.g. a code issued in the past):
 /// `op.run(op.service().storage().write(|tx, now| ...))`.
-pub fn operator(data: &Path) -> anyhow::Result<Operator> {
-    Operator::open_default(data)
+pub fn operator(server: &TestServer) -> anyhow::Result<&Operator> {
+    server.operator()
+}
+
+/// Opens the operator's commands on `database` (created on first use), with
+/// the default settings.
+pub fn open_operator(database: &Database) -> anyhow::Result<Operator> {
+    Operator::open(database, ServiceSettings::default())
 }
 
 /// Creates the test county (once; later calls change nothing).
-pub fn hierarchy(data: &Path) -> anyhow::Result<()> {
+pub fn hierarchy(server: &TestServer) -> anyhow::Result<()> {
     let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
         code: code.into(),
         name: name.into(),
@@ -98,7 +106,7 @@ pub fn hierarchy(data: &Path) -> anyhow::Result<()> {
             place: TOWNSHIP.into(),
         },
     ];
-    let op = operator(data)?;
+    let op = operator(server)?;
     if !op.list_places()?.is_empty() {
         return Ok(());
     }
@@ -114,14 +122,14 @@ pub fn hierarchy(data: &Path) -> anyhow::Result<()> {
 /// Makes sure `name` exists with `role` at `place` (or, for department
 /// users, in `unit`), creating the test county first.
 pub fn ensure_user(
-    data: &Path,
+    server: &TestServer,
     name: &str,
     role: Role,
     place: &str,
     unit: Option<&str>,
 ) -> anyhow::Result<()> {
-    hierarchy(data)?;
-    let op = operator(data)?;
+    hierarchy(server)?;
+    let op = operator(server)?;
     if op.list_users()?.iter().any(|u| u.name == name) {
         return Ok(());
     }
@@ -133,13 +141,13 @@ pub fn ensure_user(
 }
 
 /// Makes sure `name` exists as a worker at `place`.
-pub fn ensure_worker(data: &Path, name: &str, place: &str) -> anyhow::Result<()> {
-    ensure_user(data, name, Role::Worker, place, None)
+pub fn ensure_worker(server: &TestServer, name: &str, place: &str) -> anyhow::Result<()> {
+    ensure_user(server, name, Role::Worker, place, None)
 }
 
 /// Issues a fresh one-day enrollment code for `name`.
-pub fn code_for(data: &Path, name: &str) -> anyhow::Result<String> {
-    let op = operator(data)?;
+pub fn code_for(server: &TestServer, name: &str) -> anyhow::Result<String> {
+    let op = operator(server)?;
     Ok(op.run(op.service().issue_enrollment(&Caller::Operator, name, DAY_MS))?.code)
 }
 

@@ -9,8 +9,23 @@ use gridsync_proto::{
 };
 use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{self, RawDevice};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
 use reqwest::blocking::{Body, Client, Response};
+
+gridsync_tests::matrix![
+    malformed_truncated_and_wrong_version_bodies,
+    oversized_bodies_are_refused_with_or_without_a_length,
+    too_many_changes_in_one_push,
+    a_bad_change_refuses_the_whole_push,
+    malformed_write_groups_refuse_the_whole_push,
+    reused_dots_and_kind_mismatches_conflict,
+    a_group_that_breaks_a_rule_is_refused_alone,
+    unknown_routes_and_methods_answer_with_codes,
+    garbage_never_brings_the_server_down,
+    a_write_too_large_for_the_server_is_set_aside_and_the_rest_flows,
+    too_many_changes_are_split_by_the_client,
+    compressed_pushes_inflate_within_the_limit
+];
 
 /// The enrolled user of every [`Endpoint`]'s device: a worker of [`people::GRID_A`].
 const USER: &str = "li";
@@ -78,14 +93,14 @@ impl std::ops::Deref for Endpoint {
 }
 
 impl Endpoint {
-    fn start() -> Self {
-        Self::start_with(|_| {})
+    fn start(kind: Kind) -> Self {
+        Self::start_with(kind, |_| {})
     }
 
-    fn start_with(adjust: impl FnOnce(&mut gridsync_server::Settings)) -> Self {
-        let server = TestServer::start_with(adjust).expect("server");
-        people::ensure_worker(&server.data_dir(), USER, people::GRID_A).expect("user");
-        let code = people::code_for(&server.data_dir(), USER).expect("code");
+    fn start_with(kind: Kind, adjust: impl FnOnce(&mut gridsync_server::Settings)) -> Self {
+        let server = TestServer::start_on(kind, adjust).expect("server");
+        people::ensure_worker(&server, USER, people::GRID_A).expect("user");
+        let code = people::code_for(&server, USER).expect("code");
         let (device, _) = RawDevice::enroll(&server.url(), &code).expect("enroll");
         Self { server, device }
     }
@@ -145,9 +160,8 @@ fn assert_nothing_stored(server: &TestServer) {
     assert_eq!(inspector.record_count().expect("count"), 0);
 }
 
-#[test]
-fn malformed_truncated_and_wrong_version_bodies() {
-    let server = Endpoint::start();
+fn malformed_truncated_and_wrong_version_bodies(kind: Kind) {
+    let server = Endpoint::start(kind);
     let good = wire::encode(&valid_push(server.id()));
 
     let (status, body) = server.push_bytes(br#"{"groups": []}"#.to_vec());
@@ -181,9 +195,8 @@ fn malformed_truncated_and_wrong_version_bodies() {
     assert_nothing_stored(&server);
 }
 
-#[test]
-fn oversized_bodies_are_refused_with_or_without_a_length() {
-    let server = Endpoint::start_with(|s| s.limits.max_bytes = 16 * 1024);
+fn oversized_bodies_are_refused_with_or_without_a_length(kind: Kind) {
+    let server = Endpoint::start_with(kind, |s| s.limits.max_bytes = 16 * 1024);
     let big = vec![7u8; 64 * 1024];
     let (status, body) = server.push_bytes(big.clone());
     assert_eq!((status, body.code), (413, ErrorCode::PayloadTooLarge));
@@ -193,18 +206,16 @@ fn oversized_bodies_are_refused_with_or_without_a_length() {
     assert_nothing_stored(&server);
 }
 
-#[test]
-fn too_many_changes_in_one_push() {
+fn too_many_changes_in_one_push(kind: Kind) {
     // One change fewer than the smallest valid visit (was: 2, against a push of 3).
-    let server = Endpoint::start_with(|s| s.limits.max_changes = VISIT_CHANGES as usize - 1);
+    let server = Endpoint::start_with(kind, |s| s.limits.max_changes = VISIT_CHANGES as usize - 1);
     let (status, body) = server.push_bytes(wire::encode(&valid_push(server.id())));
     assert_eq!((status, body.code), (400, ErrorCode::TooManyChanges));
     assert_nothing_stored(&server);
 }
 
-#[test]
-fn a_bad_change_refuses_the_whole_push() {
-    let server = Endpoint::start();
+fn a_bad_change_refuses_the_whole_push(kind: Kind) {
+    let server = Endpoint::start(kind);
     let actor = server.id();
 
     let mut push = valid_push(actor);
@@ -226,9 +237,8 @@ fn a_bad_change_refuses_the_whole_push() {
     assert_nothing_stored(&server);
 }
 
-#[test]
-fn malformed_write_groups_refuse_the_whole_push() {
-    let server = Endpoint::start();
+fn malformed_write_groups_refuse_the_whole_push(kind: Kind) {
+    let server = Endpoint::start(kind);
     let actor = server.id();
 
     // An empty group after a valid one.
@@ -246,9 +256,8 @@ fn malformed_write_groups_refuse_the_whole_push() {
     assert_nothing_stored(&server);
 }
 
-#[test]
-fn reused_dots_and_kind_mismatches_conflict() {
-    let server = Endpoint::start();
+fn reused_dots_and_kind_mismatches_conflict(kind: Kind) {
+    let server = Endpoint::start(kind);
     let actor = server.id();
     let first = valid_push(actor);
     let record = first.groups[0][0].record;
@@ -282,9 +291,8 @@ fn reused_dots_and_kind_mismatches_conflict() {
     assert_eq!(state.value("purpose"), Some(&Value::from("routine")));
 }
 
-#[test]
-fn a_group_that_breaks_a_rule_is_refused_alone() {
-    let server = Endpoint::start();
+fn a_group_that_breaks_a_rule_is_refused_alone(kind: Kind) {
+    let server = Endpoint::start(kind);
     let actor = server.id();
     let kept = RecordId::generate(now_ms());
     let outside = RecordId::generate(now_ms());
@@ -320,9 +328,8 @@ fn a_group_that_breaks_a_rule_is_refused_alone() {
     assert_eq!(inspector.change_count().expect("count"), VISIT_CHANGES);
 }
 
-#[test]
-fn unknown_routes_and_methods_answer_with_codes() {
-    let server = Endpoint::start();
+fn unknown_routes_and_methods_answer_with_codes(kind: Kind) {
+    let server = Endpoint::start(kind);
     let r = client().get(format!("{}/v1/nothing", server.url())).send().expect("answer");
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(r.json::<ErrorBody>().expect("json").code, ErrorCode::NotFound);
@@ -332,11 +339,11 @@ fn unknown_routes_and_methods_answer_with_codes() {
     let health: serde_json::Value =
         client().get(format!("{}/health", server.url())).send().expect("answer").json().expect("json");
     assert_eq!(health["status"], "ok");
+    assert_eq!(health["storage"], kind.name(), "the server runs on the backend the test is for");
 }
 
-#[test]
-fn garbage_never_brings_the_server_down() {
-    let server = Endpoint::start();
+fn garbage_never_brings_the_server_down(kind: Kind) {
+    let server = Endpoint::start(kind);
     let good = wire::encode(&valid_push(server.id()));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
@@ -368,10 +375,9 @@ fn garbage_never_brings_the_server_down() {
     assert_eq!(health.status().as_u16(), 200);
 }
 
-#[test]
-fn a_write_too_large_for_the_server_is_set_aside_and_the_rest_flows() -> anyhow::Result<()> {
+fn a_write_too_large_for_the_server_is_set_aside_and_the_rest_flows(kind: Kind) -> anyhow::Result<()> {
     // A server configured for smaller pushes than one of the changes.
-    let server = TestServer::start_with(|s| s.limits.max_bytes = 16 * 1024)?;
+    let server = TestServer::start_on(kind, |s| s.limits.max_bytes = 16 * 1024)?;
     let mut worker = Handset::new(&server, "w")?;
     let small = worker.store.record_visit(&Visit {
         grid: None,
@@ -417,9 +423,8 @@ fn a_write_too_large_for_the_server_is_set_aside_and_the_rest_flows() -> anyhow:
     Ok(())
 }
 
-#[test]
-fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|s| s.limits.max_changes = 3)?;
+fn too_many_changes_are_split_by_the_client(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start_on(kind, |s| s.limits.max_changes = 3)?;
     let mut worker = Handset::new(&server, "w")?;
     // Patrols: create, grid and started_ms, 3 changes each, so one patrol
     // fits the server's limit and the client must split down to one a push.
@@ -433,9 +438,8 @@ fn too_many_changes_are_split_by_the_client() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn compressed_pushes_inflate_within_the_limit() {
-    let server = Endpoint::start_with(|s| s.limits.max_bytes = 64 * 1024);
+fn compressed_pushes_inflate_within_the_limit(kind: Kind) {
+    let server = Endpoint::start_with(kind, |s| s.limits.max_bytes = 64 * 1024);
     let good = wire::encode(&valid_push(server.id()));
     assert_eq!(server.post_gzip(wire::gzip(&good)).status().as_u16(), 200);
     assert_eq!(server.inspect().expect("inspect").change_count().expect("count"), VISIT_CHANGES);

@@ -5,7 +5,13 @@
 use gridsync_client_core::{NewDispute, Store, Visit};
 use gridsync_proto::{RecordId, RecordKind, RecordState, Role, Value};
 use gridsync_server_core::clock::now_ms;
-use gridsync_tests::{Handset, TestServer, people};
+use gridsync_tests::{Handset, Kind, TestServer, people};
+
+gridsync_tests::matrix![
+    three_devices_converge_in_every_sync_order,
+    unknown_kinds_and_fields_pass_through_unchanged,
+    pulls_page_through_many_changes
+];
 
 fn text(s: &str) -> Value {
     Value::from(s)
@@ -21,8 +27,8 @@ fn state(store: &Store, id: RecordId) -> RecordState {
 /// GRID_A and the township's mediator above it all hold it and may edit its
 /// fields (a dispute's stage and owner are derived from its steps, so the
 /// edits are to plain fields).
-fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn scenario(kind: Kind, order: [usize; 3]) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut devices = [
         Handset::new(&server, "网格员 李")?,
         Handset::enrolled(&server, "乡镇调解员 王", Role::TownshipAdmin, people::TOWNSHIP, None)?,
@@ -116,18 +122,16 @@ fn scenario(order: [usize; 3]) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn three_devices_converge_in_every_sync_order() -> anyhow::Result<()> {
+fn three_devices_converge_in_every_sync_order(kind: Kind) -> anyhow::Result<()> {
     let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
     for order in orders {
-        scenario(order)?;
+        scenario(kind, order)?;
     }
     Ok(())
 }
 
-#[test]
-fn unknown_kinds_and_fields_pass_through_unchanged() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn unknown_kinds_and_fields_pass_through_unchanged(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut newer = Handset::new(&server, "a")?;
     let mut other = Handset::new(&server, "b")?;
     let kind = RecordKind::Other(77);
@@ -145,9 +149,8 @@ fn unknown_kinds_and_fields_pass_through_unchanged() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn pulls_page_through_many_changes() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|s| s.max_page = 7)?;
+fn pulls_page_through_many_changes(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start_on(kind, |s| s.max_page = 7)?;
     let mut writer = Handset::new(&server, "a")?;
     let mut reader = Handset::new(&server, "b")?;
     let mut ids = Vec::new();

@@ -1,9 +1,18 @@
-//! A handset that dies mid-sync loses nothing and doubles nothing.
+//! A handset that dies mid-sync loses nothing and doubles nothing; a server
+//! restarted on its database (the data directory, or the same PostgreSQL
+//! database) carries on where it stopped.
 
 use gridsync_client_core::{Store, SyncOptions, Visit};
 use gridsync_proto::RecordId;
 use gridsync_server_core::clock::now_ms;
-use gridsync_tests::{DiesAfter, Handset, TestServer};
+use gridsync_tests::{DiesAfter, Handset, Kind, TestServer};
+
+gridsync_tests::matrix![
+    killed_between_push_and_acknowledgement,
+    killed_in_the_middle_of_a_push_of_several_batches,
+    killed_between_pull_pages,
+    a_restarted_server_keeps_everything_and_devices_carry_on
+];
 
 /// A routine visit to an address in the worker's own grid: the create and
 /// the grid, time, person category, purpose and address, 6 changes.
@@ -24,9 +33,8 @@ fn visit(store: &mut Store, address: &str) -> anyhow::Result<RecordId> {
 /// Changes per [`visit`].
 const VISIT_CHANGES: u64 = 6;
 
-#[test]
-fn killed_between_push_and_acknowledgement() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn killed_between_push_and_acknowledgement(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut worker = Handset::new(&server, "网格员")?;
     let mut peer = Handset::new(&server, "peer")?;
     let id = worker.store.start_patrol(now_ms())?;
@@ -57,9 +65,8 @@ fn killed_between_push_and_acknowledgement() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn killed_in_the_middle_of_a_push_of_several_batches() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn killed_in_the_middle_of_a_push_of_several_batches(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut worker = Handset::new(&server, "w")?;
     for i in 0..10 {
         visit(&mut worker.store, &format!("东关村 {i} 号"))?;
@@ -85,9 +92,8 @@ fn killed_in_the_middle_of_a_push_of_several_batches() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn killed_between_pull_pages() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|s| s.max_page = 5)?;
+fn killed_between_pull_pages(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start_on(kind, |s| s.max_page = 5)?;
     let mut writer = Handset::new(&server, "w")?;
     let mut reader = Handset::new(&server, "r")?;
     for i in 0..6 {
@@ -113,5 +119,34 @@ fn killed_between_pull_pages() -> anyhow::Result<()> {
     for record in &all {
         assert_eq!(Some(record), writer.store.get(record.id())?.as_ref());
     }
+    Ok(())
+}
+
+fn a_restarted_server_keeps_everything_and_devices_carry_on(kind: Kind) -> anyhow::Result<()> {
+    let mut server = TestServer::start(kind)?;
+    let mut worker = Handset::new(&server, "w")?;
+    let mut peer = Handset::new(&server, "peer")?;
+    for i in 0..3 {
+        visit(&mut worker.store, &format!("东关村 {i} 号"))?;
+    }
+    worker.sync(&server)?;
+    let first = peer.sync(&server)?;
+    assert_eq!(first.pulled, 3 * VISIT_CHANGES);
+    // A change made offline while the server is down.
+    let late = visit(&mut worker.store, "东关村 9 号")?;
+
+    server.restart()?;
+    assert_eq!(server.inspect()?.change_count()?, 3 * VISIT_CHANGES, "every acknowledged change kept");
+    // The devices carry on with their keys and cursors: nothing is sent twice.
+    let report = worker.sync(&server)?;
+    assert_eq!((report.pushed, report.duplicates), (VISIT_CHANGES, 0));
+    let report = peer.sync(&server)?;
+    assert_eq!(report.pulled, VISIT_CHANGES, "only what is new since its cursor: {report:?}");
+    assert_eq!(peer.store.get(late)?, worker.store.get(late)?);
+    assert_eq!(peer.store.list(&Default::default())?.len(), 4);
+    // The users, codes and enrollment live in the database too.
+    let mut newcomer = Handset::new(&server, "newcomer")?;
+    assert_eq!(newcomer.sync(&server)?.pulled, 4 * VISIT_CHANGES);
+    assert_eq!(server.inspect()?.record_count()?, 4);
     Ok(())
 }

@@ -14,7 +14,9 @@ use gridsync_server_core::directory;
 use gridsync_server_core::service::reports::{self, Filing};
 use gridsync_server_core::storage::StorageExt;
 use gridsync_tests::people::{self, GRID_A, GRID_A2, GRID_B, RawDevice, TOWNSHIP};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
+
+gridsync_tests::matrix![the_day_lists_who_filed_on_time_late_or_not_at_all];
 
 /// The report of `worker` for `date`, "all safe", as a device whose clock
 /// read `time_ms` when it was filed and `sent_ms` when it was pushed.
@@ -57,13 +59,12 @@ fn push_report(
 }
 
 fn raw_worker(server: &TestServer, name: &str, grid: &str) -> anyhow::Result<RawDevice> {
-    people::ensure_worker(&server.data_dir(), name, grid)?;
-    Ok(RawDevice::enroll(&server.url(), &people::code_for(&server.data_dir(), name)?)?.0)
+    people::ensure_worker(server, name, grid)?;
+    Ok(RawDevice::enroll(&server.url(), &people::code_for(server, name)?)?.0)
 }
 
-#[test]
-fn the_day_lists_who_filed_on_time_late_or_not_at_all() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn the_day_lists_who_filed_on_time_late_or_not_at_all(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let today = Handset::today();
     let yesterday = today.previous().expect("a day before");
     let evening = (yesterday.start_ms(CHINA_UTC_OFFSET_MINUTES) + 20 * 3_600_000) as u64;
@@ -81,12 +82,12 @@ fn the_day_lists_who_filed_on_time_late_or_not_at_all() -> anyhow::Result<()> {
     let fast = raw_worker(&server, "网格员 丙", GRID_B)?;
     push_report(&server, &fast, "网格员 丙", GRID_B, yesterday, evening, now + 2 * 3_600_000);
     // Never filed.
-    people::ensure_worker(&server.data_dir(), "网格员 丁", GRID_B)?;
+    people::ensure_worker(&server, "网格员 丁", GRID_B)?;
     // A worker of another township does not count here.
-    people::ensure_worker(&server.data_dir(), "网格员 戊", people::GRID_C)?;
+    people::ensure_worker(&server, "网格员 戊", people::GRID_C)?;
 
     // Computed on a snapshot, without the audited read of the service.
-    let op = people::operator(&server.data_dir())?;
+    let op = people::operator(&server)?;
     let day = op.run(op.service().storage().read(move |tx| {
         let dir = directory::load(tx)?;
         Ok(reports::daily(tx, &dir, TOWNSHIP, yesterday, CHINA_UTC_OFFSET_MINUTES)?)

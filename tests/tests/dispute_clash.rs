@@ -8,10 +8,12 @@ use gridsync_client_core::{NewDispute, StepDetails};
 use gridsync_proto::dispute::StepStatus;
 use gridsync_proto::{Action, Lifecycle, Role, Stage};
 use gridsync_tests::people::{TOWNSHIP, VILLAGE_A};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
 
-fn clash(village_first: bool) -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+gridsync_tests::matrix![a_resolve_and_a_concurrent_escalation_merge_to_one_flagged_state_in_either_order];
+
+fn clash(kind: Kind, village_first: bool) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut village = Handset::worker(&server, "村调委会 周", VILLAGE_A)?;
     let mut township = Handset::enrolled(&server, "镇综治中心 吴", Role::TownshipAdmin, TOWNSHIP, None)?;
     let mut county = Handset::enrolled(&server, "区综治中心 郑", Role::CountyAdmin, "5301", None)?;
@@ -73,8 +75,9 @@ fn clash(village_first: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_resolve_and_a_concurrent_escalation_merge_to_one_flagged_state_in_either_order() -> anyhow::Result<()> {
-    clash(true)?;
-    clash(false)
+fn a_resolve_and_a_concurrent_escalation_merge_to_one_flagged_state_in_either_order(
+    kind: Kind,
+) -> anyhow::Result<()> {
+    clash(kind, true)?;
+    clash(kind, false)
 }

@@ -10,7 +10,9 @@ use gridsync_client_core::{Mediation, NewDispute, StepDetails};
 use gridsync_proto::{Action, RecordId, RecordState, Role, Stage};
 use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{COUNTY, JUSTICE, TOWNSHIP, VILLAGE_A};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
+
+gridsync_tests::matrix![a_dispute_escalated_twice_and_transferred_ends_identical_everywhere];
 
 /// A small deterministic generator for sync orders.
 struct Orders(u64);
@@ -41,8 +43,8 @@ const COUNTY_CENTRE: usize = 2;
 const BUREAU: usize = 3;
 
 impl Township {
-    fn start(seed: u64) -> anyhow::Result<Self> {
-        let server = TestServer::start()?;
+    fn start(kind: Kind, seed: u64) -> anyhow::Result<Self> {
+        let server = TestServer::start(kind)?;
         let devices = [
             Handset::worker(&server, "东关村 张主任", VILLAGE_A)?,
             Handset::enrolled(&server, "城关镇综治中心 王", Role::TownshipAdmin, TOWNSHIP, None)?,
@@ -82,8 +84,8 @@ fn note(text: &str) -> StepDetails {
     StepDetails { note: Some(text.into()), ..StepDetails::default() }
 }
 
-fn journey(seed: u64) -> anyhow::Result<()> {
-    let mut t = Township::start(seed)?;
+fn journey(kind: Kind, seed: u64) -> anyhow::Result<()> {
+    let mut t = Township::start(kind, seed)?;
     let id = t.devices[VILLAGE].store.register_dispute(&NewDispute {
         place: None,
         source: "patrol".into(),
@@ -196,10 +198,9 @@ fn journey(seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_dispute_escalated_twice_and_transferred_ends_identical_everywhere() -> anyhow::Result<()> {
+fn a_dispute_escalated_twice_and_transferred_ends_identical_everywhere(kind: Kind) -> anyhow::Result<()> {
     for seed in [0x9e37_79b9_7f4a_7c15, 42, 20_240_301] {
-        journey(seed)?;
+        journey(kind, seed)?;
     }
     Ok(())
 }

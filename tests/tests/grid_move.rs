@@ -4,29 +4,37 @@
 //! removes them, and the grid's own worker keeps everything and learns the
 //! new chain of places.
 
-use gridsync_proto::{Level, Role};
+use std::collections::BTreeSet;
+
+use gridsync_proto::{Level, RecordId, Role};
 use gridsync_server_core::clock::now_ms;
-use gridsync_server_sqlite::{DB_FILE, SCHEMA};
 use gridsync_tests::people::{self, GRID_A2, VILLAGE_A, VILLAGE_B};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
+
+gridsync_tests::matrix![a_grid_moves_to_another_village_and_its_records_follow_without_a_rewrite];
 
 /// Rows of one blob column.
 type Blobs = Vec<Vec<u8>>;
 
-/// Every record state and every logged change, byte for byte.
+/// Every record state (by id) and every logged change (in log order), byte
+/// for byte, as the storage holds them.
 fn stored_bytes(server: &TestServer) -> anyhow::Result<(Blobs, Blobs)> {
-    let conn = gridsync_sql_support::open_reader(&server.data_dir().join(DB_FILE), &SCHEMA)?;
-    let column = |sql: &str| -> anyhow::Result<Blobs> {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    };
-    Ok((column("SELECT state FROM records ORDER BY id")?, column("SELECT body FROM changes ORDER BY seq")?))
+    let changes = server.inspect()?.changes()?;
+    let records: BTreeSet<RecordId> = changes.iter().map(|c| c.record).collect();
+    let states = server.inspect()?.read(move |tx| {
+        let mut states = Vec::new();
+        for id in records {
+            states.extend(tx.record_state(id)?);
+        }
+        Ok(states)
+    })?;
+    Ok((states, changes.into_iter().map(|c| c.body).collect()))
 }
 
-#[test]
-fn a_grid_moves_to_another_village_and_its_records_follow_without_a_rewrite() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn a_grid_moves_to_another_village_and_its_records_follow_without_a_rewrite(
+    kind: Kind,
+) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut worker = Handset::worker(&server, "网格员 孙", GRID_A2)?;
     let mut old_village = Handset::worker(&server, "东关村 书记", VILLAGE_A)?;
     let mut new_village = Handset::worker(&server, "西关村 书记", VILLAGE_B)?;
@@ -40,7 +48,7 @@ fn a_grid_moves_to_another_village_and_its_records_follow_without_a_rewrite() ->
     assert!(old_village.store.get(patrol)?.is_some() && new_village.store.get(patrol)?.is_none());
     let before = stored_bytes(&server)?;
 
-    people::operator(&server.data_dir())?.move_place(GRID_A2, Some(VILLAGE_B))?;
+    people::operator(&server)?.move_place(GRID_A2, Some(VILLAGE_B))?;
     assert_eq!(stored_bytes(&server)?, before, "no record and no change was rewritten");
 
     for h in [&mut worker, &mut old_village, &mut new_village, &mut township] {

@@ -7,11 +7,12 @@ use gridsync_client_core::{NewDispute, StepDetails};
 use gridsync_proto::{Action, ErrorCode, RecordKind, Role, Value};
 use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{GRID_A, TOWNSHIP, VILLAGE_A};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
 
-#[test]
-fn a_forbidden_change_is_refused_kept_visible_and_the_rest_accepted() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+gridsync_tests::matrix![a_forbidden_change_is_refused_kept_visible_and_the_rest_accepted];
+
+fn a_forbidden_change_is_refused_kept_visible_and_the_rest_accepted(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut li = Handset::worker(&server, "网格员 李", GRID_A)?;
     let mut township = Handset::enrolled(&server, "镇综治中心 王", Role::TownshipAdmin, TOWNSHIP, None)?;
     let dispute = NewDispute {

@@ -11,7 +11,13 @@ use gridsync_proto::{
 };
 use gridsync_server_core::clock::now_ms;
 use gridsync_tests::people::{self, GRID_A, GRID_B, GRID_C, OTHER_TOWNSHIP, RawDevice, TOWNSHIP};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
+
+gridsync_tests::matrix![
+    each_device_holds_only_what_its_user_may_see,
+    a_worker_in_grid_a_can_neither_pull_nor_push_grid_b,
+    a_device_holds_at_most_its_budget_and_is_told_what_it_left_out
+];
 
 fn held(handset: &Handset) -> Vec<RecordId> {
     let mut ids: Vec<RecordId> =
@@ -59,9 +65,8 @@ fn pull(device: &RawDevice, server: &TestServer) -> PullResponse {
     wire::decode(&response.bytes().expect("body"), &limits).expect("a pull response")
 }
 
-#[test]
-fn each_device_holds_only_what_its_user_may_see() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn each_device_holds_only_what_its_user_may_see(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut li = Handset::worker(&server, "li", GRID_A)?;
     let mut zhao = Handset::worker(&server, "zhao", GRID_B)?;
     let mut chen = Handset::worker(&server, "chen", GRID_C)?;
@@ -87,16 +92,14 @@ fn each_device_holds_only_what_its_user_may_see() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_worker_in_grid_a_can_neither_pull_nor_push_grid_b() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
-    let data = server.data_dir();
+fn a_worker_in_grid_a_can_neither_pull_nor_push_grid_b(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut zhao = Handset::worker(&server, "zhao", GRID_B)?;
     let theirs = zhao.store.start_patrol(now_ms())?;
     zhao.sync(&server)?;
 
-    people::ensure_worker(&data, "li", GRID_A)?;
-    let (li, _) = RawDevice::enroll(&server.url(), &people::code_for(&data, "li")?)?;
+    people::ensure_worker(&server, "li", GRID_A)?;
+    let (li, _) = RawDevice::enroll(&server.url(), &people::code_for(&server, "li")?)?;
     // Pull: nothing of grid B comes back, even from the start of the log.
     let page = pull(&li, &server);
     assert!(page.changes.iter().all(|c| c.change.record != theirs), "grid B's patrol stayed on the server");
@@ -137,9 +140,8 @@ fn a_worker_in_grid_a_can_neither_pull_nor_push_grid_b() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_device_holds_at_most_its_budget_and_is_told_what_it_left_out() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|s| s.scope.budget = 5)?;
+fn a_device_holds_at_most_its_budget_and_is_told_what_it_left_out(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start_on(kind, |s| s.scope.budget = 5)?;
     let mut writer = Handset::worker(&server, "writer", GRID_A)?;
     let mut reader = Handset::worker(&server, "reader", GRID_A)?;
     for i in 0..8 {

@@ -10,7 +10,22 @@ use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::people::code_digest;
 use gridsync_server_core::storage::{NewEnrollment, StorageExt};
 use gridsync_tests::people::{self, DAY_MS, RawDevice, http};
-use gridsync_tests::{Handset, TestServer};
+use gridsync_tests::{Handset, Kind, TestServer};
+
+gridsync_tests::matrix![
+    a_signed_request_from_an_enrolled_device_is_served,
+    unsigned_and_unknown_devices_are_refused,
+    a_wrong_key_or_an_altered_body_fails_the_signature,
+    replays_and_stale_timestamps_are_refused,
+    enrollment_codes_work_once_and_expire,
+    a_message_naming_another_device_is_refused,
+    revoked_devices_are_refused_and_deactivation_revokes_all,
+    a_wipe_order_destroys_the_store,
+    a_device_with_a_wrong_clock_corrects_it_and_syncs,
+    refusals_are_audited_in_an_intact_chain,
+    enrollment_attempts_are_rate_limited_per_address,
+    a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https
+];
 
 fn pull_body(device: ActorId) -> Vec<u8> {
     wire::encode(&PullRequest { device, cursor: 0, limit: 10, profile_version: 0 })
@@ -37,8 +52,8 @@ fn refusal(response: reqwest::blocking::Response) -> (u16, ErrorBody) {
 }
 
 fn enrolled(server: &TestServer, user: &str) -> RawDevice {
-    people::ensure_worker(&server.data_dir(), user, people::GRID_A).expect("user");
-    let code = people::code_for(&server.data_dir(), user).expect("code");
+    people::ensure_worker(server, user, people::GRID_A).expect("user");
+    let code = people::code_for(server, user).expect("code");
     RawDevice::enroll(&server.url(), &code).expect("enroll").0
 }
 
@@ -52,7 +67,7 @@ fn expired_code(server: &TestServer, user: &str) -> anyhow::Result<String> {
     let letters: Vec<char> = random.iter().take(20).map(|b| LETTERS[usize::from(b % 31)] as char).collect();
     let code = letters.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-");
     let (digest, user) = (code_digest(&code), user.to_owned());
-    let op = people::operator(&server.data_dir())?;
+    let op = people::operator(server)?;
     op.run(op.service().storage().write(move |tx, now| {
         let created_ms = now - 2 * DAY_MS;
         let expires_ms = created_ms + DAY_MS;
@@ -65,17 +80,15 @@ fn expired_code(server: &TestServer, user: &str) -> anyhow::Result<String> {
     Ok(code)
 }
 
-#[test]
-fn a_signed_request_from_an_enrolled_device_is_served() {
-    let server = TestServer::start().expect("server");
+fn a_signed_request_from_an_enrolled_device_is_served(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
     let device = enrolled(&server, "li");
     let response = device.post(&server.url(), "/v1/sync/pull", pull_body(device.id)).expect("answer");
     assert_eq!(response.status().as_u16(), 200);
 }
 
-#[test]
-fn unsigned_and_unknown_devices_are_refused() {
-    let server = TestServer::start().expect("server");
+fn unsigned_and_unknown_devices_are_refused(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
     let unsigned = http()
         .post(format!("{}/v1/sync/pull", server.url()))
         .header("content-type", CONTENT_TYPE)
@@ -95,9 +108,8 @@ fn unsigned_and_unknown_devices_are_refused() {
     assert_eq!((status, body.code), (401, ErrorCode::UnknownDevice));
 }
 
-#[test]
-fn a_wrong_key_or_an_altered_body_fails_the_signature() {
-    let server = TestServer::start().expect("server");
+fn a_wrong_key_or_an_altered_body_fails_the_signature(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
     let device = enrolled(&server, "li");
     let impostor = RawDevice {
         id: device.id,
@@ -122,9 +134,8 @@ fn a_wrong_key_or_an_altered_body_fails_the_signature() {
     assert_eq!((status, body.code), (401, ErrorCode::BadSignature));
 }
 
-#[test]
-fn replays_and_stale_timestamps_are_refused() {
-    let server = TestServer::start().expect("server");
+fn replays_and_stale_timestamps_are_refused(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
     let device = enrolled(&server, "li");
     let body = pull_body(device.id);
     let headers = device.signer.headers("POST", "/v1/sync/pull", &body).expect("sign");
@@ -149,11 +160,10 @@ fn replays_and_stale_timestamps_are_refused() {
     assert!(server_time.abs_diff(now_ms()) < 60_000);
 }
 
-#[test]
-fn enrollment_codes_work_once_and_expire() {
-    let server = TestServer::start().expect("server");
-    people::ensure_worker(&server.data_dir(), "zhao", "5301").expect("user");
-    let code = people::code_for(&server.data_dir(), "zhao").expect("code");
+fn enrollment_codes_work_once_and_expire(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
+    people::ensure_worker(&server, "zhao", "5301").expect("user");
+    let code = people::code_for(&server, "zhao").expect("code");
     let (_, answer) = RawDevice::enroll(&server.url(), &code).expect("first use");
     assert_eq!(answer.user, "zhao");
     let again = RawDevice::enroll(&server.url(), &code).expect_err("second use");
@@ -166,18 +176,16 @@ fn enrollment_codes_work_once_and_expire() {
     assert!(unknown.to_string().contains("enrollment_invalid"), "{unknown}");
 }
 
-#[test]
-fn a_message_naming_another_device_is_refused() {
-    let server = TestServer::start().expect("server");
+fn a_message_naming_another_device_is_refused(kind: Kind) {
+    let server = TestServer::start(kind).expect("server");
     let device = enrolled(&server, "li");
     let (status, body) =
         refusal(device.post(&server.url(), "/v1/sync/pull", pull_body(ActorId::random())).expect("answer"));
     assert_eq!((status, body.code), (403, ErrorCode::ActorMismatch));
 }
 
-#[test]
-fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn revoked_devices_are_refused_and_deactivation_revokes_all(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut first = Handset::new(&server, "wang")?;
     let mut second = Handset::new(&server, "wang")?;
     visit(&mut first.store, "3-101")?;
@@ -185,21 +193,20 @@ fn revoked_devices_are_refused_and_deactivation_revokes_all() -> anyhow::Result<
     second.sync(&server)?;
     assert_eq!(second.store.list(&Default::default())?.len(), 1, "the user's other device holds the visit");
 
-    people::operator(&server.data_dir())?.revoke_device(first.store.device_id(), false)?;
+    people::operator(&server)?.revoke_device(first.store.device_id(), false)?;
     let err = first.store.sync(&server.transport()).expect_err("revoked");
     assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
     assert!(first.store.list(&Default::default())?.len() == 1, "revocation without wipe keeps the data");
     second.sync(&server)?;
 
-    people::operator(&server.data_dir())?.deactivate_user("wang")?;
+    people::operator(&server)?.deactivate_user("wang")?;
     let err = second.store.sync(&server.transport()).expect_err("user deactivated");
     assert_eq!(err.server_code(), Some(ErrorCode::DeviceRevoked));
     Ok(())
 }
 
-#[test]
-fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn a_wipe_order_destroys_the_store(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let mut lost = Handset::new(&server, "li")?;
     let party = Party {
         name: "张三丰".into(),
@@ -221,7 +228,7 @@ fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
     })?;
     let report = lost.sync(&server)?;
     assert_eq!(report.refused, 0);
-    people::operator(&server.data_dir())?.revoke_device(lost.store.device_id(), true)?;
+    people::operator(&server)?.revoke_device(lost.store.device_id(), true)?;
     let err = lost.store.sync(&server.transport()).expect_err("wiped");
     assert!(matches!(err, Error::Wiped), "{err}");
     for pii in ["张三丰", "530102199001011234"] {
@@ -236,8 +243,7 @@ fn a_wipe_order_destroys_the_store() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_device_with_a_wrong_clock_corrects_it_and_syncs() -> anyhow::Result<()> {
+fn a_device_with_a_wrong_clock_corrects_it_and_syncs(kind: Kind) -> anyhow::Result<()> {
     /// Answers the first request with `stale_timestamp` and a server time an hour ahead.
     struct SkewedOnce<T> {
         inner: T,
@@ -259,7 +265,7 @@ fn a_device_with_a_wrong_clock_corrects_it_and_syncs() -> anyhow::Result<()> {
             self.inner.send(request)
         }
     }
-    let server = TestServer::start()?;
+    let server = TestServer::start(kind)?;
     let mut device = Handset::new(&server, "li")?;
     device.store.start_patrol(now_ms())?;
     let skewed = SkewedOnce { inner: server.transport(), done: Default::default() };
@@ -269,9 +275,8 @@ fn a_device_with_a_wrong_clock_corrects_it_and_syncs() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
-    let server = TestServer::start()?;
+fn refusals_are_audited_in_an_intact_chain(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
     let device = enrolled(&server, "li");
     let impostor = RawDevice {
         id: device.id,
@@ -279,26 +284,20 @@ fn refusals_are_audited_in_an_intact_chain() -> anyhow::Result<()> {
         public_key: Vec::new(),
     };
     impostor.post(&server.url(), "/v1/sync/pull", pull_body(device.id))?;
-    let conn = gridsync_sql_support::open_reader(
-        &server.data_dir().join(gridsync_server_sqlite::DB_FILE),
-        &gridsync_server_sqlite::SCHEMA,
-    )?;
-    let refused: i64 = conn.query_row(
-        "SELECT count(*) FROM audit WHERE action = 'sync.refused' AND outcome = 'bad_signature'",
-        [],
-        |r| r.get(0),
-    )?;
-    assert_eq!(refused, 1);
-    let enrolled: i64 =
-        conn.query_row("SELECT count(*) FROM audit WHERE action = 'device.enroll'", [], |r| r.get(0))?;
-    assert_eq!(enrolled, 1);
-    assert!(matches!(gridsync_server::operator::verify_audit(&server.data_dir())?, Verdict::Intact { .. }));
+    let audit = server.inspect()?.audit()?;
+    let count = |action: &str, outcome: Option<&str>| {
+        let outcome_is = |o: &str| outcome.is_none_or(|expected| o == expected);
+        audit.iter().filter(|row| row.event.action == action && outcome_is(&row.event.outcome)).count()
+    };
+    assert_eq!(count("sync.refused", Some("bad_signature")), 1);
+    assert_eq!(count("device.enroll", None), 1);
+    let verdict = gridsync_server::operator::verify_audit(&server.database())?;
+    assert!(matches!(verdict, Verdict::Intact { .. }), "{verdict:?}");
     Ok(())
 }
 
-#[test]
-fn enrollment_attempts_are_rate_limited_per_address() {
-    let server = TestServer::start_with(|s| s.enrollments_per_minute = 2).expect("server");
+fn enrollment_attempts_are_rate_limited_per_address(kind: Kind) {
+    let server = TestServer::start_on(kind, |s| s.enrollments_per_minute = 2).expect("server");
     for _ in 0..2 {
         let guess = RawDevice::enroll(&server.url(), "WRONG-GUESS").expect_err("unknown code");
         assert!(guess.to_string().contains("enrollment_invalid"), "{guess}");
@@ -307,17 +306,16 @@ fn enrollment_attempts_are_rate_limited_per_address() {
     assert!(third.to_string().contains("rate_limited"), "{third}");
 }
 
-#[test]
-fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https() -> anyhow::Result<()> {
+fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https(kind: Kind) -> anyhow::Result<()> {
     let tls = tempfile::tempdir()?;
     let files = gridsync_server::tls::write_self_signed(tls.path(), &["127.0.0.1".to_owned()], 30, false)?;
-    let server = TestServer::start_with(|s| {
+    let server = TestServer::start_on(kind, |s| {
         s.tls_cert = Some(files.cert.clone());
         s.tls_key = Some(files.key.clone());
     })?;
     assert!(server.url().starts_with("https://"));
-    people::ensure_worker(&server.data_dir(), "li", people::GRID_A)?;
-    let code = people::code_for(&server.data_dir(), "li")?;
+    people::ensure_worker(&server, "li", people::GRID_A)?;
+    let code = people::code_for(&server, "li")?;
 
     let dir = tempfile::tempdir()?;
     let key = gridsync_client_core::StoreKey::generate()?;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use gridsync_proto::access::AccessKey;
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{ActorId, Directory, ErrorCode, Level, Place, RecordId, Role};
+use gridsync_server::Database;
 use gridsync_server::operator::Operator;
 use gridsync_server_core::service::people::AddUser;
 use gridsync_server_core::service::{Caller, ServiceSettings};
@@ -35,7 +36,7 @@ impl Fixture {
     pub(crate) fn with(settings: ServiceSettings) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let op = Operator::open(&data, settings).expect("open");
+        let op = Operator::open(&Database::Embedded { data_dir: data.clone() }, settings).expect("open");
         Self { op, data, _dir: dir }
     }
 }

@@ -1,0 +1,400 @@
+//! The sync log's SQL: `changes`, `records`, `record_access`, `replicas`,
+//! `pull_tokens`, and the two upserts of a push (`devices`,
+//! `daily_reports`). This is the ingest and pull path: one statement (one
+//! round trip) per row written, a page's replica rows in one statement
+//! each, ids and bodies read in place.
+//!
+//! In a write transaction every method first takes the write lock
+//! ([`PgTx::write_lock`]): reads too, so that the duplicate-dot check of a
+//! push ([`SyncLogRead::change_body`]) sees every change committed before
+//! it, and log positions and pull tokens are drawn in commit order.
+
+use gridsync_proto::{ActorId, RecordId, RecordKind};
+use gridsync_server_core::storage::{
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, StorageResult,
+    SyncLogRead, SyncLogWrite,
+};
+
+use super::{PgTx, actor_id, get, int, opt_uint, record_id, run, uint};
+
+impl SyncLogRead for PgTx<'_> {
+    fn change_body(
+        &mut self,
+        record: RecordId,
+        actor: ActorId,
+        counter: u64,
+    ) -> StorageResult<Option<Vec<u8>>> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.row(
+                "SELECT body FROM changes WHERE record = $1 AND actor = $2 AND counter = $3",
+                &[&record.as_bytes().as_slice(), &actor.as_bytes().as_slice(), &int(counter)],
+            )?;
+            row.map(|r| get(&r, 0, "a change's body")).transpose()
+        })
+    }
+
+    fn record_state(&mut self, id: RecordId) -> StorageResult<Option<Vec<u8>>> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.row("SELECT state FROM records WHERE id = $1", &[&id.as_bytes().as_slice()])?;
+            row.map(|r| get(&r, 0, "a record's state")).transpose()
+        })
+    }
+
+    /// The largest log position of the snapshot. Safe (guarantee 4 of the
+    /// seam) because positions are drawn only under the write lock, in
+    /// commit order, and PostgreSQL makes a transaction visible before it
+    /// releases its locks: once a position is visible, every transaction
+    /// that drew a lower one has committed (or rolled back, leaving a gap
+    /// that nothing fills), and every later one draws a higher one.
+    fn high_water(&mut self) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.one("SELECT coalesce(max(seq), 0) FROM changes", &[])?;
+            uint(&row, 0, "the largest log position")
+        })
+    }
+
+    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.row(
+                "SELECT log_high FROM pull_tokens WHERE token = $1 AND device = $2",
+                &[&int(token), &device.as_bytes().as_slice()],
+            )?;
+            row.map(|r| uint(&r, 0, "a pull token's log position")).transpose()
+        })
+    }
+
+    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>> {
+        run(|| {
+            self.write_lock()?;
+            let rows = self.rows(
+                "SELECT record, added_token, removed_token, rebuild, sent_through FROM replicas WHERE device = $1",
+                &[&device.as_bytes().as_slice()],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ReplicaRow {
+                        record: record_id(row, 0, "a replica's record")?,
+                        added_token: uint(row, 1, "a replica's added token")?,
+                        removed_token: opt_uint(row, 2, "a replica's removed token")?,
+                        rebuild: get(row, 3, "a replica's rebuild flag")?,
+                        sent_through: uint(row, 4, "a replica's sent-through position")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.each_row(
+                "SELECT record, active_ms, open FROM record_access WHERE key = $1 AND active_ms >= $2",
+                &[&key, &active_since],
+                |row| {
+                    let record = record_id(row, 0, "a record in the access index")?;
+                    let active_ms = get(row, 1, "a record's activity time")?;
+                    each(AccessRow { record, active_ms, open: get(row, 2, "a record's open flag")? });
+                    Ok(true)
+                },
+            )?;
+            self.each_row(
+                "SELECT record, active_ms FROM record_access WHERE key = $1 AND open",
+                &[&key],
+                |row| {
+                    let record = record_id(row, 0, "a record in the access index")?;
+                    each(AccessRow {
+                        record,
+                        active_ms: get(row, 1, "a record's activity time")?,
+                        open: true,
+                    });
+                    Ok(true)
+                },
+            )
+        })
+    }
+
+    fn history(
+        &mut self,
+        record: RecordId,
+        upto: u64,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.each_row(
+                "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
+                 WHERE record = $1 AND seq <= $2 ORDER BY seq",
+                &[&record.as_bytes().as_slice(), &int(upto)],
+                |row| {
+                    each(LogRow {
+                        seq: uint(row, 0, "a log position")?,
+                        received_ms: uint(row, 1, "a change's receipt time")?,
+                        clock_suspect: get(row, 2, "a change's clock flag")?,
+                        body: get(row, 3, "a change's body")?,
+                        record,
+                        actor: actor_id(row, 4, "a change's device")?,
+                    });
+                    Ok(true)
+                },
+            )
+        })
+    }
+
+    fn scan(
+        &mut self,
+        after: u64,
+        upto: u64,
+        max_rows: usize,
+        each: &mut dyn FnMut(LogRow<'_>) -> bool,
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+            self.each_row(
+                "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
+                 WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                &[&int(after), &int(upto), &limit],
+                |row| {
+                    // Most of the log is other scopes': the body is lent in
+                    // place, and copied only by whoever sends it.
+                    Ok(each(LogRow {
+                        seq: uint(row, 0, "a log position")?,
+                        received_ms: uint(row, 1, "a change's receipt time")?,
+                        clock_suspect: get(row, 2, "a change's clock flag")?,
+                        body: get(row, 3, "a change's body")?,
+                        record: record_id(row, 4, "a change's record")?,
+                        actor: actor_id(row, 5, "a change's device")?,
+                    }))
+                },
+            )
+        })
+    }
+
+    fn change_count(&mut self) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.one("SELECT count(*) FROM changes", &[])?;
+            uint(&row, 0, "the change count")
+        })
+    }
+
+    fn record_count(&mut self) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.one("SELECT count(*) FROM records", &[])?;
+            uint(&row, 0, "the record count")
+        })
+    }
+
+    fn records_of_kind(&mut self, kind: RecordKind) -> StorageResult<Vec<Vec<u8>>> {
+        run(|| {
+            self.write_lock()?;
+            let rows = self
+                .rows("SELECT state FROM records WHERE kind = $1 ORDER BY id", &[&i32::from(kind.code())])?;
+            rows.iter().map(|row| get(row, 0, "a record's state")).collect()
+        })
+    }
+}
+
+impl SyncLogWrite for PgTx<'_> {
+    /// The position is drawn from `changes.seq`'s identity under the write
+    /// lock, so positions rise in commit order (guarantee 5).
+    fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let row = self.one(
+                "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+                &[
+                    &change.record.as_bytes().as_slice(),
+                    &change.actor.as_bytes().as_slice(),
+                    &int(change.counter),
+                    &int(change.received_ms),
+                    &change.body,
+                    &change.clock_suspect,
+                    &change.clock_offset_ms,
+                ],
+            )?;
+            uint(&row, 0, "a new log position")
+        })
+    }
+
+    fn save_record(&mut self, record: &SavedRecord<'_>) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.execute(
+                "INSERT INTO records (id, kind, state, conflicted, updated_seq) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, conflicted = EXCLUDED.conflicted,
+                                                updated_seq = EXCLUDED.updated_seq",
+                &[
+                    &record.id.as_bytes().as_slice(),
+                    &i32::from(record.kind.code()),
+                    &record.state,
+                    &record.conflicted,
+                    &int(record.updated_seq),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Reads the record's rows (their keys) once; when their keys are
+    /// exactly `keys`, only their activity (the larger of old and new) and
+    /// open flag move, else they are replaced (one statement for all the
+    /// new keys).
+    fn file_access(
+        &mut self,
+        record: RecordId,
+        keys: &[String],
+        active_ms: u64,
+        open: bool,
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            let id = record.as_bytes().as_slice();
+            let existing = self.rows("SELECT key, active_ms FROM record_access WHERE record = $1", &[&id])?;
+            let (mut filed, mut active) = (Vec::with_capacity(existing.len()), int(active_ms));
+            for row in &existing {
+                filed.push(get::<&str>(row, 0, "an access key")?);
+                active = active.max(get(row, 1, "a record's activity time")?);
+            }
+            filed.sort_unstable();
+            let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            if wanted == filed {
+                self.execute(
+                    "UPDATE record_access SET active_ms = $2, open = $3 WHERE record = $1",
+                    &[&id, &active, &open],
+                )?;
+                return Ok(());
+            }
+            if !existing.is_empty() {
+                self.execute("DELETE FROM record_access WHERE record = $1", &[&id])?;
+            }
+            if !wanted.is_empty() {
+                self.execute(
+                    "INSERT INTO record_access (key, record, active_ms, open)
+                     SELECT key, $2, $3, $4 FROM unnest($1::text[]) AS key",
+                    &[&wanted, &id, &active, &open],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.execute(
+                "INSERT INTO replicas (device, record, added_token) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.execute(
+                "UPDATE replicas SET rebuild = true WHERE device = $1 AND record = $2",
+                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn note_push(&mut self, device: ActorId, now: u64, changes: u32) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.execute(
+                "INSERT INTO devices (id, first_seen_ms, last_push_ms, changes) VALUES ($1, $2, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET last_push_ms = EXCLUDED.last_push_ms,
+                                                changes = devices.changes + EXCLUDED.changes",
+                &[&device.as_bytes().as_slice(), &int(now), &i64::from(changes)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn save_daily_report(&mut self, row: &DailyReportRow) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.execute(
+                "INSERT INTO daily_reports (worker, date, record, grid, status, filed_ms, received_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (worker, date) DO UPDATE SET grid = EXCLUDED.grid, status = EXCLUDED.status,
+                     filed_ms = least(daily_reports.filed_ms, EXCLUDED.filed_ms),
+                     received_ms = least(daily_reports.received_ms, EXCLUDED.received_ms)",
+                &[
+                    &row.worker,
+                    &row.date,
+                    &row.record.as_bytes().as_slice(),
+                    &row.grid,
+                    &row.status,
+                    &int(row.filed_ms),
+                    &int(row.received_ms),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The page's cursor is the new `pull_tokens` row's token, drawn from
+    /// the identity under the write lock: above every token issued before,
+    /// deleted ones too. Removals and additions are one statement each.
+    fn record_pull_page(&mut self, page: &PullPage<'_>) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let d = page.device.as_bytes().as_slice();
+            let t = int(page.presented);
+            if page.reset {
+                self.execute("DELETE FROM replicas WHERE device = $1", &[&d])?;
+                self.execute("DELETE FROM pull_tokens WHERE device = $1", &[&d])?;
+            } else if page.dirty {
+                self.execute("DELETE FROM replicas WHERE device = $1 AND added_token > $2", &[&d, &t])?;
+                self.execute("DELETE FROM replicas WHERE device = $1 AND removed_token <= $2", &[&d, &t])?;
+                self.execute(
+                    "UPDATE replicas SET removed_token = NULL WHERE device = $1 AND removed_token > $2",
+                    &[&d, &t],
+                )?;
+            }
+            let row = self.one(
+                "INSERT INTO pull_tokens (device, log_high, issued_ms) VALUES ($1, $2, $3) RETURNING token",
+                &[&d, &int(page.log_high), &int(page.now)],
+            )?;
+            let token: i64 = get(&row, 0, "a new pull token")?;
+            if !page.removes.is_empty() {
+                let removes: Vec<&[u8]> = page.removes.iter().map(|r| r.as_bytes().as_slice()).collect();
+                self.execute(
+                    "UPDATE replicas SET removed_token = $3 WHERE device = $1 AND record = ANY($2::bytea[])",
+                    &[&d, &removes, &token],
+                )?;
+            }
+            if !page.adds.is_empty() {
+                let adds: Vec<&[u8]> = page.adds.iter().map(|r| r.as_bytes().as_slice()).collect();
+                self.execute(
+                    "INSERT INTO replicas (device, record, added_token, removed_token, rebuild, sent_through)
+                     SELECT DISTINCT $1::bytea, record, $3::bigint, NULL::bigint, false, $4::bigint
+                     FROM unnest($2::bytea[]) AS record
+                     ON CONFLICT (device, record) DO UPDATE
+                         SET added_token = EXCLUDED.added_token, removed_token = NULL, rebuild = false,
+                             sent_through = EXCLUDED.sent_through",
+                    &[&d, &adds, &token, &int(page.sent_through)],
+                )?;
+            }
+            // Keep the presented cursor (the device re-presents it if this
+            // page is lost) and the new one; older and abandoned cursors go.
+            self.execute(
+                "DELETE FROM pull_tokens WHERE device = $1 AND token <> $2 AND token <> $3",
+                &[&d, &t, &token],
+            )?;
+            u64::try_from(token).map_err(|_| crate::error::corrupt("a new pull token is negative"))
+        })
+    }
+}
