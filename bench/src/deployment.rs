@@ -18,11 +18,11 @@
 //! county. The workload generator checks every write against
 //! the same places, as the worker's device checks it against its profile.
 
-use std::path::Path;
-
 use anyhow::Context;
 use gridsync_proto::{Actor, Directory, Level, Place, Profile, Role};
+use gridsync_server::Database;
 use gridsync_server::operator::Operator;
+use gridsync_server_core::service::ServiceSettings;
 
 /// The county's code (崆峒区).
 pub(crate) const COUNTY: &str = "620802";
@@ -106,10 +106,10 @@ impl Deployment {
     }
 
     /// Writes the places, the workers and the township administrator into
-    /// the (not yet running) server's data directory `data`.
-    pub(crate) fn install(&self, data: &Path) -> anyhow::Result<()> {
+    /// the (not yet served) `database`.
+    pub(crate) fn install(&self, database: &Database) -> anyhow::Result<()> {
         let install = || -> anyhow::Result<()> {
-            let op = Operator::open_default(data)?;
+            let op = Operator::open(database, ServiceSettings::default())?;
             for p in &self.places {
                 op.add_place(p)?;
             }
@@ -124,8 +124,14 @@ impl Deployment {
 }
 
 /// Issues a one-time enrollment code for `user` (as the admin CLI does).
-pub(crate) fn enrollment_code(data: &Path, user: &str) -> anyhow::Result<String> {
-    let issue = || Operator::open_default(data)?.issue_code(user, CODE_TTL_MS, "http://127.0.0.1");
+pub(crate) fn enrollment_code(database: &Database, user: &str) -> anyhow::Result<String> {
+    let issue = || {
+        Operator::open(database, ServiceSettings::default())?.issue_code(
+            user,
+            CODE_TTL_MS,
+            "http://127.0.0.1",
+        )
+    };
     Ok(issue().with_context(|| format!("cannot issue an enrollment code for {user}"))?.code)
 }
 

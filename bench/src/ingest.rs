@@ -2,7 +2,11 @@
 //!
 //! The server ([`gridsync_server::Running`]) runs in this process on a
 //! loopback port with a fresh data directory, exactly as `gridsync-server`
-//! runs it (actix HTTP workers, one SQLite writer thread with group commit).
+//! runs it (actix HTTP workers, one SQLite writer thread with group commit);
+//! or, for the PostgreSQL figures, as N instances on N ports sharing one
+//! fresh PostgreSQL database and nothing else (each with its own service,
+//! connection pool, runtime and HTTP workers), device `i` talking to
+//! instance `i mod N`.
 //! The hierarchy and the users are installed before it starts
 //! ([`crate::deployment`]). Every simulated device enrolls with a one-time
 //! code as its grid's worker, has its own HTTP client (its own keep-alive
@@ -16,7 +20,7 @@
 //! share one small async runtime, to leave as much CPU as possible to the
 //! server (client and server share the machine).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -27,6 +31,7 @@ use gridsync_proto::{ActorId, PushRequest, PushResponse, RecordState};
 use gridsync_server::{Database, Inspector, Running, Settings};
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::policy::scope::ScopeSettings;
+use gridsync_server_postgres::testing::TestDatabase;
 use gridsync_server_sqlite::{DB_FILE, SCHEMA};
 
 use crate::deployment::{self, Deployment};
@@ -40,11 +45,14 @@ pub(crate) struct Options {
     pub(crate) client_threads: usize,
 }
 
-/// A running benchmark server and its data directory.
+/// A running benchmark server: one instance on an embedded database, or
+/// several on one PostgreSQL database.
 #[derive(Debug)]
 pub(crate) struct Server {
-    running: Running,
-    data: PathBuf,
+    instances: Vec<Running>,
+    database: Database,
+    /// The PostgreSQL database, dropped after the instances stop.
+    scratch: Option<TestDatabase>,
     /// The replication budget and window in effect (the defaults).
     pub(crate) scope: ScopeSettings,
 }
@@ -53,28 +61,66 @@ impl Server {
     /// Installs `deployment` in a fresh data directory under `dir` and
     /// starts the server on a free loopback port.
     pub(crate) fn start(dir: &Path, deployment: &Deployment, options: &Options) -> anyhow::Result<Self> {
-        let data = dir.join("server-data");
-        deployment.install(&data)?;
-        let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
+        let database = Database::Embedded { data_dir: dir.join("server-data") };
+        Self::start_on(database, None, 1, deployment, options)
+    }
+
+    /// Creates a fresh database on the PostgreSQL server `admin_url`,
+    /// installs `deployment` in it and starts `instances` servers on it.
+    pub(crate) fn start_postgres(
+        admin_url: &str,
+        instances: usize,
+        deployment: &Deployment,
+        options: &Options,
+    ) -> anyhow::Result<Self> {
+        let scratch = TestDatabase::create_on(admin_url).map_err(anyhow::Error::msg)?;
+        let database = Database::Postgres { url: scratch.url().to_owned() };
+        Self::start_on(database, Some(scratch), instances, deployment, options)
+    }
+
+    fn start_on(
+        database: Database,
+        scratch: Option<TestDatabase>,
+        instances: usize,
+        deployment: &Deployment,
+        options: &Options,
+    ) -> anyhow::Result<Self> {
+        deployment.install(&database)?;
+        let (data_dir, url) = match &database {
+            Database::Embedded { data_dir } => (data_dir.clone(), None),
+            Database::Postgres { url } => (std::env::temp_dir(), Some(url.clone())),
+        };
+        let mut settings = Settings::new(data_dir, "127.0.0.1:0".parse()?);
         settings.workers = options.server_workers;
+        settings.database = url;
         let scope = settings.scope;
-        let running = Running::start(settings).context("cannot start the server")?;
-        Ok(Self { running, data, scope })
+        let instances = (0..instances.max(1))
+            .map(|_| Running::start(settings.clone()).context("cannot start the server"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self { instances, database, scratch, scope })
     }
 
-    /// The base URL.
+    /// The base URL of the first instance.
     pub(crate) fn url(&self) -> String {
-        self.running.url()
+        self.instances[0].url()
     }
 
-    /// The data directory.
-    pub(crate) fn data(&self) -> &Path {
-        &self.data
+    /// The base URL of every instance.
+    pub(crate) fn urls(&self) -> Vec<String> {
+        self.instances.iter().map(Running::url).collect()
     }
 
-    /// Stops the server.
+    /// Where the server keeps its data.
+    pub(crate) fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Stops every instance, then drops a PostgreSQL database.
     pub(crate) fn stop(self) {
-        self.running.stop();
+        for instance in self.instances {
+            instance.stop();
+        }
+        drop(self.scratch);
     }
 }
 
@@ -157,7 +203,7 @@ pub(crate) fn run(
     expected: &Expected<'_>,
     options: &Options,
 ) -> anyhow::Result<Report> {
-    let url = format!("{}/v1/sync/push", server.url());
+    let urls = server.urls();
     let sent_ms = now_ms();
     pushes.iter_mut().flatten().for_each(|p| p.sent_ms = sent_ms);
     let encoded: Vec<Encoded> = pushes
@@ -184,9 +230,10 @@ pub(crate) fn run(
     let signers = pushes
         .iter()
         .zip(users)
-        .map(|(device, user)| {
+        .enumerate()
+        .map(|(i, (device, user))| {
             let id = device.first().map(|p| p.device).context("a device without pushes")?;
-            enroll(server, user, id)
+            enroll(server, &urls[i % urls.len()], user, id)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let clients = encoded
@@ -206,7 +253,8 @@ pub(crate) fn run(
             .zip(signers)
             .enumerate()
             .map(|(i, ((bodies, client), signer))| {
-                tokio::spawn(device(i, client, signer, url.clone(), bodies, start))
+                let url = format!("{}/v1/sync/push", urls[i % urls.len()]);
+                tokio::spawn(device(i, client, signer, url, bodies, start))
             })
             .collect();
         let mut results = Vec::with_capacity(tasks.len());
@@ -221,8 +269,7 @@ pub(crate) fn run(
     let latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
     ensure!(accepted == sent, "server accepted {accepted} changes of {sent} sent");
 
-    let database = Database::Embedded { data_dir: server.data().to_owned() };
-    let inspector = Inspector::open(&database).context("cannot inspect the server database")?;
+    let inspector = Inspector::open(server.database()).context("cannot inspect the server database")?;
     let server_changes = inspector.change_count()?;
     let server_records = inspector.record_count()?;
     let mut states_checked = 0;
@@ -237,13 +284,7 @@ pub(crate) fn run(
         states_checked += 1;
     }
     drop(inspector);
-    let reader = gridsync_sql_support::open_reader(&server.data().join(DB_FILE), &SCHEMA)?;
-    let count = |table: &str| -> anyhow::Result<u64> {
-        let n: i64 = reader.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-        Ok(n as u64)
-    };
-    let report_rows = count("daily_reports")?;
-    let access_rows = count("record_access")?;
+    let [report_rows, access_rows] = count_rows(server.database(), ["daily_reports", "record_access"])?;
     Ok(Report {
         changes: sent,
         groups,
@@ -259,15 +300,47 @@ pub(crate) fn run(
     })
 }
 
-/// Issues a code for `user` and enrolls `device` with a fresh key over HTTP.
-fn enroll(server: &Server, user: &str, device: ActorId) -> anyhow::Result<Signer> {
-    let code = deployment::enrollment_code(server.data(), user)?;
+/// Rows in each of `tables`, read from the database directly (the storage
+/// seam counts changes and records, not index rows).
+fn count_rows<const N: usize>(database: &Database, tables: [&str; N]) -> anyhow::Result<[u64; N]> {
+    let mut counts = [0; N];
+    match database {
+        Database::Embedded { data_dir } => {
+            let reader = gridsync_sql_support::open_reader(&data_dir.join(DB_FILE), &SCHEMA)?;
+            for (count, table) in counts.iter_mut().zip(tables) {
+                let n: i64 = reader.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                *count = n as u64;
+            }
+        }
+        Database::Postgres { url } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+                let driver = tokio::spawn(connection);
+                for (count, table) in counts.iter_mut().zip(tables) {
+                    let n: i64 =
+                        client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await?.get(0);
+                    *count = n as u64;
+                }
+                drop(client);
+                let _ = driver.await;
+                anyhow::Ok(())
+            })?;
+        }
+    }
+    Ok(counts)
+}
+
+/// Issues a code for `user` and enrolls `device` with a fresh key over HTTP
+/// at the instance `base_url`.
+fn enroll(server: &Server, base_url: &str, user: &str, device: ActorId) -> anyhow::Result<Signer> {
+    let code = deployment::enrollment_code(server.database(), user)?;
     let key = SigningKey::generate()?;
     let request = EnrollRequest { code, device, public_key: auth::b64(key.public_key()) };
     let response = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()?
-        .post(format!("{}/v1/enroll", server.url()))
+        .post(format!("{base_url}/v1/enroll"))
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(serde_json::to_vec(&request)?)
         .send()?;

@@ -82,6 +82,16 @@ struct Args {
     /// Threads of the simulated devices' shared async HTTP runtime.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// PostgreSQL server for (e): the URL of a database there whose user may
+    /// create databases; each measurement makes a fresh one and drops it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres: String,
+    /// Server instances on one PostgreSQL database in (e), one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    postgres_instances: Vec<usize>,
+    /// Leave out (e), the PostgreSQL measurements.
+    #[arg(long)]
+    no_postgres: bool,
     /// Directory for the temporary databases (default: the system temp dir).
     /// Put it on the disk you want to measure.
     #[arg(long)]
@@ -168,8 +178,8 @@ fn main() -> anyhow::Result<()> {
         // What the server's own scope rules put on each device, budget aside.
         let expected_scope = match &pulls {
             Some(_) => Some((
-                pull::in_scope(server.data(), TOWNSHIP_ADMIN, &scope)?,
-                pull::in_scope(server.data(), &users[0], &scope)?,
+                pull::in_scope(server.database(), TOWNSHIP_ADMIN, &scope)?,
+                pull::in_scope(server.database(), &users[0], &scope)?,
             )),
             None => None,
         };
@@ -196,10 +206,36 @@ fn main() -> anyhow::Result<()> {
         rounds.push(round);
     }
     drop(rows);
+
+    // (e): the same ingest and the township's first sync on PostgreSQL,
+    // with 1, 2 and 4 server instances sharing the database.
+    let mut postgres = Vec::new();
+    if !args.no_postgres {
+        for &instances in &args.postgres_instances {
+            let dir = tempfile::tempdir_in(tmp.path())?;
+            let server = ingest::Server::start_postgres(&args.postgres, instances, &deployment, &options)?;
+            let b = ingest::run(&server, &mut pushes, &users, &expected, &options)?;
+            let verified = b.verified(&expected);
+            let mut admin = pull::run(&server, dir.path(), TOWNSHIP_ADMIN, args.pull_page)?;
+            admin.pages_received.clear();
+            let admin_scope = pull::in_scope(server.database(), TOWNSHIP_ADMIN, &server.scope)?;
+            server.stop();
+            let run = report::PgRun { instances, b, admin };
+            report::postgres_run(&run, rounds.first(), verified);
+            ensure!(verified, "the PostgreSQL database does not hold what was sent");
+            ensure!(
+                run.admin.records + u64::from(run.admin.withheld) == admin_scope
+                    && run.admin.held == run.admin.records,
+                "the township administrator's device did not get its scope from PostgreSQL"
+            );
+            postgres.push(run);
+        }
+    }
     report::fsync("disk after", &sqlite_baseline::fsync_probe(tmp.path(), report::FSYNC_SAMPLES)?);
 
     let c = wire_size::measure(&pushes, args.seed)?;
     let c_pull = wire_size::measure_pull(&pull_pages)?;
     report::summary(&args, &rounds, &c, &c_pull);
+    report::postgres_summary(&args, &rounds, &postgres);
     Ok(())
 }

@@ -21,9 +21,11 @@ use anyhow::Context;
 use gridsync_client_core::{HttpTransport, RecordFilter, Request, Store, StoreKey, SyncOptions, Transport};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{Dot, PullResponse, RecordId};
+use gridsync_server::Database;
 use gridsync_server::operator::Operator;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::policy::scope::{self, ScopeSettings};
+use gridsync_server_core::service::ServiceSettings;
 use gridsync_server_core::storage::StorageExt;
 use gridsync_server_core::{StorageError, directory};
 
@@ -117,7 +119,7 @@ impl Transport for Timed {
 /// Enrolls a new device for `user` in a fresh store under `dir` and runs
 /// its first sync against `server`, `page` changes per pull page.
 pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow::Result<Report> {
-    let code = deployment::enrollment_code(server.data(), user)?;
+    let code = deployment::enrollment_code(server.database(), user)?;
     let path = dir.join(format!("{user}.handset.db"));
     let key = StoreKey::from_bytes([0x5a; 32]);
     let mut store =
@@ -166,8 +168,8 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
 
 /// How many records the server's scope rules put on a device of `user`,
 /// budget aside: open disputes and what was active within the window.
-pub(crate) fn in_scope(data: &Path, user: &str, settings: &ScopeSettings) -> anyhow::Result<u64> {
-    let op = Operator::open_default(data)?;
+pub(crate) fn in_scope(database: &Database, user: &str, settings: &ScopeSettings) -> anyhow::Result<u64> {
+    let op = Operator::open(database, ServiceSettings::default())?;
     let user = user.to_owned();
     let settings = *settings;
     op.run(op.service().storage().read(move |tx| {

@@ -18,6 +18,17 @@ const WIRE_TARGET: f64 = 0.40;
 /// Samples of the fsync probe.
 pub(crate) const FSYNC_SAMPLES: usize = 200;
 
+/// (e): one PostgreSQL measurement.
+#[derive(Debug)]
+pub(crate) struct PgRun {
+    /// Server instances sharing the database.
+    pub(crate) instances: usize,
+    /// (b) on PostgreSQL.
+    pub(crate) b: ingest::Report,
+    /// (d): the township administrator's new device.
+    pub(crate) admin: pull::Report,
+}
+
 /// What one round measured.
 #[derive(Debug)]
 pub(crate) struct Round {
@@ -391,4 +402,80 @@ pub(crate) fn header(args: &Args, dir: &Path) {
         args.client_threads
     );
     println!("databases:  {} (SQLite WAL + synchronous=FULL, as the server)", dir.display());
+    if !args.no_postgres {
+        println!(
+            "            (e) on PostgreSQL at {} with {:?} server instance(s)",
+            gridsync_server_postgres::redacted(&args.postgres),
+            args.postgres_instances
+        );
+    }
+}
+
+/// One line per PostgreSQL measurement, as it finishes, beside SQLite's
+/// first round.
+pub(crate) fn postgres_run(run: &PgRun, sqlite: Option<&Round>, verified: bool) {
+    let (b, d) = (&run.b, &run.admin);
+    let vs = |pg: f64, lite: Option<f64>| {
+        lite.map_or(String::new(), |l| format!(" = {:>5.1}% of SQLite", pg / l * 100.0))
+    };
+    println!(
+        "(e) postgres x{}: (b) {:>7.0} changes/s{}  [{:.1} s]  server: {} / {} changes, {} records, {} states: {}",
+        run.instances,
+        b.rate(),
+        vs(b.rate(), sqlite.map(|r| r.b.rate())),
+        b.elapsed.as_secs_f64(),
+        b.server_changes,
+        b.changes,
+        b.server_records,
+        b.states_checked,
+        if verified { "ok" } else { "MISMATCH" }
+    );
+    println!(
+        "                 (d) township {:>6} records, {:>7} changes in {:>4} pages, {:>5.1} s: {:>6.0} changes/s{}; \
+         server per page p50 {:.1} ms",
+        d.records,
+        d.distinct,
+        d.pages,
+        d.elapsed.as_secs_f64(),
+        d.change_rate(),
+        vs(d.change_rate(), sqlite.and_then(|r| r.pulls.as_ref()).map(|p| p.admin.change_rate())),
+        ms(d.server_p50())
+    );
+}
+
+/// (e) beside the SQLite medians.
+pub(crate) fn postgres_summary(args: &Args, rounds: &[Round], runs: &[PgRun]) {
+    if runs.is_empty() {
+        return;
+    }
+    let lite_b = median(rounds.iter().map(|r| r.b.rate()));
+    let lite_d = median(rounds.iter().filter_map(|r| r.pulls.as_ref()).map(|p| p.admin.change_rate()));
+    println!(
+        "(e)  PostgreSQL ({}), the same pushes from {} devices (device i to instance i mod N), then the \
+         township's first sync; one fresh database per line:",
+        gridsync_server_postgres::redacted(&args.postgres),
+        args.devices
+    );
+    println!(
+        "     instances | (b) changes/s | vs SQLite (b) | push p50 / p99 ms | (d) township s | (d) changes/s | vs SQLite (d)"
+    );
+    for run in runs {
+        let mut latencies = run.b.latencies.clone();
+        latencies.sort_unstable();
+        println!(
+            "     {:>9} | {:>13.0} | {:>12.1}% | {:>7.1} / {:>7.1} | {:>14.1} | {:>13.0} | {:>12.1}%",
+            run.instances,
+            run.b.rate(),
+            run.b.rate() / lite_b * 100.0,
+            ms(quantile(&latencies, 0.5)),
+            ms(quantile(&latencies, 0.99)),
+            run.admin.elapsed.as_secs_f64(),
+            run.admin.change_rate(),
+            run.admin.change_rate() / lite_d.max(f64::MIN_POSITIVE) * 100.0
+        );
+    }
+    println!(
+        "     verified on every line: no group refused, every change and record on the database, sampled states \
+         equal, one daily_reports row per device-day, the township's device holds its whole scope (budget aside)"
+    );
 }

@@ -51,21 +51,30 @@ impl TestDatabase {
     /// with a message saying how to start PostgreSQL.
     pub fn create() -> TestDatabase {
         let server = std::env::var("GRIDSYNC_TEST_PG").unwrap_or_else(|_| DEFAULT_SERVER.to_owned());
+        match TestDatabase::create_on(&server) {
+            Ok(database) => database,
+            Err(e) => panic!(
+                "{e}\n\
+                 Start the local server with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+                 (it must accept user postgres on 127.0.0.1:5432 without a password), or set GRIDSYNC_TEST_PG \
+                 to the URL of a server where the user may create databases."
+            ),
+        }
+    }
+
+    /// Creates a fresh database on `server` (a URL of a database there the
+    /// user can connect to, with the right to create databases), e.g. for a
+    /// benchmark. The error names the server with its password masked.
+    pub fn create_on(server: &str) -> Result<TestDatabase, String> {
         let random = std::collections::hash_map::RandomState::new().build_hasher().finish() as u32;
         let counter = MADE.fetch_add(1, Ordering::Relaxed);
         let name = format!("gridsync_test_{}_{counter}_{random:08x}", std::process::id());
-        let url = with_database(&server, &name);
+        let url = with_database(server, &name);
         let statement = format!("CREATE DATABASE {name}");
-        if let Err(e) = on_server(&server, &statement) {
-            panic!(
-                "cannot create a test database on PostgreSQL at {}: {e}\n\
-                 Start the local server with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                 (it must accept user postgres on 127.0.0.1:5432 without a password), or set GRIDSYNC_TEST_PG \
-                 to the URL of a server where the user may create databases.",
-                redacted(&server)
-            );
-        }
-        TestDatabase { server, name, url }
+        on_server(server, &statement).map_err(|e| {
+            format!("cannot create a test database on PostgreSQL at {}: {e}", redacted(server))
+        })?;
+        Ok(TestDatabase { server: server.to_owned(), name, url })
     }
 
     /// The database's URL, for [`PostgresStorage::connect`](crate::PostgresStorage::connect).

@@ -41,7 +41,8 @@ pub fn build(
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
-    let backend = Backend::open(&database)?;
+    let mut backend = Backend::open(&database)?;
+    backend.lock_for_serving()?;
     let service =
         GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone());
     let limiter = backend.rate_limiter(settings.enrollments_per_minute, settings.logins_per_minute);

@@ -13,6 +13,7 @@
 //! ([`Database::describe`] and the `Debug` form show it as `***`).
 
 use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -114,11 +115,15 @@ pub struct Backend {
 
 /// What only one backend has.
 enum Kind {
-    /// SQLite's writer thread, joined by [`Backend::join`].
-    Embedded(WriterThread),
+    /// SQLite's writer thread, joined by [`Backend::join`], and the serve
+    /// lock once taken ([`Backend::lock_for_serving`]).
+    Embedded { writer: WriterThread, data_dir: PathBuf, serve_lock: Option<File> },
     /// The PostgreSQL storage, for its database-backed rate limiter.
     Postgres(PostgresStorage),
 }
+
+/// The file `serve` holds locked in an embedded data directory.
+pub const SERVE_LOCK_FILE: &str = "serve.lock";
 
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,7 +144,7 @@ impl Backend {
                 Ok(Backend {
                     storage: Arc::new(storage),
                     replay: Arc::new(MemoryReplayGuard::default()),
-                    kind: Kind::Embedded(writer),
+                    kind: Kind::Embedded { writer, data_dir: data_dir.clone(), serve_lock: None },
                 })
             }
             Database::Postgres { url } => {
@@ -160,12 +165,47 @@ impl Backend {
         }
     }
 
+    /// Makes this the only server of an embedded data directory until the
+    /// backend is dropped: replay protection and rate limits live in the
+    /// serving process's memory, so a second `serve` on the same directory
+    /// would let a replayed request through. Takes an exclusive lock on
+    /// [`SERVE_LOCK_FILE`] (mode 0600); operator commands do not take it
+    /// (they share the database through SQLite's own locking). Nothing to do
+    /// on PostgreSQL, where every process shares those guards.
+    pub fn lock_for_serving(&mut self) -> anyhow::Result<()> {
+        let Kind::Embedded { data_dir, serve_lock, .. } = &mut self.kind else { return Ok(()) };
+        let path = data_dir.join(SERVE_LOCK_FILE);
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                *serve_lock = Some(file);
+                Ok(())
+            }
+            Err(TryLockError::WouldBlock) => anyhow::bail!(
+                "another gridsync-server is already serving the data directory {}: stop it first, \
+                 or give this one its own --data (several servers on one deployment need \
+                 --database postgres://…, see docs/OPERATIONS.md)",
+                data_dir.display()
+            ),
+            Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+    }
+
     /// Per-address limits of enrollment and admin login attempts: in this
     /// process's memory for the embedded database, counted in PostgreSQL
     /// (so every process shares them) otherwise.
     pub fn rate_limiter(&self, enrollments_per_minute: u32, logins_per_minute: u32) -> Arc<dyn RateLimiter> {
         match &self.kind {
-            Kind::Embedded(_) => Arc::new(MemoryRateLimiter::new(enrollments_per_minute, logins_per_minute)),
+            Kind::Embedded { .. } => {
+                Arc::new(MemoryRateLimiter::new(enrollments_per_minute, logins_per_minute))
+            }
             Kind::Postgres(storage) => storage.rate_limiter(enrollments_per_minute, logins_per_minute),
         }
     }
@@ -180,7 +220,7 @@ impl Backend {
         drop(storage);
         drop(replay);
         match kind {
-            Kind::Embedded(writer) => writer.join(),
+            Kind::Embedded { writer, .. } => writer.join(),
             Kind::Postgres(storage) => drop(storage),
         }
     }

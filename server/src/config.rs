@@ -2,7 +2,7 @@
 //! optional TOML file over defaults.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -53,6 +53,10 @@ pub struct Settings {
     pub enrollments_per_minute: u32,
     /// Admin login attempts allowed per minute from one address.
     pub logins_per_minute: u32,
+    /// Reverse proxies (load balancers) in front of the server: for a
+    /// request from one of them, the rate limits count the client address
+    /// it names in `X-Forwarded-For` instead of the proxy's.
+    pub trusted_proxies: Vec<IpAddr>,
     /// What each device holds: its record budget and the replication window.
     pub scope: ScopeSettings,
     /// The deployment's time zone, minutes east of UTC (China: 480): when a
@@ -80,6 +84,7 @@ impl Settings {
             tls_key: None,
             enrollments_per_minute: 60,
             logins_per_minute: 5,
+            trusted_proxies: Vec::new(),
             scope: ScopeSettings::default(),
             utc_offset_minutes: CHINA_UTC_OFFSET_MINUTES,
         }
@@ -141,6 +146,7 @@ impl fmt::Debug for Settings {
             .field("tls_key", &self.tls_key)
             .field("enrollments_per_minute", &self.enrollments_per_minute)
             .field("logins_per_minute", &self.logins_per_minute)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("scope", &self.scope)
             .field("utc_offset_minutes", &self.utc_offset_minutes)
             .finish()
@@ -162,6 +168,7 @@ impl fmt::Debug for Settings {
 /// tls_key = "/var/lib/gridsync/tls/key.pem"
 /// enrollments_per_minute = 60
 /// logins_per_minute = 5
+/// trusted_proxies = ["10.0.0.2"]   # load balancers whose X-Forwarded-For names the client
 /// device_record_budget = 10000
 /// replication_days = 90
 /// utc_offset_minutes = 480
@@ -193,6 +200,8 @@ pub struct FileSettings {
     pub enrollments_per_minute: Option<u32>,
     /// Admin login attempts per minute from one address.
     pub logins_per_minute: Option<u32>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<IpAddr>>,
     /// Most records on one device.
     pub device_record_budget: Option<u32>,
     /// Days records other than open disputes stay on devices after their last change.
@@ -263,6 +272,7 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     if let Some(n) = file.logins_per_minute.filter(|n| *n > 0) {
         settings.logins_per_minute = n;
     }
+    settings.trusted_proxies = file.trusted_proxies.unwrap_or_default();
     if let Some(n) = file.device_record_budget.filter(|n| *n > 0) {
         settings.scope.budget = n;
     }
@@ -278,6 +288,19 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_come_from_the_file() {
+        let file: FileSettings = toml::from_str("trusted_proxies = [\"10.0.0.2\", \"::1\"]\n").expect("toml");
+        let s = resolve(Overrides::default(), file);
+        assert_eq!(
+            s.trusted_proxies,
+            ["10.0.0.2".parse::<IpAddr>().expect("ip"), "::1".parse().expect("ip")]
+        );
+        assert!(resolve(Overrides::default(), FileSettings::default()).trusted_proxies.is_empty());
+        let bad = toml::from_str::<FileSettings>("trusted_proxies = [\"10.0.0.0/8\"]\n");
+        assert!(bad.is_err(), "a network is not an address");
+    }
 
     #[test]
     fn flags_win_over_file_over_defaults() {

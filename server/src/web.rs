@@ -42,6 +42,8 @@ pub struct AppState {
     pub max_page: u32,
     /// Rate limits for logins and enrollments.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
 impl AppState {
@@ -55,15 +57,47 @@ impl AppState {
     /// [`crate::backend::Backend::rate_limiter`]: shared by every process on
     /// PostgreSQL).
     pub fn with_limiter(service: Service, settings: &Settings, limiter: Arc<dyn RateLimiter>) -> Self {
-        Self { service, max_page: settings.max_page, limiter }
+        Self {
+            service,
+            max_page: settings.max_page,
+            limiter,
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        }
     }
 
-    /// Counts an attempt of `what` from the request's peer address (behind a
-    /// reverse proxy, that is the proxy: put the limit there too).
+    /// Counts an attempt of `what` from the request's client address
+    /// ([`client_address`]).
     pub async fn limit(&self, what: Limited, req: &HttpRequest) -> Result<(), ApiError> {
-        let ip = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let peer = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+        let ip = client_address(peer, forwarded, &self.trusted_proxies);
         Ok(self.limiter.attempt(what, ip).await?)
     }
+}
+
+/// The address a request came from, for rate limits: the peer, unless the
+/// peer is one of `trusted` reverse proxies; then the last address of
+/// `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends
+/// the address it saw, so entries left of it may be forged by the client).
+/// A trusted proxy that sends no usable header is taken as the client.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|h| h.split(',')).map(str::trim).collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            // A garbled entry: nothing left of it can be trusted.
+            Err(_) => break,
+        }
+    }
+    peer
 }
 
 /// Registers every route. The app must also have `web::Data<AppState>` and
@@ -181,4 +215,29 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 
 fn message<M: Message>(m: &M) -> HttpResponse {
     HttpResponse::Ok().content_type(CONTENT_TYPE).body(wire::encode(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_counted() {
+        let (lb, other_lb) = (ip("10.0.0.2"), ip("10.0.0.3"));
+        let trusted = [lb, other_lb];
+        let client = |peer, headers: &[&str]| client_address(peer, headers.iter().copied(), &trusted);
+        // Not through a trusted proxy: the header is the client's to forge.
+        assert_eq!(client(ip("203.0.113.9"), &["198.51.100.1"]), ip("203.0.113.9"));
+        // Through one: the last hop it appended, not what the client put left of it.
+        assert_eq!(client(lb, &["198.51.100.1, 203.0.113.9"]), ip("203.0.113.9"));
+        // Through two trusted proxies, headers split over lines.
+        assert_eq!(client(lb, &["203.0.113.9", "10.0.0.3"]), ip("203.0.113.9"));
+        // No header, or a garbled last hop: the proxy itself.
+        assert_eq!(client(lb, &[]), lb);
+        assert_eq!(client(lb, &["198.51.100.1, unknown"]), lb);
+    }
 }

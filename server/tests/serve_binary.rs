@@ -79,6 +79,21 @@ fn serves_on_its_data_directory_and_stops_on_sigterm() {
     let missing = get(&addr, "/nope");
     assert!(missing.starts_with("HTTP/1.1 404") && missing.contains("\"code\":\"not_found\""));
 
+    // One server per embedded data directory; operator commands still work beside it.
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+            .args(args)
+            .env_remove("GRIDSYNC_DATABASE")
+            .output()
+            .expect("the binary runs")
+    };
+    let second = run(&["--data", data_arg, "serve", "--listen", "127.0.0.1:0"]);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second server on the same data directory is refused");
+    assert!(said.contains("already serving the data directory"), "{said}");
+    let listed = run(&["--data", data_arg, "place", "list"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+
     let rest = terminate(child, log);
     assert!(rest.contains("gridsync-server stopped"), "graceful shutdown logged: {rest}");
 }
