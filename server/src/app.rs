@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer};
 use anyhow::Context;
 
 use gridsync_server_core::Service as GridService;
+use gridsync_server_postgres::PgOptions;
 
 use crate::backend::Backend;
 use crate::config::Settings;
@@ -41,7 +42,8 @@ pub fn build(
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
-    let mut backend = Backend::open(&database)?;
+    let pool = PgOptions { pool_size: settings.database_pool_size };
+    let mut backend = Backend::open_with(&database, pool)?;
     backend.lock_for_serving()?;
     let service =
         GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone());

@@ -137,6 +137,12 @@ impl Backend {
     /// PostgreSQL and creates (or upgrades) its schema. Blocking; may be
     /// called inside an async context.
     pub fn open(database: &Database) -> anyhow::Result<Backend> {
+        Self::open_with(database, PgOptions::default())
+    }
+
+    /// [`Backend::open`] with the PostgreSQL connection pool's `options`
+    /// (ignored for the embedded database).
+    pub fn open_with(database: &Database, options: PgOptions) -> anyhow::Result<Backend> {
         match database {
             Database::Embedded { data_dir } => {
                 let (storage, writer) = SqliteStorage::open(data_dir)
@@ -150,7 +156,7 @@ impl Backend {
             Database::Postgres { url } => {
                 // The error names the URL redacted; should the driver ever
                 // echo it whole, its password is masked here all the same.
-                let storage = PostgresStorage::connect(url, PgOptions::default()).map_err(|e| {
+                let storage = PostgresStorage::connect(url, options).map_err(|e| {
                     anyhow::anyhow!(
                         "{}",
                         e.to_string().replace(url.as_str(), &gridsync_server_postgres::redacted(url))

@@ -14,6 +14,7 @@ use crate::backend::Database;
 
 use gridsync_server_core::policy::scope::ScopeSettings;
 use gridsync_server_core::service::ServiceSettings;
+use gridsync_server_postgres::PgOptions;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./gridsync-data";
@@ -32,6 +33,10 @@ pub struct Settings {
     /// [`data_dir`](Self::data_dir). May hold a password: read it through
     /// [`Settings::database`] and show it with [`Database::describe`].
     pub database: Option<String>,
+    /// Most connections this process keeps to PostgreSQL (every instance
+    /// keeps its own pool: instances × this must stay under the server's
+    /// `max_connections`).
+    pub database_pool_size: usize,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// HTTP worker threads (0: one per core).
@@ -75,6 +80,7 @@ impl Settings {
         Self {
             data_dir: data_dir.into(),
             database: None,
+            database_pool_size: PgOptions::default().pool_size,
             listen,
             workers: 0,
             limits: Limits::DEFAULT,
@@ -137,6 +143,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("data_dir", &self.data_dir)
             .field("database", &database)
+            .field("database_pool_size", &self.database_pool_size)
             .field("listen", &self.listen)
             .field("workers", &self.workers)
             .field("limits", &self.limits)
@@ -158,6 +165,7 @@ impl fmt::Debug for Settings {
 /// ```toml
 /// data = "/var/lib/gridsync"
 /// database = "postgres://gridsync@db.lan/gridsync"   # leave out for the embedded SQLite in `data`
+/// database_pool_size = 16                            # connections to PostgreSQL per process
 /// listen = "0.0.0.0:8080"
 /// workers = 2
 /// max_body_bytes = 4194304
@@ -180,6 +188,8 @@ pub struct FileSettings {
     pub data: Option<PathBuf>,
     /// A PostgreSQL URL (`postgres://…`) instead of the embedded database.
     pub database: Option<String>,
+    /// Most connections to PostgreSQL per server process (1 to 1000).
+    pub database_pool_size: Option<usize>,
     /// Listen address.
     pub listen: Option<SocketAddr>,
     /// HTTP worker threads.
@@ -253,6 +263,9 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     let data = overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let mut settings = Settings::new(data, listen);
     settings.database = overrides.database.or(file.database);
+    if let Some(n) = file.database_pool_size.filter(|n| (1..=1000).contains(n)) {
+        settings.database_pool_size = n;
+    }
     settings.workers = overrides.workers.or(file.workers).unwrap_or(0);
     if let Some(max) = file.max_body_bytes {
         settings.limits.max_bytes = max;
@@ -288,6 +301,16 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_size_comes_from_the_file_within_bounds() {
+        let size = |text: &str| {
+            resolve(Overrides::default(), toml::from_str(text).expect("toml")).database_pool_size
+        };
+        assert_eq!(size(""), 16);
+        assert_eq!(size("database_pool_size = 4\n"), 4);
+        assert_eq!(size("database_pool_size = 0\n"), 16, "0 keeps the default");
+    }
 
     #[test]
     fn trusted_proxies_come_from_the_file() {
