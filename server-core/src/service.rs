@@ -34,7 +34,7 @@ use crate::directory::DirectoryCache;
 use crate::error::{CoreError, CoreResult};
 use crate::guard::{MemoryReplayGuard, ReplayGuard};
 use crate::policy::scope::ScopeSettings;
-use crate::storage::{Storage, StorageExt, User};
+use crate::storage::{ReadTx, Storage, StorageExt, User};
 
 /// What the service needs to know about the deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +157,23 @@ impl Service {
     /// Appends one event to the audit log, durably.
     pub async fn audit(&self, event: Event) -> CoreResult<()> {
         self.storage.write(move |tx, now| Ok(tx.append_audit(now, &event)?)).await
+    }
+
+    /// A listing for `caller`, who must be allowed to read
+    /// ([`crate::policy::may_read`]; a refusal is audited as `action`):
+    /// `work` reads it on one snapshot, given the caller and the directory
+    /// cache.
+    pub(crate) async fn listing<T, F>(&self, caller: &Caller, action: &'static str, work: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn ReadTx, &Caller, &DirectoryCache) -> CoreResult<T> + Send + 'static,
+    {
+        let allowed = caller.require(crate::policy::may_read);
+        if let Err(refusal) = allowed {
+            return self.audited(caller, action, "", Err(refusal)).await;
+        }
+        let (caller, cache) = (caller.clone(), self.directory.clone());
+        self.storage.read(move |tx| work(tx, &caller, &cache)).await
     }
 
     /// Passes `result` through; when it is a refusal of a staff request,

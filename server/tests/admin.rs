@@ -3,41 +3,15 @@
 //! without a password or without an admin role get nothing, bad input gets
 //! its stable code, and neither passwords nor tokens reach the audit log.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::{cli, cli_ok};
 use gridsync_proto::{ErrorBody, ErrorCode};
 use gridsync_server::{Running, Settings};
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
 const DEPARTMENT_PASSWORD: &str = "civil affairs office 2026";
-
-fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .current_dir(data.parent().expect("a parent"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        writeln!(input, "{text}").expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("the binary ends")
-}
-
-fn ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let out = run(data, args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 fn refusal(response: Response) -> (u16, ErrorCode) {
     let status = response.status().as_u16();
@@ -50,7 +24,7 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
 
-    let created = ok(&data, &["admin", "create", "--user", "root"], None);
+    let created = cli_ok(&data, &["admin", "create", "--user", "root"], None);
     let password = created.lines().nth(1).expect("the one-time password line").to_owned();
     assert_eq!(password.len(), 20, "{created}");
     for (code, level, parent) in [
@@ -61,18 +35,18 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     ] {
         let mut args = vec!["place", "add", code, "--name", "某地", "--level", level];
         args.extend(parent.map(|p| ["--parent", p]).into_iter().flatten());
-        ok(&data, &args, None);
+        cli_ok(&data, &args, None);
     }
-    ok(
+    cli_ok(
         &data,
         &["unit", "add", "U-MCA", "--name", "民政局", "--kind", "civil_affairs", "--place", "5301.02"],
         None,
     );
-    ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"], None);
+    cli_ok(&data, &["user", "add", "li", "--role", "worker", "--scope", "5301.02.003.01"], None);
     let args = ["user", "add", "mca", "--role", "department", "--unit", "U-MCA", "--password-stdin"];
-    let added = ok(&data, &args, Some(DEPARTMENT_PASSWORD));
+    let added = cli_ok(&data, &args, Some(DEPARTMENT_PASSWORD));
     assert!(added.contains("scope 5301.02, unit U-MCA"), "{added}");
-    let short = run(
+    let short = cli(
         &data,
         &["user", "add", "x", "--role", "worker", "--scope", "1", "--password-stdin"],
         Some("hunter2"),
@@ -147,7 +121,7 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     server.stop();
 
     // The log names actors and outcomes, never a password, token or code.
-    let verdict = ok(&data, &["audit", "verify"], None);
+    let verdict = cli_ok(&data, &["audit", "verify"], None);
     assert!(verdict.starts_with("audit log intact"), "{verdict}");
     let conn = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server_sqlite::SCHEMA)
         .expect("db");

@@ -8,10 +8,11 @@
 //! code and message through both; only the HTTP one is audited (the
 //! operator's never left the machine).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{cli, cli_ok};
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{ActorId, ErrorBody, ErrorCode, Level, Place, Unit};
 use gridsync_server::operator::Operator;
@@ -20,38 +21,11 @@ use gridsync_server_core::CoreError;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::people::AddUser;
-use gridsync_server_core::storage::{AuditRow, StorageExt};
+use gridsync_server_core::storage::AuditRow;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .current_dir(data.parent().expect("a parent"))
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        writeln!(input, "{text}").expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("the binary ends")
-}
-
-fn ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let out = run(data, args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// A user as both doors list them: name, role, scope, active, unit.
 type UserLine = (String, String, String, bool, Option<String>);
@@ -109,7 +83,7 @@ impl Doors {
         let (cli, served) = (dir.path().join("cli"), dir.path().join("http"));
         // The administrator exists on both sides, made the same way.
         for data in [&cli, &served] {
-            ok(data, &["admin", "create", "--user", "root", "--password-stdin"], Some(PASSWORD));
+            cli_ok(data, &["admin", "create", "--user", "root", "--password-stdin"], Some(PASSWORD));
         }
         let mut settings = Settings::new(&served, "127.0.0.1:0".parse().expect("addr"));
         settings.workers = 1;
@@ -136,12 +110,12 @@ impl Doors {
     }
 
     fn cli_ok(&self, args: &[&str]) -> String {
-        ok(&self.cli, args, None)
+        cli_ok(&self.cli, args, None)
     }
 
     /// What a refused command said: the message anyhow prints after `Error: `.
     fn cli_refused(&self, args: &[&str]) -> String {
-        let out = run(&self.cli, args, None);
+        let out = cli(&self.cli, args, None);
         assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
         let said = String::from_utf8(out.stderr).expect("utf-8");
         let first = said.lines().next().unwrap_or_default();
@@ -332,17 +306,7 @@ impl Doors {
 
 /// The audit rows of `op`'s data directory after `seq`.
 fn after(op: &Operator, seq: u64) -> Vec<AuditRow> {
-    op.run(op.service().storage().read(move |tx| {
-        let mut rows = Vec::new();
-        tx.audit_rows(&mut |row| {
-            if row.seq > seq {
-                rows.push(row);
-            }
-            true
-        })?;
-        Ok(rows)
-    }))
-    .expect("audit")
+    common::audit_rows(op).into_iter().filter(|row| row.seq > seq).collect()
 }
 
 /// `actor action target outcome detail` of each row.

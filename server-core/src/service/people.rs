@@ -178,19 +178,13 @@ impl Service {
     /// Users `caller` may read: all for the operator, those within a staff
     /// member's subtree otherwise.
     pub async fn list_users(&self, caller: &Caller) -> CoreResult<Vec<User>> {
-        let allowed = caller.require(policy::may_read);
-        if allowed.is_err() {
-            return self.audited(caller, "user.list", "", allowed.map(|_| Vec::new())).await;
-        }
-        let (caller, cache) = (caller.clone(), self.directory.clone());
-        self.storage
-            .read(move |tx| {
-                let users = tx.users()?;
-                let Some(who) = caller.user() else { return Ok(users) };
-                let (_, dir) = cache.get(tx)?;
-                Ok(users.into_iter().filter(|u| policy::within(&dir, &u.scope, &who.scope)).collect())
-            })
-            .await
+        self.listing(caller, "user.list", |tx, caller, cache| {
+            let users = tx.users()?;
+            let Some(who) = caller.user() else { return Ok(users) };
+            let (_, dir) = cache.get(tx)?;
+            Ok(users.into_iter().filter(|u| policy::within(&dir, &u.scope, &who.scope)).collect())
+        })
+        .await
     }
 
     /// Adds a user at a place (or, for a department user, in a unit).
@@ -357,26 +351,20 @@ impl Service {
     /// users within their subtree (and, for staff of the whole deployment,
     /// devices of no user).
     pub async fn list_devices(&self, caller: &Caller) -> CoreResult<Vec<Device>> {
-        let allowed = caller.require(policy::may_read);
-        if allowed.is_err() {
-            return self.audited(caller, "device.list", "", allowed.map(|_| Vec::new())).await;
-        }
-        let (caller, cache) = (caller.clone(), self.directory.clone());
-        self.storage
-            .read(move |tx| {
-                let devices = tx.devices()?;
-                let Some(who) = caller.user() else { return Ok(devices) };
-                let (_, dir) = cache.get(tx)?;
-                let users = tx.users()?;
-                let visible = |name: &Option<String>| {
-                    users
-                        .iter()
-                        .any(|u| Some(&u.name) == name.as_ref() && policy::within(&dir, &u.scope, &who.scope))
-                        || (who.scope.is_empty() && name.is_none())
-                };
-                Ok(devices.into_iter().filter(|d| visible(&d.user)).collect())
-            })
-            .await
+        self.listing(caller, "device.list", |tx, caller, cache| {
+            let devices = tx.devices()?;
+            let Some(who) = caller.user() else { return Ok(devices) };
+            let (_, dir) = cache.get(tx)?;
+            let users = tx.users()?;
+            let visible = |name: &Option<String>| {
+                users
+                    .iter()
+                    .any(|u| Some(&u.name) == name.as_ref() && policy::within(&dir, &u.scope, &who.scope))
+                    || (who.scope.is_empty() && name.is_none())
+            };
+            Ok(devices.into_iter().filter(|d| visible(&d.user)).collect())
+        })
+        .await
     }
 
     /// Revokes a device; with `wipe`, its next request tells it to destroy its store.

@@ -89,38 +89,28 @@ impl Service {
     /// The places `caller` may read: every place for the operator and for
     /// staff of the whole deployment; else their chain and subtree.
     pub async fn list_places(&self, caller: &Caller) -> CoreResult<Vec<Place>> {
-        let allowed = caller.require(policy::may_read);
-        if allowed.is_err() {
-            return self.audited(caller, "place.list", "", allowed.map(|_| Vec::new())).await;
-        }
-        let (caller, cache) = (caller.clone(), self.directory.clone());
-        self.storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                Ok(match caller.user() {
-                    Some(who) => dir.view_for((!who.scope.is_empty()).then_some(who.scope.as_str())).0,
-                    None => dir.places().cloned().collect(),
-                })
-            })
-            .await
+        Ok(self.directory_view(caller, "place.list").await?.0)
     }
 
     /// The units `caller` may read, as [`Service::list_places`].
     pub async fn list_units(&self, caller: &Caller) -> CoreResult<Vec<Unit>> {
-        let allowed = caller.require(policy::may_read);
-        if allowed.is_err() {
-            return self.audited(caller, "unit.list", "", allowed.map(|_| Vec::new())).await;
-        }
-        let (caller, cache) = (caller.clone(), self.directory.clone());
-        self.storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                Ok(match caller.user() {
-                    Some(who) => dir.view_for((!who.scope.is_empty()).then_some(who.scope.as_str())).1,
-                    None => dir.units().cloned().collect(),
-                })
+        Ok(self.directory_view(caller, "unit.list").await?.1)
+    }
+
+    /// The places and units `caller` may read; a refusal is audited as `action`.
+    async fn directory_view(
+        &self,
+        caller: &Caller,
+        action: &'static str,
+    ) -> CoreResult<(Vec<Place>, Vec<Unit>)> {
+        self.listing(caller, action, |tx, caller, cache| {
+            let (_, dir) = cache.get(tx)?;
+            Ok(match caller.user() {
+                Some(who) => dir.view_for((!who.scope.is_empty()).then_some(who.scope.as_str())),
+                None => (dir.places().cloned().collect(), dir.units().cloned().collect()),
             })
-            .await
+        })
+        .await
     }
 
     /// Adds a place under an existing parent of a higher level (or at the top:

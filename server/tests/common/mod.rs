@@ -7,13 +7,15 @@
 //! Every test binary uses only some of these.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use gridsync_proto::access::AccessKey;
 use gridsync_proto::auth::{self, EnrollRequest};
 use gridsync_proto::{ActorId, Directory, ErrorCode, Level, Place, RecordId, Role};
-use gridsync_server::Database;
 use gridsync_server::operator::Operator;
+use gridsync_server::{Database, Inspector};
 use gridsync_server_core::service::people::AddUser;
 use gridsync_server_core::service::{Caller, ServiceSettings};
 use gridsync_server_core::storage::{AuditRow, StorageExt, User};
@@ -158,18 +160,7 @@ pub(crate) fn user(op: &Operator, name: &str) -> Option<User> {
 
 /// Every audit row.
 pub(crate) fn audit_rows(op: &Operator) -> Vec<AuditRow> {
-    run(
-        op,
-        op.service().storage().read(|tx| {
-            let mut rows = Vec::new();
-            tx.audit_rows(&mut |row| {
-                rows.push(row);
-                true
-            })?;
-            Ok(rows)
-        }),
-    )
-    .expect("audit")
+    Inspector::new(op.service().storage().clone()).and_then(|i| i.audit()).expect("audit")
 }
 
 /// `target detail` of every audit row of `action`, in order.
@@ -184,4 +175,35 @@ pub(crate) fn audit_detail(op: &Operator, action: &str) -> Vec<String> {
 /// The database of a data directory, opened as an attacker (or a test) would.
 pub(crate) fn sqlite(data: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(data.join(gridsync_server_sqlite::DB_FILE)).expect("database")
+}
+
+/// Runs `gridsync-server --data DATA ARGS` from the directory above `data`,
+/// with `stdin` (a line) as its input, on the embedded database.
+pub(crate) fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .current_dir(data.parent().expect("a parent"))
+        .env_remove("GRIDSYNC_DATABASE")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        writeln!(input, "{text}").expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("the binary ends")
+}
+
+/// [`cli`], which must succeed; its standard output.
+pub(crate) fn cli_ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let out = cli(data, args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
 }
