@@ -1,8 +1,9 @@
 //! `gridsync-server`: the township sync endpoint.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -14,6 +15,26 @@ use gridsync_server::{Database, Settings};
 use gridsync_server_core::audit::Verdict;
 use gridsync_server_core::service::places::{ImportSummary, parse_level};
 use gridsync_server_core::service::reports::Filing;
+
+/// Prints a line to standard output. When the reader has gone away
+/// (`gridsync-server user list | head -1`) the command ends quietly with
+/// success, instead of panicking as `println!` does.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_line(format_args!($($arg)*))
+    };
+}
+
+fn write_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(line).and_then(|()| stdout.write_all(b"\n")) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("gridsync-server: error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// gridsync township sync server.
 #[derive(Debug, Parser)]
@@ -308,8 +329,18 @@ enum TlsCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole chain of causes, without a backtrace.
+            eprintln!("gridsync-server: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let file = match &cli.config {
         Some(path) => FileSettings::load(path)?,
         None => FileSettings::default(),
@@ -343,49 +374,55 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Demo { days, villages, grids, seed } => {
             let database = settings.database()?;
             let made = demo::fill_database(&database, &DemoOptions { days, villages, grids, seed })?;
-            println!(
+            out!(
                 "demo township {} made: {} places, {} departments, {} users with devices",
-                made.township, made.places, made.units, made.users
+                made.township,
+                made.places,
+                made.units,
+                made.users
             );
-            println!(
+            out!(
                 "{days} days of work: {} records, {} changes, {} disputes ({} closed)",
-                made.records, made.changes, made.disputes.0, made.disputes.1
+                made.records,
+                made.changes,
+                made.disputes.0,
+                made.disputes.1
             );
-            println!("administrator {} (one-time password): {}", made.admin.0, made.admin.1);
-            println!("township centre {} (one-time password): {}", made.centre.0, made.centre.1);
+            out!("administrator {} (one-time password): {}", made.admin.0, made.admin.1);
+            out!("township centre {} (one-time password): {}", made.centre.0, made.centre.1);
             let location = match &database {
                 Database::Embedded { data_dir } => format!("--data {}", data_dir.display()),
                 Database::Postgres { .. } => format!("--database {}", database.describe()),
             };
-            println!("try: gridsync-server {location} report daily --place {}", made.township);
+            out!("try: gridsync-server {location} report daily --place {}", made.township);
             Ok(())
         }
         Command::Place(command) => place(command, &open()?),
         Command::Unit(command) => unit(command, &open()?),
         Command::Tls(TlsCommand::SelfSigned { hosts, days, force }) => {
             let files = gridsync_server::tls::write_self_signed(&data, &hosts, days, force)?;
-            println!("township CA:        {}", files.ca.display());
-            println!("server certificate: {}", files.cert.display());
-            println!("server key:         {}", files.key.display());
-            println!("CA SHA-256 fingerprint: {}", files.ca_sha256);
-            println!("Install the CA on each handset and compare its fingerprint with the one above.");
+            out!("township CA:        {}", files.ca.display());
+            out!("server certificate: {}", files.cert.display());
+            out!("server key:         {}", files.key.display());
+            out!("CA SHA-256 fingerprint: {}", files.ca_sha256);
+            out!("Install the CA on each handset and compare its fingerprint with the one above.");
             Ok(())
         }
         Command::Admin(AdminCommand::Create { user, password_stdin }) => {
             let password = password_stdin.then(operator::password_from_stdin).transpose()?;
             match open()?.create_admin(&user, password)? {
                 Some(generated) => {
-                    println!("administrator {user} created; one-time password (shown once):");
-                    println!("{generated}");
+                    out!("administrator {user} created; one-time password (shown once):");
+                    out!("{generated}");
                 }
-                None => println!("administrator {user} created"),
+                None => out!("administrator {user} created"),
             }
             Ok(())
         }
         Command::User(UserCommand::Add { name, role, scope, unit, password_stdin }) => {
             let password = password_stdin.then(operator::password_from_stdin).transpose()?;
             let user = open()?.add_user(&name, role, scope.as_deref(), unit.as_deref(), password)?;
-            println!(
+            out!(
                 "user {} added ({}, scope {}{})",
                 user.name,
                 user.role,
@@ -396,7 +433,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Move { name, scope, unit }) => {
             let user = open()?.move_user(&name, scope.as_deref().unwrap_or_default(), unit.as_deref())?;
-            println!(
+            out!(
                 "user {} assigned to scope {}{}",
                 user.name,
                 display_scope(&user.scope),
@@ -406,14 +443,14 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Deactivate { name }) => {
             let revoked = open()?.deactivate_user(&name)?;
-            println!("user {name} deactivated; {revoked} device(s) revoked");
+            out!("user {name} deactivated; {revoked} device(s) revoked");
             Ok(())
         }
         Command::User(UserCommand::List) => {
             for u in open()?.list_users()? {
                 let state = if u.active { "active" } else { "deactivated" };
                 let unit = u.unit.as_deref().unwrap_or("-");
-                println!("{}\t{}\t{}\t{state}\t{unit}", u.name, u.role, display_scope(&u.scope));
+                out!("{}\t{}\t{}\t{state}\t{unit}", u.name, u.role, display_scope(&u.scope));
             }
             Ok(())
         }
@@ -421,7 +458,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let issued = open()?.issue_code(&user, operator::parse_ttl(&ttl)?, &server_url)?;
             let qr = qr.unwrap_or_else(|| PathBuf::from(format!("enroll-{user}.svg")));
             std::fs::write(&qr, &issued.qr_svg).with_context(|| format!("cannot write {}", qr.display()))?;
-            println!("{}", issued.code);
+            out!("{}", issued.code);
             eprintln!("one-time code for {user}, valid for {ttl}; QR code written to {}", qr.display());
             Ok(())
         }
@@ -433,19 +470,19 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     (None, _) => "active",
                 };
                 let user = d.user.as_deref().unwrap_or("-");
-                println!("{}\t{user}\t{state}\t{} changes", d.id, d.changes);
+                out!("{}\t{user}\t{state}\t{} changes", d.id, d.changes);
             }
             Ok(())
         }
         Command::Device(DeviceCommand::Revoke { id, wipe }) => {
             open()?.revoke_device(id, wipe)?;
             let order = if wipe { " with a wipe order" } else { "" };
-            println!("device {id} revoked{order}; it is refused from its next request");
+            out!("device {id} revoked{order}; it is refused from its next request");
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => match operator::verify_audit(&settings.database()?)? {
             Verdict::Intact { rows, head } => {
-                println!("audit log intact: {rows} entries, head {head}");
+                out!("audit log intact: {rows} entries, head {head}");
                 Ok(())
             }
             Verdict::Broken { seq, reason } => {
@@ -468,9 +505,9 @@ fn migrate_data(from: &Path, to: &str, json: bool) -> anyhow::Result<()> {
     }
     let report = gridsync_server::migrate::migrate_data(from, to)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{report}");
+        out!("{report}");
     }
     Ok(())
 }
@@ -491,7 +528,7 @@ fn report_daily(
     };
     let report = op.daily_report(place, date)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     for w in &report.workers {
@@ -500,9 +537,9 @@ fn report_daily(
             Filing::Late => "late",
             Filing::Missing => "missing",
         };
-        println!("{}\t{}\t{filing}\t{}", w.place, w.worker, w.status.as_deref().unwrap_or("-"));
+        out!("{}\t{}\t{filing}\t{}", w.place, w.worker, w.status.as_deref().unwrap_or("-"));
     }
-    println!(
+    out!(
         "{date} {place}: {} on time, {} late, {} missing (of {})",
         report.on_time,
         report.late,
@@ -521,13 +558,7 @@ fn unit_of(unit: &Option<String>) -> String {
 }
 
 fn print_summary(file: &std::path::Path, s: ImportSummary) {
-    println!(
-        "imported {}: {} added, {} updated, {} unchanged",
-        file.display(),
-        s.added,
-        s.updated,
-        s.unchanged
-    );
+    out!("imported {}: {} added, {} updated, {} unchanged", file.display(), s.added, s.updated, s.unchanged);
 }
 
 /// `place ...`.
@@ -537,20 +568,20 @@ fn place(command: PlaceCommand, op: &Operator) -> anyhow::Result<()> {
             let place = Place { code, name, level, parent: parent.filter(|p| !p.is_empty()) };
             op.add_place(&place)?;
             let under = place.parent.as_deref().unwrap_or("the top of the deployment");
-            println!("place {} added ({}, under {under})", place.code, place.level);
+            out!("place {} added ({}, under {under})", place.code, place.level);
         }
         PlaceCommand::Move { code, parent } => {
             let moved = op.move_place(&code, Some(parent.as_str()).filter(|p| !p.is_empty()))?;
             let under = moved.parent.as_deref().unwrap_or("the top of the deployment");
-            println!("place {} now under {under}", moved.code);
+            out!("place {} now under {under}", moved.code);
         }
         PlaceCommand::List { json } => {
             let places = op.list_places()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&places)?);
+                out!("{}", serde_json::to_string_pretty(&places)?);
             } else {
                 for p in places {
-                    println!("{}\t{}\t{}\t{}", p.code, p.level, p.parent.as_deref().unwrap_or("-"), p.name);
+                    out!("{}\t{}\t{}\t{}", p.code, p.level, p.parent.as_deref().unwrap_or("-"), p.name);
                 }
             }
         }
@@ -568,19 +599,19 @@ fn unit(command: UnitCommand, op: &Operator) -> anyhow::Result<()> {
         UnitCommand::Add { code, name, kind, place } => {
             let unit = Unit { code, name, kind, place };
             op.add_unit(&unit)?;
-            println!("unit {} added ({}, at {})", unit.code, unit.kind, unit.place);
+            out!("unit {} added ({}, at {})", unit.code, unit.kind, unit.place);
         }
         UnitCommand::Move { code, place } => {
             let unit = op.move_unit(&code, &place)?;
-            println!("unit {} now at {}", unit.code, unit.place);
+            out!("unit {} now at {}", unit.code, unit.place);
         }
         UnitCommand::List { json } => {
             let units = op.list_units()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&units)?);
+                out!("{}", serde_json::to_string_pretty(&units)?);
             } else {
                 for u in units {
-                    println!("{}\t{}\t{}\t{}", u.code, u.kind, u.place, u.name);
+                    out!("{}\t{}\t{}\t{}", u.code, u.kind, u.place, u.name);
                 }
             }
         }

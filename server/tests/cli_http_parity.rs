@@ -113,13 +113,16 @@ impl Doors {
         cli_ok(&self.cli, args, None)
     }
 
-    /// What a refused command said: the message anyhow prints after `Error: `.
+    /// What a refused command said: its error line, after `gridsync-server: error: `.
     fn cli_refused(&self, args: &[&str]) -> String {
         let out = cli(&self.cli, args, None);
         assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
         let said = String::from_utf8(out.stderr).expect("utf-8");
         let first = said.lines().next().unwrap_or_default();
-        first.strip_prefix("Error: ").unwrap_or_else(|| panic!("not an error line: {said}")).to_owned()
+        first
+            .strip_prefix("gridsync-server: error: ")
+            .unwrap_or_else(|| panic!("not an error line: {said}"))
+            .to_owned()
     }
 
     fn url(&self, path: &str) -> String {

@@ -83,3 +83,40 @@ fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
     let said = String::from_utf8_lossy(&broken.stderr);
     assert!(said.contains("BROKEN at entry 2"), "{said}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_listing_quietly_and_errors_are_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let csv = dir.path().join("places.csv");
+    let rows: String = (0..2000).map(|i| format!("53{i:04},第{i}区,county,\n")).collect();
+    std::fs::write(&csv, format!("code,name,level,parent\n{rows}")).expect("csv written");
+    ok(&data, &["place", "import", csv.to_str().expect("utf-8 path")]);
+    // `place list | head -0`: the reader closes before the listing is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .arg("--data")
+        .arg(&data)
+        .args(["place", "list"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the binary ends");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !said.contains("panicked"), "{:?}: {said}", out.status);
+
+    // A refusal is one line naming the problem, without a backtrace even when asked for one.
+    let refused = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .arg("--data")
+        .arg(&data)
+        .args(["user", "add", "li", "--role", "worker", "--scope", "nowhere"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the binary runs");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.starts_with("gridsync-server: error: ") && said.contains("not a known place"), "{said}");
+}
