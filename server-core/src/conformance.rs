@@ -9,7 +9,7 @@
 //!
 //! | guarantee | cases |
 //! |---|---|
-//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`] |
+//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`], [`records_follow_their_home`] |
 //! | 1, 2: isolated, all-or-nothing write jobs | [`failed_write_jobs_leave_no_trace`] |
 //! | 3: read snapshots | [`read_jobs_see_one_snapshot`] |
 //! | 4, 5: the safe high-water mark, rising positions | [`high_water_stays_below_running_writes`], [`cursors_hold_under_concurrent_pushes`] |
@@ -99,8 +99,9 @@ pub use identity::{
 };
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
-    pull_cursors_are_per_device, push_then_pull_round_trip, refused_group_leaves_nothing_and_is_rebuilt,
-    repeated_push_is_idempotent, reused_dot_refuses_the_whole_push, scope_follows_the_directory,
+    pull_cursors_are_per_device, push_then_pull_round_trip, records_follow_their_home,
+    refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
+    reused_dot_refuses_the_whole_push, scope_follows_the_directory,
 };
 
 use crate::storage::Storage;
@@ -123,6 +124,7 @@ pub const CASES: &[&str] = &[
     "refused_group_leaves_nothing_and_is_rebuilt",
     "pull_cursors_are_per_device",
     "scope_follows_the_directory",
+    "records_follow_their_home",
     "cursors_hold_under_concurrent_pushes",
     "high_water_stays_below_running_writes",
     "failed_write_jobs_leave_no_trace",
@@ -179,6 +181,7 @@ macro_rules! conformance_suite {
             refused_group_leaves_nothing_and_is_rebuilt,
             pull_cursors_are_per_device,
             scope_follows_the_directory,
+            records_follow_their_home,
             cursors_hold_under_concurrent_pushes,
             high_water_stays_below_running_writes,
             failed_write_jobs_leave_no_trace,

@@ -25,6 +25,7 @@ pub mod conformance;
 pub mod directory;
 pub mod error;
 pub mod guard;
+pub mod home;
 pub mod passwords;
 pub mod policy;
 pub mod service;

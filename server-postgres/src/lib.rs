@@ -91,6 +91,7 @@
 
 mod error;
 mod guard;
+mod homes;
 mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -98,9 +99,15 @@ mod tx;
 mod url;
 
 pub use error::OpenError;
+pub use homes::{BackfillError, backfill as fill_townships};
 pub use storage::{PgOptions, PostgresStorage};
 pub use url::{is_postgres_url, redacted};
 
 /// The schema, one step per version (the schema as deployed: a step is
 /// never edited once released; a change is a new step).
-pub static MIGRATIONS: &[&str] = &[include_str!("../sql/v1.sql")];
+pub static MIGRATIONS: &[&str] = &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql")];
+
+/// The version that gave the growing tables their township: right after
+/// its step, the migration fills the townships in from the records' states
+/// (`homes`).
+const TOWNSHIPS_VERSION: i32 = 2;

@@ -338,6 +338,14 @@ async fn migrate(pool: &Pool, shown: &str) -> Result<(), OpenError> {
     for (i, step) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
         tx.batch_execute(step).await.map_err(schema)?;
+        if version == crate::TOWNSHIPS_VERSION {
+            crate::homes::backfill(&tx).await.map_err(|e| match e {
+                crate::homes::BackfillError::Sql(e) => schema(e),
+                crate::homes::BackfillError::Corrupt(message) => {
+                    OpenError::Schema { url: shown.to_owned(), message }
+                }
+            })?;
+        }
         tx.execute("INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)", &[&version, &now])
             .await
             .map_err(schema)?;

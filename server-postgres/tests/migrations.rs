@@ -137,10 +137,18 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
     for &(version, snapshot) in SNAPSHOTS {
         let db = TestDatabase::create();
         let url = db.url().to_owned();
+        let state = patrol_state();
         let setup = format!(
             "{snapshot}
              INSERT INTO schema_version (version, applied_ms) SELECT v, 1780000000000 FROM generate_series(1, {version}) AS v;
-             INSERT INTO users (name, role, scope, password, active, created_ms) VALUES ('li', 'worker', '', NULL, true, 1);
+             INSERT INTO places (code, name, level, parent, created_ms) VALUES
+                 ('620802', '崆峒区', 'county', NULL, 1), ('{TOWNSHIP}', '崆峒镇', 'township', '620802', 1),
+                 ('{GRID}', '第一网格', 'grid', '{TOWNSHIP}', 1);
+             INSERT INTO users (name, role, scope, password, active, created_ms) VALUES ('li', 'worker', '{GRID}', NULL, true, 1);
+             INSERT INTO records (id, kind, state, conflicted, updated_seq)
+                 VALUES ('\\x{patrol}', 1, '\\x{state}', false, 7);
+             INSERT INTO record_access (key, record, active_ms, open) VALUES ('p:{GRID}', '\\x{patrol}', 2, false);
+             INSERT INTO replicas (device, record, added_token) VALUES ('\\x{phone}', '\\x{patrol}', 0);
              INSERT INTO devices (id, first_seen_ms, last_push_ms, changes, \"user\", public_key, enrolled_ms)
                  VALUES ('\\x{phone}', 1, 2, 1, 'li', '\\x{key}', 1);
              INSERT INTO changes (seq, record, actor, counter, received_ms, body)
@@ -151,6 +159,7 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
             phone = hex(LI_PHONE.as_bytes()),
             patrol = hex(PATROL.as_bytes()),
             key = hex(&[7; 32]),
+            state = hex(&state),
         );
         let storage = tokio::task::spawn_blocking(move || {
             batch(&url, &setup);
@@ -170,19 +179,30 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
                 Ok((
                     tx.change_count()?,
                     tx.high_water()?,
-                    tx.change_body(PATROL, LI_PHONE, 1)?,
-                    tx.pull_token(LI_PHONE, 41)?,
+                    tx.change_body(PATROL, TOWNSHIP, LI_PHONE, 1)?,
+                    tx.pull_token(LI_PHONE, TOWNSHIP, 41)?,
                     tx.device_key(LI_PHONE)?.map(|k| k.user),
                 ))
             })
             .await
             .expect("the old rows read");
         assert_eq!((count, high, body, token, key), (1, 7, Some(vec![1, 2]), Some(7), Some("li".into())));
+        if version < 2 {
+            let url = db.url().to_owned();
+            let homes = tokio::task::spawn_blocking(move || townships(&url)).await.expect("join");
+            assert_eq!(
+                homes,
+                ["changes", "pull_tokens", "record_access", "records", "replicas"]
+                    .map(|t| format!("{t} {TOWNSHIP}")),
+                "the upgrade from v{version} files every row in its township"
+            );
+        }
         let seq = storage
             .write(|tx, now| {
                 tx.append_audit(now, &Event::new("cli", "migration.check", "", "ok"))?;
                 Ok(tx.append_change(&NewChange {
                     record: PATROL,
+                    township: TOWNSHIP,
                     actor: LI_PHONE,
                     counter: 2,
                     received_ms: now,
@@ -197,6 +217,40 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
         let verdict = storage.read(|tx| Ok(tx.verify_chain()?)).await.expect("the chain reads");
         assert!(matches!(verdict, Verdict::Intact { rows: 1, .. }), "{verdict:?}");
     }
+}
+
+const TOWNSHIP: &str = "620802100";
+const GRID: &str = "620802100201-01";
+
+/// A patrol in [`GRID`], as a state the old build stored.
+fn patrol_state() -> Vec<u8> {
+    use gridsync_proto::{Change, Dot, Hlc, Op, RecordKind, RecordState, Value};
+    let change = |counter, op| Change {
+        record: PATROL,
+        kind: RecordKind::Patrol,
+        dot: Dot { actor: LI_PHONE, counter },
+        author: "li".into(),
+        time: Hlc::from_millis(1_780_000_000_000),
+        op,
+    };
+    let set = Op::Set { field: "grid".into(), value: Value::Text(GRID.into()), supersedes: Vec::new() };
+    let changes = [change(1, Op::Create), change(2, set)];
+    RecordState::from_changes(PATROL, RecordKind::Patrol, &changes).expect("a patrol merges").to_bytes()
+}
+
+/// Each growing table with the townships its rows lie in, one line per
+/// table and township (tables without rows left out).
+fn townships(url: &str) -> Vec<String> {
+    with_client(url, async |c| {
+        let mut lines = Vec::new();
+        for table in ["changes", "daily_reports", "pull_tokens", "record_access", "records", "replicas"] {
+            let sql = format!("SELECT DISTINCT township FROM {table} ORDER BY 1");
+            for row in c.query(&sql, &[]).await.expect("townships read") {
+                lines.push(format!("{table} {}", row.get::<_, String>(0)));
+            }
+        }
+        lines
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -4,14 +4,20 @@
 //! the directory, deactivation), the write lock across two processes,
 //! errors without personal data, and opening.
 
-use gridsync_proto::{ActorId, Level, Place, RecordId, Role, Unit};
+use gridsync_proto::{ActorId, Level, Place, RecordId, RecordKind, Role, Unit};
 use gridsync_server_core::storage::{
-    NewChange, NewDevice, NewEnrollment, NewSession, NewUser, PullPage, ReadTx, ReplicaRow, WriteTx,
+    NewChange, NewDevice, NewEnrollment, NewSession, NewUser, PullPage, ReadTx, ReplicaRow, SavedRecord,
+    WriteTx,
 };
 use gridsync_server_core::{CoreError, Storage, StorageErrorKind, StorageExt};
 use gridsync_server_postgres::testing::TestDatabase;
 use gridsync_server_postgres::{OpenError, PgOptions, PostgresStorage};
 use tokio_postgres::NoTls;
+
+/// The township the rows these tests write are filed in.
+const TOWNSHIP: &str = "620802100";
+/// Another township.
+const OTHER: &str = "620802101";
 
 fn open(db: &TestDatabase) -> PostgresStorage {
     PostgresStorage::connect(db.url(), PgOptions::default()).expect("the test database opens")
@@ -45,7 +51,10 @@ async fn deleted(side: &tokio_postgres::Client) -> i64 {
 }
 
 async fn file(storage: &PostgresStorage, record: RecordId, keys: Vec<String>, active: u64, open: bool) {
-    storage.write(move |tx, _| Ok(tx.file_access(record, &keys, active, open)?)).await.expect("filed");
+    storage
+        .write(move |tx, _| Ok(tx.file_access(record, TOWNSHIP, &keys, active, open)?))
+        .await
+        .expect("filed");
 }
 
 #[tokio::test]
@@ -96,7 +105,9 @@ async fn access_rows_are_rewritten_only_when_the_keys_change() {
     let accessed = |key: &'static str, since: i64| {
         storage.read(move |tx| {
             let mut seen = Vec::new();
-            tx.access(key, since, &mut |row| seen.push((row.record, row.active_ms, row.open)))?;
+            tx.access(key, Some(TOWNSHIP), since, &mut |row| {
+                seen.push((row.record, row.active_ms, row.open))
+            })?;
             seen.sort();
             Ok(seen)
         })
@@ -108,6 +119,7 @@ async fn access_rows_are_rewritten_only_when_the_keys_change() {
 
 fn page<'a>(device: ActorId, presented: u64, adds: &'a [RecordId], removes: &'a [RecordId]) -> PullPage<'a> {
     PullPage {
+        township: TOWNSHIP,
         device,
         presented,
         reset: false,
@@ -125,11 +137,11 @@ fn row(record: RecordId, added: u64, removed: Option<u64>, sent_through: u64) ->
 }
 
 fn tokens(tx: &mut dyn WriteTx, device: ActorId, tokens: &[u64]) -> Vec<Option<u64>> {
-    tokens.iter().map(|t| tx.pull_token(device, *t).expect("token")).collect()
+    tokens.iter().map(|t| tx.pull_token(device, TOWNSHIP, *t).expect("token")).collect()
 }
 
 fn held(tx: &mut dyn WriteTx, device: ActorId) -> Vec<ReplicaRow> {
-    let mut rows = tx.replicas(device).expect("replicas");
+    let mut rows = tx.replicas(device, TOWNSHIP).expect("replicas");
     rows.sort_by_key(|r| r.record);
     rows
 }
@@ -142,9 +154,9 @@ async fn pull_pages_issue_rising_cursors_and_settle_replicas() {
         .write(|tx, _| {
             let (device, other) = (ActorId::random(), ActorId::random());
             let [r1, r2, r3, r4, mine] = [1, 2, 3, 4, 5].map(RecordId::generate);
-            tx.hold(device, mine)?;
-            tx.hold(device, mine)?;
-            tx.hold(other, r1)?;
+            tx.hold(device, TOWNSHIP, mine)?;
+            tx.hold(device, TOWNSHIP, mine)?;
+            tx.hold(other, TOWNSHIP, r1)?;
 
             // First page: two records sent whole (one named twice).
             let t1 = tx.record_pull_page(&page(device, 0, &[r1, r2, r1], &[]))?;
@@ -183,8 +195,8 @@ async fn pull_pages_issue_rising_cursors_and_settle_replicas() {
             // A removal confirmed by the next cursor is final; a rebuild
             // sends the record whole again and clears the flag.
             let t4 = tx.record_pull_page(&page(device, t3, &[], &[r2]))?;
-            tx.mark_rebuild(device, r4)?;
-            assert!(tx.replicas(device)?.iter().any(|r| r.record == r4 && r.rebuild));
+            tx.mark_rebuild(device, TOWNSHIP, r4)?;
+            assert!(tx.replicas(device, TOWNSHIP)?.iter().any(|r| r.record == r4 && r.rebuild));
             let t5 = tx.record_pull_page(&PullPage {
                 dirty: true,
                 sent_through: 50,
@@ -214,9 +226,14 @@ async fn pull_pages_issue_rising_cursors_and_settle_replicas() {
 }
 
 fn append(tx: &mut dyn WriteTx, record: RecordId, device: ActorId, i: usize) -> u64 {
+    append_in(tx, TOWNSHIP, record, device, i)
+}
+
+fn append_in(tx: &mut dyn WriteTx, township: &str, record: RecordId, device: ActorId, i: usize) -> u64 {
     let body = (i as u32).to_le_bytes();
     let change = NewChange {
         record,
+        township,
         actor: device,
         counter: i as u64 + 1,
         received_ms: 100 + i as u64,
@@ -238,7 +255,7 @@ async fn the_log_is_scanned_in_order_in_batches_and_stops_when_asked() {
             Ok([a, b, a, b, a]
                 .into_iter()
                 .enumerate()
-                .map(|(i, r)| append(tx, r, device, i))
+                .map(|(i, r)| append_in(tx, if r == a { TOWNSHIP } else { OTHER }, r, device, i))
                 .collect::<Vec<_>>())
         })
         .await
@@ -248,25 +265,33 @@ async fn the_log_is_scanned_in_order_in_batches_and_stops_when_asked() {
     storage
         .read(move |tx| {
             assert_eq!(tx.high_water()?, s[4]);
-            assert_eq!(tx.change_body(a, device, 3)?, Some(2u32.to_le_bytes().to_vec()));
-            assert_eq!(tx.change_body(a, device, 2)?, None);
+            assert_eq!(tx.change_body(a, TOWNSHIP, device, 3)?, Some(2u32.to_le_bytes().to_vec()));
+            assert_eq!(tx.change_body(a, TOWNSHIP, device, 2)?, None);
             let mut seen = Vec::new();
-            tx.scan(s[0], s[4], 10, &mut |row| {
+            tx.scan(s[0], s[4], 10, None, &mut |row| {
                 seen.push((row.seq, row.record, row.actor, row.body.to_vec(), row.clock_suspect));
                 seen.len() < 2
             })?;
             let body = |i: u32| i.to_le_bytes().to_vec();
             assert_eq!(seen, [(s[1], b, device, body(1), false), (s[2], a, device, body(2), true)]);
             let mut count = 0;
-            tx.scan(0, s[3], 2, &mut |_| {
+            tx.scan(0, s[3], 2, None, &mut |_| {
                 count += 1;
                 true
             })?;
             assert_eq!(count, 2, "at most max_rows");
             let mut history = Vec::new();
-            tx.history(a, s[3], &mut |row| history.push((row.seq, row.record, row.received_ms)))?;
+            tx.history(a, TOWNSHIP, s[3], &mut |row| history.push((row.seq, row.record, row.received_ms)))?;
             assert_eq!(history, [(s[0], a, 100), (s[2], a, 102)]);
             assert_eq!(tx.change_count()?, 5);
+            let mut routed = Vec::new();
+            tx.scan(0, s[4], 10, Some(&[TOWNSHIP.to_owned()]), &mut |row| {
+                routed.push(row.seq);
+                true
+            })?;
+            assert_eq!(routed, [s[0], s[2], s[4]], "a scan of one township passes its rows only");
+            assert_eq!(tx.change_body(b, TOWNSHIP, device, 2)?, None, "another township's change");
+            assert_eq!(tx.change_body(b, OTHER, device, 2)?, Some(1u32.to_le_bytes().to_vec()));
             Ok(())
         })
         .await
@@ -288,31 +313,87 @@ async fn the_log_is_scanned_in_order_in_batches_and_stops_when_asked() {
         .read(move |tx| {
             let high = tx.high_water()?;
             let mut all = Vec::new();
-            tx.scan(0, high, 1_000_000, &mut |row| {
+            tx.scan(0, high, 1_000_000, None, &mut |row| {
                 all.push(row.seq);
                 true
             })?;
             assert_eq!(all.len(), 705);
             assert!(all.windows(2).all(|w| w[0] < w[1]), "in log order");
             let mut limited = 0;
-            tx.scan(0, high, 600, &mut |_| {
+            tx.scan(0, high, 600, None, &mut |_| {
                 limited += 1;
                 true
             })?;
             assert_eq!(limited, 600);
             let mut stopped = 0;
-            tx.scan(0, high, 1_000_000, &mut |_| {
+            tx.scan(0, high, 1_000_000, None, &mut |_| {
                 stopped += 1;
                 stopped < 300
             })?;
             assert_eq!(stopped, 300);
             let mut history = 0;
-            tx.history(long, high, &mut |_| history += 1)?;
+            tx.history(long, TOWNSHIP, high, &mut |_| history += 1)?;
             assert_eq!(history, 700);
             Ok(())
         })
         .await
         .expect("the long log reads");
+}
+
+/// A record whose home moves takes all its rows along; so do the records
+/// filed under a place that moves into another township.
+#[tokio::test]
+async fn rehoming_moves_every_row_of_a_record_and_nothing_else() {
+    let db = TestDatabase::create();
+    let storage = open(&db);
+    let (a, b) = (RecordId::generate(1), RecordId::generate(2));
+    let device = ActorId::random();
+    storage
+        .write(move |tx, now| {
+            for (i, record) in [a, b].into_iter().enumerate() {
+                let seq = append(tx, record, device, i);
+                tx.save_record(&SavedRecord {
+                    id: record,
+                    township: TOWNSHIP,
+                    kind: RecordKind::Patrol,
+                    state: &[i as u8],
+                    conflicted: false,
+                    updated_seq: seq,
+                })?;
+                tx.file_access(record, TOWNSHIP, &[format!("p:G{i}")], now, false)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("two records");
+    let moved = storage
+        .write(move |tx, _| {
+            tx.rehome_record(a, OTHER)?;
+            Ok(tx.rehome_place("p:G1", OTHER)?)
+        })
+        .await
+        .expect("re-homed");
+    assert_eq!(moved, 1, "one record was filed under the moved place");
+    let side = client(&db).await;
+    for table in ["changes", "records", "record_access"] {
+        let sql = format!("SELECT township, count(*) FROM {table} GROUP BY 1 ORDER BY 1");
+        let rows: Vec<(String, i64)> =
+            side.query(&sql, &[]).await.expect("reads").iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(rows, [(OTHER.to_owned(), 2)], "{table}: every row moved, none doubled");
+    }
+    let (history, filed, state) = storage
+        .read(move |tx| {
+            let mut history = 0;
+            tx.history(a, OTHER, u64::MAX >> 1, &mut |_| history += 1)?;
+            let mut filed = Vec::new();
+            tx.access("p:G1", Some(OTHER), 0, &mut |row| filed.push((row.record, row.township)))?;
+            Ok((history, filed, tx.record_state(b)?))
+        })
+        .await
+        .expect("reads");
+    assert_eq!(history, 1);
+    assert_eq!(filed, [(b, OTHER.to_owned())]);
+    assert_eq!(state, Some(vec![1]), "found by id wherever it lives");
 }
 
 fn place(code: &str, level: Level, parent: Option<&str>) -> Place {
@@ -442,7 +523,7 @@ async fn a_change_pushed_through_two_processes_at_once_is_found_by_the_second() 
         let one = one.clone();
         async move {
             one.write(move |tx, _| {
-                assert_eq!(tx.change_body(record, device, 1)?, None);
+                assert_eq!(tx.change_body(record, TOWNSHIP, device, 1)?, None);
                 let seq = append(tx, record, device, 0);
                 let _ = appended_tx.send(seq);
                 let _ = released.recv();
@@ -454,14 +535,14 @@ async fn a_change_pushed_through_two_processes_at_once_is_found_by_the_second() 
     let seq = appended.await.expect("the first process appends");
     let second = tokio::spawn(async move {
         two.write(move |tx, _| {
-            let found = tx.change_body(record, device, 1)?;
+            let found = tx.change_body(record, TOWNSHIP, device, 1)?;
             Ok((found, tx.high_water()?))
         })
         .await
     });
     // The second waits on the lock: a read in between does not see the
     // change, and a third party's write that touches no log is not held up.
-    let seen = one.read(move |tx| Ok(tx.change_body(record, device, 1)?)).await.expect("a read");
+    let seen = one.read(move |tx| Ok(tx.change_body(record, TOWNSHIP, device, 1)?)).await.expect("a read");
     assert_eq!(seen, None, "not committed yet");
     one.write(|tx, now| {
         let user = NewUser {

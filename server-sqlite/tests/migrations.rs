@@ -115,7 +115,7 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
 fn check_log(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
     assert_eq!((tx.change_count()?, tx.record_count()?, tx.high_water()?), (8, 2, 8));
     let mut scanned = Vec::new();
-    tx.scan(0, 8, 100, &mut |row| {
+    tx.scan(0, 8, 100, None, &mut |row| {
         let change: Change = postcard::from_bytes(row.body).expect("a stored body decodes");
         assert_eq!((change.record, change.dot.actor), (row.record, row.actor));
         assert!(!row.clock_suspect, "old changes are not suspect");
@@ -124,12 +124,12 @@ fn check_log(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
     })?;
     assert_eq!(scanned, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 1), (7, 2), (8, 3)]);
     let mut history = 0;
-    tx.history(VISIT, 8, &mut |row| {
+    tx.history(VISIT, "", 8, &mut |row| {
         assert_eq!(row.actor, ZHAO_PHONE);
         history += 1;
     })?;
     assert_eq!(history, 3);
-    assert!(tx.change_body(PATROL, LI_PHONE, 5)?.is_some());
+    assert!(tx.change_body(PATROL, "", LI_PHONE, 5)?.is_some());
 
     let patrols = tx.records_of_kind(RecordKind::Patrol)?;
     assert_eq!(patrols.len(), 1);
@@ -234,6 +234,7 @@ async fn write_after_upgrade(storage: &SqliteStorage, audit_rows: u64) {
             let body = [1, 2, 3];
             let seq = tx.append_change(&NewChange {
                 record: VISIT,
+                township: "",
                 actor: LI_PHONE,
                 counter: 9,
                 received_ms: now,
@@ -241,10 +242,11 @@ async fn write_after_upgrade(storage: &SqliteStorage, audit_rows: u64) {
                 clock_suspect: true,
                 clock_offset_ms: 700_000,
             })?;
-            tx.file_access(VISIT, &["p:530102".to_owned()], now, false)?;
+            tx.file_access(VISIT, "", &["p:530102".to_owned()], now, false)?;
             tx.note_push(LI_PHONE, now, 1)?;
             let page = PullPage {
                 device: LI_PHONE,
+                township: "",
                 presented: 0,
                 reset: false,
                 dirty: false,

@@ -112,7 +112,7 @@ impl Inspector {
             let mut after = 0;
             loop {
                 let before = changes.len();
-                tx.scan(after, upto, PAGE, &mut |row| {
+                tx.scan(after, upto, PAGE, None, &mut |row| {
                     changes.push(LoggedChange {
                         seq: row.seq,
                         record: row.record,

@@ -68,9 +68,12 @@ fn dump(conn: &Connection, table: &str) -> Vec<String> {
 fn records_at(data: &Path, place: &str, n: usize) {
     let op = Operator::open_default(data).expect("open");
     let key = AccessKey::Place(place.to_owned()).encode();
+    let place = place.to_owned();
     op.run(op.service().storage().write(move |tx, now| {
+        let township =
+            gridsync_server_core::home::bucket(&gridsync_server_core::directory::load(tx)?, &place);
         for _ in 0..n {
-            tx.file_access(RecordId::generate(now), std::slice::from_ref(&key), now, false)?;
+            tx.file_access(RecordId::generate(now), &township, std::slice::from_ref(&key), now, false)?;
         }
         Ok(())
     }))

@@ -122,7 +122,8 @@ fn sqlite_rows(data: &Path) -> anyhow::Result<BTreeMap<String, Vec<Vec<V>>>> {
     Ok(all)
 }
 
-/// Every row of `tables` on PostgreSQL, in SQLite's column order, sorted.
+/// Every row of `tables` on PostgreSQL, in SQLite's column order, sorted;
+/// the townships PostgreSQL adds (`township`, the last column) are left out.
 fn postgres_rows(url: &str, tables: &[&String]) -> anyhow::Result<BTreeMap<String, Vec<Vec<V>>>> {
     use tokio_postgres::types::Type;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -134,6 +135,7 @@ fn postgres_rows(url: &str, tables: &[&String]) -> anyhow::Result<BTreeMap<Strin
             let mut rows = Vec::new();
             for row in client.query(&format!("SELECT * FROM \"{table}\""), &[]).await? {
                 let values = (0..row.len())
+                    .filter(|i| row.columns()[*i].name() != "township")
                     .map(|i| {
                         let ty = row.columns()[i].type_();
                         let value = if *ty == Type::INT8 {
@@ -158,6 +160,24 @@ fn postgres_rows(url: &str, tables: &[&String]) -> anyhow::Result<BTreeMap<Strin
             all.insert((*table).clone(), rows);
         }
         Ok(all)
+    })
+}
+
+/// Each growing table with the townships its rows lie in, one line per
+/// table and township.
+fn postgres_townships(url: &str) -> anyhow::Result<Vec<String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        let mut lines = Vec::new();
+        for table in ["changes", "daily_reports", "pull_tokens", "record_access", "records", "replicas"] {
+            for row in client.query(&format!("SELECT DISTINCT township FROM {table} ORDER BY 1"), &[]).await?
+            {
+                lines.push(format!("{table} {}", row.get::<_, String>(0)));
+            }
+        }
+        Ok(lines)
     })
 }
 
@@ -249,6 +269,18 @@ fn a_demo_township_moves_to_postgresql_and_its_handsets_carry_on() -> anyhow::Re
     for (table, rows) in &kept {
         assert!(moved[table] == *rows, "{table} differs on PostgreSQL");
     }
+    // Every record's rows are filed in the demo township; every device's in
+    // its user's (a county administrator's device in the county's own).
+    let townships = postgres_townships(postgres.url())?;
+    for table in ["changes", "daily_reports", "record_access", "records"] {
+        let lines: Vec<&String> = townships.iter().filter(|l| l.starts_with(&format!("{table} "))).collect();
+        assert_eq!(lines, [&format!("{table} {}", made.township)], "{table}: {townships:?}");
+    }
+    // (The demo's codes nest, as China's administrative codes do.)
+    let filed = |line: &String| {
+        line.rsplit_once(' ').is_some_and(|(_, t)| !t.is_empty() && made.township.starts_with(t))
+    };
+    assert!(townships.iter().all(filed), "no row without a township: {townships:?}");
     let text = format!("{report}\n{}", serde_json::to_string(&report)?);
     for personal in ["迁移", "东关村", &grid, &session.token, &made.admin.0] {
         assert!(!text.contains(personal), "the report names no content: {text}");

@@ -11,7 +11,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::fixture::{
-    ChangeId, GRID_A, T0, Town, append, change_count, directory_version, logged, place, raw_change,
+    ChangeId, GHOST_HOME, GRID_A, T0, Town, append, change_count, directory_version, logged, place,
+    raw_change,
 };
 use crate::audit::{Event, Verdict};
 use crate::error::{CoreError, CoreResult};
@@ -39,7 +40,7 @@ async fn snapshot(storage: &Arc<dyn Storage>) -> Snapshot {
         .read(|tx| {
             let high = tx.high_water()?;
             let mut seqs = Vec::new();
-            tx.scan(0, high, ALL_ROWS, &mut |row| {
+            tx.scan(0, high, ALL_ROWS, None, &mut |row| {
                 seqs.push(row.seq);
                 true
             })?;
@@ -225,7 +226,7 @@ pub async fn high_water_stays_below_running_writes(storage: Arc<dyn Storage>) {
     for probe in 0..PROBES {
         let later_done = later.is_finished();
         let (high, visible) = storage
-            .read(move |tx| Ok((tx.high_water()?, tx.change_body(record, actor, 1)?.is_some())))
+            .read(move |tx| Ok((tx.high_water()?, tx.change_body(record, GHOST_HOME, actor, 1)?.is_some())))
             .await
             .expect("a probe reads");
         assert!(!visible, "probe {probe}: a read sees the change of a write job that has not committed");
@@ -266,13 +267,14 @@ fn failing_job(n: u32) -> impl FnOnce(&mut dyn WriteTx, u64) -> CoreResult<()> +
         let bytes = state.to_bytes();
         tx.save_record(&SavedRecord {
             id: change.record,
+            township: GHOST_HOME,
             kind: RecordKind::Patrol,
             state: &bytes,
             conflicted: false,
             updated_seq: seq,
         })?;
-        tx.file_access(change.record, &[format!("p:GHOST-{n}")], now, false)?;
-        tx.hold(change.dot.actor, change.record)?;
+        tx.file_access(change.record, GHOST_HOME, &[format!("p:GHOST-{n}")], now, false)?;
+        tx.hold(change.dot.actor, GHOST_HOME, change.record)?;
         tx.note_push(change.dot.actor, now, 1)?;
         tx.insert_place(&place(&format!("GHOST-{n}"), "幽灵镇", Level::Township, None), now)?;
         tx.bump_directory(0)?;
@@ -378,12 +380,12 @@ pub async fn failed_write_jobs_leave_no_trace(storage: Arc<dyn Storage>) {
         let traces = storage
             .read(move |tx| {
                 let mut filed = 0;
-                tx.access(&format!("p:GHOST-{n}"), 0, &mut |_| filed += 1)?;
+                tx.access(&format!("p:GHOST-{n}"), Some(GHOST_HOME), 0, &mut |_| filed += 1)?;
                 Ok((
-                    tx.change_body(change.record, change.dot.actor, 1)?,
+                    tx.change_body(change.record, GHOST_HOME, change.dot.actor, 1)?,
                     tx.record_state(change.record)?,
                     filed,
-                    tx.replicas(change.dot.actor)?,
+                    tx.replicas(change.dot.actor, GHOST_HOME)?,
                     tx.device_exists(change.dot.actor)?,
                     tx.session_user(&[n as u8; 32], T0)?,
                 ))

@@ -16,9 +16,10 @@ use gridsync_proto::{
 };
 
 use crate::error::CoreResult;
+use crate::error::StorageError;
 use crate::service::people::AddUser;
 use crate::service::{Caller, Service, ServiceSettings};
-use crate::storage::{NewChange, Storage, StorageExt};
+use crate::storage::{NewChange, ReadTx, Storage, StorageExt};
 
 /// A time safely in the past for rows written directly (2026-05-28).
 pub(super) const T0: u64 = 1_780_000_000_000;
@@ -332,6 +333,7 @@ pub(super) fn append(
     let body = body(change);
     tx.append_change(&NewChange {
         record: change.record,
+        township: GHOST_HOME,
         actor: change.dot.actor,
         counter: change.dot.counter,
         received_ms: now,
@@ -345,8 +347,28 @@ pub(super) fn append(
 pub(super) async fn logged(storage: &Arc<dyn Storage>, change: &Change) -> bool {
     let (record, actor, counter) = (change.record, change.dot.actor, change.dot.counter);
     storage
-        .read(move |tx| Ok(tx.change_body(record, actor, counter)?))
+        .read(move |tx| {
+            let township = home_of(tx, record)?;
+            Ok(tx.change_body(record, &township, actor, counter)?)
+        })
         .await
         .expect("a change's body reads")
         .is_some()
+}
+
+/// The township rows of the records that the seam tests write directly
+/// (not through the service) are filed in.
+pub(super) const GHOST_HOME: &str = "GHOST";
+
+/// Where `record`'s rows live: the home of its stored state
+/// ([`crate::home`]), or [`GHOST_HOME`] for a record without one.
+pub(super) fn home_of(tx: &mut dyn ReadTx, record: RecordId) -> crate::storage::StorageResult<String> {
+    let dir = crate::directory::load(tx)?;
+    Ok(match tx.record_state(record)? {
+        Some(bytes) => {
+            let state = RecordState::from_bytes(&bytes).map_err(|_| StorageError::corrupt("a state"))?;
+            crate::home::of_record(&dir, &state)
+        }
+        None => GHOST_HOME.to_owned(),
+    })
 }

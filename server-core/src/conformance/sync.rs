@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gridsync_proto::{ActorId, Change, ErrorCode, Op, RecordId, RecordKind, RecordState, Role, Value};
+use gridsync_proto::{ActorId, Change, ErrorCode, Level, Op, RecordId, RecordKind, RecordState, Role, Value};
 
 use super::fixture::{
-    ChangeId, GRID_A, GRID_B, T0, TOWNSHIP, Town, VILLAGE_B, VILLAGE_C, append, change_count, ids_of,
-    ids_of_changes, logged, raw_change, set,
+    COUNTY, ChangeId, GHOST_HOME, GRID_A, GRID_B, OTHER_TOWNSHIP, T0, TOWNSHIP, Town, VILLAGE_B, VILLAGE_C,
+    append, change_count, ids_of, ids_of_changes, logged, raw_change, set,
 };
 use crate::audit::Event;
 use crate::error::CoreError;
@@ -60,7 +60,13 @@ pub async fn push_then_pull_round_trip(storage: Arc<dyn Storage>) {
     assert_eq!(record_state(&storage, patrol).await, Some(expected), "record_state gives the merged state");
     for change in &created {
         let (record, actor, counter) = (change.record, change.dot.actor, change.dot.counter);
-        let body = storage.read(move |tx| Ok(tx.change_body(record, actor, counter)?)).await.expect("reads");
+        let body = storage
+            .read(move |tx| {
+                let township = super::fixture::home_of(tx, record)?;
+                Ok(tx.change_body(record, &township, actor, counter)?)
+            })
+            .await
+            .expect("reads");
         assert_eq!(body, Some(super::fixture::body(change)), "change_body gives the bytes logged for a dot");
     }
 
@@ -255,6 +261,7 @@ pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
                 .write(move |tx, now| {
                     Ok(tx.record_pull_page(&PullPage {
                         device,
+                        township: GHOST_HOME,
                         presented,
                         reset,
                         dirty: false,
@@ -276,7 +283,7 @@ pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
                 .read(move |tx| {
                     tokens
                         .iter()
-                        .map(|t| Ok(tx.pull_token(device, *t)?))
+                        .map(|t| Ok(tx.pull_token(device, GHOST_HOME, *t)?))
                         .collect::<Result<Vec<_>, CoreError>>()
                 })
                 .await
@@ -285,7 +292,7 @@ pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
     };
     let replicas = |device: ActorId| {
         let storage = storage.clone();
-        async move { storage.read(move |tx| Ok(tx.replicas(device)?)).await.expect("replicas read") }
+        async move { storage.read(move |tx| Ok(tx.replicas(device, GHOST_HOME)?)).await.expect("replicas read") }
     };
 
     let t1 = page(device, 0, false, vec![], vec![]).await;
@@ -328,8 +335,8 @@ pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
 
     storage
         .write(move |tx, _| {
-            tx.hold(device, made)?;
-            tx.hold(device, made)?;
+            tx.hold(device, GHOST_HOME, made)?;
+            tx.hold(device, GHOST_HOME, made)?;
             Ok(())
         })
         .await
@@ -341,7 +348,10 @@ pub async fn pull_cursors_are_per_device(storage: Arc<dyn Storage>) {
         (0, None, false),
         "held at cursor 0"
     );
-    storage.write(move |tx, _| Ok(tx.mark_rebuild(device, made)?)).await.expect("a rebuild is asked");
+    storage
+        .write(move |tx, _| Ok(tx.mark_rebuild(device, GHOST_HOME, made)?))
+        .await
+        .expect("a rebuild is asked");
     let marked: Vec<ReplicaRow> = replicas(device).await.into_iter().filter(|r| r.record == made).collect();
     assert!(marked.len() == 1 && marked[0].rebuild, "mark_rebuild asks for the record whole: {marked:?}");
     assert!(replicas(other).await.is_empty(), "replica rows are per device");
@@ -422,4 +432,76 @@ pub async fn scope_follows_the_directory(storage: Arc<dyn Storage>) {
     let pages = bai.pull_all(svc, 100).await;
     let removed: Vec<RecordId> = pages.iter().flat_map(|p| p.removed.iter().copied()).collect();
     assert_eq!(removed, [in_b], "and leaves the other township's devices");
+}
+
+/// A record's rows follow its home township ([`crate::home`]): a patrol
+/// whose grid is corrected to a grid of another township is found there by
+/// every routed read (its history, its dots, its access rows), reaches the
+/// devices of the new township whole with its history and leaves the old
+/// township's. A later change is appended in the new home and reaches
+/// the new township's devices through the incremental log.
+pub async fn records_follow_their_home(storage: Arc<dyn Storage>) {
+    const GRID_C: &str = "620802101201-01";
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    svc.add_place(
+        &Caller::Operator,
+        super::fixture::place(GRID_C, "白水村第一网格", Level::Grid, Some(VILLAGE_C)),
+    )
+    .await
+    .expect("a grid in the other township");
+    let mut wa = town.worker("wa", GRID_A).await;
+    let mut wc = town.worker("wc", GRID_C).await;
+    town.user("qu", Role::CountyAdmin, COUNTY).await;
+    let mut qu = town.device("qu").await;
+
+    let (patrol, created) = wa.patrol(GRID_A);
+    wa.push_ok(svc, vec![created.clone()]).await;
+    assert!(
+        wc.pull_all(svc, 100).await.iter().all(|p| p.rebuild.is_empty()),
+        "not yet in the other township"
+    );
+    qu.pull_all(svc, 100).await;
+    let now = super::fixture::now_ms();
+    let moved = qu.write(patrol, RecordKind::Patrol, vec![set("grid", Value::Text(GRID_C.into()))], now);
+    qu.push_ok(svc, vec![moved.clone()]).await;
+
+    let (history, filed) = storage
+        .read(move |tx| {
+            let mut history = Vec::new();
+            tx.history(patrol, OTHER_TOWNSHIP, u64::MAX >> 1, &mut |row| history.push(row.seq))?;
+            let mut filed = Vec::new();
+            tx.access(&format!("p:{GRID_C}"), Some(OTHER_TOWNSHIP), 0, &mut |row| filed.push(row.record))?;
+            Ok((history.len(), filed))
+        })
+        .await
+        .expect("routed reads");
+    assert_eq!(history, created.len() + moved.len(), "every change of the patrol is found in its new home");
+    assert_eq!(filed, [patrol], "and its access row");
+    for change in created.iter().chain(&moved) {
+        assert!(logged(&storage, change).await, "each dot is found in the new home");
+    }
+
+    let pages = wc.pull_all(svc, 100).await;
+    let rebuilt: Vec<RecordId> = pages.iter().flat_map(|p| p.rebuild.iter().copied()).collect();
+    let got: BTreeSet<ChangeId> = pages.iter().flat_map(|p| ids_of(&p.changes)).collect();
+    assert_eq!(rebuilt, [patrol], "the new township's worker gets the patrol whole");
+    let all: BTreeSet<ChangeId> = ids_of_changes(created.iter().chain(&moved)).into_iter().collect();
+    assert_eq!(got, all, "with its whole history");
+    let removed: Vec<RecordId> = wa.pull_all(svc, 100).await.iter().flat_map(|p| p.removed.clone()).collect();
+    assert_eq!(removed, [patrol], "and it leaves the old grid's worker");
+
+    let ended = wc.end_patrol(patrol, "改到白水村巡查");
+    wc.push_ok(svc, vec![ended]).await;
+    qu.pull_all(svc, 100).await;
+    let ended_by_qu =
+        qu.write(patrol, RecordKind::Patrol, vec![set("summary", Value::Text("复核".into()))], now);
+    qu.push_ok(svc, vec![ended_by_qu.clone()]).await;
+    let got: BTreeSet<ChangeId> =
+        wc.pull_all(svc, 100).await.iter().flat_map(|p| ids_of(&p.changes)).collect();
+    assert_eq!(
+        got,
+        ids_of_changes(ended_by_qu.iter()).into_iter().collect(),
+        "a later change reaches the new township's devices through the log"
+    );
 }

@@ -50,6 +50,8 @@ pub fn keys_of(actor: &Actor, dir: &Directory) -> Vec<String> {
 pub struct Visible {
     /// Records, open disputes first, then by last activity, newest first.
     pub records: Vec<RecordId>,
+    /// Each record's home township, as the storage filed it.
+    pub homes: HashMap<RecordId, String>,
     /// Records in scope beyond the budget.
     pub withheld: u32,
 }
@@ -64,14 +66,19 @@ pub fn visible(
 ) -> StorageResult<Visible> {
     let cutoff = now.saturating_sub(settings.window_ms) as i64;
     let mut found: HashMap<RecordId, (bool, i64)> = HashMap::new();
+    let mut homes: HashMap<RecordId, String> = HashMap::new();
     for key in keys_of(actor, dir) {
-        tx.access(&key, cutoff, &mut |row: AccessRow| {
+        let township = crate::home::of_key(dir, &key);
+        tx.access(&key, township.as_deref(), cutoff, &mut |row: AccessRow| {
             let entry = found.entry(row.record).or_insert((false, i64::MIN));
             entry.0 |= row.open;
             entry.1 = entry.1.max(row.active_ms);
+            homes.entry(row.record).or_insert(row.township);
         })?;
     }
-    Ok(rank(found, settings.budget))
+    let mut visible = rank(found, settings.budget);
+    visible.homes = visible.records.iter().filter_map(|r| homes.remove_entry(r)).collect();
+    Ok(visible)
 }
 
 /// Ranks candidate records (record → open, last activity): open disputes
@@ -87,7 +94,7 @@ pub fn rank(found: HashMap<RecordId, (bool, i64)>, budget: u32) -> Visible {
     }
     ranked.truncate(budget);
     ranked.sort_unstable_by(order);
-    Visible { records: ranked.into_iter().map(|(_, _, r)| r).collect(), withheld }
+    Visible { records: ranked.into_iter().map(|(_, _, r)| r).collect(), homes: HashMap::new(), withheld }
 }
 
 /// How many records a device of `actor` would hold, budget aside: what an

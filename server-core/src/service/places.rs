@@ -41,6 +41,7 @@ mod import;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
+use gridsync_proto::access::AccessKey;
 use gridsync_proto::place::{check_code, check_name};
 use gridsync_proto::{Actor, Directory, ErrorCode, Hierarchy, Level, Place, Unit};
 
@@ -50,6 +51,7 @@ use super::{Caller, Service};
 use crate::audit::Event;
 use crate::directory;
 use crate::error::{CoreError, CoreResult, Refusal};
+use crate::home;
 use crate::policy::{self, scope::ScopeSettings, shown};
 use crate::storage::{IdentityRead, StorageExt, SyncLogRead, User, WriteTx};
 
@@ -332,7 +334,12 @@ fn move_place(
     let after = directory::load(tx)?;
     let gaining = gaining_users(tx, before, &after, [code])?;
     check_budget(tx, now, &after, &gaining, settings)?;
-    let detail = format!("from={} to={}", place.parent.as_deref().unwrap_or(""), new_parent.unwrap_or(""));
+    let rehomed = rehome(tx, before, &after)?;
+    let mut detail =
+        format!("from={} to={}", place.parent.as_deref().unwrap_or(""), new_parent.unwrap_or(""));
+    if rehomed > 0 {
+        detail.push_str(&format!(" records_rehomed={rehomed}"));
+    }
     tx.append_audit(now, &Event::new(caller.audit_name(), "place.move", code, "ok").detail(detail))?;
     bump(tx)?;
     Ok(moved)
@@ -384,6 +391,17 @@ fn move_unit(
     tx.append_audit(now, &Event::new(caller.audit_name(), "unit.move", code, "ok").detail(detail))?;
     bump(tx)?;
     Ok(moved)
+}
+
+/// Moves the records filed under every place that a directory change moved
+/// into another township to that township ([`crate::home`]); returns how
+/// many moved.
+pub(crate) fn rehome(tx: &mut dyn WriteTx, before: &Directory, after: &Directory) -> CoreResult<u64> {
+    let mut rehomed = 0;
+    for (place, township) in home::moved(before, after) {
+        rehomed += tx.rehome_place(&AccessKey::Place(place).encode(), &township)?;
+    }
+    Ok(rehomed)
 }
 
 /// The users (active, with an enrolled device that is not revoked) who see

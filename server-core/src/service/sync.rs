@@ -15,7 +15,9 @@
 //!    device's clock was far off.
 //!
 //! Then the touched records' states, access keys and daily-report rows are
-//! written once each. Integrity failures (a reused dot, a merge error) are
+//! written once each, in the record's home township ([`crate::home`]);
+//! a record whose home moved (a dispute escalated to the county, a patrol's
+//! grid corrected) is re-homed first. Integrity failures (a reused dot, a merge error) are
 //! the device's bug or an attack, not a rule: they refuse the whole push,
 //! and the storage rolls all of it back.
 
@@ -27,13 +29,14 @@ use std::collections::{BTreeSet, HashMap};
 use gridsync_proto::rules::RuleError;
 use gridsync_proto::wire::Refusal as GroupRefusal;
 use gridsync_proto::{
-    Actor, Change, Directory, ErrorCode, MergeError, PushRequest, PushResponse, RecordId, RecordKind,
-    RecordState, Value, access, check_group,
+    Actor, ActorId, Change, Directory, ErrorCode, MergeError, PushRequest, PushResponse, RecordId,
+    RecordKind, RecordState, Value, access, check_group,
 };
 
 use super::Service;
 use crate::audit::Event;
 use crate::error::{CoreError, CoreResult, Refusal, StorageError};
+use crate::home;
 use crate::storage::{DailyReportRow, NewChange, ReadTx, SavedRecord, StorageExt, WriteTx};
 
 /// A device clock further than this from the server's is flagged.
@@ -49,7 +52,7 @@ impl Service {
             .write(move |tx, now| {
                 let actor = tx.user(&user)?.ok_or_else(unknown_user)?.actor();
                 let (_, dir) = directory.get(tx)?;
-                let pusher = Pusher { actor: &actor, dir: &dir, now };
+                let pusher = Pusher { home: home::of_actor(&dir, &actor), actor: &actor, dir: &dir, now };
                 let outcome = ingest(tx, &push, &pusher)?;
                 Ok(PushResponse {
                     accepted: outcome.accepted,
@@ -102,6 +105,8 @@ pub fn precheck(push: &PushRequest) -> Result<(), Refusal> {
 /// Who pushes, and what the server knows at the time.
 struct Pusher<'a> {
     actor: &'a Actor,
+    /// The pushing device's home township.
+    home: String,
     dir: &'a Directory,
     now: u64,
 }
@@ -110,6 +115,12 @@ struct Pusher<'a> {
 #[derive(Default)]
 struct Written {
     states: HashMap<RecordId, Option<RecordState>>,
+    /// Per record, where it was stored before this push (none: new).
+    stored: HashMap<RecordId, Option<String>>,
+    /// Per record, the townships this push appended its changes in.
+    homes: HashMap<RecordId, BTreeSet<String>>,
+    /// The changes this push appended, by dot, to recognise one sent twice.
+    appended: HashMap<(RecordId, ActorId, u64), usize>,
     touched: BTreeSet<RecordId>,
     /// Per record, the earliest trusted time of its accepted changes.
     filed: HashMap<RecordId, u64>,
@@ -130,11 +141,28 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
         let first_index = index;
         index += group.len();
         let record = group[0].record;
+        let before = match w.states.get(&record) {
+            Some(state) => state.clone(),
+            None => {
+                let stored = load_state(tx, record)?;
+                w.stored.insert(record, stored.as_ref().map(|s| home::of_record(who.dir, s)));
+                stored
+            }
+        };
+        // Earlier pushes' changes lie where the record was stored; this
+        // push's are remembered by dot. A record never stored has none.
+        let stored_home = w.stored.get(&record).cloned().flatten();
         let mut bodies = Vec::with_capacity(group.len());
         let mut seen = 0usize;
         for (i, change) in group.iter().enumerate() {
             let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
-            if let Some(existing) = tx.change_body(change.record, change.dot.actor, change.dot.counter)? {
+            let dot = (change.record, change.dot.actor, change.dot.counter);
+            let existing = match (w.appended.get(&dot), &stored_home) {
+                (Some(&g), _) => Some(group_body(push, g, change)),
+                (None, Some(township)) => tx.change_body(dot.0, township, dot.1, dot.2)?,
+                (None, None) => None,
+            };
+            if let Some(existing) = existing {
                 if existing != body {
                     return Err(Refusal::new(
                         ErrorCode::DotReused,
@@ -159,10 +187,6 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
             .at(first_index)
             .into());
         }
-        let before = match w.states.get(&record) {
-            Some(state) => state.clone(),
-            None => load_state(tx, record)?,
-        };
         let mut after = before.clone().unwrap_or_else(|| RecordState::new(record, group[0].kind));
         for (i, change) in group.iter().enumerate() {
             after.apply(change).map_err(|e| merge_refusal(e, first_index + i))?;
@@ -191,10 +215,11 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
                 field: rule.field,
                 message: rule.message,
             });
-            tx.mark_rebuild(push.device, record)?;
+            tx.mark_rebuild(push.device, &who.home, record)?;
             w.states.insert(record, before);
             continue;
         }
+        let township = home::of_record(who.dir, &after);
         let (mut earliest, mut last) = (u64::MAX, 0);
         for (change, body) in group.iter().zip(&bodies) {
             let suspect = push_suspect || change.time.millis > now.saturating_add(CLOCK_SUSPECT_MS);
@@ -203,6 +228,7 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
             last = last.max(trusted);
             w.last_seq = tx.append_change(&NewChange {
                 record: change.record,
+                township: &township,
                 actor: change.dot.actor,
                 counter: change.dot.counter,
                 received_ms: now,
@@ -210,7 +236,9 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
                 clock_suspect: suspect,
                 clock_offset_ms: offset,
             })?;
+            w.appended.insert((change.record, change.dot.actor, change.dot.counter), g);
         }
+        w.homes.entry(record).or_default().insert(township);
         outcome.accepted += group.len() as u32;
         let first_filed = w.filed.entry(record).or_insert(u64::MAX);
         *first_filed = (*first_filed).min(earliest);
@@ -219,7 +247,7 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
         w.states.insert(record, Some(after));
         w.touched.insert(record);
     }
-    save_touched(tx, push, &w, outcome.accepted, now)?;
+    save_touched(tx, push, who, &w, outcome.accepted)?;
     Ok(outcome)
 }
 
@@ -234,15 +262,22 @@ pub fn trusted_time(change: &Change, received_ms: u64, suspect: bool) -> u64 {
 fn save_touched(
     tx: &mut dyn WriteTx,
     push: &PushRequest,
+    who: &Pusher<'_>,
     w: &Written,
     accepted: u32,
-    now: u64,
 ) -> CoreResult<()> {
+    let now = who.now;
     for id in &w.touched {
         let Some(Some(state)) = w.states.get(id) else { continue };
+        let township = home::of_record(who.dir, state);
+        let stored = w.stored.get(id).into_iter().flatten();
+        if stored.chain(w.homes.get(id).into_iter().flatten()).any(|h| *h != township) {
+            tx.rehome_record(*id, &township)?;
+        }
         let bytes = state.to_bytes();
         tx.save_record(&SavedRecord {
             id: *id,
+            township: &township,
             kind: state.kind(),
             state: &bytes,
             conflicted: state.has_conflicts(),
@@ -250,10 +285,11 @@ fn save_touched(
         })?;
         let access = access::access(state);
         let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
-        tx.file_access(*id, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
-        tx.hold(push.device, *id)?;
+        tx.file_access(*id, &township, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
+        tx.hold(push.device, &who.home, *id)?;
         if state.kind() == RecordKind::DailyReport {
-            tx.save_daily_report(&daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now))?;
+            let row = daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now);
+            tx.save_daily_report(&row, &township)?;
         }
     }
     tx.note_push(push.device, now, accepted)?;
@@ -276,6 +312,13 @@ fn daily_report_row(state: &RecordState, filed_ms: u64, now: u64) -> DailyReport
         filed_ms,
         received_ms: now,
     }
+}
+
+/// The encoded body of the change of write group `group` with `change`'s dot.
+fn group_body(push: &PushRequest, group: usize, change: &Change) -> Vec<u8> {
+    let same = push.groups[group].iter().find(|c| c.dot == change.dot && c.record == change.record);
+    postcard::to_allocvec(same.expect("the group appended this dot"))
+        .expect("encoding into a Vec cannot fail")
 }
 
 /// A record's merged state, if it has one.

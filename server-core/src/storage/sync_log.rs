@@ -1,6 +1,17 @@
 //! The sync log: every accepted change in log order, each record's merged
 //! state, what each device holds, the pull cursors issued, and the access
 //! index that files records under the keys of those who may see them.
+//!
+//! # Townships
+//!
+//! Every row that grows with the work belongs to a **township**
+//! ([`crate::home`]): a record's rows (its changes, state, access rows and
+//! report row) to the record's home, a device's rows (replicas, cursors) to
+//! the device's home. Writes name the township of what they write; reads
+//! name the township to look in where the caller knows it. A backend on one
+//! node may ignore townships; a sharded one routes by them, and then finds
+//! a row only in the township it was written to (or re-homed to with
+//! [`SyncLogWrite::rehome_record`] or [`SyncLogWrite::rehome_place`]).
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 
@@ -11,6 +22,8 @@ use super::StorageResult;
 pub struct NewChange<'a> {
     /// Its record.
     pub record: RecordId,
+    /// The record's home township.
+    pub township: &'a str,
     /// The device that made it (its dot's actor).
     pub actor: ActorId,
     /// Its dot's counter.
@@ -47,6 +60,8 @@ pub struct LogRow<'a> {
 pub struct SavedRecord<'a> {
     /// The record.
     pub id: RecordId,
+    /// Its home township (already re-homed there if it moved).
+    pub township: &'a str,
     /// Its kind.
     pub kind: RecordKind,
     /// Its state, as [`gridsync_proto::RecordState::to_bytes`].
@@ -73,10 +88,12 @@ pub struct ReplicaRow {
 }
 
 /// One row of the access index: a record filed under a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessRow {
     /// The record.
     pub record: RecordId,
+    /// Its home township, as written (empty from a backend that keeps none).
+    pub township: String,
     /// Its last activity (trusted time, Unix ms).
     pub active_ms: i64,
     /// Whether it is an open dispute.
@@ -88,6 +105,8 @@ pub struct AccessRow {
 pub struct PullPage<'a> {
     /// The device.
     pub device: ActorId,
+    /// The device's home township.
+    pub township: &'a str,
     /// The cursor the device presented (0: none).
     pub presented: u64,
     /// The device starts afresh: forget everything it was thought to hold.
@@ -114,38 +133,58 @@ pub trait SyncLogRead {
     fn change_body(
         &mut self,
         record: RecordId,
+        township: &str,
         actor: ActorId,
         counter: u64,
     ) -> StorageResult<Option<Vec<u8>>>;
 
-    /// A record's merged state (as [`gridsync_proto::RecordState::to_bytes`]).
+    /// A record's merged state (as [`gridsync_proto::RecordState::to_bytes`]),
+    /// wherever it lives: the one lookup that does not name a township
+    /// (a push names records, not places).
     fn record_state(&mut self, id: RecordId) -> StorageResult<Option<Vec<u8>>>;
 
     /// The safe high-water mark of the log: see the contract in
     /// [`crate::storage`] (guarantee 4). 0 for an empty log.
     fn high_water(&mut self) -> StorageResult<u64>;
 
-    /// The log position a cursor issued to `device` covers, if it was issued.
-    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>>;
+    /// The log position a cursor issued to `device` (at home in
+    /// `township`) covers, if it was issued.
+    fn pull_token(&mut self, device: ActorId, township: &str, token: u64) -> StorageResult<Option<u64>>;
 
-    /// Every replica row of `device`.
-    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>>;
+    /// Every replica row of `device` (at home in `township`).
+    fn replicas(&mut self, device: ActorId, township: &str) -> StorageResult<Vec<ReplicaRow>>;
 
     /// Every record filed under `key` that is an open dispute or was active
-    /// at or after `active_since`. A record may be passed twice.
-    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()>;
+    /// at or after `active_since`. A record may be passed twice. `township`:
+    /// where the key's rows live ([`crate::home::of_key`]), `None` if they
+    /// may lie in any township.
+    fn access(
+        &mut self,
+        key: &str,
+        township: Option<&str>,
+        active_since: i64,
+        each: &mut dyn FnMut(AccessRow),
+    ) -> StorageResult<()>;
 
     /// A record's changes up to position `upto`, in log order.
-    fn history(&mut self, record: RecordId, upto: u64, each: &mut dyn FnMut(LogRow<'_>))
-    -> StorageResult<()>;
+    fn history(
+        &mut self,
+        record: RecordId,
+        township: &str,
+        upto: u64,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()>;
 
     /// The log after position `after` up to `upto`, in order, at most
-    /// `max_rows` rows, until `each` answers `false`.
+    /// `max_rows` rows, until `each` answers `false`. With `townships`, the
+    /// rows of those townships at least (a backend may pass others too);
+    /// without, every row.
     fn scan(
         &mut self,
         after: u64,
         upto: u64,
         max_rows: usize,
+        townships: Option<&[String]>,
         each: &mut dyn FnMut(LogRow<'_>) -> bool,
     ) -> StorageResult<()>;
 
@@ -173,17 +212,19 @@ pub trait SyncLogWrite {
     fn file_access(
         &mut self,
         record: RecordId,
+        township: &str,
         keys: &[String],
         active_ms: u64,
         open: bool,
     ) -> StorageResult<()>;
 
-    /// Notes that `device` holds `record` because it made it (added at
-    /// cursor 0), unless it is noted already.
-    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()>;
+    /// Notes that `device` (at home in `township`) holds `record` because
+    /// it made it (added at cursor 0), unless it is noted already.
+    fn hold(&mut self, device: ActorId, township: &str, record: RecordId) -> StorageResult<()>;
 
-    /// Asks for `record` to be sent whole to `device` again.
-    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()>;
+    /// Asks for `record` to be sent whole to `device` (at home in
+    /// `township`) again.
+    fn mark_rebuild(&mut self, device: ActorId, township: &str, record: RecordId) -> StorageResult<()>;
 
     /// Counts an accepted push of `changes` changes by `device` at `now`
     /// (the device is created if unknown).
@@ -191,7 +232,16 @@ pub trait SyncLogWrite {
 
     /// Saves a daily report's row: what it says now, and the earliest filed
     /// and received times of all its saves.
-    fn save_daily_report(&mut self, row: &super::DailyReportRow) -> StorageResult<()>;
+    fn save_daily_report(&mut self, row: &super::DailyReportRow, township: &str) -> StorageResult<()>;
+
+    /// Moves every row of `record` (changes, state, access rows, report
+    /// row) that lies in another township to `to`: its home moved.
+    fn rehome_record(&mut self, record: RecordId, to: &str) -> StorageResult<()>;
+
+    /// Moves every record filed under the place key `key` to township `to`
+    /// (the directory moved the place into another township); returns how
+    /// many records moved.
+    fn rehome_place(&mut self, key: &str, to: &str) -> StorageResult<u64>;
 
     /// Records a planned pull page and issues its cursor (a new token, above
     /// every token issued before). Keeps the presented cursor and the new

@@ -8,6 +8,12 @@
 //! ([`PgTx::write_lock`]): reads too, so that the duplicate-dot check of a
 //! push ([`SyncLogRead::change_body`]) sees every change committed before
 //! it, and log positions and pull tokens are drawn in commit order.
+//!
+//! Every statement names the township its rows live in (the distribution
+//! column, ADR 0013), except the few that look a record up by id alone
+//! ([`SyncLogRead::record_state`], the re-homing moves) or a device's rows
+//! in every township (a reset page, which also sweeps rows a device left
+//! under a home it no longer has).
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
@@ -16,19 +22,22 @@ use gridsync_server_core::storage::{
 };
 
 use super::{PgTx, actor_id, get, int, opt_uint, record_id, run, uint};
+use crate::error::Failure;
 
 impl SyncLogRead for PgTx<'_> {
     fn change_body(
         &mut self,
         record: RecordId,
+        township: &str,
         actor: ActorId,
         counter: u64,
     ) -> StorageResult<Option<Vec<u8>>> {
         run(|| {
             self.write_lock()?;
             let row = self.row(
-                "SELECT body FROM changes WHERE record = $1 AND actor = $2 AND counter = $3",
-                &[&record.as_bytes().as_slice(), &actor.as_bytes().as_slice(), &int(counter)],
+                "SELECT body FROM changes
+                 WHERE township = $4 AND record = $1 AND actor = $2 AND counter = $3",
+                &[&record.as_bytes().as_slice(), &actor.as_bytes().as_slice(), &int(counter), &township],
             )?;
             row.map(|r| get(&r, 0, "a change's body")).transpose()
         })
@@ -56,23 +65,24 @@ impl SyncLogRead for PgTx<'_> {
         })
     }
 
-    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>> {
+    fn pull_token(&mut self, device: ActorId, township: &str, token: u64) -> StorageResult<Option<u64>> {
         run(|| {
             self.write_lock()?;
             let row = self.row(
-                "SELECT log_high FROM pull_tokens WHERE token = $1 AND device = $2",
-                &[&int(token), &device.as_bytes().as_slice()],
+                "SELECT log_high FROM pull_tokens WHERE township = $3 AND token = $1 AND device = $2",
+                &[&int(token), &device.as_bytes().as_slice(), &township],
             )?;
             row.map(|r| uint(&r, 0, "a pull token's log position")).transpose()
         })
     }
 
-    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>> {
+    fn replicas(&mut self, device: ActorId, township: &str) -> StorageResult<Vec<ReplicaRow>> {
         run(|| {
             self.write_lock()?;
             let rows = self.rows(
-                "SELECT record, added_token, removed_token, rebuild, sent_through FROM replicas WHERE device = $1",
-                &[&device.as_bytes().as_slice()],
+                "SELECT record, added_token, removed_token, rebuild, sent_through FROM replicas
+                 WHERE township = $2 AND device = $1",
+                &[&device.as_bytes().as_slice(), &township],
             )?;
             rows.iter()
                 .map(|row| {
@@ -88,38 +98,65 @@ impl SyncLogRead for PgTx<'_> {
         })
     }
 
-    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()> {
+    /// With a township, one township's rows (`$3 IS NULL` is a constant
+    /// the planner folds, so each shape keeps its index).
+    fn access(
+        &mut self,
+        key: &str,
+        township: Option<&str>,
+        active_since: i64,
+        each: &mut dyn FnMut(AccessRow),
+    ) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
-            self.each_row(
-                "SELECT record, active_ms, open FROM record_access WHERE key = $1 AND active_ms >= $2",
-                &[&key, &active_since],
-                |row| {
-                    let record = record_id(row, 0, "a record in the access index")?;
-                    let active_ms = get(row, 1, "a record's activity time")?;
-                    each(AccessRow { record, active_ms, open: get(row, 2, "a record's open flag")? });
-                    Ok(true)
-                },
-            )?;
-            self.each_row(
-                "SELECT record, active_ms FROM record_access WHERE key = $1 AND open",
-                &[&key],
-                |row| {
-                    let record = record_id(row, 0, "a record in the access index")?;
-                    each(AccessRow {
-                        record,
-                        active_ms: get(row, 1, "a record's activity time")?,
-                        open: true,
-                    });
-                    Ok(true)
-                },
-            )
+            let mut pass = |row: &tokio_postgres::Row, open: Option<bool>| -> Result<bool, Failure> {
+                each(AccessRow {
+                    record: record_id(row, 0, "a record in the access index")?,
+                    township: get::<String>(row, 1, "a record's township")?,
+                    active_ms: get(row, 2, "a record's activity time")?,
+                    open: match open {
+                        Some(open) => open,
+                        None => get(row, 3, "a record's open flag")?,
+                    },
+                });
+                Ok(true)
+            };
+            match township {
+                Some(township) => {
+                    self.each_row(
+                        "SELECT record, township, active_ms, open FROM record_access
+                         WHERE township = $3 AND key = $1 AND active_ms >= $2",
+                        &[&key, &active_since, &township],
+                        |row| pass(row, None),
+                    )?;
+                    self.each_row(
+                        "SELECT record, township, active_ms FROM record_access
+                         WHERE township = $2 AND key = $1 AND open",
+                        &[&key, &township],
+                        |row| pass(row, Some(true)),
+                    )
+                }
+                None => {
+                    self.each_row(
+                        "SELECT record, township, active_ms, open FROM record_access
+                         WHERE key = $1 AND active_ms >= $2",
+                        &[&key, &active_since],
+                        |row| pass(row, None),
+                    )?;
+                    self.each_row(
+                        "SELECT record, township, active_ms FROM record_access WHERE key = $1 AND open",
+                        &[&key],
+                        |row| pass(row, Some(true)),
+                    )
+                }
+            }
         })
     }
 
     fn history(
         &mut self,
         record: RecordId,
+        township: &str,
         upto: u64,
         each: &mut dyn FnMut(LogRow<'_>),
     ) -> StorageResult<()> {
@@ -127,8 +164,8 @@ impl SyncLogRead for PgTx<'_> {
             self.write_lock()?;
             self.each_row(
                 "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
-                 WHERE record = $1 AND seq <= $2 ORDER BY seq",
-                &[&record.as_bytes().as_slice(), &int(upto)],
+                 WHERE township = $3 AND record = $1 AND seq <= $2 ORDER BY seq",
+                &[&record.as_bytes().as_slice(), &int(upto), &township],
                 |row| {
                     each(LogRow {
                         seq: uint(row, 0, "a log position")?,
@@ -149,28 +186,37 @@ impl SyncLogRead for PgTx<'_> {
         after: u64,
         upto: u64,
         max_rows: usize,
+        townships: Option<&[String]>,
         each: &mut dyn FnMut(LogRow<'_>) -> bool,
     ) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
             let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
-            self.each_row(
-                "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
-                 WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
-                &[&int(after), &int(upto), &limit],
-                |row| {
-                    // Most of the log is other scopes': the body is lent in
-                    // place, and copied only by whoever sends it.
-                    Ok(each(LogRow {
-                        seq: uint(row, 0, "a log position")?,
-                        received_ms: uint(row, 1, "a change's receipt time")?,
-                        clock_suspect: get(row, 2, "a change's clock flag")?,
-                        body: get(row, 3, "a change's body")?,
-                        record: record_id(row, 4, "a change's record")?,
-                        actor: actor_id(row, 5, "a change's device")?,
-                    }))
-                },
-            )
+            let (after, upto) = (int(after), int(upto));
+            let (sql, params): (&str, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) = match &townships {
+                Some(townships) => (
+                    "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
+                     WHERE township = ANY($4) AND seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                    vec![&after, &upto, &limit, townships],
+                ),
+                None => (
+                    "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
+                     WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                    vec![&after, &upto, &limit],
+                ),
+            };
+            self.each_row(sql, &params, |row| {
+                // Most of the log is other scopes': the body is lent in
+                // place, and copied only by whoever sends it.
+                Ok(each(LogRow {
+                    seq: uint(row, 0, "a log position")?,
+                    received_ms: uint(row, 1, "a change's receipt time")?,
+                    clock_suspect: get(row, 2, "a change's clock flag")?,
+                    body: get(row, 3, "a change's body")?,
+                    record: record_id(row, 4, "a change's record")?,
+                    actor: actor_id(row, 5, "a change's device")?,
+                }))
+            })
         })
     }
 
@@ -207,8 +253,9 @@ impl SyncLogWrite for PgTx<'_> {
         run(|| {
             self.write_lock()?;
             let row = self.one(
-                "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+                "INSERT INTO changes
+                     (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms, township)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
                 &[
                     &change.record.as_bytes().as_slice(),
                     &change.actor.as_bytes().as_slice(),
@@ -217,6 +264,7 @@ impl SyncLogWrite for PgTx<'_> {
                     &change.body,
                     &change.clock_suspect,
                     &change.clock_offset_ms,
+                    &change.township,
                 ],
             )?;
             uint(&row, 0, "a new log position")
@@ -227,8 +275,9 @@ impl SyncLogWrite for PgTx<'_> {
         run(|| {
             self.write_lock()?;
             self.execute(
-                "INSERT INTO records (id, kind, state, conflicted, updated_seq) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, conflicted = EXCLUDED.conflicted,
+                "INSERT INTO records (id, kind, state, conflicted, updated_seq, township)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (township, id) DO UPDATE SET state = EXCLUDED.state, conflicted = EXCLUDED.conflicted,
                                                 updated_seq = EXCLUDED.updated_seq",
                 &[
                     &record.id.as_bytes().as_slice(),
@@ -236,6 +285,7 @@ impl SyncLogWrite for PgTx<'_> {
                     &record.state,
                     &record.conflicted,
                     &int(record.updated_seq),
+                    &record.township,
                 ],
             )?;
             Ok(())
@@ -249,6 +299,7 @@ impl SyncLogWrite for PgTx<'_> {
     fn file_access(
         &mut self,
         record: RecordId,
+        township: &str,
         keys: &[String],
         active_ms: u64,
         open: bool,
@@ -256,7 +307,10 @@ impl SyncLogWrite for PgTx<'_> {
         run(|| {
             self.write_lock()?;
             let id = record.as_bytes().as_slice();
-            let existing = self.rows("SELECT key, active_ms FROM record_access WHERE record = $1", &[&id])?;
+            let existing = self.rows(
+                "SELECT key, active_ms FROM record_access WHERE township = $2 AND record = $1",
+                &[&id, &township],
+            )?;
             let (mut filed, mut active) = (Vec::with_capacity(existing.len()), int(active_ms));
             for row in &existing {
                 filed.push(get::<&str>(row, 0, "an access key")?);
@@ -268,42 +322,46 @@ impl SyncLogWrite for PgTx<'_> {
             wanted.dedup();
             if wanted == filed {
                 self.execute(
-                    "UPDATE record_access SET active_ms = $2, open = $3 WHERE record = $1",
-                    &[&id, &active, &open],
+                    "UPDATE record_access SET active_ms = $2, open = $3 WHERE township = $4 AND record = $1",
+                    &[&id, &active, &open, &township],
                 )?;
                 return Ok(());
             }
             if !existing.is_empty() {
-                self.execute("DELETE FROM record_access WHERE record = $1", &[&id])?;
+                self.execute(
+                    "DELETE FROM record_access WHERE township = $2 AND record = $1",
+                    &[&id, &township],
+                )?;
             }
             if !wanted.is_empty() {
                 self.execute(
-                    "INSERT INTO record_access (key, record, active_ms, open)
-                     SELECT key, $2, $3, $4 FROM unnest($1::text[]) AS key",
-                    &[&wanted, &id, &active, &open],
+                    "INSERT INTO record_access (key, record, active_ms, open, township)
+                     SELECT key, $2, $3, $4, $5 FROM unnest($1::text[]) AS key",
+                    &[&wanted, &id, &active, &open, &township],
                 )?;
             }
             Ok(())
         })
     }
 
-    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+    fn hold(&mut self, device: ActorId, township: &str, record: RecordId) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
             self.execute(
-                "INSERT INTO replicas (device, record, added_token) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
-                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice()],
+                "INSERT INTO replicas (device, record, added_token, township) VALUES ($1, $2, 0, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice(), &township],
             )?;
             Ok(())
         })
     }
 
-    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+    fn mark_rebuild(&mut self, device: ActorId, township: &str, record: RecordId) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
             self.execute(
-                "UPDATE replicas SET rebuild = true WHERE device = $1 AND record = $2",
-                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice()],
+                "UPDATE replicas SET rebuild = true WHERE township = $3 AND device = $1 AND record = $2",
+                &[&device.as_bytes().as_slice(), &record.as_bytes().as_slice(), &township],
             )?;
             Ok(())
         })
@@ -322,13 +380,13 @@ impl SyncLogWrite for PgTx<'_> {
         })
     }
 
-    fn save_daily_report(&mut self, row: &DailyReportRow) -> StorageResult<()> {
+    fn save_daily_report(&mut self, row: &DailyReportRow, township: &str) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
             self.execute(
-                "INSERT INTO daily_reports (worker, date, record, grid, status, filed_ms, received_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (worker, date) DO UPDATE SET grid = EXCLUDED.grid, status = EXCLUDED.status,
+                "INSERT INTO daily_reports (worker, date, record, grid, status, filed_ms, received_ms, township)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (township, worker, date) DO UPDATE SET grid = EXCLUDED.grid, status = EXCLUDED.status,
                      filed_ms = least(daily_reports.filed_ms, EXCLUDED.filed_ms),
                      received_ms = least(daily_reports.received_ms, EXCLUDED.received_ms)",
                 &[
@@ -339,9 +397,36 @@ impl SyncLogWrite for PgTx<'_> {
                     &row.status,
                     &int(row.filed_ms),
                     &int(row.received_ms),
+                    &township,
                 ],
             )?;
             Ok(())
+        })
+    }
+
+    /// Copies the rows under their new township, then deletes the old ones:
+    /// a distributed table's distribution column cannot be updated in
+    /// place, and this is the same on one node.
+    fn rehome_record(&mut self, record: RecordId, to: &str) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.rehome(&[record.as_bytes().as_slice()], to)
+        })
+    }
+
+    fn rehome_place(&mut self, key: &str, to: &str) -> StorageResult<u64> {
+        run(|| {
+            self.write_lock()?;
+            let rows = self.rows(
+                "SELECT DISTINCT record FROM record_access WHERE key = $1 AND township <> $2",
+                &[&key, &to],
+            )?;
+            let records: Vec<&[u8]> =
+                rows.iter().map(|r| get(r, 0, "a record in the access index")).collect::<Result<_, _>>()?;
+            if !records.is_empty() {
+                self.rehome(&records, to)?;
+            }
+            Ok(records.len() as u64)
         })
     }
 
@@ -351,50 +436,89 @@ impl SyncLogWrite for PgTx<'_> {
     fn record_pull_page(&mut self, page: &PullPage<'_>) -> StorageResult<u64> {
         run(|| {
             self.write_lock()?;
-            let d = page.device.as_bytes().as_slice();
+            let (d, home) = (page.device.as_bytes().as_slice(), page.township);
             let t = int(page.presented);
             if page.reset {
+                // Every township: rows left under a home the device had before go too.
                 self.execute("DELETE FROM replicas WHERE device = $1", &[&d])?;
                 self.execute("DELETE FROM pull_tokens WHERE device = $1", &[&d])?;
             } else if page.dirty {
-                self.execute("DELETE FROM replicas WHERE device = $1 AND added_token > $2", &[&d, &t])?;
-                self.execute("DELETE FROM replicas WHERE device = $1 AND removed_token <= $2", &[&d, &t])?;
                 self.execute(
-                    "UPDATE replicas SET removed_token = NULL WHERE device = $1 AND removed_token > $2",
-                    &[&d, &t],
+                    "DELETE FROM replicas WHERE township = $3 AND device = $1 AND added_token > $2",
+                    &[&d, &t, &home],
+                )?;
+                self.execute(
+                    "DELETE FROM replicas WHERE township = $3 AND device = $1 AND removed_token <= $2",
+                    &[&d, &t, &home],
+                )?;
+                self.execute(
+                    "UPDATE replicas SET removed_token = NULL
+                     WHERE township = $3 AND device = $1 AND removed_token > $2",
+                    &[&d, &t, &home],
                 )?;
             }
             let row = self.one(
-                "INSERT INTO pull_tokens (device, log_high, issued_ms) VALUES ($1, $2, $3) RETURNING token",
-                &[&d, &int(page.log_high), &int(page.now)],
+                "INSERT INTO pull_tokens (device, log_high, issued_ms, township) VALUES ($1, $2, $3, $4)
+                 RETURNING token",
+                &[&d, &int(page.log_high), &int(page.now), &home],
             )?;
             let token: i64 = get(&row, 0, "a new pull token")?;
             if !page.removes.is_empty() {
                 let removes: Vec<&[u8]> = page.removes.iter().map(|r| r.as_bytes().as_slice()).collect();
                 self.execute(
-                    "UPDATE replicas SET removed_token = $3 WHERE device = $1 AND record = ANY($2::bytea[])",
-                    &[&d, &removes, &token],
+                    "UPDATE replicas SET removed_token = $3
+                     WHERE township = $4 AND device = $1 AND record = ANY($2::bytea[])",
+                    &[&d, &removes, &token, &home],
                 )?;
             }
             if !page.adds.is_empty() {
                 let adds: Vec<&[u8]> = page.adds.iter().map(|r| r.as_bytes().as_slice()).collect();
                 self.execute(
-                    "INSERT INTO replicas (device, record, added_token, removed_token, rebuild, sent_through)
-                     SELECT DISTINCT $1::bytea, record, $3::bigint, NULL::bigint, false, $4::bigint
+                    "INSERT INTO replicas (device, record, added_token, removed_token, rebuild, sent_through, township)
+                     SELECT DISTINCT $1::bytea, record, $3::bigint, NULL::bigint, false, $4::bigint, $5::text
                      FROM unnest($2::bytea[]) AS record
-                     ON CONFLICT (device, record) DO UPDATE
+                     ON CONFLICT (township, device, record) DO UPDATE
                          SET added_token = EXCLUDED.added_token, removed_token = NULL, rebuild = false,
                              sent_through = EXCLUDED.sent_through",
-                    &[&d, &adds, &token, &int(page.sent_through)],
+                    &[&d, &adds, &token, &int(page.sent_through), &home],
                 )?;
             }
             // Keep the presented cursor (the device re-presents it if this
             // page is lost) and the new one; older and abandoned cursors go.
             self.execute(
-                "DELETE FROM pull_tokens WHERE device = $1 AND token <> $2 AND token <> $3",
-                &[&d, &t, &token],
+                "DELETE FROM pull_tokens WHERE township = $4 AND device = $1 AND token <> $2 AND token <> $3",
+                &[&d, &t, &token, &home],
             )?;
             u64::try_from(token).map_err(|_| crate::error::corrupt("a new pull token is negative"))
         })
+    }
+}
+
+/// The tables whose rows follow a record's home, with their columns.
+const RECORD_TABLES: &[(&str, &str)] = &[
+    ("changes", "seq, record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms"),
+    ("records", "id, kind, state, conflicted, updated_seq"),
+    ("record_access", "key, record, active_ms, open"),
+    ("daily_reports", "worker, date, record, grid, status, filed_ms, received_ms"),
+];
+
+impl PgTx<'_> {
+    /// Moves every row of `records` that lies outside township `to` there.
+    fn rehome(&mut self, records: &[&[u8]], to: &str) -> Result<(), Failure> {
+        for (table, columns) in RECORD_TABLES {
+            let id = if *table == "records" { "id" } else { "record" };
+            self.execute(
+                &format!(
+                    "INSERT INTO {table} ({columns}, township)
+                     SELECT {columns}, $2 FROM {table} WHERE {id} = ANY($1::bytea[]) AND township <> $2"
+                ),
+                &[&records, &to],
+            )?;
+            self.execute(
+                &format!("DELETE FROM {table} WHERE {id} = ANY($1::bytea[]) AND township <> $2"),
+                &[&records, &to],
+            )?;
+        }
+        Ok(())
     }
 }

@@ -16,6 +16,7 @@ impl SyncLogRead for SqliteTx<'_> {
     fn change_body(
         &mut self,
         record: RecordId,
+        _township: &str,
         actor: ActorId,
         counter: u64,
     ) -> StorageResult<Option<Vec<u8>>> {
@@ -52,7 +53,7 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    fn pull_token(&mut self, device: ActorId, token: u64) -> StorageResult<Option<u64>> {
+    fn pull_token(&mut self, device: ActorId, _township: &str, token: u64) -> StorageResult<Option<u64>> {
         run(|| {
             let high: Option<i64> = self
                 .conn
@@ -63,7 +64,7 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    fn replicas(&mut self, device: ActorId) -> StorageResult<Vec<ReplicaRow>> {
+    fn replicas(&mut self, device: ActorId, _township: &str) -> StorageResult<Vec<ReplicaRow>> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT record, added_token, removed_token, rebuild, sent_through FROM replicas WHERE device = ?1",
@@ -83,7 +84,13 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    fn access(&mut self, key: &str, active_since: i64, each: &mut dyn FnMut(AccessRow)) -> StorageResult<()> {
+    fn access(
+        &mut self,
+        key: &str,
+        _township: Option<&str>,
+        active_since: i64,
+        each: &mut dyn FnMut(AccessRow),
+    ) -> StorageResult<()> {
         run(|| {
             let mut recent = self.conn.prepare_cached(
                 "SELECT record, active_ms, open FROM record_access WHERE key = ?1 AND active_ms >= ?2",
@@ -91,7 +98,12 @@ impl SyncLogRead for SqliteTx<'_> {
             let mut rows = recent.query(params![key, active_since])?;
             while let Some(row) = rows.next()? {
                 let record = record_id(row, 0, "a record in the access index")?;
-                each(AccessRow { record, active_ms: row.get(1)?, open: row.get(2)? });
+                each(AccessRow {
+                    record,
+                    township: String::new(),
+                    active_ms: row.get(1)?,
+                    open: row.get(2)?,
+                });
             }
             let mut open = self
                 .conn
@@ -99,7 +111,7 @@ impl SyncLogRead for SqliteTx<'_> {
             let mut rows = open.query([key])?;
             while let Some(row) = rows.next()? {
                 let record = record_id(row, 0, "a record in the access index")?;
-                each(AccessRow { record, active_ms: row.get(1)?, open: true });
+                each(AccessRow { record, township: String::new(), active_ms: row.get(1)?, open: true });
             }
             Ok(())
         })
@@ -108,6 +120,7 @@ impl SyncLogRead for SqliteTx<'_> {
     fn history(
         &mut self,
         record: RecordId,
+        _township: &str,
         upto: u64,
         each: &mut dyn FnMut(LogRow<'_>),
     ) -> StorageResult<()> {
@@ -136,6 +149,7 @@ impl SyncLogRead for SqliteTx<'_> {
         after: u64,
         upto: u64,
         max_rows: usize,
+        _townships: Option<&[String]>,
         each: &mut dyn FnMut(LogRow<'_>) -> bool,
     ) -> StorageResult<()> {
         run(|| {
@@ -236,6 +250,7 @@ impl SyncLogWrite for SqliteTx<'_> {
     fn file_access(
         &mut self,
         record: RecordId,
+        _township: &str,
         keys: &[String],
         active_ms: u64,
         open: bool,
@@ -271,7 +286,7 @@ impl SyncLogWrite for SqliteTx<'_> {
         })
     }
 
-    fn hold(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+    fn hold(&mut self, device: ActorId, _township: &str, record: RecordId) -> StorageResult<()> {
         run(|| {
             self.conn
                 .prepare_cached(
@@ -282,7 +297,7 @@ impl SyncLogWrite for SqliteTx<'_> {
         })
     }
 
-    fn mark_rebuild(&mut self, device: ActorId, record: RecordId) -> StorageResult<()> {
+    fn mark_rebuild(&mut self, device: ActorId, _township: &str, record: RecordId) -> StorageResult<()> {
         run(|| {
             self.conn
                 .prepare_cached("UPDATE replicas SET rebuild = 1 WHERE device = ?1 AND record = ?2")?
@@ -304,7 +319,7 @@ impl SyncLogWrite for SqliteTx<'_> {
         })
     }
 
-    fn save_daily_report(&mut self, row: &DailyReportRow) -> StorageResult<()> {
+    fn save_daily_report(&mut self, row: &DailyReportRow, _township: &str) -> StorageResult<()> {
         run(|| {
             self.conn
                 .prepare_cached(
@@ -329,6 +344,15 @@ impl SyncLogWrite for SqliteTx<'_> {
 
     /// The page's cursor is the new `pull_tokens` row's id: `AUTOINCREMENT`
     /// makes it larger than every token issued before, deleted ones too.
+    // One node holds every township: rows need not move.
+    fn rehome_record(&mut self, _record: RecordId, _to: &str) -> StorageResult<()> {
+        Ok(())
+    }
+
+    fn rehome_place(&mut self, _key: &str, _to: &str) -> StorageResult<u64> {
+        Ok(0)
+    }
+
     fn record_pull_page(&mut self, page: &PullPage<'_>) -> StorageResult<u64> {
         run(|| {
             let conn = self.conn;

@@ -109,6 +109,9 @@ impl Target {
                 continue_sequence(&tx, table, column).await?;
             }
         }
+        // The data directory keeps no townships: file every row in its own
+        // from the states and the directory just copied.
+        gridsync_server_postgres::fill_townships(&tx).await?;
         let high: i64 = tx.query_one("SELECT coalesce(max(seq), 0)::bigint FROM changes", &[]).await?.get(0);
         tx.commit().await?;
         Ok(Copied { log_high_water: u64::try_from(high).context("a negative log position")? })

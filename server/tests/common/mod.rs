@@ -19,7 +19,7 @@ use gridsync_server::{Database, Inspector};
 use gridsync_server_core::service::people::AddUser;
 use gridsync_server_core::service::{Caller, ServiceSettings};
 use gridsync_server_core::storage::{AuditRow, StorageExt, User};
-use gridsync_server_core::{CoreError, CoreResult, directory};
+use gridsync_server_core::{CoreError, CoreResult, directory, home};
 
 /// A fresh data directory and the service on it.
 pub(crate) struct Fixture {
@@ -130,11 +130,14 @@ pub(crate) fn with_device(op: &Operator, user: &str, role: Role, scope: &str) ->
 /// ingest would.
 pub(crate) fn records_at(op: &Operator, place: &str, n: usize, active_ms: u64) {
     let key = AccessKey::Place(place.to_owned()).encode();
+    let place = place.to_owned();
     run(
         op,
         op.service().storage().write(move |tx, _| {
+            let township = home::bucket(&directory::load(tx)?, &place);
             for _ in 0..n {
-                tx.file_access(RecordId::generate(active_ms), std::slice::from_ref(&key), active_ms, false)?;
+                let id = RecordId::generate(active_ms);
+                tx.file_access(id, &township, std::slice::from_ref(&key), active_ms, false)?;
             }
             Ok(())
         }),

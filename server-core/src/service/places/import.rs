@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     check_budget, check_parent, check_place_fields, check_unit_fields, gaining_users, invalid, parse_level,
-    refuse, shown,
+    refuse, rehome, shown,
 };
 use crate::audit::Event;
 use crate::directory;
@@ -127,8 +127,12 @@ pub(super) fn places(
     let stored = directory::load(tx)?;
     let gaining = gaining_users(tx, &before, &stored, placed)?;
     check_budget(tx, now, &stored, &gaining, settings)?;
-    let detail =
+    let rehomed = rehome(tx, &before, &stored)?;
+    let mut detail =
         format!("added={} updated={} unchanged={}", summary.added, summary.updated, summary.unchanged);
+    if rehomed > 0 {
+        detail.push_str(&format!(" records_rehomed={rehomed}"));
+    }
     tx.append_audit(now, &Event::new(caller.audit_name(), "place.import", "places", "ok").detail(detail))?;
     if summary.added + summary.updated > 0 {
         tx.bump_directory(crate::clock::now_micros())?;

@@ -19,13 +19,14 @@
 //! ([`crate::storage::SyncLogRead::high_water`]), so a change that commits
 //! later can never land below a cursor a device holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use gridsync_proto::{Change, LoggedChange, Profile, PullRequest, PullResponse, RecordId};
+use gridsync_proto::{Actor, Change, Directory, LoggedChange, Profile, PullRequest, PullResponse, RecordId};
 
 use crate::directory::DirectoryCache;
 use crate::error::{CoreError, CoreResult, StorageError};
+use crate::home;
 use crate::policy::scope::{self, ScopeSettings, Visible};
 use crate::service::Service;
 use crate::storage::{LogRow, PullPage, ReadTx, StorageExt};
@@ -79,6 +80,7 @@ impl Service {
                 .write(move |tx, now| {
                     let cursor = tx.record_pull_page(&PullPage {
                         device,
+                        township: &plan.home,
                         presented: plan.presented,
                         reset: plan.response.reset,
                         dirty: plan.dirty,
@@ -105,6 +107,8 @@ impl Service {
 /// A page, planned, and what recording it must change.
 #[derive(Debug)]
 struct Plan {
+    /// The device's home township.
+    home: String,
     /// The directory version and the scope this page was planned with.
     scope: (u64, Arc<Visible>),
     /// The answer; its cursor is set when the page is recorded.
@@ -132,6 +136,45 @@ impl Plan {
     }
 }
 
+/// The townships whose log can hold changes to send: those of the records
+/// in scope, and wherever one of them can have moved since the scope was
+/// computed (pages of one sync reuse it): up the hierarchy (a dispute
+/// escalated), or to another township of the device's own scope (a grid
+/// corrected). A record that moved anywhere else has left the scope.
+fn log_townships(dir: &Directory, actor: &Actor, visible: &Visible) -> Vec<String> {
+    let mut townships: BTreeSet<String> = BTreeSet::new();
+    for township in visible.homes.values() {
+        if townships.insert(township.clone()) {
+            townships.extend(dir.chain(township).into_iter().map(|p| p.code.clone()));
+        }
+    }
+    if actor.unit.is_none() {
+        let subtree = dir.subtree(actor.place.as_deref());
+        townships.extend(subtree.iter().map(|p| home::bucket(dir, p)));
+    }
+    townships.into_iter().collect()
+}
+
+/// Appends `record`'s changes up to `high`, as filed in `township`, to
+/// `changes`; returns how many there were.
+fn history(
+    tx: &mut dyn ReadTx,
+    record: RecordId,
+    township: &str,
+    high: u64,
+    changes: &mut Vec<LoggedChange>,
+) -> Result<usize, StorageError> {
+    let (mut found, mut failed) = (0, None);
+    tx.history(record, township, high, &mut |row| {
+        found += 1;
+        match decode(&row) {
+            Ok(change) => changes.push(change),
+            Err(e) => failed = Some(e),
+        }
+    })?;
+    failed.map_or(Ok(found), Err)
+}
+
 fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
     let change: Change = postcard::from_bytes(row.body)
         .map_err(|_| StorageError::corrupt(format!("change {} in the log", row.seq)))?;
@@ -151,9 +194,10 @@ fn plan(
     let device = request.device;
     let (version, dir) = cache.get(tx)?;
     let actor = tx.user(user)?.ok_or_else(|| StorageError::corrupt("a device's user"))?.actor();
+    let home = crate::home::of_actor(&dir, &actor);
 
     let presented = request.cursor;
-    let known = if presented == 0 { Some(0) } else { tx.pull_token(device, presented)? };
+    let known = if presented == 0 { Some(0) } else { tx.pull_token(device, &home, presented)? };
     let reset = known.is_none();
     let since = known.unwrap_or(0);
     let high = tx.high_water()?;
@@ -163,7 +207,7 @@ fn plan(
     let mut stale = HashSet::new();
     let mut dirty = false;
     if !reset {
-        for row in tx.replicas(device)? {
+        for row in tx.replicas(device, &home)? {
             dirty |= row.added_token > presented || row.removed_token.is_some();
             if row.added_token <= presented && row.removed_token.is_none_or(|r| r > presented) {
                 held.insert(row.record, row.sent_through);
@@ -189,28 +233,31 @@ fn plan(
     let mut changes = Vec::new();
     let mut adds = Vec::new();
     let mut more = false;
-    let mut failed: Option<StorageError> = None;
     for record in visible.records.iter().filter(|r| !held.contains_key(r) || stale.contains(r)) {
         if changes.len() >= limit {
             more = true;
             break;
         }
-        tx.history(*record, high, &mut |row| match decode(&row) {
-            Ok(change) => changes.push(change),
-            Err(e) => failed = Some(e),
-        })?;
+        let township = visible.homes.get(record).map_or("", String::as_str);
+        if history(tx, *record, township, high, &mut changes)? == 0 {
+            // Every record has at least its creation: none means its home
+            // moved since the scope was computed (a page of the same sync
+            // reuses it). Look it up where it lives now.
+            if let Some(state) = crate::service::sync::load_state(tx, *record)? {
+                history(tx, *record, &home::of_record(&dir, &state), high, &mut changes)?;
+            }
+        }
         adds.push(*record);
-    }
-    if let Some(e) = failed {
-        return Err(e.into());
     }
 
     let mut log_high = since;
+    let mut failed: Option<StorageError> = None;
     if !more {
         let sent: HashSet<RecordId> = adds.iter().copied().collect();
         log_high = high;
         let mut scanned = 0usize;
-        tx.scan(since, high, MAX_SCAN, &mut |row| {
+        let townships = log_townships(&dir, &actor, &visible);
+        tx.scan(since, high, MAX_SCAN, Some(&townships), &mut |row| {
             scanned += 1;
             // Most of the log is other scopes': look at ids in place, and
             // decode a body only when it is sent.
@@ -242,6 +289,7 @@ fn plan(
     let profile = (request.profile_version != version).then(|| Profile::for_actor(actor, &dir, version));
     let withheld = visible.withheld;
     Ok(Plan {
+        home,
         scope: (version, visible),
         response: PullResponse {
             reset,

@@ -38,7 +38,7 @@ fn keys(keys: &[&str]) -> Vec<String> {
 
 fn accessed(tx: &mut SqliteTx<'_>, key: &str, since: i64) -> Vec<(RecordId, i64, bool)> {
     let mut seen = Vec::new();
-    tx.access(key, since, &mut |row| seen.push((row.record, row.active_ms, row.open))).expect("access");
+    tx.access(key, None, since, &mut |row| seen.push((row.record, row.active_ms, row.open))).expect("access");
     seen
 }
 
@@ -47,26 +47,26 @@ fn access_rows_are_rewritten_only_when_the_keys_change() {
     let (_dir, conn) = db();
     let mut tx = SqliteTx::new(&conn);
     let record = RecordId::generate(1);
-    tx.file_access(record, &keys(&["p:B", "p:A"]), 100, false).expect("file");
+    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 100, false).expect("file");
     assert_eq!(filed(&conn, record), [("p:A".into(), 100, false), ("p:B".into(), 100, false)]);
 
     // The same keys, in another order, earlier: activity keeps the later
     // time, the open flag moves, no row is rewritten.
-    tx.file_access(record, &keys(&["p:A", "p:B"]), 50, true).expect("refile");
+    tx.file_access(record, "", &keys(&["p:A", "p:B"]), 50, true).expect("refile");
     assert_eq!(filed(&conn, record), [("p:A".into(), 100, true), ("p:B".into(), 100, true)]);
     assert_eq!(deleted(&conn), 0);
-    tx.file_access(record, &keys(&["p:B", "p:A"]), 300, false).expect("later");
+    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 300, false).expect("later");
     assert_eq!(filed(&conn, record), [("p:A".into(), 300, false), ("p:B".into(), 300, false)]);
     assert_eq!(deleted(&conn), 0, "still nothing rewritten");
 
     // New keys: the rows are replaced, keeping the latest activity.
-    tx.file_access(record, &keys(&["p:A", "u:POLICE"]), 200, true).expect("moved");
+    tx.file_access(record, "", &keys(&["p:A", "u:POLICE"]), 200, true).expect("moved");
     assert_eq!(filed(&conn, record), [("p:A".into(), 300, true), ("u:POLICE".into(), 300, true)]);
     assert_eq!(deleted(&conn), 2);
 
     // Another record is untouched by all of this.
     let other = RecordId::generate(2);
-    tx.file_access(other, &keys(&["p:A"]), 10, false).expect("other");
+    tx.file_access(other, "", &keys(&["p:A"]), 10, false).expect("other");
     assert_eq!(filed(&conn, record).len(), 2);
     assert_eq!(filed(&conn, other), [("p:A".into(), 10, false)]);
 }
@@ -76,9 +76,9 @@ fn access_finds_recent_and_open_records() {
     let (_dir, conn) = db();
     let mut tx = SqliteTx::new(&conn);
     let (recent, old, open) = (RecordId::generate(1), RecordId::generate(2), RecordId::generate(3));
-    tx.file_access(recent, &keys(&["p:A"]), 1_000, false).expect("file");
-    tx.file_access(old, &keys(&["p:A"]), 10, false).expect("file");
-    tx.file_access(open, &keys(&["p:A", "n:li"]), 10, true).expect("file");
+    tx.file_access(recent, "", &keys(&["p:A"]), 1_000, false).expect("file");
+    tx.file_access(old, "", &keys(&["p:A"]), 10, false).expect("file");
+    tx.file_access(open, "", &keys(&["p:A", "n:li"]), 10, true).expect("file");
     let mut found = accessed(&mut tx, "p:A", 500);
     found.sort();
     assert_eq!(found, [(recent, 1_000, false), (open, 10, true)]);
@@ -90,6 +90,7 @@ fn access_finds_recent_and_open_records() {
 
 fn page<'a>(device: ActorId, presented: u64, adds: &'a [RecordId], removes: &'a [RecordId]) -> PullPage<'a> {
     PullPage {
+        township: "",
         device,
         presented,
         reset: false,
@@ -113,7 +114,7 @@ fn tokens(conn: &Connection, device: ActorId) -> Vec<(u64, u64)> {
 }
 
 fn held(tx: &mut SqliteTx<'_>, device: ActorId) -> Vec<ReplicaRow> {
-    let mut rows = tx.replicas(device).expect("replicas");
+    let mut rows = tx.replicas(device, "").expect("replicas");
     rows.sort_by_key(|r| r.record);
     rows
 }
@@ -128,16 +129,16 @@ fn pull_pages_issue_rising_cursors_and_settle_replicas() {
     let mut tx = SqliteTx::new(&conn);
     let (device, other) = (ActorId::random(), ActorId::random());
     let [r1, r2, r3, r4, mine] = [1, 2, 3, 4, 5].map(RecordId::generate);
-    tx.hold(device, mine).expect("hold");
-    tx.hold(device, mine).expect("held once");
-    tx.hold(other, r1).expect("hold");
+    tx.hold(device, "", mine).expect("hold");
+    tx.hold(device, "", mine).expect("held once");
+    tx.hold(other, "", r1).expect("hold");
 
     // First page: two records sent whole.
     let t1 = tx.record_pull_page(&page(device, 0, &[r1, r2], &[])).expect("page 1");
     assert_eq!(tokens(&conn, device), [(t1, 40)]);
     assert_eq!(held(&mut tx, device), [row(r1, t1, None, 42), row(r2, t1, None, 42), row(mine, 0, None, 0)]);
-    assert_eq!(tx.pull_token(device, t1).expect("token"), Some(40));
-    assert_eq!(tx.pull_token(other, t1).expect("token"), None, "a cursor is its device's");
+    assert_eq!(tx.pull_token(device, "", t1).expect("token"), Some(40));
+    assert_eq!(tx.pull_token(other, "", t1).expect("token"), None, "a cursor is its device's");
 
     // Second page from t1: r1 leaves the scope, r3 enters.
     let t2 = tx.record_pull_page(&page(device, t1, &[r3], &[r1])).expect("page 2");
@@ -161,8 +162,8 @@ fn pull_pages_issue_rising_cursors_and_settle_replicas() {
     // A removal confirmed by the next cursor is final; a rebuild sends the
     // record whole again and clears the flag.
     let t4 = tx.record_pull_page(&page(device, t3, &[], &[r2])).expect("page 4");
-    tx.mark_rebuild(device, r4).expect("rebuild");
-    assert!(tx.replicas(device).expect("replicas").iter().any(|r| r.record == r4 && r.rebuild));
+    tx.mark_rebuild(device, "", r4).expect("rebuild");
+    assert!(tx.replicas(device, "").expect("replicas").iter().any(|r| r.record == r4 && r.rebuild));
     let t5 = tx
         .record_pull_page(&PullPage { dirty: true, sent_through: 50, ..page(device, t4, &[r4], &[]) })
         .expect("page 5");
@@ -190,6 +191,7 @@ fn the_log_is_scanned_in_order_and_stops_when_asked() {
     for (i, record) in [a, b, a, b, a].into_iter().enumerate() {
         let body = [i as u8; 3];
         let change = gridsync_server_core::storage::NewChange {
+            township: "",
             record,
             actor: device,
             counter: i as u64 + 1,
@@ -202,18 +204,18 @@ fn the_log_is_scanned_in_order_and_stops_when_asked() {
     }
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(tx.high_water().expect("high"), seqs[4]);
-    assert_eq!(tx.change_body(a, device, 3).expect("body"), Some(vec![2; 3]));
-    assert_eq!(tx.change_body(a, device, 2).expect("body"), None);
+    assert_eq!(tx.change_body(a, "", device, 3).expect("body"), Some(vec![2; 3]));
+    assert_eq!(tx.change_body(a, "", device, 2).expect("body"), None);
 
     let mut seen = Vec::new();
-    tx.scan(seqs[0], seqs[4], 10, &mut |row| {
+    tx.scan(seqs[0], seqs[4], 10, None, &mut |row| {
         seen.push((row.seq, row.record, row.actor, row.body.to_vec(), row.clock_suspect));
         seen.len() < 2
     })
     .expect("scan");
     assert_eq!(seen, [(seqs[1], b, device, vec![1; 3], false), (seqs[2], a, device, vec![2; 3], true)]);
     let mut count = 0;
-    tx.scan(0, seqs[3], 2, &mut |_| {
+    tx.scan(0, seqs[3], 2, None, &mut |_| {
         count += 1;
         true
     })
@@ -221,7 +223,8 @@ fn the_log_is_scanned_in_order_and_stops_when_asked() {
     assert_eq!(count, 2, "at most max_rows");
 
     let mut history = Vec::new();
-    tx.history(a, seqs[3], &mut |row| history.push((row.seq, row.record, row.received_ms))).expect("history");
+    tx.history(a, "", seqs[3], &mut |row| history.push((row.seq, row.record, row.received_ms)))
+        .expect("history");
     assert_eq!(history, [(seqs[0], a, 100), (seqs[2], a, 102)]);
     assert_eq!(tx.change_count().expect("count"), 5);
 }
