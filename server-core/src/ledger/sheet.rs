@@ -205,15 +205,41 @@ impl DateTime {
         }
     }
 
-    /// RFC 3339 with the offset, to the second (`2026-12-01T08:30:00+08:00`).
+    /// RFC 3339 with the offset, to the millisecond
+    /// (`2026-12-01T08:30:00.000+08:00`).
     pub fn rfc3339(self) -> String {
         let (h, m, s) = self.time_of_day();
+        let milli = self.unix_ms.rem_euclid(1000);
         let sign = if self.offset_minutes < 0 { '-' } else { '+' };
         let off = self.offset_minutes.unsigned_abs();
         match self.date() {
-            Some(d) => format!("{d}T{h:02}:{m:02}:{s:02}{sign}{:02}:{:02}", off / 60, off % 60),
+            Some(d) => format!("{d}T{h:02}:{m:02}:{s:02}.{milli:03}{sign}{:02}:{:02}", off / 60, off % 60),
             None => String::new(),
         }
+    }
+
+    /// Reads what [`DateTime::rfc3339`] writes (an offset is required; the
+    /// milliseconds may be left out).
+    pub fn parse_rfc3339(text: &str) -> Option<DateTime> {
+        let (date, rest) = text.split_once('T')?;
+        let date: Date = date.parse().ok()?;
+        let split = rest.rfind(['+', '-'])?;
+        let (time, offset) = rest.split_at(split);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = offset[1..].split_once(':')?;
+        let offset_minutes = sign * (oh.parse::<i32>().ok()? * 60 + om.parse::<i32>().ok()?);
+        let (hms, milli) = match time.split_once('.') {
+            Some((hms, ms)) if ms.len() == 3 => (hms, ms.parse::<i64>().ok()?),
+            Some(_) => return None,
+            None => (time, 0),
+        };
+        let mut parts = hms.split(':').map(|p| p.parse::<i64>().ok());
+        let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+        if parts.next().is_some() || h > 23 || m > 59 || s > 59 || offset_minutes.abs() > 18 * 60 {
+            return None;
+        }
+        let unix_ms = date.start_ms(offset_minutes) + ((h * 60 + m) * 60 + s) * 1000 + milli;
+        Some(DateTime { unix_ms, offset_minutes })
     }
 }
 
@@ -493,9 +519,18 @@ mod tests {
         // 2026-12-01T00:30+08:00.
         let t = DateTime::new(1_796_054_400_000 + 30 * 60_000, 480);
         assert_eq!(t.local_text(), "2026-12-01 00:30");
-        assert_eq!(t.rfc3339(), "2026-12-01T00:30:00+08:00");
-        assert_eq!(DateTime::new(t.unix_ms, 0).rfc3339(), "2026-11-30T16:30:00+00:00");
-        assert_eq!(DateTime::new(t.unix_ms, -90).rfc3339(), "2026-11-30T15:00:00-01:30");
+        assert_eq!(t.rfc3339(), "2026-12-01T00:30:00.000+08:00");
+        assert_eq!(DateTime::new(t.unix_ms, 0).rfc3339(), "2026-11-30T16:30:00.000+00:00");
+        assert_eq!(DateTime::new(t.unix_ms + 7, -90).rfc3339(), "2026-11-30T15:00:00.007-01:30");
+        for moment in [t, DateTime::new(t.unix_ms + 59_999, -90), DateTime::new(12_345, 0)] {
+            assert_eq!(DateTime::parse_rfc3339(&moment.rfc3339()), Some(moment));
+        }
+        assert_eq!(DateTime::parse_rfc3339("2026-12-01T00:30:00+08:00"), Some(t));
+        for bad in
+            ["2026-12-01", "2026-12-01T00:30:00", "2026-12-01T24:00:00+08:00", "2026-12-01T00:30+08:00"]
+        {
+            assert_eq!(DateTime::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]
