@@ -54,6 +54,11 @@ impl Date {
     pub fn previous(self) -> Option<Date> {
         self.0.previous_day().map(Date)
     }
+
+    /// The year, month (1–12) and day of the month (1–31).
+    pub fn ymd(self) -> (i32, u8, u8) {
+        (self.0.year(), u8::from(self.0.month()), self.0.day())
+    }
 }
 
 /// Julian day number of 1970-01-01.
@@ -105,6 +110,7 @@ mod tests {
         let d: Date = "2026-12-01".parse().expect("date");
         assert_eq!(d.to_string(), "2026-12-01");
         assert_eq!(Date::from_ymd(2026, 12, 1), Some(d));
+        assert_eq!(d.ymd(), (2026, 12, 1));
         for bad in ["2026-13-01", "2026-02-30", "26-12-01", "2026-12-1", "yesterday", "2026-12-01T00"] {
             assert_eq!(bad.parse::<Date>(), Err(BadDate), "{bad}");
         }

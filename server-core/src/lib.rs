@@ -16,6 +16,7 @@
 //! * [`service`]: [`Service`], the operations, called by the HTTP handlers and the operator CLI alike;
 //! * [`policy`]: role rules and scope ranking; [`directory`]: the versioned directory cache;
 //! * [`guard`]: replay protection and rate limits behind traits; [`audit`]: the hash chain;
+//! * [`ledger`]: the merged ledgers (一表一帐) and rankings as a pure computation over record states, rendered to a neutral sheet model;
 //! * `conformance` (feature `conformance`): the suite every backend must pass.
 
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod directory;
 pub mod error;
 pub mod guard;
 pub mod home;
+pub mod ledger;
 pub mod passwords;
 pub mod policy;
 pub mod service;

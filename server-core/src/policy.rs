@@ -74,6 +74,16 @@ pub fn may_read(actor: &User) -> bool {
     matches!(actor.role, Role::Administrator | Role::CountyAdmin | Role::TownshipAdmin | Role::Auditor)
 }
 
+/// Whether a reader with `role` sees the names of the parties to disputes
+/// (and the free-text summaries that name them) in the ledgers and their
+/// exports: the roles that own and handle disputes at a centre
+/// (administrators, county and township admins). Auditors, departments and
+/// workers see names masked (张*). No role sees identity-card or phone
+/// numbers in a ledger ([`crate::ledger::mask`]).
+pub fn sees_party_names(role: Role) -> bool {
+    matches!(role, Role::Administrator | Role::CountyAdmin | Role::TownshipAdmin)
+}
+
 /// Whether `actor` may check the audit log.
 pub fn may_audit(actor: &User) -> bool {
     matches!(actor.role, Role::Administrator | Role::Auditor)

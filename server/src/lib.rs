@@ -23,12 +23,14 @@
 //! * [`backend`]: which database ([`Database`]) and opening it with its
 //!   guards ([`Backend`]);
 //! * [`config`]: settings from flags, environment and a TOML file;
+//! * [`export`]: the ledgers' sheets written as XLSX, CSV and JSON;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
 pub mod backend;
 pub mod config;
 pub mod demo;
+pub mod export;
 mod inspector;
 pub mod migrate;
 pub mod operator;
