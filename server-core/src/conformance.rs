@@ -9,7 +9,7 @@
 //!
 //! | guarantee | cases |
 //! |---|---|
-//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`], [`records_follow_their_home`] |
+//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`], [`records_follow_their_home`], [`records_stream_by_kind`] |
 //! | 1, 2: isolated, all-or-nothing write jobs | [`failed_write_jobs_leave_no_trace`] |
 //! | 3: read snapshots | [`read_jobs_see_one_snapshot`] |
 //! | 4, 5: the safe high-water mark, rising positions | [`high_water_stays_below_running_writes`], [`cursors_hold_under_concurrent_pushes`] |
@@ -100,7 +100,7 @@ pub use identity::{
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
     pull_cursors_are_per_device, push_then_pull_round_trip, records_follow_their_home,
-    refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
+    records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
     reused_dot_refuses_the_whole_push, scope_follows_the_directory,
 };
 
@@ -125,6 +125,7 @@ pub const CASES: &[&str] = &[
     "pull_cursors_are_per_device",
     "scope_follows_the_directory",
     "records_follow_their_home",
+    "records_stream_by_kind",
     "cursors_hold_under_concurrent_pushes",
     "high_water_stays_below_running_writes",
     "failed_write_jobs_leave_no_trace",
@@ -182,6 +183,7 @@ macro_rules! conformance_suite {
             pull_cursors_are_per_device,
             scope_follows_the_directory,
             records_follow_their_home,
+            records_stream_by_kind,
             cursors_hold_under_concurrent_pushes,
             high_water_stays_below_running_writes,
             failed_write_jobs_leave_no_trace,

@@ -18,8 +18,11 @@
 //! [`ExportError::Shape`]: a bug in the ledger, never silently written.
 
 pub mod csv;
+mod files;
 pub mod json;
 pub mod xlsx;
+
+pub use files::write_files;
 
 use std::fmt;
 use std::str::FromStr;

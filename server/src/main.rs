@@ -10,9 +10,12 @@ use clap::{Parser, Subcommand};
 use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
+use gridsync_server::export::{self, Book, Format};
 use gridsync_server::operator::{self, Operator};
 use gridsync_server::{Database, Settings};
 use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::ledger::{Month, Quarter};
+use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::places::{ImportSummary, parse_level};
 use gridsync_server_core::service::reports::Filing;
 
@@ -116,6 +119,9 @@ enum Command {
     /// Reports on the merged records.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Export the merged ledgers (一表一帐) to XLSX, CSV or JSON.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Copy an embedded deployment (its data directory) into an empty
     /// PostgreSQL database, keeping log positions, pull cursors, device keys
     /// and the audit chain, so handsets carry on without downloading anything
@@ -147,6 +153,49 @@ enum Command {
         /// Seed of the generator: the same seed makes the same township.
         #[arg(long, default_value_t = 20_261_201)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// A place's month: the statistics table (清单化管理统计表) and the
+    /// classified dispute register (排查调处分类台帐), as of the log's
+    /// current position.
+    Month {
+        /// The place: a village, township, county or city code.
+        #[arg(long)]
+        place: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: Month,
+        /// xlsx, csv (one file per sheet) or json.
+        #[arg(long, default_value = "xlsx")]
+        format: Format,
+        /// Where to write: a file for xlsx and json, a directory for csv.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A county's or a city's townships and departments ranked for a
+    /// quarter (季通报排名) by disputes found and by resolution rate.
+    Ranking {
+        /// The county or city code.
+        #[arg(long)]
+        place: String,
+        /// The quarter, YYYY-Qn (e.g. 2026-Q4).
+        #[arg(long)]
+        quarter: Quarter,
+        /// xlsx, csv (one file per sheet) or json.
+        #[arg(long, default_value = "xlsx")]
+        format: Format,
+        /// Where to write: a file for xlsx and json, a directory for csv.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -370,6 +419,25 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Daily { place, date, json }) => {
             report_daily(&open()?, &place, date, settings.utc_offset_minutes, json)
         }
+        Command::Export(ExportCommand::Month { place, month, format, out, json }) => {
+            let op = open()?;
+            let ledgers = op.run(op.service().month_ledgers(&Caller::Operator, &place, month))?;
+            let files = export::write_files(ledgers.book(), format, &out)?;
+            exported(&files, ledgers.table.as_of.log_position, ledgers.rows.len(), json)
+        }
+        Command::Export(ExportCommand::Ranking { place, quarter, format, out, json }) => {
+            let op = open()?;
+            let rankings = op.run(op.service().quarter_rankings(&Caller::Operator, &place, quarter))?;
+            let book = Book {
+                title: format!("{}{}矛盾纠纷排查化解排名", rankings.place_name, quarter.label()),
+                as_of_ms: rankings.as_of.time_ms,
+                sheets: rankings.sheets(),
+            };
+            let files = export::write_files(book, format, &out)?;
+            let entries =
+                rankings.townships_by_found.entries.len() + rankings.departments_by_found.entries.len();
+            exported(&files, rankings.as_of.log_position, entries, json)
+        }
         Command::MigrateData { from, to, json } => migrate_data(&from, &to, json),
         Command::Demo { days, villages, grids, seed } => {
             let database = settings.database()?;
@@ -513,6 +581,20 @@ fn migrate_data(from: &Path, to: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `report daily`: one line per grid worker, then the counts.
+/// Says what an export wrote.
+fn exported(files: &[PathBuf], as_of: u64, rows: usize, json: bool) -> anyhow::Result<()> {
+    if json {
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        out!("{}", serde_json::json!({ "files": files, "as_of_log_position": as_of, "rows": rows }));
+        return Ok(());
+    }
+    for file in files {
+        out!("wrote {}", file.display());
+    }
+    out!("{rows} rows, as of log position {as_of}");
+    Ok(())
+}
+
 fn report_daily(
     op: &Operator,
     place: &str,

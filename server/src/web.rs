@@ -6,7 +6,7 @@
 //! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
 //! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
-//! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`]) | staff sessions |
+//! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`]) | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
@@ -16,6 +16,7 @@
 pub mod admin_api;
 pub mod error;
 mod extract;
+pub mod ledgers_api;
 pub mod reports_api;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -119,6 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .configure(reports_api::configure)
+    .configure(ledgers_api::configure)
     .configure(admin_api::configure)
     .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),

@@ -505,3 +505,36 @@ pub async fn records_follow_their_home(storage: Arc<dyn Storage>) {
         "a later change reaches the new township's devices through the log"
     );
 }
+
+/// Record states stream by kind, by id, as `records_of_kind` lists them,
+/// and the stream stops when asked.
+pub async fn records_stream_by_kind(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let mut phone = town.worker("li", GRID_A).await;
+    for _ in 0..3 {
+        let (_, group) = phone.patrol(GRID_A);
+        phone.push_ok(&town.service, vec![group]).await;
+    }
+    let (all, first, listed, visits) = storage
+        .read(|tx| {
+            let (mut all, mut first, mut visits) = (Vec::new(), 0, 0);
+            tx.each_record(RecordKind::Patrol, &mut |state| {
+                all.push(state.to_vec());
+                true
+            })?;
+            tx.each_record(RecordKind::Patrol, &mut |_| {
+                first += 1;
+                false
+            })?;
+            tx.each_record(RecordKind::Visit, &mut |_| {
+                visits += 1;
+                true
+            })?;
+            Ok((all, first, tx.records_of_kind(RecordKind::Patrol)?, visits))
+        })
+        .await
+        .expect("states stream");
+    assert_eq!(all.len(), 3, "each_record passes every patrol");
+    assert_eq!(all, listed, "by id, as records_of_kind lists them");
+    assert_eq!((first, visits), (1, 0), "it stops when asked, and passes only the kind asked for");
+}

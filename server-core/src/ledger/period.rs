@@ -173,9 +173,32 @@ impl fmt::Display for Quarter {
     }
 }
 
+impl FromStr for Quarter {
+    type Err = String;
+
+    /// Reads `YYYY-Qn` (as [`Quarter`] displays), e.g. `2026-Q4`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("not a quarter: expected YYYY-Qn, e.g. 2026-Q4, not {s:?}");
+        let (y, q) = s.split_once("-Q").or_else(|| s.split_once("-q")).ok_or_else(bad)?;
+        if y.len() != 4 || q.len() != 1 {
+            return Err(bad());
+        }
+        Quarter::new(y.parse().map_err(|_| bad())?, q.parse().map_err(|_| bad())?).ok_or_else(bad)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarters_read_back_what_they_display() {
+        let q4 = Quarter::new(2026, 4).expect("quarter");
+        assert_eq!(q4.to_string().parse::<Quarter>(), Ok(q4));
+        for bad in ["2026-Q5", "2026Q4", "26-Q1", "2026-Q", ""] {
+            assert!(bad.parse::<Quarter>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn months_start_at_local_midnight_and_follow_each_other() {

@@ -196,6 +196,11 @@ pub trait SyncLogRead {
 
     /// The merged states of every record of `kind`, by id.
     fn records_of_kind(&mut self, kind: RecordKind) -> StorageResult<Vec<Vec<u8>>>;
+
+    /// The merged state of every record of `kind`, by id, one at a time
+    /// (lent in place: a county-year is read in bounded memory), until
+    /// `each` answers `false`.
+    fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()>;
 }
 
 /// Writes of the sync log.

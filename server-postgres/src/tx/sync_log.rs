@@ -244,6 +244,17 @@ impl SyncLogRead for PgTx<'_> {
             rows.iter().map(|row| get(row, 0, "a record's state")).collect()
         })
     }
+
+    fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            self.each_row(
+                "SELECT state FROM records WHERE kind = $1 ORDER BY id",
+                &[&i32::from(kind.code())],
+                |row| Ok(each(get(row, 0, "a record's state")?)),
+            )
+        })
+    }
 }
 
 impl SyncLogWrite for PgTx<'_> {

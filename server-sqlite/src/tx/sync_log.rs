@@ -202,6 +202,20 @@ impl SyncLogRead for SqliteTx<'_> {
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
+
+    fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()> {
+        run(|| {
+            let mut stmt =
+                self.conn.prepare_cached("SELECT state FROM records WHERE kind = ?1 ORDER BY id")?;
+            let mut rows = stmt.query([kind.code()])?;
+            while let Some(row) = rows.next()? {
+                if !each(blob(row, 0, "a record's state")?) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 impl SyncLogWrite for SqliteTx<'_> {

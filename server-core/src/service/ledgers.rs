@@ -1,0 +1,187 @@
+//! The merged ledgers as service operations: a place's month (the
+//! statistics table and the classified dispute register) and a quarter's
+//! rankings, computed by [`crate::ledger`] from the records of one read
+//! snapshot.
+//!
+//! A ledger is **as of a log position**: the snapshot's safe high-water
+//! mark ([`crate::storage::SyncLogRead::high_water`]), with the receipt
+//! time of the change at that position as its time. Both come from the data,
+//! never from the clock, so the same log gives the same ledger, and the
+//! exported files name the position they were computed at.
+//!
+//! Who may: administrators, county and township administrators and
+//! auditors, for a place within their scope (and the operator). The
+//! parties' names are masked for the roles [`crate::policy::sees_party_names`]
+//! refuses. Every ledger read is audited (`ledger.month`, `ledger.ranking`),
+//! as any export of the ledgers is.
+
+use gridsync_proto::{Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
+
+use super::{Caller, Service};
+use crate::audit::Event;
+use crate::error::{CoreError, CoreResult, Refusal, StorageError};
+use crate::ledger::{
+    AsOf, LedgerError, Month, MonthLedger, MonthParams, MonthTable, Quarter, QuarterParams, QuarterRanking,
+    Rankings, RegisterRow, register, sheet::Book,
+};
+use crate::policy;
+use crate::service::reports;
+use crate::storage::{ReadTx, StorageExt, StorageResult};
+
+/// A month's ledgers for a place: the table and the register's rows, in
+/// their canonical order.
+#[derive(Debug, Clone)]
+pub struct MonthLedgers {
+    /// The monthly statistics table.
+    pub table: MonthTable,
+    /// The classified dispute register, one row per dispute.
+    pub rows: Vec<RegisterRow>,
+}
+
+impl MonthLedgers {
+    /// The month's workbook: the table, then the register.
+    pub fn book(&self) -> Book<'_> {
+        self.table.book(self.rows.iter().cloned())
+    }
+}
+
+/// The record kinds the ledgers read.
+const LEDGER_KINDS: [RecordKind; 3] = [RecordKind::Dispute, RecordKind::Patrol, RecordKind::Visit];
+
+impl Service {
+    /// `place`'s ledgers of `month`, as of the log's current safe position.
+    /// Refused with `unknown_place` for a place the directory does not
+    /// know, `forbidden` outside the caller's scope.
+    pub async fn month_ledgers(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+    ) -> CoreResult<MonthLedgers> {
+        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let offset = self.settings.utc_offset_minutes;
+        let read = self
+            .storage
+            .read(move |tx| {
+                let (_, dir) = cache.get(tx)?;
+                let reader = authorize(&caller2, &dir, &place2)?;
+                let as_of = as_of(tx)?;
+                let params =
+                    MonthParams { place: place2.clone(), month, utc_offset_minutes: offset, reader, as_of };
+                let mut ledger = MonthLedger::new(&dir, params).map_err(refused)?;
+                let mut rows = Vec::new();
+                each_state(tx, &mut |state| rows.extend(ledger.add(state)))?;
+                // The days of the month that had ended by the ledger's time.
+                let ended: Vec<_> = month
+                    .days()
+                    .filter(|d| d.next().is_some_and(|n| n.start_ms(offset) <= as_of.time_ms))
+                    .collect();
+                for day in ended {
+                    let completeness = reports::daily(tx, &dir, &place2, day, offset)?;
+                    ledger.add_completeness(&completeness).map_err(refused)?;
+                }
+                register::sort(&mut rows);
+                Ok(MonthLedgers { table: ledger.finish(), rows })
+            })
+            .await;
+        let ledgers = self.audited(caller, "ledger.month", place, read).await?;
+        let detail = format!("month={month} as_of={}", ledgers.table.as_of.log_position);
+        self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
+        Ok(ledgers)
+    }
+
+    /// The townships and departments of `place` ranked for `quarter`, as of
+    /// the log's current safe position. Refused as [`Self::month_ledgers`].
+    pub async fn quarter_rankings(
+        &self,
+        caller: &Caller,
+        place: &str,
+        quarter: Quarter,
+    ) -> CoreResult<Rankings> {
+        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let offset = self.settings.utc_offset_minutes;
+        let read = self
+            .storage
+            .read(move |tx| {
+                let (_, dir) = cache.get(tx)?;
+                authorize(&caller2, &dir, &place2)?;
+                let params = QuarterParams {
+                    place: place2.clone(),
+                    quarter,
+                    utc_offset_minutes: offset,
+                    as_of: as_of(tx)?,
+                };
+                let mut ranking = QuarterRanking::new(&dir, params).map_err(refused)?;
+                let mut each = |state: &RecordState| ranking.add(state);
+                let mut disputes = |bytes: &[u8]| decode(bytes).map(|s| each(&s));
+                stream(tx, RecordKind::Dispute, &mut disputes)?;
+                Ok(ranking.finish())
+            })
+            .await;
+        let rankings = self.audited(caller, "ledger.ranking", place, read).await?;
+        let detail = format!("quarter={quarter} as_of={}", rankings.as_of.log_position);
+        self.audit(Event::new(caller.audit_name(), "ledger.ranking", place, "ok").detail(detail)).await?;
+        Ok(rankings)
+    }
+}
+
+/// Refuses an unknown place or a caller who may not read it; answers the
+/// role whose masking applies (the operator reads as an administrator).
+fn authorize(caller: &Caller, dir: &Directory, place: &str) -> CoreResult<Role> {
+    if dir.place(place).is_none() {
+        return Err(CoreError::refused(ErrorCode::UnknownPlace, "no such place"));
+    }
+    caller.require(|who| policy::may_read(who) && policy::within(dir, place, &who.scope))?;
+    Ok(caller.user().map_or(Role::Administrator, |u| u.role))
+}
+
+/// The snapshot's safe position and the receipt time of the change there.
+fn as_of(tx: &mut dyn ReadTx) -> StorageResult<AsOf> {
+    let log_position = tx.high_water()?;
+    let mut time_ms = 0;
+    if log_position > 0 {
+        tx.scan(log_position - 1, log_position, 1, None, &mut |row| {
+            time_ms = i64::try_from(row.received_ms).unwrap_or(i64::MAX);
+            false
+        })?;
+    }
+    Ok(AsOf { log_position, time_ms })
+}
+
+/// Passes every dispute, patrol and visit to `each`, one at a time.
+fn each_state(tx: &mut dyn ReadTx, each: &mut dyn FnMut(&RecordState)) -> CoreResult<()> {
+    for kind in LEDGER_KINDS {
+        stream(tx, kind, &mut |bytes| decode(bytes).map(|s| each(&s)))?;
+    }
+    Ok(())
+}
+
+/// Streams the states of `kind` through `each`, stopping at its first error.
+fn stream(
+    tx: &mut dyn ReadTx,
+    kind: RecordKind,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), StorageError>,
+) -> CoreResult<()> {
+    let mut failed = None;
+    tx.each_record(kind, &mut |bytes| match each(bytes) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    failed.map_or(Ok(()), |e| Err(e.into()))
+}
+
+fn decode(bytes: &[u8]) -> Result<RecordState, StorageError> {
+    RecordState::from_bytes(bytes).map_err(|_| StorageError::corrupt("a record's state"))
+}
+
+/// A ledger's refusal of its inputs, with a stable code.
+fn refused(e: LedgerError) -> CoreError {
+    let code = match e {
+        LedgerError::UnknownPlace(_) => ErrorCode::UnknownPlace,
+        _ => ErrorCode::InvalidRequest,
+    };
+    Refusal::new(code, e.to_string()).into()
+}

@@ -1,0 +1,144 @@
+//! The merged ledgers for staff, under `/v1/admin/ledgers` with the admin
+//! API's bearer sessions: the same service operations as
+//! `gridsync-server export`, answered as a file to download.
+//!
+//! | method | path | query | → | who |
+//! |---|---|---|---|---|
+//! | GET | `/v1/admin/ledgers/month` | `place=CODE&month=YYYY-MM[&format=xlsx\|json\|csv][&sheet=N]` | the month's table and register | admins and auditors, for places within their subtree |
+//! | GET | `/v1/admin/ledgers/ranking` | `place=CODE&quarter=YYYY-Qn[&format=…][&sheet=N]` | the quarter's rankings | the same |
+//!
+//! `format` defaults to `xlsx`. CSV holds one sheet per file: `sheet`
+//! (1-based, default 1) picks it. Every answer is audited by the service
+//! (`ledger.month`, `ledger.ranking`); a refusal is answered with the
+//! service's code (`unknown_place`, `forbidden`), a bad query with
+//! `invalid_request` naming the parameter.
+
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use gridsync_proto::ErrorCode;
+use gridsync_server_core::ledger::{Month, Quarter, Rankings};
+use gridsync_server_core::service::ledgers::MonthLedgers;
+use serde::Deserialize;
+
+use super::AppState;
+use super::admin_api::Staff;
+use super::error::ApiError;
+use crate::export::{self, Book, Format};
+
+/// Registers the ledger routes. Call before the admin scope so that its
+/// catch-all does not shadow them.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/admin/ledgers/month").route(web::get().to(month)))
+        .service(web::resource("/v1/admin/ledgers/ranking").route(web::get().to(ranking)));
+}
+
+#[derive(Deserialize)]
+struct MonthQuery {
+    place: String,
+    month: String,
+    format: Option<String>,
+    sheet: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct RankingQuery {
+    place: String,
+    quarter: String,
+    format: Option<String>,
+    sheet: Option<usize>,
+}
+
+fn invalid(field: &str, what: String) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {what}"))
+}
+
+fn format_of(format: Option<String>) -> Result<Format, ApiError> {
+    format.as_deref().unwrap_or("xlsx").parse().map_err(|e| invalid("format", e))
+}
+
+async fn month(
+    state: web::Data<AppState>,
+    who: Staff,
+    query: web::Query<MonthQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let MonthQuery { place, month, format, sheet } = query.into_inner();
+    let month: Month = month.parse().map_err(|e| invalid("month", e))?;
+    let format = format_of(format)?;
+    let ledgers = state.service.month_ledgers(&who.caller(), &place, month).await?;
+    let name = format!("ledger-{place}-{month}");
+    download(Source::Month(ledgers), format, sheet, name).await
+}
+
+async fn ranking(
+    state: web::Data<AppState>,
+    who: Staff,
+    query: web::Query<RankingQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let RankingQuery { place, quarter, format, sheet } = query.into_inner();
+    let quarter: Quarter = quarter.parse().map_err(|e| invalid("quarter", e))?;
+    let format = format_of(format)?;
+    let rankings = state.service.quarter_rankings(&who.caller(), &place, quarter).await?;
+    let name = format!("ranking-{place}-{quarter}");
+    let title = format!("{}{}矛盾纠纷排查化解排名", rankings.place_name, quarter.label());
+    download(Source::Ranking(rankings, title), format, sheet, name).await
+}
+
+/// What a download renders.
+enum Source {
+    Month(MonthLedgers),
+    /// The rankings and the workbook's title.
+    Ranking(Rankings, String),
+}
+
+impl Source {
+    fn book(&self) -> Book<'_> {
+        match self {
+            Source::Month(ledgers) => ledgers.book(),
+            Source::Ranking(rankings, title) => {
+                Book { title: title.clone(), as_of_ms: rankings.as_of.time_ms, sheets: rankings.sheets() }
+            }
+        }
+    }
+}
+
+/// Renders the book off the executor and answers it as an attachment
+/// named `name` plus the format's extension.
+async fn download(
+    source: Source,
+    format: Format,
+    sheet: Option<usize>,
+    name: String,
+) -> Result<HttpResponse, ApiError> {
+    let rendered =
+        web::block(move || render(source.book(), format, sheet)).await.map_err(|_| ApiError::internal())?;
+    let (bytes, suffix) = rendered?;
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(format!("{name}{suffix}.{}", format.name()))],
+    };
+    Ok(HttpResponse::Ok().content_type(format.media_type()).insert_header(disposition).body(bytes))
+}
+
+/// The file's bytes, and what its name gets besides the format's extension.
+fn render(book: Book<'_>, format: Format, sheet: Option<usize>) -> Result<(Vec<u8>, String), ApiError> {
+    let failed = |e: export::ExportError| {
+        tracing::error!(error = %e, "a ledger export failed");
+        ApiError::internal()
+    };
+    match format {
+        Format::Xlsx => {
+            let mut out = Vec::new();
+            export::xlsx::write(book, &mut out).map_err(failed)?;
+            Ok((out, String::new()))
+        }
+        Format::Json => Ok((export::json::write(book, Vec::new()).map_err(failed)?, String::new())),
+        Format::Csv => {
+            let count = book.sheets.len();
+            let n = sheet.unwrap_or(1);
+            let Some(chosen) = book.sheets.into_iter().nth(n.wrapping_sub(1)) else {
+                return Err(invalid("sheet", format!("this export has sheets 1 to {count}, not {n}")));
+            };
+            Ok((export::csv::write_sheet(chosen, Vec::new()).map_err(failed)?, format!("-{n}")))
+        }
+    }
+}
