@@ -18,6 +18,7 @@
 //! the operator's refusals are not, since they never left the machine.
 
 pub mod audit_log;
+pub mod feed;
 pub mod ledgers;
 pub mod people;
 pub mod places;

@@ -197,6 +197,23 @@ enum ExportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The change feed for a mirror: the records within a place updated
+    /// after a log position, as JSON lines ({"position", "record"}), then a
+    /// line {"next", "more"}: resume with --after NEXT.
+    Feed {
+        /// The place whose records are mirrored.
+        #[arg(long)]
+        place: String,
+        /// The position the mirror has (0: from the start).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Most records per page (1 to 1000).
+        #[arg(long, default_value_t = 500)]
+        limit: u32,
+        /// Every page up to the log's end, not one.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,6 +454,20 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let entries =
                 rankings.townships_by_found.entries.len() + rankings.departments_by_found.entries.len();
             exported(&files, rankings.as_of.log_position, entries, json)
+        }
+        Command::Export(ExportCommand::Feed { place, mut after, limit, all }) => {
+            let op = open()?;
+            loop {
+                let page = op.run(op.service().feed(&Caller::Operator, &place, after, limit))?;
+                for record in &page.records {
+                    out!("{}", serde_json::to_string(record)?);
+                }
+                after = page.next;
+                if !(all && page.more) {
+                    out!("{}", serde_json::json!({ "next": page.next, "more": page.more }));
+                    return Ok(());
+                }
+            }
         }
         Command::MigrateData { from, to, json } => migrate_data(&from, &to, json),
         Command::Demo { days, villages, grids, seed } => {

@@ -537,4 +537,37 @@ pub async fn records_stream_by_kind(storage: Arc<dyn Storage>) {
     assert_eq!(all.len(), 3, "each_record passes every patrol");
     assert_eq!(all, listed, "by id, as records_of_kind lists them");
     assert_eq!((first, visits), (1, 0), "it stops when asked, and passes only the kind asked for");
+
+    // By last update: each push made one record, at its own position.
+    let (every, later, one) = storage
+        .read(|tx| {
+            let high = tx.high_water()?;
+            let mut every = Vec::new();
+            tx.records_updated(RecordKind::Patrol, 0, high, 10, &mut |seq, state| {
+                every.push((seq, state.to_vec()))
+            })?;
+            let first = every.first().map_or(0, |r| r.0);
+            let mut later = Vec::new();
+            tx.records_updated(RecordKind::Patrol, first, high, 10, &mut |seq, _| later.push(seq))?;
+            let mut one = 0;
+            tx.records_updated(RecordKind::Patrol, 0, high, 1, &mut |_, _| one += 1)?;
+            Ok((every, later, one))
+        })
+        .await
+        .expect("records by last update");
+    assert_eq!(every.len(), 3, "every patrol, by its last update");
+    assert!(
+        every.windows(2).all(|w| w[0].0 < w[1].0),
+        "in log order: {:?}",
+        every.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    let mut states: Vec<Vec<u8>> = every.iter().map(|r| r.1.clone()).collect();
+    states.sort_by_key(|s| RecordState::from_bytes(s).expect("a state").id());
+    assert_eq!(states, listed, "the same states");
+    assert_eq!(
+        later,
+        every[1..].iter().map(|r| r.0).collect::<Vec<_>>(),
+        "after a position: the later ones only"
+    );
+    assert_eq!(one, 1, "at most the limit");
 }

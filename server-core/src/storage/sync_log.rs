@@ -201,6 +201,18 @@ pub trait SyncLogRead {
     /// (lent in place: a county-year is read in bounded memory), until
     /// `each` answers `false`.
     fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()>;
+
+    /// The merged states of the records of `kind` last updated after log
+    /// position `after` and at or before `upto`, by (last update, id), at
+    /// most `limit` of them, each with its last update's position.
+    fn records_updated(
+        &mut self,
+        kind: RecordKind,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        each: &mut dyn FnMut(u64, &[u8]),
+    ) -> StorageResult<()>;
 }
 
 /// Writes of the sync log.

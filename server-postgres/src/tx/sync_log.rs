@@ -245,6 +245,29 @@ impl SyncLogRead for PgTx<'_> {
         })
     }
 
+    fn records_updated(
+        &mut self,
+        kind: RecordKind,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        each: &mut dyn FnMut(u64, &[u8]),
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            self.each_row(
+                "SELECT updated_seq, state FROM records
+                 WHERE kind = $1 AND updated_seq > $2 AND updated_seq <= $3 ORDER BY updated_seq, id LIMIT $4",
+                &[&i32::from(kind.code()), &int(after), &int(upto), &limit],
+                |row| {
+                    each(uint(row, 0, "a record's last update")?, get(row, 1, "a record's state")?);
+                    Ok(true)
+                },
+            )
+        })
+    }
+
     fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;

@@ -203,6 +203,29 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
+    fn records_updated(
+        &mut self,
+        kind: RecordKind,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        each: &mut dyn FnMut(u64, &[u8]),
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT updated_seq, state FROM records
+                 WHERE kind = ?1 AND updated_seq > ?2 AND updated_seq <= ?3 ORDER BY updated_seq, id LIMIT ?4",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut rows = stmt.query(params![kind.code(), after as i64, upto as i64, limit])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                each(seq as u64, blob(row, 1, "a record's state")?);
+            }
+            Ok(())
+        })
+    }
+
     fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()> {
         run(|| {
             let mut stmt =

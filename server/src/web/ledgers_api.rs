@@ -6,6 +6,7 @@
 //! |---|---|---|---|---|
 //! | GET | `/v1/admin/ledgers/month` | `place=CODE&month=YYYY-MM[&format=xlsx\|json\|csv][&sheet=N]` | the month's table and register | admins and auditors, for places within their subtree |
 //! | GET | `/v1/admin/ledgers/ranking` | `place=CODE&quarter=YYYY-Qn[&format=…][&sheet=N]` | the quarter's rankings | the same |
+//! | GET | `/v1/admin/feed` | `place=CODE[&after=N][&limit=L]` | JSON lines: `{position, record}` per record, then `{next, more}` | admins who see parties' names, within their subtree |
 //!
 //! `format` defaults to `xlsx`. CSV holds one sheet per file: `sheet`
 //! (1-based, default 1) picks it. Every answer is audited by the service
@@ -29,7 +30,8 @@ use crate::export::{self, Book, Format};
 /// catch-all does not shadow them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/ledgers/month").route(web::get().to(month)))
-        .service(web::resource("/v1/admin/ledgers/ranking").route(web::get().to(ranking)));
+        .service(web::resource("/v1/admin/ledgers/ranking").route(web::get().to(ranking)))
+        .service(web::resource("/v1/admin/feed").route(web::get().to(feed)));
 }
 
 #[derive(Deserialize)]
@@ -46,6 +48,34 @@ struct RankingQuery {
     quarter: String,
     format: Option<String>,
     sheet: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    place: String,
+    #[serde(default)]
+    after: u64,
+    limit: Option<u32>,
+}
+
+/// One page of the change feed as JSON lines: each record, then where the
+/// next page starts.
+async fn feed(
+    state: web::Data<AppState>,
+    who: Staff,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let FeedQuery { place, after, limit } = query.into_inner();
+    let page = state.service.feed(&who.caller(), &place, after, limit.unwrap_or(500)).await?;
+    let mut body = Vec::new();
+    for record in &page.records {
+        serde_json::to_writer(&mut body, record).map_err(|_| ApiError::internal())?;
+        body.push(b'\n');
+    }
+    let end = serde_json::json!({ "next": page.next, "more": page.more });
+    serde_json::to_writer(&mut body, &end).map_err(|_| ApiError::internal())?;
+    body.push(b'\n');
+    Ok(HttpResponse::Ok().content_type("application/x-ndjson").body(body))
 }
 
 fn invalid(field: &str, what: String) -> ApiError {
