@@ -92,6 +92,9 @@ impl Server {
         };
         let mut settings = Settings::new(data_dir, "127.0.0.1:0".parse()?);
         settings.workers = options.server_workers;
+        // Every simulated device enrolls from the one loopback address.
+        settings.enrollments_per_minute =
+            settings.enrollments_per_minute.max(10 * deployment.seats.len() as u32);
         settings.database = url;
         let scope = settings.scope;
         let instances = (0..instances.max(1))

@@ -13,7 +13,12 @@
 //!   same pushes (target: at most 40%), and of the pull pages of (d);
 //! * **(d)** scoped pull: a township administrator's new device, and a grid
 //!   worker's new device, fetching their whole scope with `client-core`
-//!   from the server (b) filled (no target: figures and the ratio to (b)).
+//!   from the server (b) filled (no target: figures and the ratio to (b));
+//! * **(e)** the same ingest and township pull on PostgreSQL with 1, 2 and 4
+//!   server instances;
+//! * **(f)** with `--export`: the ledgers of every month of the last year
+//!   and the quarters' rankings exported for the county, each timed with its
+//!   peak memory (`export`).
 //!
 //! ```text
 //! cargo run --release -p gridsync-bench -- --help
@@ -24,6 +29,7 @@
 //! not hold what was sent, a pull that does not deliver the scope).
 
 mod deployment;
+mod export;
 mod ingest;
 mod pull;
 mod report;
@@ -96,6 +102,14 @@ struct Args {
     /// Put it on the disk you want to measure.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// (f): after the first round, export every month of the last year for
+    /// the county (XLSX), and the quarters' rankings, each timed with its
+    /// peak memory. A county-year: --devices 64 --days 365 --dispute-rate 0.45.
+    #[arg(long)]
+    export: bool,
+    /// Internal: one export of (f), in a process of its own.
+    #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
+    export_child: Option<Vec<String>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -104,6 +118,9 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     let args = Args::parse();
+    if let Some(child) = &args.export_child {
+        return export::child_main(child);
+    }
     ensure!(
         args.devices > 0 && args.days > 0 && args.batch > 0 && args.rounds > 0 && args.pull_page > 0,
         "devices, days, batch, pull page and rounds must be positive"
@@ -175,6 +192,7 @@ fn main() -> anyhow::Result<()> {
             None
         };
         let scope = server.scope;
+        let data = dir.path().join("b").join("server-data");
         // What the server's own scope rules put on each device, budget aside.
         let expected_scope = match &pulls {
             Some(_) => Some((
@@ -184,6 +202,16 @@ fn main() -> anyhow::Result<()> {
             None => None,
         };
         server.stop();
+        if args.export && n == 1 {
+            let first = Date::of_millis(
+                last_day.start_ms(CHINA_UTC_OFFSET_MINUTES) - 364 * DAY_MS,
+                CHINA_UTC_OFFSET_MINUTES,
+            )
+            .context("a date a year back")?;
+            let exported =
+                export::run(&data, deployment::COUNTY, first.max(summary.first_day), last_day, dir.path())?;
+            report::exports(&exported, &summary);
+        }
         drop(dir);
         let round = Round { a, a_group, b, pulls, scope };
         report::round(n, args.rounds, &round, verified);

@@ -479,3 +479,34 @@ pub(crate) fn postgres_summary(args: &Args, rounds: &[Round], runs: &[PgRun]) {
          equal, one daily_reports row per device-day, the township's device holds its whole scope (budget aside)"
     );
 }
+
+/// (f): each export with its time and peak memory, then the year's totals.
+pub(crate) fn exports(done: &[crate::export::Exported], workload: &Workload) {
+    println!(
+        "(f)  ledger exports of county {} (XLSX), each in its own process, over {} records ({} disputes):",
+        crate::deployment::COUNTY,
+        workload.stats.records,
+        workload.stats.disputes
+    );
+    println!(
+        "     {:<16} | {:>6} | {:>10} | {:>8} | {:>12}",
+        "export", "rows", "bytes", "seconds", "peak RSS MiB"
+    );
+    for e in done {
+        println!(
+            "     {:<16} | {:>6} | {:>10} | {:>8.2} | {:>12.1}",
+            e.what,
+            e.rows,
+            e.bytes,
+            e.elapsed.as_secs_f64(),
+            e.peak_kib as f64 / 1024.0
+        );
+    }
+    let total: f64 = done.iter().map(|e| e.elapsed.as_secs_f64()).sum();
+    let peak = done.iter().map(|e| e.peak_kib).max().unwrap_or(0) as f64 / 1024.0;
+    let rows: u64 = done.iter().map(|e| e.rows).sum();
+    println!(
+        "     all {} exports: {rows} rows in {total:.1} s; the largest peak RSS {peak:.1} MiB",
+        done.len()
+    );
+}

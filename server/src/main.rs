@@ -438,7 +438,11 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Month { place, month, format, out, json }) => {
             let op = open()?;
-            let ledgers = op.run(op.service().month_ledgers(&Caller::Operator, &place, month))?;
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let progress = Progress::start("records read", read.clone());
+            let ledgers = op.run(op.service().month_ledgers_counted(&Caller::Operator, &place, month, read));
+            progress.finish();
+            let ledgers = ledgers?;
             let files = export::write_files(ledgers.book(), format, &out)?;
             exported(&files, ledgers.table.as_of.log_position, ledgers.rows.len(), json)
         }
@@ -612,6 +616,46 @@ fn migrate_data(from: &Path, to: &str, json: bool) -> anyhow::Result<()> {
 }
 
 /// `report daily`: one line per grid worker, then the counts.
+/// A count shown on stderr while a long command runs, when stderr is a
+/// terminal (never in a pipe or a log): `N records read`, redrawn in place
+/// five times a second, from the second second on.
+struct Progress {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(what: &'static str, count: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Progress {
+        if !io::stderr().is_terminal() {
+            return Progress { stop: None, drawer: None };
+        }
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let drawer = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let tick = std::time::Duration::from_millis(200);
+            let mut drawn = false;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                if started.elapsed().as_secs() >= 1 {
+                    let n = count.load(std::sync::atomic::Ordering::Relaxed);
+                    let _ = write!(io::stderr(), "\r{n} {what} ({:.0} s)", started.elapsed().as_secs_f64());
+                    drawn = true;
+                }
+            }
+            if drawn {
+                let _ = writeln!(io::stderr());
+            }
+        });
+        Progress { stop: Some(stop), drawer: Some(drawer) }
+    }
+
+    fn finish(mut self) {
+        drop(self.stop.take());
+        if let Some(drawer) = self.drawer.take() {
+            let _ = drawer.join();
+        }
+    }
+}
+
 /// Says what an export wrote.
 fn exported(files: &[PathBuf], as_of: u64, rows: usize, json: bool) -> anyhow::Result<()> {
     if json {

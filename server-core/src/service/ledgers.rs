@@ -15,6 +15,9 @@
 //! refuses. Every ledger read is audited (`ledger.month`, `ledger.ranking`),
 //! as any export of the ledgers is.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use gridsync_proto::{Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
 use super::{Caller, Service};
@@ -58,9 +61,21 @@ impl Service {
         place: &str,
         month: Month,
     ) -> CoreResult<MonthLedgers> {
+        self.month_ledgers_counted(caller, place, month, Arc::default()).await
+    }
+
+    /// [`Self::month_ledgers`], counting the records read into `read` as it
+    /// goes (for a progress display).
+    pub async fn month_ledgers_counted(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+        read: Arc<AtomicU64>,
+    ) -> CoreResult<MonthLedgers> {
         let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
         let offset = self.settings.utc_offset_minutes;
-        let read = self
+        let result = self
             .storage
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
@@ -70,7 +85,10 @@ impl Service {
                     MonthParams { place: place2.clone(), month, utc_offset_minutes: offset, reader, as_of };
                 let mut ledger = MonthLedger::new(&dir, params).map_err(refused)?;
                 let mut rows = Vec::new();
-                each_state(tx, &mut |state| rows.extend(ledger.add(state)))?;
+                each_state(tx, &mut |state| {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    rows.extend(ledger.add(state));
+                })?;
                 // The days of the month that had ended by the ledger's time.
                 let ended: Vec<_> = month
                     .days()
@@ -84,7 +102,7 @@ impl Service {
                 Ok(MonthLedgers { table: ledger.finish(), rows })
             })
             .await;
-        let ledgers = self.audited(caller, "ledger.month", place, read).await?;
+        let ledgers = self.audited(caller, "ledger.month", place, result).await?;
         let detail = format!("month={month} as_of={}", ledgers.table.as_of.log_position);
         self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
         Ok(ledgers)
