@@ -35,7 +35,7 @@ use crate::audit::Event;
 use crate::directory::DirectoryCache;
 use crate::error::{CoreError, CoreResult};
 use crate::guard::{MemoryReplayGuard, ReplayGuard};
-use crate::policy::scope::ScopeSettings;
+use crate::policy::{self, scope::ScopeSettings};
 use crate::storage::{ReadTx, Storage, StorageExt, User};
 
 /// What the service needs to know about the deployment.
@@ -90,6 +90,23 @@ impl Caller {
     /// Refuses with `forbidden` unless [`Caller::may`].
     pub(crate) fn require(&self, allowed: impl FnOnce(&User) -> bool) -> CoreResult<()> {
         if self.may(allowed) { Ok(()) } else { Err(CoreError::forbidden()) }
+    }
+
+    /// Refuses a `place` the directory does not know (`unknown_place`), then
+    /// a staff member who may not read it (`forbidden`): one who may not
+    /// read reports ([`policy::may_read`]), whose scope does not hold it, or
+    /// whom `also` refuses.
+    pub(crate) fn require_reader_of(
+        &self,
+        dir: &gridsync_proto::Directory,
+        place: &str,
+        also: impl FnOnce(&User) -> bool,
+    ) -> CoreResult<()> {
+        use gridsync_proto::Hierarchy;
+        if dir.place(place).is_none() {
+            return Err(CoreError::refused(gridsync_proto::ErrorCode::UnknownPlace, "no such place"));
+        }
+        self.require(|who| policy::may_read(who) && policy::within(dir, place, &who.scope) && also(who))
     }
 }
 

@@ -68,14 +68,7 @@ impl Service {
             .storage
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
-                if dir.place(&place2).is_none() {
-                    return Err(CoreError::refused(ErrorCode::UnknownPlace, "no such place"));
-                }
-                caller2.require(|who| {
-                    policy::may_read(who)
-                        && policy::sees_party_names(who.role)
-                        && policy::within(&dir, &place2, &who.scope)
-                })?;
+                caller2.require_reader_of(&dir, &place2, |who| policy::sees_party_names(who.role))?;
                 page(tx, &dir, &place2, after, limit)
             })
             .await;

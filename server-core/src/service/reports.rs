@@ -12,13 +12,12 @@
 use std::collections::HashMap;
 
 use gridsync_proto::date::DAY_MS;
-use gridsync_proto::{Date, Directory, ErrorCode, Hierarchy, Level, Role};
+use gridsync_proto::{Date, Directory, Hierarchy, Level, Role};
 use serde::Serialize;
 
 use super::{Caller, Service};
 use crate::audit::Event;
-use crate::error::{CoreError, CoreResult};
-use crate::policy;
+use crate::error::CoreResult;
 use crate::storage::{IdentityRead, ReportRead, StorageExt, StorageResult};
 
 /// How a worker stands for the day.
@@ -148,10 +147,7 @@ impl Service {
             .storage
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
-                if dir.place(&place2).is_none() {
-                    return Err(CoreError::refused(ErrorCode::UnknownPlace, "no such place"));
-                }
-                caller2.require(|who| policy::may_read(who) && policy::within(&dir, &place2, &who.scope))?;
+                caller2.require_reader_of(&dir, &place2, |_| true)?;
                 Ok(daily(tx, &dir, &place2, date, offset)?)
             })
             .await;
