@@ -378,6 +378,14 @@ fn xlsx_reads_back_with_its_cells_merges_and_types() {
         "{sheet1:.600}"
     );
     assert!(sheet1.contains(r#"<col min="1" max="1" width="24.7109375""#), "the 单位 column is 24 wide");
+    // Printed on A4 landscape, one page wide, the header rows on every page.
+    assert!(sheet1.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "fit to the page's width: {sheet1:.800}");
+    assert!(
+        sheet1.contains(r#"paperSize="9""#) && sheet1.contains(r#"orientation="landscape""#),
+        "A4 landscape"
+    );
+    let workbook = part(&bytes, "xl/workbook.xml");
+    assert!(workbook.contains("_xlnm.Print_Titles"), "repeated header rows: {workbook:.800}");
     let styles = part(&bytes, "xl/styles.xml");
     assert!(styles.contains("0.00%") && styles.contains("yyyy-mm-dd"), "percent and date formats");
     let core = part(&bytes, "docProps/core.xml");

@@ -137,6 +137,9 @@ fn line(ws: &mut Worksheet, row: u32, columns: u16, text: &str, format: &Format)
     Ok(())
 }
 
+/// Excel's paper size code of A4.
+const A4: u8 = 9;
+
 fn write_sheet(ws: &mut Worksheet, sheet: Sheet<'_>, formats: &Formats) -> Result<(), ExportError> {
     ws.set_name(&sheet.name)?;
     let width =
@@ -167,6 +170,14 @@ fn write_sheet(ws: &mut Worksheet, sheet: Sheet<'_>, formats: &Formats) -> Resul
     }
     row = header_top + u32::from(sheet.header_rows);
     ws.set_freeze_panes(row, sheet.frozen_columns)?;
+    // Printed as township offices file them: A4 landscape, one page wide,
+    // the header repeated on every page.
+    ws.set_paper_size(A4);
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    if sheet.header_rows > 0 {
+        ws.set_repeat_rows(header_top, row - 1)?;
+    }
     for r in sheet.rows {
         check_row(&sheet.name, &sheet.columns, &r)?;
         write_row(ws, row, &sheet.columns, &r, formats)?;
