@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use gridsync_proto::access::{self, AccessKey};
+use gridsync_proto::access::{self, Access, AccessKey};
 use gridsync_proto::{Actor, Directory, Hierarchy, Level, RecordState};
 
 /// The prefix of an encoded place key ([`AccessKey::encode`]).
@@ -44,15 +44,25 @@ pub fn bucket(dir: &Directory, place: &str) -> String {
 
 /// The place a record is filed under, if any.
 pub fn filed_place(state: &RecordState) -> Option<String> {
-    access::access(state).keys.into_iter().find_map(|k| match k {
-        AccessKey::Place(p) => Some(p),
-        _ => None,
-    })
+    place_key(&access::access(state)).map(str::to_owned)
 }
 
 /// A record's home township (empty when it names no known place).
 pub fn of_record(dir: &Directory, state: &RecordState) -> String {
-    filed_place(state).map(|p| bucket(dir, &p)).unwrap_or_default()
+    of_access(dir, &access::access(state))
+}
+
+/// The home township of a record whose access keys are `access`.
+pub fn of_access(dir: &Directory, access: &Access) -> String {
+    place_key(access).map(|p| bucket(dir, p)).unwrap_or_default()
+}
+
+/// The one place key among a record's access keys.
+fn place_key(access: &Access) -> Option<&str> {
+    access.keys.iter().find_map(|k| match k {
+        AccessKey::Place(p) => Some(p.as_str()),
+        _ => None,
+    })
 }
 
 /// The home of the devices of `actor`.

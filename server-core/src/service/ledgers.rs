@@ -129,9 +129,7 @@ impl Service {
                     as_of: as_of(tx)?,
                 };
                 let mut ranking = QuarterRanking::new(&dir, params).map_err(refused)?;
-                let mut each = |state: &RecordState| ranking.add(state);
-                let mut disputes = |bytes: &[u8]| decode(bytes).map(|s| each(&s));
-                stream(tx, RecordKind::Dispute, &mut disputes)?;
+                stream(tx, RecordKind::Dispute, &mut |bytes| decode(bytes).map(|s| ranking.add(&s)))?;
                 Ok(ranking.finish())
             })
             .await;

@@ -269,7 +269,9 @@ fn save_touched(
     let now = who.now;
     for id in &w.touched {
         let Some(Some(state)) = w.states.get(id) else { continue };
-        let township = home::of_record(who.dir, state);
+        // One fold of a dispute's lifecycle gives its keys and its home.
+        let access = access::access(state);
+        let township = home::of_access(who.dir, &access);
         let stored = w.stored.get(id).into_iter().flatten();
         if stored.chain(w.homes.get(id).into_iter().flatten()).any(|h| *h != township) {
             tx.rehome_record(*id, &township)?;
@@ -283,7 +285,6 @@ fn save_touched(
             conflicted: state.has_conflicts(),
             updated_seq: w.last_seq,
         })?;
-        let access = access::access(state);
         let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
         tx.file_access(*id, &township, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
         tx.hold(push.device, &who.home, *id)?;
