@@ -489,12 +489,12 @@ pub(crate) fn exports(done: &[crate::export::Exported], workload: &Workload) {
         workload.stats.disputes
     );
     println!(
-        "     {:<16} | {:>6} | {:>10} | {:>8} | {:>12}",
+        "     {:<24} | {:>6} | {:>10} | {:>8} | {:>12}",
         "export", "rows", "bytes", "seconds", "peak RSS MiB"
     );
     for e in done {
         println!(
-            "     {:<16} | {:>6} | {:>10} | {:>8.2} | {:>12.1}",
+            "     {:<24} | {:>6} | {:>10} | {:>8.2} | {:>12.1}",
             e.what,
             e.rows,
             e.bytes,

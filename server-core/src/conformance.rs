@@ -17,6 +17,7 @@
 //! | the directory version and cache | [`directory_version_moves_with_every_change`], [`directory_cache_follows_other_services`] |
 //! | identity | [`users_are_stored_and_assigned`], [`enrollment_codes_are_single_use`], [`sessions_expire`], [`revocation_keeps_the_first_time_and_deactivation_revokes`] |
 //! | the report read side | [`daily_reports_are_read_back`] |
+//! | locked months | [`months_lock_once_and_read_back`] |
 //!
 //! # Running it for a backend
 //!
@@ -81,6 +82,7 @@ mod concurrency;
 mod directory;
 mod fixture;
 mod identity;
+mod ledgers;
 mod reports;
 mod sync;
 
@@ -97,6 +99,7 @@ pub use identity::{
     enrollment_codes_are_single_use, revocation_keeps_the_first_time_and_deactivation_revokes,
     sessions_expire, users_are_stored_and_assigned,
 };
+pub use ledgers::months_lock_once_and_read_back;
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
     pull_cursors_are_per_device, push_then_pull_round_trip, records_follow_their_home,
@@ -138,6 +141,7 @@ pub const CASES: &[&str] = &[
     "revocation_keeps_the_first_time_and_deactivation_revokes",
     "audit_chain_links_every_row",
     "daily_reports_are_read_back",
+    "months_lock_once_and_read_back",
 ];
 
 /// Runs one case on a fresh storage from `factory`, in its own
@@ -196,6 +200,7 @@ macro_rules! conformance_suite {
             revocation_keeps_the_first_time_and_deactivation_revokes,
             audit_chain_links_every_row,
             daily_reports_are_read_back,
+            months_lock_once_and_read_back,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -71,9 +71,11 @@
 //!   [`RankFigures`]; ties in rankings on [`ranking`]; who sees which
 //!   personal data on [`mask`]. See also `docs/adr/0014-ledgers.md`.
 
+pub mod correction;
 mod dispute;
 pub mod labels;
 mod lines;
+pub mod lock;
 pub mod mask;
 mod month;
 pub mod period;
@@ -85,7 +87,9 @@ pub mod table;
 use gridsync_proto::{Date, Role};
 use serde::{Deserialize, Serialize};
 
+pub use correction::{Corrections, LateRecords, Reason};
 pub use lines::LineKind;
+pub use lock::{LockStamp, LockedMonth, SubtreeMonths};
 pub use month::MonthLedger;
 pub use period::{Month, Period, Quarter};
 pub use ranking::{QuarterRanking, RankBy, RankEntry, RankFigures, Ranked, Ranking, Rankings};

@@ -84,6 +84,13 @@ pub fn sees_party_names(role: Role) -> bool {
     matches!(role, Role::Administrator | Role::CountyAdmin | Role::TownshipAdmin)
 }
 
+/// Whether `actor` may lock a month's ledgers (within its subtree): the
+/// county centres and administrators, whose monthly dispatch (月调度) the
+/// locked figures are. Township admins read locked months but do not lock.
+pub fn may_lock_months(actor: &User) -> bool {
+    matches!(actor.role, Role::Administrator | Role::CountyAdmin)
+}
+
 /// Whether `actor` may check the audit log.
 pub fn may_audit(actor: &User) -> bool {
     matches!(actor.role, Role::Administrator | Role::Auditor)

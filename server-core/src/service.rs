@@ -20,6 +20,7 @@
 pub mod audit_log;
 pub mod feed;
 pub mod ledgers;
+pub mod locks;
 pub mod people;
 pub mod places;
 pub mod reports;

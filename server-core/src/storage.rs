@@ -18,6 +18,7 @@
 //! | identity | [`IdentityRead`]: users, devices, enrollment codes, sessions | [`IdentityWrite`] |
 //! | audit | [`AuditRead`]: the hash-chained log | [`AuditWrite`] |
 //! | reports | [`ReportRead`]: the daily-report rows | (written by the sync log) |
+//! | ledgers | [`LedgerRead`]: locked months | [`LedgerWrite`] |
 //!
 //! [`ReadTx`] is all the read traits, [`WriteTx`] all of them. The service
 //! layer ([`crate::service`]) composes an operation from these calls:
@@ -54,6 +55,7 @@
 mod audit;
 mod directory;
 mod identity;
+mod ledgers;
 mod reports;
 mod sync_log;
 
@@ -68,6 +70,7 @@ pub use identity::{
     Device, DeviceKey, Enrollment, IdentityRead, IdentityWrite, NewDevice, NewEnrollment, NewSession,
     NewUser, User,
 };
+pub use ledgers::{LedgerRead, LedgerWrite, MonthLockHead, MonthLockRow};
 pub use reports::{DailyReportRow, ReportRead};
 pub use sync_log::{
     AccessRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, SyncLogRead, SyncLogWrite,
@@ -91,14 +94,20 @@ pub type ReadJob = Box<dyn FnOnce(&mut dyn ReadTx) -> Result<Erased, CoreError> 
 pub type StorageFuture = Pin<Box<dyn Future<Output = Result<Erased, CoreError>> + Send>>;
 
 /// Every read a transaction offers.
-pub trait ReadTx: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead {}
+pub trait ReadTx: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead {}
 
-impl<T: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + ?Sized> ReadTx for T {}
+impl<T: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + ?Sized> ReadTx
+    for T
+{
+}
 
 /// Every read and write a write transaction offers.
-pub trait WriteTx: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite {}
+pub trait WriteTx: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + LedgerWrite {}
 
-impl<T: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + ?Sized> WriteTx for T {}
+impl<T: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + LedgerWrite + ?Sized> WriteTx
+    for T
+{
+}
 
 /// A storage backend. Object-safe: the service holds an `Arc<dyn Storage>`;
 /// call it through the typed [`StorageExt`].

@@ -756,3 +756,41 @@ fn a_step_on_the_boundary_counts_in_the_month_it_opens() {
     let (f, row) = figures(nov.next().next());
     assert_eq!((f, row), (DisputeFigures::default(), None), "closed before January: not on its ledger");
 }
+
+/// Locking a county's month computes every place below it in one pass
+/// ([`ledger::SubtreeMonths`]): each place's locked table and register are
+/// those of its own month computed alone, for a reader who sees names and
+/// for one who sees them masked; the stored form reads back the same.
+#[test]
+fn a_locked_subtree_holds_each_place_s_own_month() {
+    let w = World::new(7, 120);
+    let month = Month::new(2026, 11).expect("month");
+    let mut subtree =
+        ledger::SubtreeMonths::new(&w.dir, month_params(COUNTY, month, Role::Administrator)).expect("county");
+    for record in &w.records {
+        subtree.add(record);
+    }
+    for day in month.days() {
+        subtree.add_completeness(&w.completeness(COUNTY, day)).expect("each day once");
+    }
+    let stamp =
+        ledger::LockStamp { locked_ms: start_of(2026, 12, 5), locked_by: "wang".into(), root: COUNTY.into() };
+    let locked = subtree.finish(&stamp);
+    assert_eq!(locked.len(), w.dir.subtree(Some(COUNTY)).len(), "one month per place");
+    let order: Vec<usize> = (0..w.records.len()).collect();
+    let mut rows_seen = 0;
+    for (place, month_locked) in locked {
+        let stored = ledger::LockedMonth::decode(&month_locked.encode()).expect("decodes");
+        assert_eq!(stored, month_locked, "{place}: the stored form reads back");
+        assert_eq!(stored.table.locked.as_ref(), Some(&stamp));
+        for reader in [Role::CountyAdmin, Role::Auditor] {
+            let (mut table, rows) = stored.clone().for_reader(reader);
+            table.locked = None;
+            let (alone, alone_rows) = run_month(&w, &place, month, reader, &order);
+            assert_eq!(table, alone, "{place} {reader:?}: the table");
+            assert_eq!(rows, alone_rows, "{place} {reader:?}: the register");
+            rows_seen += rows.len();
+        }
+    }
+    assert!(rows_seen > 100, "the world has disputes on the books: {rows_seen}");
+}

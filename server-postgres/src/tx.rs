@@ -10,6 +10,7 @@
 mod audit;
 mod directory;
 mod identity;
+mod ledgers;
 mod reports;
 mod sync_log;
 

@@ -51,7 +51,12 @@ pub use tx::SqliteTx;
 pub static SCHEMA: Schema = Schema {
     name: "server database",
     application_id: 0x4753_5256, // "GSRV"
-    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql"), include_str!("../sql/v3.sql")],
+    steps: &[
+        include_str!("../sql/v1.sql"),
+        include_str!("../sql/v2.sql"),
+        include_str!("../sql/v3.sql"),
+        include_str!("../sql/v4.sql"),
+    ],
 };
 
 /// The database file inside the data directory.

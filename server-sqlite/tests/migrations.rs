@@ -9,15 +9,18 @@ use std::path::Path;
 
 use gridsync_proto::{ActorId, Change, Level, Place, RecordId, RecordKind, RecordState, Role, Unit, Value};
 use gridsync_server_core::audit::{Event, Verdict};
-use gridsync_server_core::storage::{NewChange, NewUser, PullPage, ReadTx};
+use gridsync_server_core::storage::{MonthLockRow, NewChange, NewUser, PullPage, ReadTx};
 use gridsync_server_core::{CoreError, StorageExt, passwords};
 use gridsync_server_sqlite::{DB_FILE, Inspector, SCHEMA, SqliteStorage};
 use gridsync_sql_support::{create_at_version, schema_dump};
 use rusqlite::Connection;
 
 /// The frozen snapshots, by the schema version they stand at.
-const SNAPSHOTS: &[(u32, &str)] =
-    &[(1, include_str!("../sql/snapshots/v1.sql")), (2, include_str!("../sql/snapshots/v2.sql"))];
+const SNAPSHOTS: &[(u32, &str)] = &[
+    (1, include_str!("../sql/snapshots/v1.sql")),
+    (2, include_str!("../sql/snapshots/v2.sql")),
+    (3, include_str!("../sql/snapshots/v3.sql")),
+];
 
 const PATROL: RecordId = RecordId::from_bytes(hex16("019aa0c4f3e07a1b8c2d3e4f5a6b7c8d"));
 const VISIT: RecordId = RecordId::from_bytes(hex16("019aa0d1a2b37c4d9e0f1a2b3c4d5e6f"));
@@ -92,6 +95,9 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
         } else {
             storage.read(check_v1_devices).await.expect("devices survived");
         }
+        if version >= 3 {
+            storage.read(check_v3_rows).await.expect("places, access, reports and replicas survived");
+        }
         let audit_rows = if version >= 2 { 12 } else { 0 };
         write_after_upgrade(&storage, audit_rows).await;
 
@@ -139,6 +145,37 @@ fn check_log(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
     assert_eq!(patrol.entries().len(), 1);
     let visit = RecordState::from_bytes(&tx.record_state(VISIT)?.expect("visit")).expect("decodes");
     assert_eq!(visit.value("address"), Some(&Value::Text("东门村12号".into())));
+    Ok(())
+}
+
+/// Version 3's places, access index, daily report, replicas and cursor.
+fn check_v3_rows(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
+    let places: Vec<(String, Level, Option<String>)> =
+        tx.places()?.into_iter().map(|p| (p.code, p.level, p.parent)).collect();
+    assert_eq!(
+        places,
+        [
+            ("530102".to_owned(), Level::Township, None),
+            ("530102001".to_owned(), Level::Village, Some("530102".to_owned())),
+            ("530102001-01".to_owned(), Level::Grid, Some("530102001".to_owned())),
+        ]
+    );
+    let mut filed = Vec::new();
+    tx.access("p:530102001-01", None, 0, &mut |row| filed.push(row.record))?;
+    filed.sort();
+    assert_eq!(filed, [PATROL, VISIT]);
+    let reports = tx.daily_reports("2026-11-20", "2026-11-20")?;
+    assert_eq!(
+        reports.iter().map(|r| (r.worker.as_str(), r.status.as_str())).collect::<Vec<_>>(),
+        [("li", "all_safe")]
+    );
+    let replicas = tx.replicas(LI_PHONE, "")?;
+    assert_eq!(
+        replicas.iter().map(|r| (r.record, r.sent_through)).collect::<Vec<_>>(),
+        [(PATROL, 8), (VISIT, 8)]
+    );
+    assert_eq!(tx.pull_token(LI_PHONE, "", 1)?, Some(8));
+    assert!(tx.month_locks()?.is_empty(), "no month was locked before version 4");
     Ok(())
 }
 
@@ -212,7 +249,22 @@ async fn write_after_upgrade(storage: &SqliteStorage, audit_rows: u64) {
                 Place {
                     code: "530102".into(), name: "城关镇".into(), level: Level::Township, parent: None
                 };
-            tx.insert_place(&place, now)?;
+            // Version 3 and later have the pilot's township already.
+            if !tx.places()?.iter().any(|p| p.code == place.code) {
+                tx.insert_place(&place, now)?;
+            }
+            let lock = MonthLockRow {
+                place: "530102".into(),
+                township: String::new(),
+                month: "2026-11".into(),
+                root: "530102".into(),
+                as_of_position: 8,
+                as_of_ms: 1_795_310_004_000,
+                locked_ms: now as i64,
+                locked_by: "admin".into(),
+                body: vec![1, 0],
+            };
+            assert!(tx.put_month_lock(&lock)?, "locked months can be stored");
             let unit = Unit {
                 code: "U-POLICE".into(),
                 name: "城关派出所".into(),

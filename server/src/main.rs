@@ -197,6 +197,48 @@ enum ExportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lock a place's month once it has ended: its ledgers and those of
+    /// every place below it are kept as they are now, and every later
+    /// export of them gives the same bytes. Later changes show as
+    /// corrections (`export corrections`). A lock is never lifted.
+    Lock {
+        /// The place: a county (or a township, village…) code.
+        #[arg(long)]
+        place: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: Month,
+        /// Print the lock as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The locks taken, one per lock (not per place it covers).
+    Locks {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed since a month was locked: the table's counts and the
+    /// register's rows that differ, and the records that arrived or
+    /// changed after the lock, with why. Prints a summary, or writes the
+    /// corrections as a workbook with --out.
+    Corrections {
+        /// The place.
+        #[arg(long)]
+        place: String,
+        /// The locked month, YYYY-MM.
+        #[arg(long)]
+        month: Month,
+        /// With --out: xlsx, csv (one file per sheet) or json.
+        #[arg(long, default_value = "xlsx")]
+        format: Format,
+        /// Write the corrections there (a file for xlsx and json, a directory for csv).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Print the corrections as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The change feed for a mirror: the records within a place updated
     /// after a log position, as JSON lines ({"position", "record"}), then a
     /// line {"next", "more"}: resume with --after NEXT.
@@ -444,7 +486,71 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             progress.finish();
             let ledgers = ledgers?;
             let files = export::write_files(ledgers.book(), format, &out)?;
-            exported(&files, ledgers.table.as_of.log_position, ledgers.rows.len(), json)
+            let locked = ledgers.table.locked.is_some();
+            exported(&files, ledgers.table.as_of.log_position, ledgers.rows.len(), locked, json)?;
+            if let (Some(lock), false) = (&ledgers.table.locked, json) {
+                let _ = writeln!(
+                    io::stderr(),
+                    "{month} is locked (by {} under {}): these are the locked figures; see `export corrections --place {place} --month {month}` for what changed since",
+                    lock.locked_by,
+                    lock.root
+                );
+            }
+            Ok(())
+        }
+        Command::Export(ExportCommand::Lock { place, month, json }) => {
+            let op = open()?;
+            let lock = op.run(op.service().lock_month(&Caller::Operator, &place, month))?;
+            let head = &lock.head;
+            if json {
+                out!("{}", serde_json::json!({ "lock": head, "places_locked": lock.places_locked }));
+            } else if lock.places_locked == 0 {
+                out!(
+                    "{} {} was locked already (by {} under {}, as of log position {})",
+                    head.place,
+                    head.month,
+                    head.locked_by,
+                    head.root,
+                    head.as_of_position
+                );
+            } else {
+                out!(
+                    "locked {} {} and the places below it ({} places), as of log position {}",
+                    head.place,
+                    head.month,
+                    lock.places_locked,
+                    head.as_of_position
+                );
+            }
+            Ok(())
+        }
+        Command::Export(ExportCommand::Locks { json }) => {
+            let op = open()?;
+            let locks = op.run(op.service().month_locks(&Caller::Operator))?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&locks)?);
+                return Ok(());
+            }
+            for l in &locks {
+                out!("{}\t{}\tas of {}\tby {}", l.month, l.place, l.as_of_position, l.locked_by);
+            }
+            out!("{} locks", locks.len());
+            Ok(())
+        }
+        Command::Export(ExportCommand::Corrections { place, month, format, out, json }) => {
+            let op = open()?;
+            let corrections = op.run(op.service().month_corrections(&Caller::Operator, &place, month))?;
+            if let Some(out) = out {
+                let files = export::write_files(corrections.book(), format, &out)?;
+                let rows = corrections.figures.len() + corrections.disputes.len() + corrections.late.len();
+                return exported(&files, corrections.now.log_position, rows, false, json);
+            }
+            if json {
+                out!("{}", serde_json::to_string_pretty(&corrections)?);
+                return Ok(());
+            }
+            print_corrections(&corrections);
+            Ok(())
         }
         Command::Export(ExportCommand::Ranking { place, quarter, format, out, json }) => {
             let op = open()?;
@@ -457,7 +563,7 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let files = export::write_files(book, format, &out)?;
             let entries =
                 rankings.townships_by_found.entries.len() + rankings.departments_by_found.entries.len();
-            exported(&files, rankings.as_of.log_position, entries, json)
+            exported(&files, rankings.as_of.log_position, entries, false, json)
         }
         Command::Export(ExportCommand::Feed { place, mut after, limit, all }) => {
             let op = open()?;
@@ -656,11 +762,39 @@ impl Progress {
     }
 }
 
-/// Says what an export wrote.
-fn exported(files: &[PathBuf], as_of: u64, rows: usize, json: bool) -> anyhow::Result<()> {
+/// A summary of a locked month's corrections.
+fn print_corrections(c: &gridsync_server_core::ledger::Corrections) {
+    out!(
+        "{} {}: locked as of log position {}, now at {}",
+        c.place,
+        c.month,
+        c.locked_as_of.log_position,
+        c.now.log_position
+    );
+    for f in &c.figures {
+        out!("figure\t{}\t{}\t{}\t{} → {}", f.line_name, f.category, f.header, f.locked, f.now);
+    }
+    for d in &c.disputes {
+        let fields: Vec<&str> = d.fields.iter().map(|f| f.header.as_str()).collect();
+        out!("dispute\t{}\t{:?}\t{}\t{:?}", d.id, d.change, fields.join(","), d.reason);
+    }
+    for r in &c.late {
+        out!("late\t{}\t{}\t{}\t{} changes\t{:?}", r.id, r.kind, r.line_name, r.changes, r.reason);
+    }
+    out!(
+        "{} figures, {} disputes and {} records differ from the lock",
+        c.figures.len(),
+        c.disputes.len(),
+        c.late.len()
+    );
+}
+
+/// Says what an export wrote, and whether it is a locked month's.
+fn exported(files: &[PathBuf], as_of: u64, rows: usize, locked: bool, json: bool) -> anyhow::Result<()> {
     if json {
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        out!("{}", serde_json::json!({ "files": files, "as_of_log_position": as_of, "rows": rows }));
+        let summary = serde_json::json!({ "files": files, "as_of_log_position": as_of, "rows": rows, "locked": locked });
+        out!("{summary}");
         return Ok(());
     }
     for file in files {

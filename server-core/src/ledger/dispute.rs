@@ -78,6 +78,15 @@ pub(crate) struct Dispute<'r> {
     pub(crate) steps: Vec<StepLine>,
 }
 
+/// Where a dispute record was registered, read without folding its
+/// lifecycle; `None` for other kinds or before its creation arrived.
+pub(crate) fn registered_at(record: &RecordState) -> Option<&str> {
+    match (record.kind(), record.value(REGISTERED_AT)) {
+        (RecordKind::Dispute, Some(Value::Text(place))) => Some(place),
+        _ => None,
+    }
+}
+
 /// Hybrid clock milliseconds as a signed time.
 pub(crate) fn ms(millis: u64) -> i64 {
     i64::try_from(millis).unwrap_or(i64::MAX)

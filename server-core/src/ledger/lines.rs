@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use gridsync_proto::{Directory, Hierarchy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a line counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// A child place and everything below it.

@@ -14,7 +14,7 @@ use super::register::{RegisterHead, RegisterRow};
 use super::sheet::{Book, Sheet};
 use super::table::{DisputeFigures, MonthTable, TableLine, WorkFigures};
 use super::{LedgerError, MonthParams, register};
-use crate::service::reports::{Completeness, Filing};
+use crate::service::reports::{Completeness, Filing, WorkerLine};
 
 /// A place's month in the making.
 #[derive(Debug)]
@@ -116,14 +116,23 @@ impl<'d> MonthLedger<'d> {
                 got: day.place.clone(),
             });
         }
-        let start = day.date.start_ms(self.params.utc_offset_minutes);
-        if !self.period.contains(start) {
-            return Err(LedgerError::OutsideMonth(day.date));
+        self.count_day(day.date, day.workers.iter())
+    }
+
+    /// Counts one day's filings of the workers given (those outside the
+    /// place are passed over); the day must be in the month, once.
+    pub(crate) fn count_day<'w>(
+        &mut self,
+        date: Date,
+        workers: impl Iterator<Item = &'w WorkerLine>,
+    ) -> Result<(), LedgerError> {
+        if !self.period.contains(date.start_ms(self.params.utc_offset_minutes)) {
+            return Err(LedgerError::OutsideMonth(date));
         }
-        if !self.days.insert(day.date) {
-            return Err(LedgerError::DayTwice(day.date));
+        if !self.days.insert(date) {
+            return Err(LedgerError::DayTwice(date));
         }
-        for worker in &day.workers {
+        for worker in workers {
             let Some(line) = self.lines.line_of(&worker.place) else { continue };
             let w = &mut self.work[line];
             w.worker_days += 1;
@@ -150,6 +159,7 @@ impl<'d> MonthLedger<'d> {
             utc_offset_minutes: self.params.utc_offset_minutes,
             as_of: self.params.as_of,
             names_shown: self.disclosure == Disclosure::Names,
+            locked: None,
         }
     }
 
@@ -176,6 +186,7 @@ impl<'d> MonthLedger<'d> {
             utc_offset_minutes: self.params.utc_offset_minutes,
             as_of: self.params.as_of,
             names_shown: self.disclosure == Disclosure::Names,
+            locked: None,
             lines,
         }
     }
@@ -191,6 +202,7 @@ impl MonthTable {
             utc_offset_minutes: self.utc_offset_minutes,
             as_of: self.as_of,
             names_shown: self.names_shown,
+            locked: self.locked.clone(),
         }
     }
 

@@ -11,10 +11,11 @@
 
 use gridsync_proto::dispute::StepStatus;
 use gridsync_proto::{Action, Directory, RecordId, Stage, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::dispute::{Dispute, InPeriod, Move};
 use super::lines::{LineHead, place_name, unit_name};
+use super::lock::LockStamp;
 use super::mask::{self, Disclosure};
 use super::period::Month;
 use super::sheet::{Cell, Column, DateTime, HeaderNode, Kind, Row, RowStyle, Sheet, header};
@@ -22,7 +23,7 @@ use super::{AsOf, as_of_line, labels, period_line};
 
 /// When a dispute passed each stage, as of the month's end (Unix ms, the
 /// steps' hybrid clock times).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageDates {
     /// The first accept step.
     pub accepted: Option<i64>,
@@ -58,7 +59,7 @@ impl StageDates {
 }
 
 /// One dispute's row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRow {
     /// The dispute.
     pub id: RecordId,
@@ -206,6 +207,8 @@ pub struct RegisterHead {
     pub as_of: AsOf,
     /// Whether the reader sees names.
     pub names_shown: bool,
+    /// Who locked the month and when, for a locked month.
+    pub locked: Option<LockStamp>,
 }
 
 /// The register as a sheet over `rows` (numbered 1, 2, … as they come:
@@ -225,15 +228,19 @@ pub fn sheet<'a>(head: &RegisterHead, rows: impl Iterator<Item = RegisterRow> + 
         header_rows,
         frozen_columns: 2,
         rows: Box::new(rows),
-        footer: vec![
-            as_of_line(head.as_of, offset),
-            if head.names_shown {
-                "不含当事人身份证号、电话。".to_owned()
-            } else {
-                "当事人姓名已脱敏，不含身份证号、电话及简要情况。".to_owned()
-            },
-            "各阶段日期、责任单位、承办部门和状态均为月末情况；转下月：月末未销号，列入下月台帐。".to_owned(),
-        ],
+        footer: [as_of_line(head.as_of, offset)]
+            .into_iter()
+            .chain(head.locked.as_ref().map(|l| l.line(offset)))
+            .chain([
+                if head.names_shown {
+                    "不含当事人身份证号、电话。".to_owned()
+                } else {
+                    "当事人姓名已脱敏，不含身份证号、电话及简要情况。".to_owned()
+                },
+                "各阶段日期、责任单位、承办部门和状态均为月末情况；转下月：月末未销号，列入下月台帐。"
+                    .to_owned(),
+            ])
+            .collect(),
     }
 }
 

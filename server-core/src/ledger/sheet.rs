@@ -271,6 +271,20 @@ impl Cell {
         Cell::Int(i64::try_from(n.into()).unwrap_or(i64::MAX))
     }
 
+    /// The cell as plain text, as a CSV file or a message shows it:
+    /// counts in digits, shares as percentages (empty without a
+    /// denominator), dates and moments in the deployment's time zone.
+    pub fn plain_text(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Ratio(r) => r.percent_text().unwrap_or_default(),
+            Cell::Date(d) => d.to_string(),
+            Cell::DateTime(t) => t.local_text(),
+        }
+    }
+
     /// The kind of the cell, `None` for an empty one.
     pub fn kind(&self) -> Option<Kind> {
         match self {

@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 
 use gridsync_proto::{Directory, Hierarchy, Level};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::AsOf;
 use super::dispute::InPeriod;
 use super::lines::LineKind;
+use super::lock::LockStamp;
 use super::period::Month;
 use super::sheet::{Cell, Column, HeaderNode, Kind, Ratio, Row, RowStyle, Sheet, header};
 use super::{as_of_line, period_line};
@@ -23,7 +24,7 @@ pub const PATROLS_PER_DAY: u64 = 2;
 pub const VISITS_PER_DAY: u64 = 5;
 
 /// Escalations by the level they went to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalatedTo {
     /// To a village (or community).
     pub village: u64,
@@ -37,7 +38,7 @@ pub struct EscalatedTo {
 
 /// Resolved disputes by the level of their owner when they were resolved:
 /// "小事不出村、大事不出乡".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolvedAt {
     /// Owned by a grid or a village.
     pub village: u64,
@@ -50,7 +51,7 @@ pub struct ResolvedAt {
 /// The dispute figures of one line and category for a month. "Registered"
 /// is the dispute's creation time; a dispute's state at a moment is read
 /// from its applied steps dated before it (see [`super`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisputeFigures {
     /// 上月结转: registered before the month and not closed at its start.
     pub carried_over: u64,
@@ -151,7 +152,7 @@ impl DisputeFigures {
 
 /// The work figures of one line for a month, from the daily completeness
 /// figures given to the ledger and the patrol and visit records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkFigures {
     /// 在岗人日: one per active grid worker per day given, as the daily
     /// completeness figures list them (also the number of reports due).
@@ -217,7 +218,7 @@ impl WorkFigures {
 }
 
 /// One line of the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableLine {
     /// The place's code.
     pub code: String,
@@ -243,7 +244,7 @@ impl TableLine {
 }
 
 /// The monthly statistics table of a place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthTable {
     /// The place's code.
     pub place: String,
@@ -257,6 +258,8 @@ pub struct MonthTable {
     pub as_of: AsOf,
     /// Whether the reader sees the parties' names (for the register).
     pub names_shown: bool,
+    /// Who locked the month and when, for a locked month ([`super::lock`]).
+    pub locked: Option<LockStamp>,
     /// The lines: child places by code, then the place's own line.
     pub lines: Vec<TableLine>,
 }
@@ -331,14 +334,17 @@ impl MonthTable {
             header_rows,
             frozen_columns: 3,
             rows: Box::new(rows.into_iter()),
-            footer: vec![
-                as_of_line(self.as_of, self.utc_offset_minutes),
+            footer: [as_of_line(self.as_of, self.utc_offset_minutes)]
+                .into_iter()
+                .chain(self.locked.as_ref().map(|l| l.line(self.utc_offset_minutes)))
+                .chain([
                 "本月排查：本月登记的纠纷；上月结转：本月前登记、月初未销号的纠纷；应化解 = 本月排查 + 月初未化解的结转纠纷；化解率 = 已化解 ÷ 应化解。".to_owned(),
                 "各阶段按办理步骤的时间（设备混合逻辑时钟）计；化解层级按化解时的责任单位计，网格计入村级。".to_owned(),
                 format!(
                     "一日两巡五访：每名在岗网格员每日巡查 {PATROLS_PER_DAY} 次、走访 {VISITS_PER_DAY} 户；按时率 = 按时报送 ÷ 应报。"
                 ),
-            ],
+            ])
+            .collect(),
         }
     }
 }

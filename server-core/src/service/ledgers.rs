@@ -9,6 +9,9 @@
 //! never from the clock, so the same log gives the same ledger, and the
 //! exported files name the position they were computed at.
 //!
+//! A **locked** month ([`super::locks`]) is answered from its lock: the
+//! same ledgers, as of the lock's position, whatever arrived since.
+//!
 //! Who may: administrators, county and township administrators and
 //! auditors, for a place within their scope (and the operator). The
 //! parties' names are masked for the roles [`crate::policy::sees_party_names`]
@@ -18,14 +21,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gridsync_proto::{Directory, ErrorCode, RecordKind, RecordState, Role};
+use gridsync_proto::{Date, Directory, ErrorCode, RecordKind, RecordState, Role};
 
 use super::{Caller, Service};
 use crate::audit::Event;
 use crate::error::{CoreError, CoreResult, Refusal, StorageError};
+use crate::home;
 use crate::ledger::{
-    AsOf, LedgerError, Month, MonthLedger, MonthParams, MonthTable, Quarter, QuarterParams, QuarterRanking,
-    Rankings, RegisterRow, register, sheet::Book,
+    AsOf, LedgerError, LockedMonth, Month, MonthLedger, MonthParams, MonthTable, Quarter, QuarterParams,
+    QuarterRanking, Rankings, RegisterRow, register, sheet::Book,
 };
 use crate::service::reports;
 use crate::storage::{ReadTx, StorageExt, StorageResult};
@@ -79,30 +83,16 @@ impl Service {
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
                 let reader = authorize(&caller2, &dir, &place2)?;
-                let as_of = as_of(tx)?;
-                let params =
-                    MonthParams { place: place2.clone(), month, utc_offset_minutes: offset, reader, as_of };
-                let mut ledger = MonthLedger::new(&dir, params).map_err(refused)?;
-                let mut rows = Vec::new();
-                each_state(tx, &mut |state| {
-                    read.fetch_add(1, Ordering::Relaxed);
-                    rows.extend(ledger.add(state));
-                })?;
-                // The days of the month that had ended by the ledger's time.
-                let ended: Vec<_> = month
-                    .days()
-                    .filter(|d| d.next().is_some_and(|n| n.start_ms(offset) <= as_of.time_ms))
-                    .collect();
-                for day in ended {
-                    let completeness = reports::daily(tx, &dir, &place2, day, offset)?;
-                    ledger.add_completeness(&completeness).map_err(refused)?;
+                if let Some(locked) = locked_month(tx, &dir, &place2, month)? {
+                    let (table, rows) = locked.for_reader(reader);
+                    return Ok(MonthLedgers { table, rows });
                 }
-                register::sort(&mut rows);
-                Ok(MonthLedgers { table: ledger.finish(), rows })
+                live_month(tx, &dir, &place2, month, offset, reader, &read)
             })
             .await;
         let ledgers = self.audited(caller, "ledger.month", place, result).await?;
-        let detail = format!("month={month} as_of={}", ledgers.table.as_of.log_position);
+        let locked = if ledgers.table.locked.is_some() { " locked" } else { "" };
+        let detail = format!("month={month} as_of={}{locked}", ledgers.table.as_of.log_position);
         self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
         Ok(ledgers)
     }
@@ -140,15 +130,63 @@ impl Service {
     }
 }
 
+/// `place`'s month computed now from the records of the snapshot, for a
+/// reader with `reader`'s role; counts the records read into `read`.
+pub(super) fn live_month(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    place: &str,
+    month: Month,
+    offset: i32,
+    reader: Role,
+    read: &AtomicU64,
+) -> CoreResult<MonthLedgers> {
+    let as_of = as_of(tx)?;
+    let params = MonthParams { place: place.to_owned(), month, utc_offset_minutes: offset, reader, as_of };
+    let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
+    let mut rows = Vec::new();
+    each_state(tx, &mut |state| {
+        read.fetch_add(1, Ordering::Relaxed);
+        rows.extend(ledger.add(state));
+    })?;
+    for day in ended_days(month, offset, as_of) {
+        let completeness = reports::daily(tx, dir, place, day, offset)?;
+        ledger.add_completeness(&completeness).map_err(refused)?;
+    }
+    register::sort(&mut rows);
+    Ok(MonthLedgers { table: ledger.finish(), rows })
+}
+
+/// The days of `month` that had ended by `as_of`'s time: the days whose
+/// daily reports count.
+pub(super) fn ended_days(month: Month, offset: i32, as_of: AsOf) -> Vec<Date> {
+    month.days().filter(|d| d.next().is_some_and(|n| n.start_ms(offset) <= as_of.time_ms)).collect()
+}
+
+/// `place`'s locked `month`, if it is locked.
+pub(super) fn locked_month(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    place: &str,
+    month: Month,
+) -> CoreResult<Option<LockedMonth>> {
+    let Some(row) = tx.month_lock(place, &home::bucket(dir, place), &month.to_string())? else {
+        return Ok(None);
+    };
+    let locked =
+        LockedMonth::decode(&row.body).map_err(|e| StorageError::corrupt(format!("{e}: {place} {month}")))?;
+    Ok(Some(locked))
+}
+
 /// Refuses an unknown place or a caller who may not read it; answers the
 /// role whose masking applies (the operator reads as an administrator).
-fn authorize(caller: &Caller, dir: &Directory, place: &str) -> CoreResult<Role> {
+pub(super) fn authorize(caller: &Caller, dir: &Directory, place: &str) -> CoreResult<Role> {
     caller.require_reader_of(dir, place, |_| true)?;
     Ok(caller.user().map_or(Role::Administrator, |u| u.role))
 }
 
 /// The snapshot's safe position and the receipt time of the change there.
-fn as_of(tx: &mut dyn ReadTx) -> StorageResult<AsOf> {
+pub(super) fn as_of(tx: &mut dyn ReadTx) -> StorageResult<AsOf> {
     let log_position = tx.high_water()?;
     let mut time_ms = 0;
     if log_position > 0 {
@@ -161,7 +199,7 @@ fn as_of(tx: &mut dyn ReadTx) -> StorageResult<AsOf> {
 }
 
 /// Passes every dispute, patrol and visit to `each`, one at a time.
-fn each_state(tx: &mut dyn ReadTx, each: &mut dyn FnMut(&RecordState)) -> CoreResult<()> {
+pub(super) fn each_state(tx: &mut dyn ReadTx, each: &mut dyn FnMut(&RecordState)) -> CoreResult<()> {
     for kind in LEDGER_KINDS {
         stream(tx, kind, &mut |bytes| decode(bytes).map(|s| each(&s)))?;
     }
@@ -185,12 +223,12 @@ fn stream(
     failed.map_or(Ok(()), |e| Err(e.into()))
 }
 
-fn decode(bytes: &[u8]) -> Result<RecordState, StorageError> {
+pub(super) fn decode(bytes: &[u8]) -> Result<RecordState, StorageError> {
     RecordState::from_bytes(bytes).map_err(|_| StorageError::corrupt("a record's state"))
 }
 
 /// A ledger's refusal of its inputs, with a stable code.
-fn refused(e: LedgerError) -> CoreError {
+pub(super) fn refused(e: LedgerError) -> CoreError {
     let code = match e {
         LedgerError::UnknownPlace(_) => ErrorCode::UnknownPlace,
         _ => ErrorCode::InvalidRequest,

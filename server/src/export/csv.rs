@@ -39,13 +39,8 @@ pub fn file_name(index: usize, sheet: &Sheet<'_>) -> String {
 /// A cell as CSV text.
 fn field(cell: &Cell) -> String {
     match cell {
-        Cell::Empty => String::new(),
         Cell::Text(t) if t.starts_with(['=', '+', '-', '@']) => format!("'{t}"),
-        Cell::Text(t) => t.clone(),
-        Cell::Int(n) => n.to_string(),
-        Cell::Ratio(r) => r.percent_text().unwrap_or_default(),
-        Cell::Date(d) => d.to_string(),
-        Cell::DateTime(t) => t.local_text(),
+        other => other.plain_text(),
     }
 }
 

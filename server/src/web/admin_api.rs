@@ -110,7 +110,7 @@ impl FromRequest for Staff {
 }
 
 /// Decodes a JSON body.
-pub(super) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body is not the expected JSON"))
 }

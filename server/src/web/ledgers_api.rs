@@ -6,8 +6,12 @@
 //! |---|---|---|---|---|
 //! | GET | `/v1/admin/ledgers/month` | `place=CODE&month=YYYY-MM[&format=xlsx\|json\|csv][&sheet=N]` | the month's table and register | admins and auditors, for places within their subtree |
 //! | GET | `/v1/admin/ledgers/ranking` | `place=CODE&quarter=YYYY-Qn[&format=…][&sheet=N]` | the quarter's rankings | the same |
+//! | POST | `/v1/admin/ledgers/locks` | JSON `{place, month}` | the lock of the place's month (locking it and every place below it unless locked) | county admins and administrators, within their subtree |
+//! | GET | `/v1/admin/ledgers/locks` | | the locks taken, of places within and above the caller's scope | admins and auditors |
+//! | GET | `/v1/admin/ledgers/corrections` | `place=CODE&month=YYYY-MM[&format=…][&sheet=N]` | a locked month's corrections | as for the month |
 //! | GET | `/v1/admin/feed` | `place=CODE[&after=N][&limit=L]` | JSON lines: `{position, record}` per record, then `{next, more}` | admins who see parties' names, within their subtree |
 //!
+//! A locked month's file is the same, byte for byte, at every download.
 //! `format` defaults to `xlsx`. CSV holds one sheet per file: `sheet`
 //! (1-based, default 1) picks it. Every answer is audited by the service
 //! (`ledger.month`, `ledger.ranking`); a refusal is answered with the
@@ -17,12 +21,12 @@
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use gridsync_proto::ErrorCode;
-use gridsync_server_core::ledger::{Month, Quarter, Rankings};
+use gridsync_server_core::ledger::{Corrections, Month, Quarter, Rankings};
 use gridsync_server_core::service::ledgers::MonthLedgers;
 use serde::Deserialize;
 
 use super::AppState;
-use super::admin_api::Staff;
+use super::admin_api::{Staff, json_body};
 use super::error::ApiError;
 use crate::export::{self, Book, Format};
 
@@ -31,6 +35,10 @@ use crate::export::{self, Book, Format};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/ledgers/month").route(web::get().to(month)))
         .service(web::resource("/v1/admin/ledgers/ranking").route(web::get().to(ranking)))
+        .service(
+            web::resource("/v1/admin/ledgers/locks").route(web::get().to(locks)).route(web::post().to(lock)),
+        )
+        .service(web::resource("/v1/admin/ledgers/corrections").route(web::get().to(corrections)))
         .service(web::resource("/v1/admin/feed").route(web::get().to(feed)));
 }
 
@@ -40,6 +48,12 @@ struct MonthQuery {
     month: String,
     format: Option<String>,
     sheet: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct LockBody {
+    place: String,
+    month: String,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +90,33 @@ async fn feed(
     serde_json::to_writer(&mut body, &end).map_err(|_| ApiError::internal())?;
     body.push(b'\n');
     Ok(HttpResponse::Ok().content_type("application/x-ndjson").body(body))
+}
+
+/// Locks a month: `201 Created` when this call locked it, `200 OK` with
+/// the lock there was otherwise.
+async fn lock(state: web::Data<AppState>, who: Staff, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let LockBody { place, month } = json_body(&body)?;
+    let month: Month = month.parse().map_err(|e| invalid("month", e))?;
+    let lock = state.service.lock_month(&who.caller(), &place, month).await?;
+    let mut answer = if lock.places_locked > 0 { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(answer.json(serde_json::json!({ "lock": lock.head, "places_locked": lock.places_locked })))
+}
+
+async fn locks(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.service.month_locks(&who.caller()).await?))
+}
+
+async fn corrections(
+    state: web::Data<AppState>,
+    who: Staff,
+    query: web::Query<MonthQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let MonthQuery { place, month, format, sheet } = query.into_inner();
+    let month: Month = month.parse().map_err(|e| invalid("month", e))?;
+    let format = format_of(format)?;
+    let corrections = state.service.month_corrections(&who.caller(), &place, month).await?;
+    let name = format!("corrections-{place}-{month}");
+    download(Source::Corrections(corrections), format, sheet, name).await
 }
 
 fn invalid(field: &str, what: String) -> ApiError {
@@ -118,6 +159,8 @@ enum Source {
     Month(MonthLedgers),
     /// The rankings and the workbook's title.
     Ranking(Rankings, String),
+    /// A locked month's corrections.
+    Corrections(Corrections),
 }
 
 impl Source {
@@ -127,6 +170,7 @@ impl Source {
             Source::Ranking(rankings, title) => {
                 Book { title: title.clone(), as_of_ms: rankings.as_of.time_ms, sheets: rankings.sheets() }
             }
+            Source::Corrections(corrections) => corrections.book(),
         }
     }
 }

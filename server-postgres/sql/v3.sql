@@ -1,0 +1,20 @@
+-- gridsync server schema (PostgreSQL), version 3: locked months
+-- (docs/adr/0015-locked-months.md).
+
+-- A place's ledgers of a month as they stood when the month was locked,
+-- one row per place of the locked subtree, filed by the place's township
+-- (docs/adr/0013-postgresql-backend.md); `root` is the place whose lock was
+-- asked for. Never updated nor deleted.
+CREATE TABLE month_locks (
+    township  TEXT   NOT NULL,
+    place     TEXT   NOT NULL,
+    month     TEXT   NOT NULL,              -- YYYY-MM
+    root      TEXT   NOT NULL,
+    as_of_seq BIGINT NOT NULL,              -- the log position it was computed at
+    as_of_ms  BIGINT NOT NULL,
+    locked_ms BIGINT NOT NULL,
+    locked_by TEXT   NOT NULL,
+    body      BYTEA  NOT NULL,              -- gridsync_server_core::ledger::LockedMonth
+    PRIMARY KEY (township, place, month)
+);
+CREATE INDEX month_locks_asked ON month_locks (month, place) WHERE root = place;
