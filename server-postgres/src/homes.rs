@@ -1,7 +1,7 @@
 //! Filling in the townships of rows written without one: a database
 //! upgraded from schema version 1 (`sql/v2.sql` adds the column with ''
-//! everywhere), or copied from a data directory (`migrate-data`): each record's home
-//! and each device's, computed the way the service computes them
+//! everywhere), or copied from a data directory (`migrate-data`): each record's home,
+//! each device's and each locked month's place's, computed the way the service computes them
 //! ([`gridsync_server_core::home`]), written in batches of one statement
 //! per table. Runs inside the caller's transaction, so an upgrade or a
 //! copy is all or nothing.
@@ -85,6 +85,25 @@ pub async fn backfill(tx: &Transaction<'_>) -> Result<(), BackfillError> {
              FROM unnest($1::bytea[], $2::text[]) AS h(device, township) WHERE {table}.device = h.device"
         );
         tx.execute(&sql, &[&devices, &townships]).await?;
+    }
+
+    // Locked months (schema version 3 on): the township of their place.
+    let locks: Option<String> =
+        tx.query_one("SELECT to_regclass('month_locks')::text", &[]).await?.try_get(0)?;
+    if locks.is_some() {
+        let places: Vec<String> = tx
+            .query("SELECT DISTINCT place FROM month_locks WHERE township = ''", &[])
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let townships: Vec<String> = places.iter().map(|p| home::bucket(&dir, p)).collect();
+        tx.execute(
+            "UPDATE month_locks SET township = h.township
+             FROM unnest($1::text[], $2::text[]) AS h(place, township) WHERE month_locks.place = h.place",
+            &[&places, &townships],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -171,7 +171,9 @@ fn postgres_townships(url: &str) -> anyhow::Result<Vec<String>> {
         let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
         tokio::spawn(connection);
         let mut lines = Vec::new();
-        for table in ["changes", "daily_reports", "pull_tokens", "record_access", "records", "replicas"] {
+        for table in
+            ["changes", "daily_reports", "month_locks", "pull_tokens", "record_access", "records", "replicas"]
+        {
             for row in client.query(&format!("SELECT DISTINCT township FROM {table} ORDER BY 1"), &[]).await?
             {
                 lines.push(format!("{table} {}", row.get::<_, String>(0)));
@@ -232,6 +234,17 @@ fn a_demo_township_moves_to_postgresql_and_its_handsets_carry_on() -> anyhow::Re
     op.deactivate_user("区住建局 专员")?;
     // An administrator logged in: the session moves too.
     let session = op.run(op.service().login(&made.admin.0, &made.admin.1))?;
+    // Last month locked for the township: its locked months move too.
+    let today =
+        gridsync_proto::Date::of_millis(gridsync_server_core::clock::now_ms() as i64, 480).expect("a date");
+    let mut day = today;
+    while day.to_string()[..7] == today.to_string()[..7] {
+        day = day.previous().expect("a day before");
+    }
+    let last_month = day.to_string()[..7].parse().expect("a month");
+    let caller = gridsync_server_core::service::Caller::Operator;
+    let lock = op.run(op.service().lock_month(&caller, &made.township, last_month))?;
+    assert!(lock.places_locked > 1);
     drop(op);
 
     let embedded = Running::start(Settings::new(&data, loopback()))?;
@@ -272,7 +285,7 @@ fn a_demo_township_moves_to_postgresql_and_its_handsets_carry_on() -> anyhow::Re
     // Every record's rows are filed in the demo township; every device's in
     // its user's (a county administrator's device in the county's own).
     let townships = postgres_townships(postgres.url())?;
-    for table in ["changes", "daily_reports", "record_access", "records"] {
+    for table in ["changes", "daily_reports", "month_locks", "record_access", "records"] {
         let lines: Vec<&String> = townships.iter().filter(|l| l.starts_with(&format!("{table} "))).collect();
         assert_eq!(lines, [&format!("{table} {}", made.township)], "{table}: {townships:?}");
     }
