@@ -571,3 +571,146 @@ impl LateRecords {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use gridsync_proto::Stage;
+
+    use super::*;
+    use crate::ledger::register::StageDates;
+    use crate::ledger::table::{DisputeFigures, TableLine, WorkFigures};
+    use crate::ledger::{LineKind, Month};
+
+    const T: i64 = 1_795_000_000_000;
+
+    fn table(position: u64, categories: &[(&str, u64, u64)], patrols: u64) -> MonthTable {
+        let categories: BTreeMap<String, DisputeFigures> = categories
+            .iter()
+            .map(|&(c, found, resolved)| {
+                (
+                    c.to_owned(),
+                    DisputeFigures { found, pending: found, resolved, ..DisputeFigures::default() },
+                )
+            })
+            .collect();
+        MonthTable {
+            place: "620802100".into(),
+            place_name: "城关镇".into(),
+            month: Month::new(2026, 11).expect("a month"),
+            utc_offset_minutes: 480,
+            as_of: AsOf { log_position: position, time_ms: T + position as i64 },
+            names_shown: true,
+            locked: (position == 10).then(|| LockStamp {
+                locked_ms: T + 100,
+                locked_by: "wang".into(),
+                root: "620802".into(),
+            }),
+            lines: vec![TableLine {
+                code: "620802100201".into(),
+                name: "东关村".into(),
+                kind: LineKind::Child,
+                categories,
+                work: WorkFigures { patrols, ..WorkFigures::default() },
+            }],
+        }
+    }
+
+    fn row(n: u8, stage: Stage, resolved: Option<i64>) -> RegisterRow {
+        RegisterRow {
+            id: RecordId::from_bytes([n; 16]),
+            line: "620802100201".into(),
+            line_name: "东关村".into(),
+            line_position: 0,
+            registered_at: "620802100201-01".into(),
+            registered_at_name: "东关村第一网格".into(),
+            registered_ms: T,
+            category: "邻里纠纷".into(),
+            source: None,
+            parties: "张三（申请人）".into(),
+            summary: None,
+            risk: None,
+            stages: StageDates { resolved, ..StageDates::default() },
+            owner: "620802100201".into(),
+            owner_name: "东关村".into(),
+            handler: None,
+            handler_name: None,
+            cooperating: Vec::new(),
+            stage,
+            mediation_sessions: 0,
+            steps: Vec::new(),
+            carried_over: false,
+            carried_forward: true,
+        }
+    }
+
+    fn late(n: u8, reason: Reason) -> LateRecord {
+        LateRecord {
+            id: RecordId::from_bytes([n; 16]),
+            kind: RecordKind::Dispute,
+            line: "620802100201".into(),
+            line_name: "东关村".into(),
+            changes: 1,
+            first_recorded_ms: T,
+            last_received_ms: T + 200,
+            authors: vec!["li".into()],
+            reason,
+        }
+    }
+
+    #[test]
+    fn counts_rows_and_reasons_are_compared_one_by_one() {
+        let locked = table(10, &[("邻里纠纷", 2, 0)], 5);
+        let locked_rows = vec![row(1, Stage::Mediating, None), row(2, Stage::Found, None)];
+        let now = table(20, &[("邻里纠纷", 2, 1), ("婚恋家庭", 1, 0)], 6);
+        let now_rows = vec![row(1, Stage::Resolved, Some(T + 50)), row(3, Stage::Found, None)];
+        // Dispute 4 changed after the lock without changing its row.
+        let late = vec![
+            late(1, Reason::LateSync),
+            late(3, Reason::EditedAfterLock),
+            late(4, Reason::EditedAfterLock),
+        ];
+        let c = Corrections::compare((&locked, &locked_rows), (&now, &now_rows), late);
+
+        let figure = |category: &str, column: &str| {
+            c.figures
+                .iter()
+                .find(|f| f.line == "620802100201" && f.category == category && f.column == column)
+                .map(|f| (f.locked, f.now))
+        };
+        assert_eq!(figure("邻里纠纷", "resolved"), Some((0, 1)));
+        assert_eq!(figure("邻里纠纷", "found"), None, "an unchanged count is not listed");
+        assert_eq!(figure("婚恋家庭", "found"), Some((0, 1)), "a category that only exists now");
+        assert_eq!(figure("小计", "patrols"), Some((5, 6)));
+        assert!(c.figures.iter().all(|f| f.column != "resolution_rate"), "shares follow their counts");
+
+        let changes: Vec<(u8, RowChange, Reason)> =
+            c.disputes.iter().map(|d| (d.id.as_bytes()[0], d.change, d.reason)).collect();
+        assert_eq!(
+            changes,
+            [
+                (1, RowChange::Changed, Reason::LateSync),
+                (2, RowChange::Removed, Reason::DirectoryChanged),
+                (3, RowChange::Added, Reason::EditedAfterLock),
+            ]
+        );
+        let fields: Vec<&str> = c.disputes[0].fields.iter().map(|f| f.column.as_str()).collect();
+        assert_eq!(fields, ["resolved", "stage"]);
+        assert_eq!(c.disputes[0].fields[1].locked, "调解中");
+        let late: Vec<u8> = c.late.iter().map(|r| r.id.as_bytes()[0]).collect();
+        assert_eq!(late, [1, 3], "a dispute whose row did not change is left out");
+        assert_eq!((c.locked_as_of.log_position, c.now.log_position), (10, 20));
+        assert_eq!(c.stamp.locked_by, "wang");
+
+        let book = c.book();
+        assert_eq!(book.sheets.len(), 3);
+        for sheet in book.sheets {
+            let columns = sheet.columns.clone();
+            for r in sheet.rows {
+                crate::ledger::sheet::check_row("corrections", &columns, &r)
+                    .expect("cells fit their columns");
+            }
+        }
+    }
+}
