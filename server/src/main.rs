@@ -500,7 +500,11 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Lock { place, month, json }) => {
             let op = open()?;
-            let lock = op.run(op.service().lock_month(&Caller::Operator, &place, month))?;
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let progress = Progress::start("records read", read.clone());
+            let lock = op.run(op.service().lock_month_counted(&Caller::Operator, &place, month, read));
+            progress.finish();
+            let lock = lock?;
             let head = &lock.head;
             if json {
                 out!("{}", serde_json::json!({ "lock": head, "places_locked": lock.places_locked }));
@@ -539,7 +543,12 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         }
         Command::Export(ExportCommand::Corrections { place, month, format, out, json }) => {
             let op = open()?;
-            let corrections = op.run(op.service().month_corrections(&Caller::Operator, &place, month))?;
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let progress = Progress::start("records read", read.clone());
+            let corrections =
+                op.run(op.service().month_corrections_counted(&Caller::Operator, &place, month, read));
+            progress.finish();
+            let corrections = corrections?;
             if let Some(out) = out {
                 let files = export::write_files(corrections.book(), format, &out)?;
                 let rows = corrections.figures.len() + corrections.disputes.len() + corrections.late.len();

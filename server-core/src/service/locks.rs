@@ -12,7 +12,8 @@
 //! there is. Every lock and every read of corrections is audited
 //! (`ledger.lock`, `ledger.corrections`).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsync_proto::{Change, Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
@@ -49,6 +50,18 @@ impl Service {
     /// `invalid_request` for a month that has not ended. A place locked
     /// already answers its lock, unchanged.
     pub async fn lock_month(&self, caller: &Caller, place: &str, month: Month) -> CoreResult<MonthLock> {
+        self.lock_month_counted(caller, place, month, Arc::default()).await
+    }
+
+    /// [`Self::lock_month`], counting the records read into `read` as it
+    /// goes (for a progress display).
+    pub async fn lock_month_counted(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+        read: Arc<AtomicU64>,
+    ) -> CoreResult<MonthLock> {
         let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
         let offset = self.settings.utc_offset_minutes;
         let locked_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
@@ -70,7 +83,7 @@ impl Service {
                     return Ok(Plan::Locked(row.head()));
                 }
                 let stamp = LockStamp { locked_ms, locked_by, root: place2.clone() };
-                Ok(Plan::Store(lock_rows(tx, &dir, &place2, month, offset, &stamp)?))
+                Ok(Plan::Store(lock_rows(tx, &dir, &place2, month, offset, &stamp, &read)?))
             })
             .await;
         let plan = self.audited(caller, "ledger.lock", place, planned).await?;
@@ -129,17 +142,29 @@ impl Service {
         place: &str,
         month: Month,
     ) -> CoreResult<Corrections> {
+        self.month_corrections_counted(caller, place, month, Arc::default()).await
+    }
+
+    /// [`Self::month_corrections`], counting the records read into `read`
+    /// as it goes (for a progress display).
+    pub async fn month_corrections_counted(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+        read: Arc<AtomicU64>,
+    ) -> CoreResult<Corrections> {
         let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
         let offset = self.settings.utc_offset_minutes;
-        let read = self
+        let result = self
             .storage
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
                 let reader = authorize(&caller2, &dir, &place2)?;
-                corrections(tx, &dir, &place2, month, offset, reader)
+                corrections(tx, &dir, &place2, month, offset, reader, &read)
             })
             .await;
-        let corrections = self.audited(caller, "ledger.corrections", place, read).await?;
+        let corrections = self.audited(caller, "ledger.corrections", place, result).await?;
         let detail = format!(
             "month={month} as_of={} figures={} disputes={} late={}",
             corrections.now.log_position,
@@ -174,6 +199,7 @@ fn lock_rows(
     month: Month,
     offset: i32,
     stamp: &LockStamp,
+    read: &AtomicU64,
 ) -> CoreResult<Vec<MonthLockRow>> {
     let as_of = as_of(tx)?;
     let params = MonthParams {
@@ -184,7 +210,10 @@ fn lock_rows(
         as_of,
     };
     let mut months = SubtreeMonths::new(dir, params).map_err(refused)?;
-    each_state(tx, &mut |state| months.add(state))?;
+    each_state(tx, &mut |state| {
+        read.fetch_add(1, Ordering::Relaxed);
+        months.add(state);
+    })?;
     for day in ended_days(month, offset, as_of) {
         months.add_completeness(&reports::daily(tx, dir, place, day, offset)?).map_err(refused)?;
     }
@@ -213,6 +242,7 @@ fn corrections(
     month: Month,
     offset: i32,
     reader: Role,
+    read: &AtomicU64,
 ) -> CoreResult<Corrections> {
     let Some(locked) = locked_month(tx, dir, place, month)? else {
         return Err(CoreError::refused(
@@ -226,7 +256,7 @@ fn corrections(
     let locked_position = table.as_of.log_position;
     let locked_ms = table.locked.as_ref().map_or(table.as_of.time_ms, |s| s.locked_ms);
     let (locked_table, locked_rows) = LockedMonth { table, rows }.for_reader(reader);
-    let now = live_month(tx, dir, place, month, offset, reader, &AtomicU64::new(0))?;
+    let now = live_month(tx, dir, place, month, offset, reader, read)?;
     let ids = locked_rows.iter().chain(&now.rows).map(|r| r.id);
     let mut late = LateRecords::new(dir, place, month, offset, locked_ms, ids).map_err(refused)?;
     let high = now.table.as_of.log_position;
