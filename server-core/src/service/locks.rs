@@ -88,7 +88,12 @@ impl Service {
             .await;
         let plan = self.audited(caller, "ledger.lock", place, planned).await?;
         let rows = match plan {
-            Plan::Locked(head) => return Ok(MonthLock { head, places_locked: 0 }),
+            Plan::Locked(head) => {
+                let detail = format!("month={month} as_of={} locked already", head.as_of_position);
+                self.audit(Event::new(caller.audit_name(), "ledger.lock", place, "ok").detail(detail))
+                    .await?;
+                return Ok(MonthLock { head, places_locked: 0 });
+            }
             Plan::Store(rows) => rows,
         };
         let (actor, target) = (caller.audit_name(), place.to_owned());
