@@ -2,12 +2,15 @@
 //! With [`Settings::tls_cert`] and [`Settings::tls_key`] set it serves HTTPS
 //! (rustls, ring provider; see [`tls`]).
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, ServerHandle, Service};
+use actix_tls::accept::rustls_0_23::TlsStream;
+use actix_web::dev::{Extensions, Server, ServerHandle, Service};
 use actix_web::middleware::Compress;
+use actix_web::rt::net::TcpStream;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 
@@ -76,7 +79,11 @@ pub fn build(
             })
             .configure(web::configure)
     })
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    // Pull answers leave as a header then a compressed body: with Nagle's
+    // algorithm on, the body would wait for the client's delayed ACK.
+    .tcp_nodelay(true)
+    .on_connect(note_connection);
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }
@@ -90,6 +97,24 @@ pub fn build(
     .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addrs = server.addrs();
     Ok((server.run(), addrs, backend))
+}
+
+/// Reads back the socket options of an accepted connection, plain or TLS,
+/// and says so at debug level; a connection with Nagle's algorithm still on
+/// (`TCP_NODELAY` off: every small write waits for the client's delayed
+/// ACK, ~40 ms) is a warning.
+fn note_connection(connection: &dyn Any, _: &mut Extensions) {
+    let socket = connection
+        .downcast_ref::<TcpStream>()
+        .or_else(|| connection.downcast_ref::<TlsStream<TcpStream>>().map(|tls| tls.get_ref().0));
+    match socket.map(TcpStream::nodelay) {
+        Some(Ok(true)) => tracing::debug!(tcp_nodelay = true, "connection accepted"),
+        Some(Ok(false)) => {
+            tracing::warn!(tcp_nodelay = false, "connection accepted with Nagle's algorithm on")
+        }
+        Some(Err(e)) => tracing::warn!(error = %e, "cannot read an accepted connection's TCP_NODELAY"),
+        None => tracing::warn!("connection accepted on a socket of an unknown kind"),
+    }
 }
 
 /// A server running on its own thread, for tests and benchmarks.
