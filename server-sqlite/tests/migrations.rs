@@ -9,7 +9,7 @@ use std::path::Path;
 
 use gridsync_proto::{ActorId, Change, Level, Place, RecordId, RecordKind, RecordState, Role, Unit, Value};
 use gridsync_server_core::audit::{Event, Verdict};
-use gridsync_server_core::storage::{MonthLockRow, NewChange, NewUser, PullPage, ReadTx};
+use gridsync_server_core::storage::{MonthLockHead, MonthLockRow, NewChange, NewUser, PullPage, ReadTx};
 use gridsync_server_core::{CoreError, StorageExt, passwords};
 use gridsync_server_sqlite::{DB_FILE, Inspector, SCHEMA, SqliteStorage};
 use gridsync_sql_support::{create_at_version, schema_dump};
@@ -254,14 +254,16 @@ async fn write_after_upgrade(storage: &SqliteStorage, audit_rows: u64) {
                 tx.insert_place(&place, now)?;
             }
             let lock = MonthLockRow {
-                place: "530102".into(),
+                head: MonthLockHead {
+                    place: "530102".into(),
+                    month: "2026-11".into(),
+                    root: "530102".into(),
+                    as_of_position: 8,
+                    as_of_ms: 1_795_310_004_000,
+                    locked_ms: now as i64,
+                    locked_by: "admin".into(),
+                },
                 township: String::new(),
-                month: "2026-11".into(),
-                root: "530102".into(),
-                as_of_position: 8,
-                as_of_ms: 1_795_310_004_000,
-                locked_ms: now as i64,
-                locked_by: "admin".into(),
                 body: vec![1, 0],
             };
             assert!(tx.put_month_lock(&lock)?, "locked months can be stored");

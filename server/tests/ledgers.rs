@@ -16,7 +16,7 @@ use gridsync_server::{Running, Settings};
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::ledger::Month;
 
-use common::{audit_detail, audit_rows, cli, cli_ok};
+use common::{audit_detail, audit_rows, cli, cli_ok, session_token};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -55,15 +55,8 @@ fn a_month_exports_the_same_bytes_through_the_cli_and_the_admin_api() -> anyhow:
     let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::blocking::Client::new();
-    let token = |user: &(String, String)| -> anyhow::Result<String> {
-        let answer: serde_json::Value = http
-            .post(format!("{}/v1/admin/login", server.url()))
-            .json(&serde_json::json!({ "user": user.0, "password": user.1 }))
-            .send()?
-            .json()?;
-        Ok(answer["token"].as_str().expect("a session token").to_owned())
-    };
-    let admin = token(&made.admin)?;
+    let token = |user: &(String, String)| session_token(&http, &server.url(), user);
+    let admin = token(&made.admin);
     let get = |query: &str, token: &str| {
         http.get(format!("{}/v1/admin/ledgers/{query}", server.url())).bearer_auth(token).send()
     };
@@ -92,7 +85,7 @@ fn a_month_exports_the_same_bytes_through_the_cli_and_the_admin_api() -> anyhow:
     let no_sheet =
         code(get(&format!("month?place={township}&month={month_text}&format=csv&sheet=3"), &admin)?)?;
     assert_eq!(no_sheet.1, "invalid_request");
-    let centre = token(&made.centre)?;
+    let centre = token(&made.centre);
     let county = code(get(&format!("month?place=620802&month={month_text}"), &centre)?)?;
     assert_eq!(county, (403, "forbidden".to_owned()), "a township centre may not export its county");
     server.stop();

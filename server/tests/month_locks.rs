@@ -20,7 +20,7 @@ use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
 use gridsync_server_core::clock::now_ms;
 
-use common::{audit_detail, cli, cli_ok};
+use common::{audit_detail, cli, cli_ok, session_token};
 
 const OFFSET: i32 = 480;
 const HOUR: u64 = 3_600_000;
@@ -249,15 +249,8 @@ fn a_locked_month_never_changes_and_late_records_show_as_corrections() -> anyhow
     let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::blocking::Client::new();
-    let token = |user: &(String, String)| -> anyhow::Result<String> {
-        let answer: serde_json::Value = http
-            .post(format!("{}/v1/admin/login", server.url()))
-            .json(&serde_json::json!({ "user": user.0, "password": user.1 }))
-            .send()?
-            .json()?;
-        Ok(answer["token"].as_str().expect("a session token").to_owned())
-    };
-    let (admin, centre) = (token(&made.admin)?, token(&made.centre)?);
+    let token = |user: &(String, String)| session_token(&http, &server.url(), user);
+    let (admin, centre) = (token(&made.admin), token(&made.centre));
     let url = |path: &str| format!("{}/v1/admin/ledgers/{path}", server.url());
     let xlsx = http.get(url(&format!("month?place={township}&month={month}"))).bearer_auth(&admin).send()?;
     assert_eq!(xlsx.status(), 200);

@@ -49,7 +49,7 @@ pub async fn months_lock_once_and_read_back(storage: Arc<dyn Storage>) {
             for place in [TOWNSHIP, VILLAGE_A, VILLAGE_B, GRID_A, GRID_B] {
                 let row = tx.month_lock(place, TOWNSHIP, &month_text)?.expect("each place's month is stored");
                 assert!(!row.body.is_empty());
-                roots.push(row.root);
+                roots.push(row.head.root);
             }
             assert!(tx.month_lock(COUNTY, COUNTY, &month_text)?.is_none(), "the county above is not locked");
             Ok((roots, tx.month_locks()?))

@@ -80,7 +80,7 @@ impl Service {
                 }
                 let township = home::bucket(&dir, &place2);
                 if let Some(row) = tx.month_lock(&place2, &township, &month.to_string())? {
-                    return Ok(Plan::Locked(row.head()));
+                    return Ok(Plan::Locked(row.head));
                 }
                 let stamp = LockStamp { locked_ms, locked_by, root: place2.clone() };
                 Ok(Plan::Store(lock_rows(tx, &dir, &place2, month, offset, &stamp, &read)?))
@@ -105,12 +105,12 @@ impl Service {
                     places_locked += u64::from(tx.put_month_lock(row)?);
                 }
                 // The place's own row: ours, or the one a concurrent lock stored first.
-                let Some(ours) = rows.iter().find(|r| r.place == r.root) else {
+                let Some(ours) = rows.iter().find(|r| r.head.place == r.head.root) else {
                     return Err(StorageError::corrupt("a lock without its place's month").into());
                 };
-                let head = match tx.month_lock(&ours.place, &ours.township, &ours.month)? {
-                    Some(row) => row.head(),
-                    None => ours.head(),
+                let head = match tx.month_lock(&ours.head.place, &ours.township, &ours.head.month)? {
+                    Some(row) => row.head,
+                    None => ours.head.clone(),
                 };
                 let detail =
                     format!("month={} as_of={} places={places_locked}", head.month, head.as_of_position);
@@ -227,13 +227,15 @@ fn lock_rows(
         .into_iter()
         .map(|(code, locked)| MonthLockRow {
             township: home::bucket(dir, &code),
-            place: code,
-            month: month.to_string(),
-            root: stamp.root.clone(),
-            as_of_position: as_of.log_position,
-            as_of_ms: as_of.time_ms,
-            locked_ms: stamp.locked_ms,
-            locked_by: stamp.locked_by.clone(),
+            head: MonthLockHead {
+                place: code,
+                month: month.to_string(),
+                root: stamp.root.clone(),
+                as_of_position: as_of.log_position,
+                as_of_ms: as_of.time_ms,
+                locked_ms: stamp.locked_ms,
+                locked_by: stamp.locked_by.clone(),
+            },
             body: locked.encode(),
         })
         .collect())

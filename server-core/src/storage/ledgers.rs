@@ -8,10 +8,19 @@ use super::StorageResult;
 /// A locked month of one place, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthLockRow {
+    /// What the lock says of itself.
+    pub head: MonthLockHead,
+    /// The place's home township ([`crate::home::bucket`]).
+    pub township: String,
+    /// The ledgers ([`crate::ledger::LockedMonth::encode`]).
+    pub body: Vec<u8>,
+}
+
+/// A locked month without its ledgers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthLockHead {
     /// The place's code.
     pub place: String,
-    /// Its home township ([`crate::home::bucket`]).
-    pub township: String,
     /// The month, `YYYY-MM`.
     pub month: String,
     /// The place whose lock was asked for (the place itself or one above it).
@@ -24,42 +33,6 @@ pub struct MonthLockRow {
     pub locked_ms: i64,
     /// Who locked it.
     pub locked_by: String,
-    /// The ledgers ([`crate::ledger::LockedMonth::encode`]).
-    pub body: Vec<u8>,
-}
-
-/// A locked month without its ledgers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MonthLockHead {
-    /// The place's code.
-    pub place: String,
-    /// The month, `YYYY-MM`.
-    pub month: String,
-    /// The place whose lock was asked for.
-    pub root: String,
-    /// The log position the ledgers were computed at.
-    pub as_of_position: u64,
-    /// That position's time (Unix ms).
-    pub as_of_ms: i64,
-    /// When the month was locked (Unix ms).
-    pub locked_ms: i64,
-    /// Who locked it.
-    pub locked_by: String,
-}
-
-impl MonthLockRow {
-    /// The row without its body.
-    pub fn head(&self) -> MonthLockHead {
-        MonthLockHead {
-            place: self.place.clone(),
-            month: self.month.clone(),
-            root: self.root.clone(),
-            as_of_position: self.as_of_position,
-            as_of_ms: self.as_of_ms,
-            locked_ms: self.locked_ms,
-            locked_by: self.locked_by.clone(),
-        }
-    }
 }
 
 /// Reads of locked months.

@@ -15,21 +15,15 @@ impl LedgerRead for PgTx<'_> {
     ) -> StorageResult<Option<MonthLockRow>> {
         run(|| {
             let row = self.row(
-                "SELECT root, as_of_seq, as_of_ms, locked_ms, locked_by, body FROM month_locks
+                "SELECT place, month, root, as_of_seq, as_of_ms, locked_ms, locked_by, body FROM month_locks
                  WHERE township = $1 AND place = $2 AND month = $3",
                 &[&township, &place, &month],
             )?;
             row.map(|row| {
                 Ok(MonthLockRow {
-                    place: place.to_owned(),
+                    head: head(&row)?,
                     township: township.to_owned(),
-                    month: month.to_owned(),
-                    root: get(&row, 0, "a locked month's root")?,
-                    as_of_position: uint(&row, 1, "a locked month's position")?,
-                    as_of_ms: get(&row, 2, "a locked month's time")?,
-                    locked_ms: get(&row, 3, "a locked month's lock time")?,
-                    locked_by: get(&row, 4, "a locked month's locker")?,
-                    body: get(&row, 5, "a locked month's ledgers")?,
+                    body: get(&row, 7, "a locked month's ledgers")?,
                 })
             })
             .transpose()
@@ -48,6 +42,7 @@ impl LedgerRead for PgTx<'_> {
     }
 }
 
+/// A lock's head from the columns `place, month, root, as_of_seq, as_of_ms, locked_ms, locked_by`.
 fn head(row: &Row) -> Result<MonthLockHead, Failure> {
     Ok(MonthLockHead {
         place: get(row, 0, "a locked month's place")?,
@@ -69,13 +64,13 @@ impl LedgerWrite for PgTx<'_> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                 &[
                     &row.township,
-                    &row.place,
-                    &row.month,
-                    &row.root,
-                    &int(row.as_of_position),
-                    &row.as_of_ms,
-                    &row.locked_ms,
-                    &row.locked_by,
+                    &row.head.place,
+                    &row.head.month,
+                    &row.head.root,
+                    &int(row.head.as_of_position),
+                    &row.head.as_of_ms,
+                    &row.head.locked_ms,
+                    &row.head.locked_by,
                     &row.body,
                 ],
             )?;

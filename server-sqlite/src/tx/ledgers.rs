@@ -21,14 +21,16 @@ impl LedgerRead for SqliteTx<'_> {
                 )?
                 .query_row(params![place, month], |row| {
                     Ok(MonthLockRow {
-                        place: place.to_owned(),
+                        head: MonthLockHead {
+                            place: place.to_owned(),
+                            month: month.to_owned(),
+                            root: row.get(0)?,
+                            as_of_position: row.get::<_, i64>(1)? as u64,
+                            as_of_ms: row.get(2)?,
+                            locked_ms: row.get(3)?,
+                            locked_by: row.get(4)?,
+                        },
                         township: String::new(),
-                        month: month.to_owned(),
-                        root: row.get(0)?,
-                        as_of_position: row.get::<_, i64>(1)? as u64,
-                        as_of_ms: row.get(2)?,
-                        locked_ms: row.get(3)?,
-                        locked_by: row.get(4)?,
                         body: row.get(5)?,
                     })
                 })
@@ -69,13 +71,13 @@ impl LedgerWrite for SqliteTx<'_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (place, month) DO NOTHING",
                 )?
                 .execute(params![
-                    row.place,
-                    row.month,
-                    row.root,
-                    row.as_of_position as i64,
-                    row.as_of_ms,
-                    row.locked_ms,
-                    row.locked_by,
+                    row.head.place,
+                    row.head.month,
+                    row.head.root,
+                    row.head.as_of_position as i64,
+                    row.head.as_of_ms,
+                    row.head.locked_ms,
+                    row.head.locked_by,
                     row.body
                 ])?;
             Ok(stored == 1)

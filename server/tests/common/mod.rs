@@ -210,3 +210,15 @@ pub(crate) fn cli_ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String 
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+/// Logs `user` (name, password) in to the admin API at `url`; answers the
+/// session's bearer token.
+pub(crate) fn session_token(http: &reqwest::blocking::Client, url: &str, user: &(String, String)) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{url}/v1/admin/login"))
+        .json(&serde_json::json!({ "user": user.0, "password": user.1 }))
+        .send()
+        .and_then(reqwest::blocking::Response::json)
+        .expect("a login answer");
+    answer["token"].as_str().expect("a session token").to_owned()
+}
