@@ -85,6 +85,7 @@ pub mod table;
 use gridsync_proto::{Date, Role};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use dispute::NO_CATEGORY;
 pub use lines::LineKind;
 pub use month::MonthLedger;
 pub use period::{Month, Period, Quarter};
