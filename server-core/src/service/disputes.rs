@@ -241,9 +241,10 @@ fn reach(
     })
 }
 
-/// A rule's refusal, with its code and field.
+/// A rule's refusal, with its code and field (named in the message too:
+/// the HTTP error body has no field of its own).
 fn refusal(rule: RuleError) -> CoreError {
-    let mut refusal = Refusal::new(rule.code, rule.message);
+    let mut refusal = Refusal::new(rule.code, rule.to_string());
     refusal.field = rule.field;
     refusal.into()
 }

@@ -54,7 +54,9 @@ pub struct DeskStep {
 }
 
 fn stale(field: &str, what: &str) -> CoreError {
-    Refusal::new(ErrorCode::InvalidTransition, format!("{what}: read the dispute again")).field(field).into()
+    Refusal::new(ErrorCode::InvalidTransition, format!("{field}: {what}: read the dispute again"))
+        .field(field)
+        .into()
 }
 
 /// The edit that settles `request.field`: its value, replacing exactly the
@@ -77,7 +79,7 @@ pub(crate) fn resolve_edits(record: &RecordState, request: &ResolveConflict) -> 
             .find(|fv| fv.stamp.dot == *dot)
             .map(|fv| fv.value.clone())
             .ok_or_else(|| {
-                Refusal::new(ErrorCode::InvalidRequest, "pick names none of the field's competing values")
+                Refusal::new(ErrorCode::InvalidRequest, "pick: names none of the field's competing values")
                     .field("pick")
             })?,
     };
@@ -98,9 +100,12 @@ pub(crate) fn step_edits(
         return Err(stale(STEP_ENTRY, "the dispute has moved on since it was read"));
     }
     if action == Action::Transfer && request.letter_number.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(Refusal::new(ErrorCode::MissingField, "a transfer goes with a letter number (文号)")
-            .field("letter_number")
-            .into());
+        return Err(Refusal::new(
+            ErrorCode::MissingField,
+            "letter_number: a transfer goes with a letter number (文号)",
+        )
+        .field("letter_number")
+        .into());
     }
     let mut step = Step::new(action, lifecycle.head, StepBy::of(actor, dir));
     step.unit = request.unit.clone();
