@@ -121,6 +121,8 @@ pub struct Service {
     replay: Arc<dyn ReplayGuard>,
     settings: ServiceSettings,
     paging: Arc<Mutex<HashMap<ActorId, sync::pull::Paging>>>,
+    /// The dispute desk's lines, brought up to date before each list.
+    disputes: Arc<Mutex<disputes::list::DisputeIndex>>,
     started_ms: u64,
 }
 
@@ -151,6 +153,7 @@ impl Service {
             replay,
             settings,
             paging: Arc::default(),
+            disputes: Arc::default(),
             started_ms: crate::clock::now_ms(),
         }
     }

@@ -122,6 +122,8 @@ fn a_conflict_made_offline_is_settled_at_the_desk_and_pulled_by_the_handsets(
     assert_eq!(status, 200, "{written}");
     assert_eq!(written["dispute"]["conflicts"], json!([]));
     assert_eq!(written["dispute"]["record"]["fields"]["risk"], 3);
+    let (_, page) = desk.get(&format!("/v1/admin/disputes?place={TOWNSHIP}&conflict=true"))?;
+    assert_eq!(page["total"], 0, "the list follows the desk's write");
     // Settled once: the same request again finds no conflict.
     let (status, again) = desk.post(&format!("/v1/admin/disputes/{id}/resolve"), &choice)?;
     assert_eq!((status, again["code"].as_str()), (400, Some("invalid_transition")));

@@ -7,11 +7,16 @@
 //! a cursor (`before`: the last id of the previous page) never repeats or
 //! skips a dispute that was listed, whatever is registered meanwhile.
 
+use std::collections::BTreeMap;
+
 use gridsync_proto::dispute::REGISTERED_AT;
 use gridsync_proto::{
     Date, Directory, Hierarchy, Lifecycle, RecordId, RecordKind, RecordState, Stage, Value,
 };
 use serde::Serialize;
+
+use crate::error::{CoreResult, StorageError};
+use crate::storage::ReadTx;
 
 /// Most lines one page holds.
 pub const MAX_PAGE: usize = 500;
@@ -137,11 +142,16 @@ impl DisputeLine {
 impl DisputeQuery {
     /// Whether a line passes every filter (the place is checked by [`Self::owns`]).
     pub fn matches(&self, line: &DisputeLine) -> bool {
-        self.stage.is_none_or(|s| s == line.stage)
+        self.matches_at(line, line.overdue)
+    }
+
+    /// [`Self::matches`], with the line's overdue state as judged now.
+    fn matches_at(&self, line: &DisputeLine, overdue: bool) -> bool {
+        self.overdue.is_none_or(|o| o == overdue)
+            && self.stage.is_none_or(|s| s == line.stage)
             && self.category.as_deref().is_none_or(|c| c.trim() == line.category)
             && self.risk.is_none_or(|r| Some(r) == line.risk)
             && self.owner.as_deref().is_none_or(|o| o == line.owner)
-            && self.overdue.is_none_or(|o| o == line.overdue)
             && self.flagged.is_none_or(|f| f == line.flagged)
             && self.in_conflict.is_none_or(|c| c == !line.conflicts.is_empty())
     }
@@ -157,47 +167,75 @@ impl DisputeQuery {
     }
 }
 
-/// Collects the matching lines, then cuts the page.
-#[derive(Debug)]
-pub(crate) struct Collector<'q> {
-    query: &'q DisputeQuery,
-    today: Date,
-    /// Matching lines with their ids, in any order.
-    found: Vec<(RecordId, DisputeLine)>,
+/// Every dispute's line, kept in the service's memory and brought up to
+/// date from the log before each list: only the disputes saved after the
+/// position it last read ([`crate::storage::SyncLogRead::records_updated`],
+/// by the position of each record's last update) are read and folded again.
+/// A restart (or a restore, which needs one) starts it afresh.
+#[derive(Debug, Default)]
+pub(crate) struct DisputeIndex {
+    /// The log position read up to.
+    high: u64,
+    /// Each dispute's line (its `overdue` is set when a page is cut) and due date.
+    lines: BTreeMap<RecordId, (DisputeLine, Option<Date>)>,
 }
 
-impl<'q> Collector<'q> {
-    pub(crate) fn new(query: &'q DisputeQuery, today: Date) -> Self {
-        Self { query, today, found: Vec::new() }
+impl DisputeIndex {
+    /// Reads the disputes saved after the last position read, up to the
+    /// snapshot's safe high-water mark; answers the position the index now
+    /// stands at (a newer snapshot may have brought it further already).
+    pub(crate) fn catch_up(&mut self, tx: &mut dyn ReadTx, today: Date) -> CoreResult<u64> {
+        let high = tx.high_water()?;
+        if high > self.high {
+            let (lines, mut corrupt) = (&mut self.lines, false);
+            tx.records_updated(RecordKind::Dispute, self.high, high, usize::MAX, &mut |_, bytes| {
+                let Ok(record) = RecordState::from_bytes(bytes) else {
+                    corrupt = true;
+                    return;
+                };
+                let line = Lifecycle::of(&record).and_then(|l| DisputeLine::of(&record, &l, today));
+                match line {
+                    Some(line) => {
+                        let due = line.due.as_deref().and_then(|d| d.parse().ok());
+                        lines.insert(record.id(), (line, due));
+                    }
+                    None => {
+                        lines.remove(&record.id());
+                    }
+                }
+            })?;
+            if corrupt {
+                return Err(StorageError::corrupt("a dispute's state").into());
+            }
+            self.high = high;
+        }
+        Ok(self.high)
     }
 
-    /// Considers one dispute.
-    pub(crate) fn add(&mut self, dir: &Directory, record: &RecordState) {
-        let Some(lifecycle) = Lifecycle::of(record) else { return };
-        if !self.query.owns(dir, &lifecycle.state.owner) {
-            return;
-        }
-        if let Some(line) = DisputeLine::of(record, &lifecycle, self.today)
-            && self.query.matches(&line)
-        {
-            self.found.push((record.id(), line));
-        }
-    }
-
-    /// The page: the total, then the lines after the cursor, newest first.
-    pub(crate) fn finish(mut self, as_of: u64) -> DisputePage {
-        let total = self.found.len();
-        self.found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        let size = self.query.page_size();
-        let start = match self.query.before {
-            Some(before) => self.found.partition_point(|(id, _)| *id >= before),
-            None => 0,
+    /// The page `query` asks for, newest first, with the total that match.
+    pub(crate) fn page(&self, dir: &Directory, query: &DisputeQuery, today: Date) -> DisputePage {
+        // Whether a line passes, and whether it is overdue today.
+        let passes = |line: &DisputeLine, due: &Option<Date>| {
+            let overdue = is_overdue(line.stage, *due, today);
+            (query.owns(dir, &line.owner) && query.matches_at(line, overdue)).then_some(overdue)
         };
-        let rest = &mut self.found[start..];
-        let more = rest.len() > size;
-        let items: Vec<DisputeLine> = rest.iter_mut().take(size).map(|(_, line)| line.clone()).collect();
+        let total = self.lines.values().filter(|(line, due)| passes(line, due).is_some()).count();
+        let size = query.page_size();
+        let after_cursor = match query.before {
+            Some(before) => self.lines.range(..before),
+            None => self.lines.range(..),
+        };
+        let mut items: Vec<DisputeLine> = after_cursor
+            .rev()
+            .filter_map(|(_, (line, due))| {
+                passes(line, due).map(|overdue| DisputeLine { overdue, ..line.clone() })
+            })
+            .take(size + 1)
+            .collect();
+        let more = items.len() > size;
+        items.truncate(size);
         let next = more.then(|| items.last().map(|l| l.id.clone())).flatten();
-        DisputePage { total, items, next, as_of }
+        DisputePage { total, items, next, as_of: self.high }
     }
 }
 
@@ -262,31 +300,41 @@ mod tests {
     }
 
     #[test]
-    fn pages_follow_the_cursor_newest_first() {
-        let query = DisputeQuery { limit: 2, ..DisputeQuery::default() };
+    fn pages_follow_the_cursor_newest_first_and_overdue_is_judged_today() {
+        let dir = Directory::new(
+            [gridsync_proto::Place {
+                code: "530102001".into(),
+                name: "东关村".into(),
+                level: gridsync_proto::Level::Village,
+                parent: None,
+            }],
+            [],
+        );
+        let query = DisputeQuery { place: "530102001".into(), limit: 2, ..DisputeQuery::default() };
         let ids: Vec<RecordId> = (1..=5).map(|ms| RecordId::generate(ms * 1000)).collect();
-        let collect = |q: &DisputeQuery| {
-            let mut c = Collector::new(q, date("2026-12-03"));
-            for id in &ids {
-                c.found.push((*id, line(&id.to_string(), Stage::Found)));
-            }
-            c.finish(7)
-        };
-        let first = collect(&query);
+        let mut index = DisputeIndex { high: 7, ..DisputeIndex::default() };
+        for id in &ids {
+            index.lines.insert(*id, (line(&id.to_string(), Stage::Found), Some(date("2026-12-02"))));
+        }
+        let today = date("2026-12-03");
+        let first = index.page(&dir, &query, today);
         assert_eq!((first.total, first.as_of), (5, 7));
-        let shown: Vec<&str> = first.items.iter().map(|l| l.id.as_str()).collect();
-        assert_eq!(shown, [ids[4].to_string(), ids[3].to_string()]);
-        let mut seen = shown.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(first.items.iter().all(|l| l.overdue));
+        let mut seen: Vec<String> = first.items.iter().map(|l| l.id.clone()).collect();
         let mut next = first.next;
         while let Some(cursor) = next {
-            let page = collect(&DisputeQuery { before: Some(cursor.parse().expect("id")), ..query.clone() });
+            let after = DisputeQuery { before: Some(cursor.parse().expect("id")), ..query.clone() };
+            let page = index.page(&dir, &after, today);
             assert_eq!(page.total, 5);
             seen.extend(page.items.iter().map(|l| l.id.clone()));
             next = page.next;
         }
-        let mut expected: Vec<String> = ids.iter().rev().map(ToString::to_string).collect();
+        let expected: Vec<String> = ids.iter().rev().map(ToString::to_string).collect();
         assert_eq!(seen, expected);
-        expected.clear();
+        let in_time = DisputeQuery { overdue: Some(true), ..query.clone() };
+        assert_eq!(index.page(&dir, &in_time, date("2026-12-02")).total, 0, "the due day itself is in time");
+        let elsewhere = DisputeQuery { place: "530103".into(), ..query.clone() };
+        assert_eq!(index.page(&dir, &elsewhere, today).total, 0);
         assert_eq!(DisputeQuery { limit: 0, ..query.clone() }.page_size(), DEFAULT_PAGE);
         assert_eq!(DisputeQuery { limit: 10_000, ..query }.page_size(), MAX_PAGE);
     }
