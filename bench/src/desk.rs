@@ -77,12 +77,12 @@ pub(crate) fn run(data: &Path, place: &str) -> anyhow::Result<Vec<Timed>> {
         ("risk 4, page of 500", DisputeQuery { risk: Some(4), limit: 500, ..base.clone() }),
     ];
     for (what, query) in cases {
-        let (page, min, median) = time(|| Ok(list(query.clone())?))?;
+        let (page, min, median) = time(|| list(query.clone()))?;
         out.push(Timed { what: what.to_owned(), total: page.total, lines: page.items.len(), min, median });
     }
     let id: RecordId =
         first.items.first().context("the county has disputes")?.id.parse().map_err(anyhow::Error::msg)?;
-    let (detail, min, median) = time(|| Ok(op.run(op.service().dispute(&Caller::Operator, id))?))?;
+    let (detail, min, median) = time(|| op.run(op.service().dispute(&Caller::Operator, id)))?;
     let steps = detail.lifecycle.map_or(0, |l| l.steps.len());
     out.push(Timed { what: format!("one dispute in full ({steps} steps)"), total: 1, lines: 1, min, median });
     Ok(out)

@@ -153,7 +153,7 @@ impl DisputeQuery {
             && self.risk.is_none_or(|r| Some(r) == line.risk)
             && self.owner.as_deref().is_none_or(|o| o == line.owner)
             && self.flagged.is_none_or(|f| f == line.flagged)
-            && self.in_conflict.is_none_or(|c| c == !line.conflicts.is_empty())
+            && self.in_conflict.is_none_or(|c| c != line.conflicts.is_empty())
     }
 
     /// Whether `owner` lies within the listed place.
