@@ -208,6 +208,26 @@ fn desk_steps_reach_the_handsets_and_refused_ones_change_nothing(kind: Kind) -> 
     let transfer = on_handset.steps.last().expect("the transfer");
     assert_eq!(transfer.step.letter_number.as_deref(), Some("城综转〔2026〕7号"));
 
+    // Every desk write and refusal is audited; no value appears in the trail.
+    let audit = server.inspect()?.audit()?;
+    let of = |action: &str, outcome: &str| {
+        audit.iter().filter(|r| r.event.action == action && r.event.outcome == outcome).count()
+    };
+    assert_eq!(of("dispute.step", "ok"), 2, "accept and transfer");
+    assert!(of("dispute.step", "invalid_transition") >= 2 && of("dispute.step", "forbidden") == 2);
+    assert!(audit.iter().all(|r| !r.event.detail.contains("城综转") && !r.event.detail.contains("土地")));
+
+    // No device may enroll under a desk actor.
+    let code = people::code_for(&server, "网格员 丙")?;
+    let forged = gridsync_server_core::service::disputes::desk_actor("镇综治中心 郑");
+    let request = gridsync_proto::EnrollRequest {
+        code,
+        device: forged,
+        public_key: gridsync_proto::auth::b64(&[7u8; 32]),
+    };
+    let answer = people::http().post(format!("{}/v1/enroll", server.url())).json(&request).send()?;
+    assert_eq!(answer.status().as_u16(), 400, "a derived id is no device's");
+
     // Escalation from the desk on a second dispute moves it up one level;
     // its owner is then the village, still the township's.
     let second = worker.store.register_dispute(&dispute("婚姻家庭", 1, None))?;
