@@ -18,7 +18,9 @@
 //!   server instances;
 //! * **(f)** with `--export`: the ledgers of every month of the last year
 //!   and the quarters' rankings exported for the county, each timed with its
-//!   peak memory (`export`).
+//!   peak memory (`export`);
+//! * **(g)** with `--desk`: the dispute desk's list pages and one dispute in
+//!   full over the county's disputes, timed (`desk`).
 //!
 //! ```text
 //! cargo run --release -p gridsync-bench -- --help
@@ -29,6 +31,7 @@
 //! not hold what was sent, a pull that does not deliver the scope).
 
 mod deployment;
+mod desk;
 mod export;
 mod ingest;
 mod pull;
@@ -107,6 +110,10 @@ struct Args {
     /// peak memory. A county-year: --devices 64 --days 365 --dispute-rate 0.45.
     #[arg(long)]
     export: bool,
+    /// (g): after the first round, time the dispute desk's list pages and
+    /// one dispute in full over the county's disputes.
+    #[arg(long)]
+    desk: bool,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -211,6 +218,10 @@ fn main() -> anyhow::Result<()> {
             let exported =
                 export::run(&data, deployment::COUNTY, first.max(summary.first_day), last_day, dir.path())?;
             report::exports(&exported, &summary);
+        }
+        if args.desk && n == 1 {
+            let timed = desk::run(&data, deployment::COUNTY)?;
+            desk::report(&timed, summary.stats.disputes);
         }
         drop(dir);
         let round = Round { a, a_group, b, pulls, scope };

@@ -70,6 +70,18 @@ impl ActorId {
     pub fn random() -> Self {
         Self(Uuid::new_v4())
     }
+
+    /// The actor named by `parts`: a version 8 UUID over their SHA-256 (as
+    /// [`RecordId::derived`]), never equal to a device's random version 4
+    /// id. The server authors changes under such ids (ADR 0016).
+    pub fn derived(parts: &[&str]) -> Self {
+        Self(derive_v8(parts))
+    }
+
+    /// Whether the id is a derived one ([`ActorId::derived`]), not a device's.
+    pub fn is_derived(&self) -> bool {
+        self.0.get_version_num() == 8
+    }
 }
 
 impl RecordId {
@@ -87,16 +99,22 @@ impl RecordId {
     /// same parts always name the same record on every device (one daily
     /// report per worker per day). Parts are separated unambiguously.
     pub fn derived(parts: &[&str]) -> Self {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        for part in parts {
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part.as_bytes());
-        }
-        let digest = ctx.finish();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest.as_ref()[..16]);
-        Self(Uuid::new_v8(bytes))
+        Self(derive_v8(parts))
     }
+}
+
+/// A version 8 UUID over the SHA-256 of `parts`, each prefixed with its
+/// length so that parts are separated unambiguously.
+fn derive_v8(parts: &[&str]) -> Uuid {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let digest = ctx.finish();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    Uuid::new_v8(bytes)
 }
 
 /// A string that is not a well-formed identifier.
@@ -134,6 +152,10 @@ mod tests {
         assert_eq!(derived, RecordId::derived(&["daily_report", "li", "2026-12-01"]));
         assert_ne!(derived, RecordId::derived(&["daily_report", "li2", "026-12-01"]));
         assert_eq!(derived.to_string().as_bytes()[14], b'8', "a version 8 UUID");
+        let actor = ActorId::derived(&["desk", "li"]);
+        assert!(actor.is_derived() && !ActorId::random().is_derived());
+        assert_eq!(actor, ActorId::derived(&["desk", "li"]));
+        assert_ne!(actor, ActorId::derived(&["desk", "lj"]));
         let err = "not-a-uuid".parse::<RecordId>().expect_err("garbage");
         assert!(err.to_string().contains("record id"));
         assert_eq!(RecordId::from_slice(&[0; 3]), None);

@@ -88,6 +88,7 @@ use gridsync_proto::{Date, Role};
 use serde::{Deserialize, Serialize};
 
 pub use correction::{Corrections, LateRecords, Reason};
+pub(crate) use dispute::NO_CATEGORY;
 pub use lines::LineKind;
 pub use lock::{LockStamp, LockedMonth, SubtreeMonths};
 pub use month::MonthLedger;

@@ -15,7 +15,10 @@
 //!
 //! Administrators, county and township admins and auditors read users,
 //! devices, places and units within their subtree; only auditors and
-//! administrators check the audit log.
+//! administrators check the audit log. The dispute desk lists disputes for
+//! every reader; a dispute's details (parties, names) and the desk's writes
+//! are for the roles that own disputes ([`sees_party_names`],
+//! [`may_handle_disputes`]).
 
 pub mod scope;
 
@@ -89,6 +92,15 @@ pub fn sees_party_names(role: Role) -> bool {
 /// locked figures are. Township admins read locked months but do not lock.
 pub fn may_lock_months(actor: &User) -> bool {
     matches!(actor.role, Role::Administrator | Role::CountyAdmin)
+}
+
+/// Whether `actor` may act on disputes from the admin desk (resolve a
+/// field's conflict, take a lifecycle step): the roles that own disputes at
+/// a centre (administrators, county and township admins). The record rules
+/// ([`gridsync_proto::check_group`]) then decide, as for a handset, whether
+/// this user may make this change to this dispute (owner side, centre).
+pub fn may_handle_disputes(actor: &User) -> bool {
+    matches!(actor.role, Role::Administrator | Role::CountyAdmin | Role::TownshipAdmin)
 }
 
 /// Whether `actor` may check the audit log.

@@ -8,6 +8,7 @@
 //! | [`people`] | users, admin sessions, enrollment codes, devices |
 //! | [`places`] | places and units: add, move, import from CSV, list |
 //! | [`reports`] | reporting completeness (有事报信息、无事报平安) |
+//! | [`disputes`] | the dispute desk: list, read, settle a conflict, take a step |
 //! | [`audit_log`] | checking the audit chain |
 //!
 //! Every operation takes a [`Caller`]. The operator at the server's command
@@ -18,6 +19,7 @@
 //! the operator's refusals are not, since they never left the machine.
 
 pub mod audit_log;
+pub mod disputes;
 pub mod feed;
 pub mod ledgers;
 pub mod locks;
@@ -120,6 +122,8 @@ pub struct Service {
     replay: Arc<dyn ReplayGuard>,
     settings: ServiceSettings,
     paging: Arc<Mutex<HashMap<ActorId, sync::pull::Paging>>>,
+    /// The dispute desk's lines, brought up to date before each list.
+    disputes: Arc<Mutex<disputes::list::DisputeIndex>>,
     started_ms: u64,
 }
 
@@ -150,6 +154,7 @@ impl Service {
             replay,
             settings,
             paging: Arc::default(),
+            disputes: Arc::default(),
             started_ms: crate::clock::now_ms(),
         }
     }

@@ -6,7 +6,11 @@
 //! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
 //! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
-//! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`]) | staff sessions |
+//! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`], [`disputes_api`]) | staff sessions |
+//! | GET    | `/v1/admin/disputes` | query → a page of the dispute desk's list | staff sessions |
+//! | GET    | `/v1/admin/disputes/{id}` | → one dispute, its history and conflicts | staff sessions |
+//! | POST   | `/v1/admin/disputes/{id}/resolve` | JSON → a change settling a field's conflict | staff sessions |
+//! | POST   | `/v1/admin/disputes/{id}/steps` | JSON → a lifecycle step | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
@@ -14,6 +18,7 @@
 //! [`gridsync_proto::ErrorBody`] with a stable code.
 
 pub mod admin_api;
+pub mod disputes_api;
 pub mod error;
 mod extract;
 pub mod ledgers_api;
@@ -121,6 +126,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .configure(reports_api::configure)
     .configure(ledgers_api::configure)
+    .configure(disputes_api::configure)
     .configure(admin_api::configure)
     .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),

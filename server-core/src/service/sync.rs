@@ -297,6 +297,55 @@ fn save_touched(
     Ok(())
 }
 
+/// Logs one write group the server authored itself (ADR 0016) like a
+/// device's accepted group: its changes appended in the record's new home,
+/// the record re-homed if its home moved, its state and access rows saved.
+/// `before` is the stored state the group was made on (checked by the
+/// caller with the record rules); `after` the state with the group applied.
+/// No device holds the server's actor, so no replica row is written and no
+/// push is counted, and no daily-report row is written (the desk writes only
+/// disputes). Returns the log position of the last change.
+pub(crate) fn log_authored(
+    tx: &mut dyn WriteTx,
+    dir: &Directory,
+    before: &RecordState,
+    after: &RecordState,
+    group: &[Change],
+    now: u64,
+) -> CoreResult<u64> {
+    let access = access::access(after);
+    let township = home::of_access(dir, &access);
+    let mut last_seq = 0;
+    for change in group {
+        let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
+        last_seq = tx.append_change(&NewChange {
+            record: change.record,
+            township: &township,
+            actor: change.dot.actor,
+            counter: change.dot.counter,
+            received_ms: now,
+            body: &body,
+            clock_suspect: false,
+            clock_offset_ms: 0,
+        })?;
+    }
+    if home::of_record(dir, before) != township {
+        tx.rehome_record(after.id(), &township)?;
+    }
+    let bytes = after.to_bytes();
+    tx.save_record(&SavedRecord {
+        id: after.id(),
+        township: &township,
+        kind: after.kind(),
+        state: &bytes,
+        conflicted: after.has_conflicts(),
+        updated_seq: last_seq,
+    })?;
+    let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
+    tx.file_access(after.id(), &township, &keys, now, access.open)?;
+    Ok(last_seq)
+}
+
 /// The report's row for completeness: what it says now, and when it was
 /// first filed.
 fn daily_report_row(state: &RecordState, filed_ms: u64, now: u64) -> DailyReportRow {

@@ -180,6 +180,10 @@ fn enroll(tx: &mut dyn crate::storage::WriteTx, now: u64, request: &EnrollReques
     if !user.active {
         return Err(CoreError::refused(ErrorCode::UserInactive, "the user is deactivated"));
     }
+    if request.device.is_derived() {
+        // Derived ids are the server's own actors (ADR 0016): no device may pose as one.
+        return Err(Refusal::invalid("a device id is a random UUID").field("device").into());
+    }
     if tx.device_exists(request.device)? {
         return Err(CoreError::invalid("a device with this id is already known"));
     }

@@ -1,0 +1,107 @@
+//! **(g)** the dispute desk: after the first round's ingest, pages of the
+//! county's dispute list (`Service::list_disputes`) with the console's
+//! usual filters, and one dispute in full (`Service::dispute`), each timed
+//! in-process over the data directory (b) filled: the first list after the
+//! service starts (which reads every dispute into the desk's index) once,
+//! then every case after one warm-up, [`REPEATS`] runs, as min and median.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use gridsync_proto::{RecordId, Stage};
+use gridsync_server::operator::Operator;
+use gridsync_server_core::service::Caller;
+use gridsync_server_core::service::disputes::DisputeQuery;
+
+/// Timed runs of each case.
+pub(crate) const REPEATS: usize = 5;
+
+/// One case, measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Timed {
+    /// What was asked.
+    pub(crate) what: String,
+    /// How many disputes matched (the list's total; 1 for a detail).
+    pub(crate) total: usize,
+    /// Lines in the answer.
+    pub(crate) lines: usize,
+    /// The fastest run.
+    pub(crate) min: Duration,
+    /// The median run.
+    pub(crate) median: Duration,
+}
+
+/// Times `work` [`REPEATS`] times after a warm-up.
+fn time<T>(mut work: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(T, Duration, Duration)> {
+    let mut last = work()?;
+    let mut runs = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        last = work()?;
+        runs.push(started.elapsed());
+    }
+    runs.sort();
+    Ok((last, runs[0], runs[REPEATS / 2]))
+}
+
+/// Measures the desk over the server data in `data`, for `place`.
+pub(crate) fn run(data: &Path, place: &str) -> anyhow::Result<Vec<Timed>> {
+    let op = Operator::open_default(data)?;
+    let list = |query: DisputeQuery| op.run(op.service().list_disputes(&Caller::Operator, query));
+    let base = DisputeQuery { place: place.to_owned(), limit: 50, ..DisputeQuery::default() };
+    // The first list after a start reads and folds every dispute once.
+    let started = Instant::now();
+    let first = list(base.clone())?;
+    let cold = started.elapsed();
+    let mut out = vec![Timed {
+        what: "first list after a start (cold)".to_owned(),
+        total: first.total,
+        lines: first.items.len(),
+        min: cold,
+        median: cold,
+    }];
+    // A page deep in the list: the cursor of the tenth page.
+    let mut deep = base.clone();
+    for _ in 0..9 {
+        let page = list(deep.clone())?;
+        let Some(next) = page.next else { break };
+        deep.before = Some(next.parse::<RecordId>().map_err(anyhow::Error::msg)?);
+    }
+    let cases = [
+        ("first page of 50, no filter", base.clone()),
+        ("tenth page (cursor)", deep),
+        ("stage = mediating", DisputeQuery { stage: Some(Stage::Mediating), ..base.clone() }),
+        ("overdue", DisputeQuery { overdue: Some(true), ..base.clone() }),
+        ("in conflict", DisputeQuery { in_conflict: Some(true), ..base.clone() }),
+        ("risk 4, page of 500", DisputeQuery { risk: Some(4), limit: 500, ..base.clone() }),
+    ];
+    for (what, query) in cases {
+        let (page, min, median) = time(|| list(query.clone()))?;
+        out.push(Timed { what: what.to_owned(), total: page.total, lines: page.items.len(), min, median });
+    }
+    let id: RecordId =
+        first.items.first().context("the county has disputes")?.id.parse().map_err(anyhow::Error::msg)?;
+    let (detail, min, median) = time(|| op.run(op.service().dispute(&Caller::Operator, id)))?;
+    let steps = detail.lifecycle.map_or(0, |l| l.steps.len());
+    out.push(Timed { what: format!("one dispute in full ({steps} steps)"), total: 1, lines: 1, min, median });
+    Ok(out)
+}
+
+/// Prints the figures.
+pub(crate) fn report(timed: &[Timed], disputes: u64) {
+    println!(
+        "(g)  the dispute desk over the county's {disputes} disputes, in-process, min / median of {REPEATS}:"
+    );
+    println!("     {:<36} | {:>6} | {:>5} | {:>8} | {:>8}", "case", "total", "lines", "min ms", "med ms");
+    for t in timed {
+        println!(
+            "     {:<36} | {:>6} | {:>5} | {:>8.1} | {:>8.1}",
+            t.what,
+            t.total,
+            t.lines,
+            t.min.as_secs_f64() * 1e3,
+            t.median.as_secs_f64() * 1e3
+        );
+    }
+}
