@@ -8,6 +8,7 @@
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
 //! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`]) | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
+//! | GET    | `/`, `/console/...` | HTML (see [`crate::console`])    | staff sessions (cookie) |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
 //! (see [`gridsync_server_core::service::sync::auth`]); errors are JSON
@@ -119,6 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(crate::console::configure)
     .configure(reports_api::configure)
     .configure(ledgers_api::configure)
     .configure(admin_api::configure)
