@@ -55,11 +55,11 @@ fn log_in(browser: &Browser, url: &str, user: &str, password: &str) {
     browser.goto(&format!("{url}/console/login"));
     browser.fill("input[name=user]", user);
     browser.fill("input[name=password]", password);
-    browser.click(&browser.get("form button[type=submit]"));
+    browser.submit("form button[type=submit]");
 }
 
 fn log_out(browser: &Browser) {
-    browser.click(&browser.get("form.logout button"));
+    browser.submit("form.logout button");
     assert!(browser.url().contains("/console/login"), "{}", browser.url());
 }
 
@@ -156,9 +156,9 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
         "document.querySelector('#add-user select[name=scope]').value = arguments[0];",
         json!([grid]),
     );
-    browser.click(&browser.get("#add-user button[type=submit]"));
+    browser.submit("#add-user button[type=submit]");
     assert!(browser.find("p.notice").is_some(), "added:\n{}", browser.source());
-    browser.click(&browser.get("tr[data-user='测试 网格员'] form[action$=enroll] button"));
+    browser.submit("tr[data-user='测试 网格员'] form[action$=enroll] button");
     assert!(browser.find("#enroll-qr svg").is_some(), "the QR code is on screen");
     let code = browser.text(&browser.get("#enroll-code"));
     shot(&browser, "enroll");
@@ -172,7 +172,7 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     // Revoke it: its next sync is refused.
     browser.goto(&format!("{url}/console/people"));
     let row = "#devices tr[data-user='测试 网格员']";
-    browser.click(&browser.get(&format!("{row} button")));
+    browser.submit(&format!("{row} button"));
     assert!(browser.text(&browser.get(&format!("{row} td.device-state"))).contains("已吊销"));
     shot(&browser, "people");
     let refused = store.sync(&transport).expect_err("a revoked handset may not sync");
@@ -181,6 +181,7 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     // Forged forms: without a token, with a wrong one.
     for token in [None, Some("0".repeat(64))] {
         browser.goto(&format!("{url}/console/people"));
+        browser.mark_page();
         browser.script(
             "const f = document.createElement('form'); f.method = 'post';
              f.action = '/console/people/users/deactivate';
@@ -189,7 +190,7 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
              document.body.appendChild(f); f.submit();",
             json!(["测试 网格员", token]),
         );
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        browser.wait_new_page();
         assert_eq!(error_code(&browser), "csrf_token", "a forged form ({token:?}) is refused");
     }
     browser.goto(&format!("{url}/console/people"));
@@ -203,7 +204,7 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     browser.fill("input[name=current]", &centre_password);
     browser.fill("input[name=new]", "a new password 2026");
     browser.fill("input[name=repeat]", "a new password 2026");
-    browser.click(&browser.get("main form button[type=submit]"));
+    browser.submit("main form button[type=submit]");
     assert!(browser.find("p.notice").is_some(), "{}", browser.source());
     log_out(&browser);
     browser.goto(&format!("{url}/console/today"));

@@ -35,7 +35,7 @@ pub(crate) fn render(sheet: Sheet<'_>, id: &str, window: Window) -> (Markup, usi
         }
         total += 1;
     }
-    let kinds: Vec<Kind> = columns.iter().map(|c| c.kind).collect();
+    let classes: Vec<&str> = columns.iter().map(|c| cell_class(c.kind, c.width)).collect();
     let markup = html! {
         @for line in title.iter().take(1) { h3.sheet-title { (line) } }
         @for line in title.iter().skip(1) { p.muted { (line) } }
@@ -54,8 +54,7 @@ pub(crate) fn render(sheet: Sheet<'_>, id: &str, window: Window) -> (Markup, usi
                     @for row in &shown {
                         tr class=(style_class(row.style)) {
                             @for (i, cell) in row.cells.iter().enumerate() {
-                                @let numeric = matches!(kinds.get(i), Some(Kind::Integer | Kind::Ratio));
-                                td class=[numeric.then_some("num")] { (cell_text(cell)) }
+                                td class=(classes.get(i).copied().unwrap_or("")) { (cell_text(cell)) }
                             }
                         }
                     }
@@ -65,6 +64,19 @@ pub(crate) fn render(sheet: Sheet<'_>, id: &str, window: Window) -> (Markup, usi
         @for line in &footer { p.muted { (line) } }
     };
     (markup, total)
+}
+
+/// A cell's class: numbers right-aligned; text kept at least as wide as
+/// the column's width in the sheet (in three steps: the page's content
+/// security policy allows no inline style).
+fn cell_class(kind: Kind, width: u16) -> &'static str {
+    match kind {
+        Kind::Integer | Kind::Ratio => "num",
+        Kind::Date | Kind::DateTime => "when",
+        Kind::Text if width >= 24 => "text wide",
+        Kind::Text if width >= 14 => "text mid",
+        Kind::Text => "text",
+    }
 }
 
 fn style_class(style: RowStyle) -> &'static str {
@@ -129,6 +141,7 @@ mod tests {
         assert!(html.contains(r#"<th rowspan="1" colspan="2" scope="col">化解</th>"#), "{html}");
         assert!(!html.contains("东关村"), "the first row is skipped: {html}");
         assert!(html.contains(r#"<tr class="total">"#) && html.contains("数据截至"), "{html}");
+        assert!(html.contains(r#"<td class="num">5</td>"#), "numbers are aligned: {html}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 /// Where Debian installs them.
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const ELEMENT: &str = "element-6066-11e4-a021-4f38ab9fcb3b";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A headless Chromium driven through chromedriver.
 pub(crate) struct Browser {
@@ -49,6 +49,8 @@ impl Browser {
                  driver. Install them with `apt-get install -y chromium chromium-driver` (see README.md, Set up)."
             );
         }
+        // reqwest is built with rustls and no provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -173,6 +175,41 @@ impl Browser {
     /// Clicks an element.
     pub(crate) fn click(&self, e: &Element) {
         self.call("POST", &format!("/element/{}/click", e.0), None);
+    }
+
+    /// Clicks an element that loads another page (a submit button, a
+    /// link), and waits until the new page has loaded.
+    pub(crate) fn click_and_wait(&self, e: &Element) {
+        self.mark_page();
+        self.click(e);
+        self.wait_new_page();
+    }
+
+    /// Marks the current page, for [`Browser::wait_new_page`].
+    pub(crate) fn mark_page(&self) {
+        self.script("window.__gridsyncOldPage = true;", json!([]));
+    }
+
+    /// Waits until the page marked by [`Browser::mark_page`] has been
+    /// replaced by a new one, loaded.
+    pub(crate) fn wait_new_page(&self) {
+        let started = Instant::now();
+        loop {
+            let loaded = self.script(
+                "return window.__gridsyncOldPage === undefined && document.readyState === 'complete';",
+                json!([]),
+            );
+            if loaded == json!(true) {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no new page after {}", self.url());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Submits with the element at `css` and waits for the next page.
+    pub(crate) fn submit(&self, css: &str) {
+        self.click_and_wait(&self.get(css));
     }
 
     /// Clears an input and types `text` into it.
