@@ -218,6 +218,10 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     browser.goto(&format!("{url}/console/audit?action=device."));
     assert_eq!(browser.attr(&browser.get("#chain"), "data-intact").as_deref(), Some("true"));
     assert!(browser.find("#audit tr[data-action='device.revoke']").is_some(), "{}", browser.source());
+    browser.goto(&format!("{url}/console/audit?refusals=1"));
+    let forged = browser.find_all("#audit tr[data-outcome=csrf_token]");
+    assert_eq!(forged.len(), 2, "both forged forms are in the audit log");
+    assert!(browser.find("#audit tr[data-outcome=ok]").is_none(), "only refusals");
     browser.goto(&format!("{url}/console/audit"));
     shot(&browser, "audit");
     drop(browser);

@@ -171,3 +171,26 @@ fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()
     server.stop();
     Ok(())
 }
+
+#[test]
+fn over_https_the_console_cookies_are_secure() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
+    let files = gridsync_server::tls::write_self_signed(&data, &["127.0.0.1".to_owned()], 30, false)?;
+    settings.tls_cert = Some(files.cert.clone());
+    settings.tls_key = Some(files.key.clone());
+    let server = Running::start(settings)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let roots = reqwest::Certificate::from_pem_bundle(&std::fs::read(&files.ca)?)?;
+    let https =
+        Client::builder().tls_certs_only(roots).redirect(reqwest::redirect::Policy::none()).build()?;
+    let form = https.get(format!("{}/console/login?lang=en", server.url())).send()?;
+    assert_eq!(form.status(), 200);
+    for name in ["gs_login", "gs_lang"] {
+        let cookie = set_cookie(form.headers(), name).unwrap_or_else(|| panic!("{name} is set"));
+        assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    }
+    server.stop();
+    Ok(())
+}

@@ -15,6 +15,7 @@ use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::{FromRequest, HttpRequest, web};
+use gridsync_server_core::audit::Event;
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::people::SESSION_MS;
 use gridsync_server_core::storage::User;
@@ -80,9 +81,23 @@ impl Admin {
         csrf::token(&self.token, Purpose::Session)
     }
 
-    /// Refuses a form whose token is not this session's.
-    pub(crate) fn check_csrf(&self, given: &str) -> Result<(), Failure> {
-        if csrf::valid(&self.token, Purpose::Session, given) { Ok(()) } else { Err(Failure::csrf(self.lang)) }
+    /// Refuses a form whose token is not this session's, and audits the
+    /// refusal (`console.form`, outcome `csrf_token`, the form's path): a
+    /// forged form shows in the audit log as a refused request does.
+    pub(crate) async fn check_csrf(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        given: &str,
+    ) -> Result<(), Failure> {
+        if csrf::valid(&self.token, Purpose::Session, given) {
+            return Ok(());
+        }
+        let event = Event::new(self.caller().audit_name(), "console.form", req.path(), "csrf_token");
+        if let Err(e) = state.service.audit(event).await {
+            tracing::error!(error = %e, "cannot audit a refused form");
+        }
+        Err(Failure::csrf(self.lang))
     }
 
     /// The session token, to end it.

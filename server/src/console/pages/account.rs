@@ -2,7 +2,7 @@
 //! ([`gridsync_server_core::Service::change_own_password`]).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::ErrorCode;
 use maud::html;
 use serde::Deserialize;
@@ -60,11 +60,12 @@ struct ChangeForm {
 }
 
 async fn change(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     form: web::Form<ChangeForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     let t = admin.lang.texts();
     let again = |status: StatusCode, error: String| {
         HttpResponse::build(status)

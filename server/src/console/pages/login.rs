@@ -120,11 +120,12 @@ struct LogoutForm {
 }
 
 async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     state.service.logout(&admin.user.name, admin.token()).await.or_page(admin.lang)?;
     let mut res = see_other("/console/login?bye=1");
     res.add_cookie(&session::removal()).map_err(|_| Failure::of(ApiError::internal(), admin.lang))?;

@@ -54,7 +54,8 @@ async fn people(
 ) -> Result<HttpResponse, Failure> {
     let (lang, caller) = (admin.lang, admin.caller());
     let t = lang.texts();
-    let users = state.service.list_users(&caller).await.or_page(lang)?;
+    let mut users = state.service.list_users(&caller).await.or_page(lang)?;
+    users.sort_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
     let devices = state.service.list_devices(&caller).await.or_page(lang)?;
     let (places, _) = places(&state, &admin).await?;
     let manages = policy::may_administer(&admin.user);
@@ -207,11 +208,12 @@ fn some(text: String) -> Option<String> {
 }
 
 async fn add_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     form: web::Form<AddUserForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     let AddUserForm { name, role, scope, unit, password, .. } = form.into_inner();
     let unit = some(unit);
     // A department user belongs to a unit, not a place.
@@ -229,11 +231,12 @@ struct NameForm {
 }
 
 async fn deactivate(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     form: web::Form<NameForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     state.service.deactivate_user(&admin.caller(), &form.name).await.or_page(admin.lang)?;
     Ok(see_other("/console/people?done=deactivated"))
 }
@@ -251,7 +254,7 @@ async fn enroll(
     admin: Admin,
     form: web::Form<EnrollForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;
     let issued =
         state.service.issue_enrollment(&admin.caller(), &form.user, ENROLL_TTL_MS).await.or_page(lang)?;
@@ -300,11 +303,12 @@ struct RevokeForm {
 }
 
 async fn revoke(
+    req: HttpRequest,
     state: web::Data<AppState>,
     admin: Admin,
     form: web::Form<RevokeForm>,
 ) -> Result<HttpResponse, Failure> {
-    admin.check_csrf(&form.csrf)?;
+    admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang: Lang = admin.lang;
     let id: ActorId = form
         .id
