@@ -313,7 +313,7 @@ impl Service {
     /// Changes a staff member's own password, given their current one
     /// (audited as `user.password`, refusals too). A wrong current password
     /// is refused with `bad_credentials`, a weak new one with
-    /// `invalid_field`; the operator sets passwords with
+    /// `invalid_request`; the operator sets passwords with
     /// [`Service::set_password`] instead.
     pub async fn change_own_password(&self, caller: &Caller, current: &str, new: &str) -> CoreResult<()> {
         let Some(who) = caller.user() else {
