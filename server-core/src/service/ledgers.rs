@@ -160,7 +160,8 @@ pub const MAX_TREND_MONTHS: u8 = 24;
 impl Service {
     /// `place`'s resolution and reporting rates for the `months` months
     /// ending with `last` (oldest first), as the month's ledger computes
-    /// them, from one read snapshot and one pass over the records. Refused
+    /// them, from one read snapshot and one pass over the disputes (the
+    /// rates read nothing else of the records) and the daily reports. Refused
     /// as [`Self::month_ledgers`]; audited as `ledger.trend`.
     pub async fn ledger_trend(
         &self,
@@ -195,11 +196,15 @@ impl Service {
                     };
                     ledgers.push(MonthLedger::new(&dir, params).map_err(refused)?);
                 }
-                each_state(tx, &mut |state| {
+                // Both rates come from the disputes and the daily reports
+                // alone: patrols and visits (most of the records) are not read.
+                stream(tx, RecordKind::Dispute, &mut |bytes| {
+                    let state = decode(bytes)?;
                     for ledger in &mut ledgers {
                         // Only the figures count here, not the register's rows.
-                        let _ = ledger.add(state);
+                        let _ = ledger.add(&state);
                     }
+                    Ok(())
                 })?;
                 // The days of these months that had ended by the ledger's time.
                 let ended =
