@@ -163,6 +163,24 @@ fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()
     let after = get("/console/today")?;
     assert_eq!((after.status().as_u16(), location(&after)), (303, "/console/login".to_owned()));
 
+    // A session whose user is deactivated ends too.
+    let again = post_login(Some(&secret), &token, &made.centre.1)?;
+    let again =
+        format!("gs_session={}", value(&set_cookie(again.headers(), "gs_session").expect("a session")));
+    let admin: serde_json::Value = http
+        .post(format!("{url}/v1/admin/login"))
+        .json(&serde_json::json!({ "user": made.admin.0, "password": made.admin.1 }))
+        .send()?
+        .json()?;
+    let bearer = admin["token"].as_str().expect("an admin token").to_owned();
+    let deactivated = http
+        .post(format!("{url}/v1/admin/users/{}/deactivate", made.centre.0))
+        .bearer_auth(&bearer)
+        .send()?;
+    assert_eq!(deactivated.status(), 200);
+    let after = http.get(format!("{url}/console/today")).header("cookie", &again).send()?;
+    assert_eq!((after.status().as_u16(), location(&after)), (303, "/console/login".to_owned()));
+
     // Logins are rate-limited like the admin API's.
     let limited = (0..12)
         .filter_map(|_| post_login(Some(&secret), &token, "wrong password!").ok())
