@@ -5,7 +5,7 @@
 //! on hover.
 
 use gridsync_server_core::ledger::sheet::Ratio;
-use gridsync_server_core::service::ledgers::TrendPoint;
+use gridsync_server_core::service::trend::TrendPoint;
 use maud::{Markup, html};
 
 use super::i18n::Texts;
