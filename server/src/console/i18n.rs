@@ -261,7 +261,7 @@ pub(crate) struct Texts {
 
 /// 简体中文.
 pub(crate) const ZH: Texts = Texts {
-    app: "网格通管理台",
+    app: "gridsync 管理台",
     switch_lang: "English",
     nav_today: "今日",
     nav_ledgers: "台帐",
@@ -342,7 +342,7 @@ pub(crate) const ZH: Texts = Texts {
     enroll_heading: "设备登记码",
     enroll_code: "登记码",
     expires: "有效期至",
-    scan_hint: "请用网格通 App 扫描二维码，或手工输入登记码。登记码只显示这一次。",
+    scan_hint: "请用 gridsync 手机端扫描二维码，或手工输入登记码。登记码只显示这一次。",
     devices_heading: "设备",
     device: "设备",
     user: "用户",
