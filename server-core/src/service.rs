@@ -9,7 +9,10 @@
 //! | [`places`] | places and units: add, move, import from CSV, list |
 //! | [`reports`] | reporting completeness (有事报信息、无事报平安) |
 //! | [`disputes`] | the dispute desk: list, read, settle a conflict, take a step |
-//! | [`audit_log`] | checking the audit chain |
+//! | [`ledgers`] | a place's month (table and register) and a quarter's rankings |
+//! | [`locks`] | locked months and their corrections |
+//! | [`trend`] | a place's resolution and reporting rates over months |
+//! | [`audit_log`] | checking the audit chain, reading it a page at a time |
 //!
 //! Every operation takes a [`Caller`]. The operator at the server's command
 //! line ([`Caller::Operator`]) may do everything; staff on the admin API
@@ -27,6 +30,7 @@ pub mod people;
 pub mod places;
 pub mod reports;
 pub mod sync;
+pub mod trend;
 
 use std::collections::HashMap;
 use std::fmt;

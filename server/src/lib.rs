@@ -17,6 +17,7 @@
 //!
 //! * [`web`]: the routes, shared by `main` and the tests through [`web::configure`];
 //!   handlers decode, call one service operation, and answer;
+//! * [`console`]: the web console for township and county staff, under `/console/`;
 //! * [`operator`]: the command-line administration on a data directory,
 //!   calling the same service operations as the operator;
 //! * [`app`]: building and running the HTTP server;
@@ -29,6 +30,7 @@
 pub mod app;
 pub mod backend;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod export;
 mod inspector;

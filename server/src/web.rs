@@ -12,6 +12,7 @@
 //! | POST   | `/v1/admin/disputes/{id}/resolve` | JSON → a change settling a field's conflict | staff sessions |
 //! | POST   | `/v1/admin/disputes/{id}/steps` | JSON → a lifecycle step | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
+//! | GET    | `/`, `/console/...` | HTML (see [`crate::console`])    | staff sessions (cookie) |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
 //! (see [`gridsync_server_core::service::sync::auth`]); errors are JSON
@@ -124,6 +125,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(crate::console::configure)
     .configure(reports_api::configure)
     .configure(ledgers_api::configure)
     .configure(disputes_api::configure)

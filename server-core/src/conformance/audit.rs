@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use super::fixture::{GRID_A, GRID_B, Town, places, set};
 use crate::audit::{Event, GENESIS, Verdict, link};
 use crate::service::Caller;
+use crate::service::audit_log::AuditQuery;
 use crate::storage::{AuditRow, Storage, StorageExt};
 
 /// Audit writes made at once in [`audit_chain_links_every_row`].
@@ -50,8 +51,9 @@ fn assert_linked(rows: &[AuditRow]) {
 /// Operations through the service append one row each, in order, and a
 /// refused push group its own; the chain verifies (`Intact` with the row
 /// count and the head's hash), reads back linked, and stops early when
-/// asked; concurrent appends each get one row of one chain; a row cannot be
-/// overwritten.
+/// asked; concurrent appends each get one row of one chain; the rows read
+/// newest first below a position, as the service pages them; a row cannot
+/// be overwritten.
 pub async fn audit_chain_links_every_row(storage: Arc<dyn Storage>) {
     let town = Town::new(storage.clone()).await;
     let svc = &town.service;
@@ -111,6 +113,46 @@ pub async fn audit_chain_links_every_row(storage: Arc<dyn Storage>) {
         (0..CONCURRENT).map(|i| i.to_string()).collect(),
         "every concurrent event has its row"
     );
+
+    // Newest first, below a position, stopping when asked; the service's
+    // pages and filters on top.
+    let newest_first = storage
+        .read(|tx| {
+            let mut seen = Vec::new();
+            tx.audit_rows_before(u64::MAX, &mut |row| {
+                seen.push(row);
+                true
+            })?;
+            Ok(seen)
+        })
+        .await
+        .expect("the audit log reads backwards");
+    let mut reversed = all.clone();
+    reversed.reverse();
+    assert_eq!(newest_first, reversed, "audit_rows_before(MAX) reads every row, newest first");
+    let below = storage
+        .read(|tx| {
+            let mut seen = Vec::new();
+            tx.audit_rows_before(5, &mut |row| {
+                seen.push(row.seq);
+                seen.len() < 2
+            })?;
+            Ok(seen)
+        })
+        .await
+        .expect("the audit log reads backwards");
+    assert_eq!(below, vec![4, 3], "only rows below the position, newest first, until told to stop");
+    let query = AuditQuery { action: Some("conformance.".into()), limit: 10, ..AuditQuery::default() };
+    let page = svc.audit_log(&Caller::Operator, query.clone()).await.expect("a page of the log");
+    assert_eq!(page.rows.len(), 10, "a full page of the matching rows");
+    assert!(page.rows.iter().all(|r| r.event.action.starts_with("conformance.")), "filtered by action");
+    let next = page.next_before.expect("more rows match");
+    let rest = svc
+        .audit_log(&Caller::Operator, AuditQuery { before: Some(next), ..query })
+        .await
+        .expect("the next page");
+    assert_eq!(page.rows.len() + rest.rows.len(), CONCURRENT + 1, "every matching row, once, over the pages");
+    assert!(rest.rows.iter().all(|r| r.seq < next), "the next page is older");
 
     let mut forged = all[0].clone();
     forged.event.outcome = "forged".into();

@@ -1,10 +1,58 @@
-//! Checking the audit chain.
+//! The audit log for its readers: checking the chain, and reading its rows
+//! a page at a time from the newest, with filters.
+//!
+//! Who may: administrators and auditors ([`policy::may_audit`]) and the
+//! operator, as for checking the chain. The rows name staff accounts,
+//! devices and places, never record content (see [`crate::audit`]), so a
+//! reader of the log sees all of it; a refused read is audited.
 
 use super::{Caller, Service};
-use crate::audit::Verdict;
+use crate::audit::{AuditRow, Verdict};
 use crate::error::CoreResult;
 use crate::policy;
 use crate::storage::StorageExt;
+
+/// Most rows in one page of [`Service::audit_log`].
+pub const MAX_AUDIT_PAGE: usize = 200;
+/// Most rows one page request looks at while filtering, so that a filter
+/// that matches nothing still answers quickly; the page then ends early
+/// and [`AuditPage::next_before`] says where to go on.
+pub const MAX_AUDIT_SCAN: usize = 50_000;
+
+/// Which rows of the audit log to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only rows before this position (`None`: from the newest).
+    pub before: Option<u64>,
+    /// Only rows whose actor contains this text (e.g. a user's name).
+    pub actor: Option<String>,
+    /// Only rows whose action starts with this text (`device.` for every
+    /// device action).
+    pub action: Option<String>,
+    /// Only refusals (rows whose outcome is not `ok`).
+    pub refusals_only: bool,
+    /// Rows wanted (1 to [`MAX_AUDIT_PAGE`]; 0 means the most).
+    pub limit: usize,
+}
+
+impl AuditQuery {
+    /// Whether `row` passes the filters.
+    pub fn matches(&self, row: &AuditRow) -> bool {
+        let e = &row.event;
+        self.actor.as_deref().is_none_or(|a| e.actor.contains(a))
+            && self.action.as_deref().is_none_or(|a| e.action.starts_with(a))
+            && (!self.refusals_only || e.outcome != "ok")
+    }
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The rows that passed the filters.
+    pub rows: Vec<AuditRow>,
+    /// Where the next (older) page starts, if the log goes on.
+    pub next_before: Option<u64>,
+}
 
 impl Service {
     /// Walks the whole audit chain (administrators, auditors and the
@@ -15,6 +63,38 @@ impl Service {
             return self.audited(caller, "audit.verify", "", allowed.map(|_| unreachable_verdict())).await;
         }
         self.storage.read(|tx| Ok(tx.verify_chain()?)).await
+    }
+
+    /// One page of the audit log, newest first, for those who may check it
+    /// ([`Service::verify_audit`]), on a read snapshot. Looks at
+    /// [`MAX_AUDIT_SCAN`] rows at most.
+    pub async fn audit_log(&self, caller: &Caller, query: AuditQuery) -> CoreResult<AuditPage> {
+        let allowed = caller.require(policy::may_audit);
+        if let Err(refusal) = allowed {
+            return self.audited(caller, "audit.read", "", Err(refusal)).await;
+        }
+        let limit = if query.limit == 0 { MAX_AUDIT_PAGE } else { query.limit.min(MAX_AUDIT_PAGE) };
+        self.storage
+            .read(move |tx| {
+                let mut page = AuditPage { rows: Vec::new(), next_before: None };
+                let (mut scanned, mut last_seq) = (0usize, None);
+                tx.audit_rows_before(query.before.unwrap_or(u64::MAX), &mut |row| {
+                    scanned += 1;
+                    last_seq = Some(row.seq);
+                    if query.matches(&row) {
+                        page.rows.push(row);
+                    }
+                    page.rows.len() < limit && scanned < MAX_AUDIT_SCAN
+                })?;
+                // Stopped early (full page or scan limit) and older rows remain.
+                if (page.rows.len() >= limit || scanned >= MAX_AUDIT_SCAN)
+                    && let Some(seq) = last_seq.filter(|s| *s > 1)
+                {
+                    page.next_before = Some(seq);
+                }
+                Ok(page)
+            })
+            .await
     }
 }
 

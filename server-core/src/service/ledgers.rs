@@ -207,7 +207,7 @@ pub(super) fn each_state(tx: &mut dyn ReadTx, each: &mut dyn FnMut(&RecordState)
 }
 
 /// Streams the states of `kind` through `each`, stopping at its first error.
-fn stream(
+pub(super) fn stream(
     tx: &mut dyn ReadTx,
     kind: RecordKind,
     each: &mut dyn FnMut(&[u8]) -> Result<(), StorageError>,

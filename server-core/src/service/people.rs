@@ -310,6 +310,40 @@ impl Service {
         self.audited(caller, "user.password", name, result).await
     }
 
+    /// Changes a staff member's own password, given their current one
+    /// (audited as `user.password`, refusals too). A wrong current password
+    /// is refused with `bad_credentials`, a weak new one with
+    /// `invalid_request`; the operator sets passwords with
+    /// [`Service::set_password`] instead.
+    pub async fn change_own_password(&self, caller: &Caller, current: &str, new: &str) -> CoreResult<()> {
+        let Some(who) = caller.user() else {
+            return Err(Refusal::invalid("the operator sets passwords with set_password").into());
+        };
+        let name = who.name.clone();
+        let hash = passwords::hash(new).map_err(|e| Refusal::invalid(e.to_string()).field("new_password"));
+        let (caller2, name2, current) = (caller.clone(), name.clone(), current.to_owned());
+        let result = self
+            .storage
+            .write(move |tx, now| {
+                let stored = tx.password_hash(&name2)?;
+                if !stored.as_deref().is_some_and(|h| passwords::verify(h, &current)) {
+                    return Err(CoreError::refused(
+                        ErrorCode::BadCredentials,
+                        "the current password is wrong",
+                    ));
+                }
+                let hash = hash?;
+                if !tx.set_password(&name2, &hash)? {
+                    return Err(no_such_user());
+                }
+                let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok").detail("own");
+                tx.append_audit(now, &event)?;
+                Ok(())
+            })
+            .await;
+        self.audited(caller, "user.password", name, result).await
+    }
+
     /// Issues a one-time enrollment code for `user`, valid for `ttl_ms`
     /// (1 second to [`MAX_TTL_MS`]); only its digest is stored.
     pub async fn issue_enrollment(&self, caller: &Caller, user: &str, ttl_ms: u64) -> CoreResult<IssuedCode> {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::{Caller, Service};
 use crate::audit::Event;
 use crate::error::CoreResult;
-use crate::storage::{IdentityRead, ReportRead, StorageExt, StorageResult};
+use crate::storage::{DailyReportRow, IdentityRead, ReportRead, StorageExt, StorageResult};
 
 /// How a worker stands for the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,7 +78,43 @@ pub fn daily(
     date: Date,
     utc_offset_minutes: i32,
 ) -> StorageResult<Completeness> {
-    let deadline_ms = (date.start_ms(utc_offset_minutes) + DAY_MS).max(0) as u64;
+    let workers = grid_workers(tx, dir, place)?;
+    let day = date.to_string();
+    let filed = tx.daily_reports(&day, &day)?;
+    Ok(completeness(&workers, filed, place, date, utc_offset_minutes))
+}
+
+/// [`daily`] for every day from `first` to `last` (inclusive, oldest first),
+/// reading the users and the reports once: what a trend over months needs.
+pub fn daily_span(
+    tx: &mut (impl IdentityRead + ReportRead + ?Sized),
+    dir: &Directory,
+    place: &str,
+    first: Date,
+    last: Date,
+    utc_offset_minutes: i32,
+) -> StorageResult<Vec<Completeness>> {
+    let workers = grid_workers(tx, dir, place)?;
+    let mut by_day: HashMap<String, Vec<DailyReportRow>> = HashMap::new();
+    for row in tx.daily_reports(&first.to_string(), &last.to_string())? {
+        by_day.entry(row.date.clone()).or_default().push(row);
+    }
+    let mut out = Vec::new();
+    let mut day = Some(first);
+    while let Some(date) = day.filter(|d| *d <= last) {
+        let filed = by_day.remove(&date.to_string()).unwrap_or_default();
+        out.push(completeness(&workers, filed, place, date, utc_offset_minutes));
+        day = date.next();
+    }
+    Ok(out)
+}
+
+/// The active grid workers within `place`, as `(grid, name)`, sorted.
+fn grid_workers(
+    tx: &mut (impl IdentityRead + ?Sized),
+    dir: &Directory,
+    place: &str,
+) -> StorageResult<Vec<(String, String)>> {
     let mut workers: Vec<(String, String)> = tx
         .users()?
         .into_iter()
@@ -87,12 +123,20 @@ pub fn daily(
         .map(|u| (u.scope, u.name))
         .collect();
     workers.sort();
-    let day = date.to_string();
-    let mut filed: HashMap<String, (String, u64, u64)> = tx
-        .daily_reports(&day, &day)?
-        .into_iter()
-        .map(|r| (r.worker, (r.status, r.filed_ms, r.received_ms)))
-        .collect();
+    Ok(workers)
+}
+
+/// One day's completeness of `workers`, given that day's report rows.
+fn completeness(
+    workers: &[(String, String)],
+    filed: Vec<DailyReportRow>,
+    place: &str,
+    date: Date,
+    utc_offset_minutes: i32,
+) -> Completeness {
+    let deadline_ms = (date.start_ms(utc_offset_minutes) + DAY_MS).max(0) as u64;
+    let mut filed: HashMap<String, (String, u64, u64)> =
+        filed.into_iter().map(|r| (r.worker, (r.status, r.filed_ms, r.received_ms))).collect();
     let mut out = Completeness {
         date,
         place: place.to_owned(),
@@ -103,6 +147,7 @@ pub fn daily(
         workers: Vec::with_capacity(workers.len()),
     };
     for (grid, worker) in workers {
+        let (worker, grid) = (worker.clone(), grid.clone());
         let line = match filed.remove(&worker) {
             Some((status, filed_ms, received_ms)) => {
                 let filing = if filed_ms < deadline_ms { Filing::OnTime } else { Filing::Late };
@@ -131,7 +176,7 @@ pub fn daily(
         }
         out.workers.push(line);
     }
-    Ok(out)
+    out
 }
 
 impl Service {

@@ -12,6 +12,11 @@ pub trait AuditRead {
     /// Every row in order, until `each` answers `false`.
     fn audit_rows(&mut self, each: &mut dyn FnMut(AuditRow) -> bool) -> StorageResult<()>;
 
+    /// The rows whose position is below `before`, newest first, until
+    /// `each` answers `false` (for paging through the log from its end).
+    fn audit_rows_before(&mut self, before: u64, each: &mut dyn FnMut(AuditRow) -> bool)
+    -> StorageResult<()>;
+
     /// Walks the whole chain from the first row ([`ChainCheck`]).
     fn verify_chain(&mut self) -> StorageResult<Verdict> {
         let mut check = ChainCheck::default();

@@ -8,6 +8,7 @@ use gridsync_server_core::audit::Event;
 use gridsync_server_core::storage::{AuditRead, AuditRow, AuditWrite, StorageResult};
 
 use super::{PgTx, get, int, run, uint};
+use crate::error::Failure;
 
 impl AuditRead for PgTx<'_> {
     fn audit_head(&mut self) -> StorageResult<Option<(u64, Vec<u8>)>> {
@@ -24,24 +25,43 @@ impl AuditRead for PgTx<'_> {
                 "SELECT seq, time_ms, actor, action, target, outcome, detail, prev_hash, hash
                  FROM audit ORDER BY seq",
                 &[],
-                |row| {
-                    Ok(each(AuditRow {
-                        seq: uint(row, 0, "an audit row's position")?,
-                        time_ms: uint(row, 1, "an audit row's time")?,
-                        event: Event {
-                            actor: get(row, 2, "an audit row's actor")?,
-                            action: get(row, 3, "an audit row's action")?,
-                            target: get(row, 4, "an audit row's target")?,
-                            outcome: get(row, 5, "an audit row's outcome")?,
-                            detail: get(row, 6, "an audit row's detail")?,
-                        },
-                        prev_hash: get(row, 7, "an audit row's previous hash")?,
-                        hash: get(row, 8, "an audit row's hash")?,
-                    }))
-                },
+                |row| Ok(each(audit_row(row)?)),
             )
         })
     }
+
+    fn audit_rows_before(
+        &mut self,
+        before: u64,
+        each: &mut dyn FnMut(AuditRow) -> bool,
+    ) -> StorageResult<()> {
+        let before = int(before);
+        run(|| {
+            self.each_row(
+                "SELECT seq, time_ms, actor, action, target, outcome, detail, prev_hash, hash
+                 FROM audit WHERE seq < $1 ORDER BY seq DESC",
+                &[&before],
+                |row| Ok(each(audit_row(row)?)),
+            )
+        })
+    }
+}
+
+/// One row of the `audit` table, selected in its column order.
+fn audit_row(row: &tokio_postgres::Row) -> Result<AuditRow, Failure> {
+    Ok(AuditRow {
+        seq: uint(row, 0, "an audit row's position")?,
+        time_ms: uint(row, 1, "an audit row's time")?,
+        event: Event {
+            actor: get(row, 2, "an audit row's actor")?,
+            action: get(row, 3, "an audit row's action")?,
+            target: get(row, 4, "an audit row's target")?,
+            outcome: get(row, 5, "an audit row's outcome")?,
+            detail: get(row, 6, "an audit row's detail")?,
+        },
+        prev_hash: get(row, 7, "an audit row's previous hash")?,
+        hash: get(row, 8, "an audit row's hash")?,
+    })
 }
 
 impl AuditWrite for PgTx<'_> {

@@ -28,26 +28,50 @@ impl AuditRead for SqliteTx<'_> {
             )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                let audit_row = AuditRow {
-                    seq: row.get::<_, i64>(0)? as u64,
-                    time_ms: row.get::<_, i64>(1)? as u64,
-                    event: Event {
-                        actor: row.get(2)?,
-                        action: row.get(3)?,
-                        target: row.get(4)?,
-                        outcome: row.get(5)?,
-                        detail: row.get(6)?,
-                    },
-                    prev_hash: row.get(7)?,
-                    hash: row.get(8)?,
-                };
-                if !each(audit_row) {
+                if !each(audit_row(row)?) {
                     break;
                 }
             }
             Ok(())
         })
     }
+
+    fn audit_rows_before(
+        &mut self,
+        before: u64,
+        each: &mut dyn FnMut(AuditRow) -> bool,
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, time_ms, actor, action, target, outcome, detail, prev_hash, hash
+                 FROM audit WHERE seq < ?1 ORDER BY seq DESC",
+            )?;
+            let mut rows = stmt.query([i64::try_from(before).unwrap_or(i64::MAX)])?;
+            while let Some(row) = rows.next()? {
+                if !each(audit_row(row)?) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One row of the `audit` table, selected in its column order.
+fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: row.get::<_, i64>(0)? as u64,
+        time_ms: row.get::<_, i64>(1)? as u64,
+        event: Event {
+            actor: row.get(2)?,
+            action: row.get(3)?,
+            target: row.get(4)?,
+            outcome: row.get(5)?,
+            detail: row.get(6)?,
+        },
+        prev_hash: row.get(7)?,
+        hash: row.get(8)?,
+    })
 }
 
 impl AuditWrite for SqliteTx<'_> {

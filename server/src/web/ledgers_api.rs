@@ -22,6 +22,7 @@ use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionT
 use actix_web::{HttpResponse, web};
 use gridsync_proto::ErrorCode;
 use gridsync_server_core::ledger::{Corrections, Month, Quarter, Rankings};
+use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::ledgers::MonthLedgers;
 use serde::Deserialize;
 
@@ -133,9 +134,22 @@ async fn month(
     query: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let MonthQuery { place, month, format, sheet } = query.into_inner();
+    month_file(&state, &who.caller(), &place, &month, format, sheet).await
+}
+
+/// The month's ledgers of `place` as a file to download: what
+/// `/v1/admin/ledgers/month` answers, for the console's export buttons too.
+pub(crate) async fn month_file(
+    state: &AppState,
+    caller: &Caller,
+    place: &str,
+    month: &str,
+    format: Option<String>,
+    sheet: Option<usize>,
+) -> Result<HttpResponse, ApiError> {
     let month: Month = month.parse().map_err(|e| invalid("month", e))?;
     let format = format_of(format)?;
-    let ledgers = state.service.month_ledgers(&who.caller(), &place, month).await?;
+    let ledgers = state.service.month_ledgers(caller, place, month).await?;
     let name = format!("ledger-{place}-{month}");
     download(Source::Month(ledgers), format, sheet, name).await
 }

@@ -1,0 +1,230 @@
+//! The web console in a real browser: one server on a loopback port with a
+//! demo township, one headless Chromium session through chromedriver
+//! (`browser`), driven as township staff would: log in, see who did not
+//! file yesterday's report, export the month and read the downloaded
+//! workbook, add a grid worker and enroll their handset from the QR page's
+//! code, revoke it and see its next sync refused, be refused the county's
+//! pages and another township's, have forged forms refused, change the
+//! password, read the audit log.
+//!
+//! With `GRIDSYNC_SCREENSHOTS=DIR` set, screenshots of the main pages are
+//! saved as `DIR/console-*.png` (`GRIDSYNC_SCREENSHOTS=docs` refreshes the
+//! README's pictures; run from `server/`, so `../docs`). Nothing is
+//! written into the repository otherwise.
+
+mod browser;
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use browser::Browser;
+use calamine::{Reader, Xlsx, open_workbook_from_rs};
+use gridsync_client_core::{HttpTransport, Store, StoreKey};
+use gridsync_proto::{Date, Level, Place};
+use gridsync_server::demo::{self, DemoOptions};
+use gridsync_server::operator::Operator;
+use gridsync_server::{Running, Settings};
+use gridsync_server_core::clock::now_ms;
+use serde_json::json;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+const TOWNSHIP: &str = "620802100";
+const OTHER_TOWNSHIP: &str = "620802101";
+
+/// Where screenshots go, if asked for.
+fn screenshots() -> Option<PathBuf> {
+    let dir = std::env::var_os("GRIDSYNC_SCREENSHOTS")?;
+    let dir = PathBuf::from(dir);
+    // `docs` means the repository's docs/, whatever the test's directory.
+    let dir = if dir == std::path::Path::new("docs") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+fn shot(browser: &Browser, name: &str) {
+    if let Some(dir) = screenshots() {
+        browser.screenshot(&dir.join(format!("console-{name}.png")));
+    }
+}
+
+fn log_in(browser: &Browser, url: &str, user: &str, password: &str) {
+    browser.goto(&format!("{url}/console/login"));
+    browser.fill("input[name=user]", user);
+    browser.fill("input[name=password]", password);
+    browser.submit("form button[type=submit]");
+}
+
+fn log_out(browser: &Browser) {
+    browser.submit("form.logout button");
+    assert!(browser.url().contains("/console/login"), "{}", browser.url());
+}
+
+/// The error code an error page shows.
+fn error_code(browser: &Browser) -> String {
+    browser.find("code.error-code").map(|e| browser.text(&e)).unwrap_or_default()
+}
+
+#[test]
+fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let made = demo::fill(&data, &DemoOptions::default())?;
+    {
+        // A second township with its own admin, to be refused.
+        let op = Operator::open_default(&data)?;
+        op.add_place(&Place {
+            code: OTHER_TOWNSHIP.into(),
+            name: "西郊镇".into(),
+            level: Level::Township,
+            parent: Some("620802".into()),
+        })?;
+    }
+    let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
+    let url = server.url();
+    let browser = Browser::start();
+    let (centre, centre_password) = made.centre.clone();
+
+    // `/` leads to the console, which asks for a login, in Chinese.
+    browser.goto(&format!("{url}/"));
+    assert!(browser.url().ends_with("/console/login"), "{}", browser.url());
+    assert!(browser.source().contains("登录"), "Chinese by default");
+    shot(&browser, "login");
+
+    // A wrong password shows the form again, with the reason.
+    log_in(&browser, &url, &centre, "not the password");
+    let refused = browser.text(&browser.get("p.error"));
+    assert!(refused.contains("用户名或密码错误"), "{refused}");
+
+    // Today: yesterday's reports, with someone missing.
+    log_in(&browser, &url, &centre, &centre_password);
+    assert!(browser.url().ends_with("/console/today"), "{}", browser.url());
+    let session =
+        browser.cookies().into_iter().find(|c| c["name"] == "gs_session").expect("a session cookie");
+    assert_eq!((session["httpOnly"].clone(), session["sameSite"].clone()), (json!(true), json!("Strict")));
+    assert_eq!(session["path"], "/console");
+    let yesterday = Date::of_millis((now_ms() - DAY_MS) as i64, 480).expect("a date");
+    browser.goto(&format!("{url}/console/today?place={TOWNSHIP}&date={yesterday}"));
+    let missing: u32 = browser.text(&browser.get("#count-missing")).parse()?;
+    let total: u32 = browser.text(&browser.get("#count-total")).parse()?;
+    assert!(total == 18 && missing > 0, "the demo's 18 grid workers, some missing: {missing} of {total}");
+    assert_eq!(browser.find_all("#today tr[data-filing=missing]").len() as u32, missing);
+    assert!(browser.find_all("#today tr.village").len() == 6, "six villages");
+    shot(&browser, "today");
+
+    // English on request, remembered.
+    browser.goto(&format!("{url}/console/today?place={TOWNSHIP}&date={yesterday}&lang=en"));
+    assert!(browser.source().contains("Missing"), "English");
+    browser.goto(&format!("{url}/console/today"));
+    assert!(browser.source().contains("Today's daily reports"), "the language is remembered");
+    browser.goto(&format!("{url}/console/today?lang=zh"));
+
+    // Ledgers: the month on screen, the chart, and the XLSX export.
+    let month = &yesterday.to_string()[..7];
+    browser.goto(&format!("{url}/console/ledgers?place={TOWNSHIP}&month={month}"));
+    assert!(browser.find_all("#stats tbody tr").len() > 6, "a line per village and the totals");
+    assert!(!browser.find_all("#register tbody tr").is_empty(), "the register has the month's disputes");
+    let points = browser.find_all("#trend circle.dot-reporting");
+    assert!(!points.is_empty(), "the chart shows the reporting rate");
+    shot(&browser, "ledgers");
+    browser.click(&browser.get("#export-xlsx"));
+    let xlsx = browser.downloaded(&format!("ledger-{TOWNSHIP}-{month}.xlsx"));
+    let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(std::fs::read(&xlsx)?))?;
+    assert_eq!(book.sheet_names().len(), 2, "the table and the register");
+    let table = book.worksheet_range_at(0).expect("a first sheet")?;
+    let title = table.get_value((0, 0)).map(ToString::to_string).unwrap_or_default();
+    assert!(title.contains("城关镇"), "the township's table: {title}");
+
+    // The county and another township are not the centre's.
+    browser.goto(&format!("{url}/console/today?place=620802"));
+    assert_eq!(error_code(&browser), "forbidden");
+    browser.goto(&format!("{url}/console/ledgers?place={OTHER_TOWNSHIP}&month={month}"));
+    assert_eq!(error_code(&browser), "forbidden");
+    browser.goto(&format!("{url}/console/ledgers/export?place={OTHER_TOWNSHIP}&month={month}&format=csv"));
+    assert_eq!(error_code(&browser), "forbidden");
+    browser.goto(&format!("{url}/console/audit"));
+    assert_eq!(error_code(&browser), "forbidden", "township admins do not read the audit log");
+
+    // People: add a grid worker, enroll a handset with the code shown.
+    let grid = format!("{TOWNSHIP}001-01");
+    browser.goto(&format!("{url}/console/people"));
+    browser.fill("#add-user input[name=name]", "测试 网格员");
+    browser.script(
+        "document.querySelector('#add-user select[name=scope]').value = arguments[0];",
+        json!([grid]),
+    );
+    browser.submit("#add-user button[type=submit]");
+    assert!(browser.find("p.notice").is_some(), "added:\n{}", browser.source());
+    browser.submit("tr[data-user='测试 网格员'] form[action$=enroll] button");
+    assert!(browser.find("#enroll-qr svg").is_some(), "the QR code is on screen");
+    let code = browser.text(&browser.get("#enroll-code"));
+    shot(&browser, "enroll");
+    let handset_dir = tempfile::tempdir()?;
+    let transport = HttpTransport::new(&url)?;
+    let mut store =
+        Store::init(&handset_dir.path().join("h.db"), &url, "测试 网格员", &StoreKey::generate()?)?;
+    store.enroll(&transport, &code)?;
+    store.sync(&transport)?;
+
+    // Revoke it: its next sync is refused.
+    browser.goto(&format!("{url}/console/people"));
+    let row = "#devices tr[data-user='测试 网格员']";
+    browser.submit(&format!("{row} button"));
+    assert!(browser.text(&browser.get(&format!("{row} td.device-state"))).contains("已吊销"));
+    shot(&browser, "people");
+    let refused = store.sync(&transport).expect_err("a revoked handset may not sync");
+    assert!(format!("{refused:?}").to_lowercase().contains("revoked"), "{refused:?}");
+
+    // Forged forms: without a token, with a wrong one.
+    for token in [None, Some("0".repeat(64))] {
+        browser.goto(&format!("{url}/console/people"));
+        browser.mark_page();
+        browser.script(
+            "const f = document.createElement('form'); f.method = 'post';
+             f.action = '/console/people/users/deactivate';
+             const add = (n, v) => { const i = document.createElement('input'); i.name = n; i.value = v; f.appendChild(i); };
+             add('name', arguments[0]); if (arguments[1] !== null) add('csrf', arguments[1]);
+             document.body.appendChild(f); f.submit();",
+            json!(["测试 网格员", token]),
+        );
+        browser.wait_new_page();
+        assert_eq!(error_code(&browser), "csrf_token", "a forged form ({token:?}) is refused");
+    }
+    browser.goto(&format!("{url}/console/people"));
+    assert!(
+        browser.source().contains("测试 网格员")
+            && browser.find("tr[data-user='测试 网格员'] form").is_some()
+    );
+
+    // Change the password, and log in with the new one.
+    browser.goto(&format!("{url}/console/account"));
+    browser.fill("input[name=current]", &centre_password);
+    browser.fill("input[name=new]", "a new password 2026");
+    browser.fill("input[name=repeat]", "a new password 2026");
+    browser.submit("main form button[type=submit]");
+    assert!(browser.find("p.notice").is_some(), "{}", browser.source());
+    log_out(&browser);
+    browser.goto(&format!("{url}/console/today"));
+    assert!(browser.url().ends_with("/console/login"), "logged out");
+    log_in(&browser, &url, &centre, "a new password 2026");
+    assert!(browser.url().ends_with("/console/today"));
+    log_out(&browser);
+
+    // The administrator reads the audit log: the revocation is there.
+    log_in(&browser, &url, &made.admin.0, &made.admin.1);
+    browser.goto(&format!("{url}/console/audit?action=device."));
+    assert_eq!(browser.attr(&browser.get("#chain"), "data-intact").as_deref(), Some("true"));
+    assert!(browser.find("#audit tr[data-action='device.revoke']").is_some(), "{}", browser.source());
+    browser.goto(&format!("{url}/console/audit?refusals=1"));
+    let forged = browser.find_all("#audit tr[data-outcome=csrf_token]");
+    assert_eq!(forged.len(), 2, "both forged forms are in the audit log");
+    assert!(browser.find("#audit tr[data-outcome=ok]").is_none(), "only refusals");
+    browser.goto(&format!("{url}/console/audit"));
+    shot(&browser, "audit");
+    drop(browser);
+    server.stop();
+    Ok(())
+}
