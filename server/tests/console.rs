@@ -138,6 +138,17 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     let title = table.get_value((0, 0)).map(ToString::to_string).unwrap_or_default();
     assert!(title.contains("城关镇"), "the township's table: {title}");
 
+    // Last month has ended, but a township centre reads locked months and does not lock.
+    let last_month = {
+        let mut day = yesterday;
+        while day.to_string()[..7] == yesterday.to_string()[..7] {
+            day = day.previous().expect("a day before");
+        }
+        day.to_string()[..7].to_owned()
+    };
+    browser.goto(&format!("{url}/console/ledgers?place={TOWNSHIP}&month={last_month}"));
+    assert!(browser.find("#stats").is_some() && browser.find("#lock-month").is_none(), "no lock button");
+
     // The county and another township are not the centre's.
     browser.goto(&format!("{url}/console/today?place=620802"));
     assert_eq!(error_code(&browser), "forbidden");
@@ -224,6 +235,16 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     assert!(browser.find("#audit tr[data-outcome=ok]").is_none(), "only refusals");
     browser.goto(&format!("{url}/console/audit"));
     shot(&browser, "audit");
+
+    // The administrator locks last month; the page then says so and leads to its corrections.
+    browser.goto(&format!("{url}/console/ledgers?place={TOWNSHIP}&month={last_month}"));
+    assert!(browser.find("#lock-state").is_none(), "not locked yet");
+    browser.submit("#lock-month");
+    let state = browser.text(&browser.get("#lock-state"));
+    assert!(state.contains("已锁定") && state.contains(&made.admin.0), "{state}");
+    browser.click_and_wait(&browser.get("#view-corrections"));
+    assert!(browser.find("#no-corrections").is_some(), "nothing changed since: {}", browser.source());
+    assert!(browser.find("#corrections-1").is_some(), "the counts' sheet, empty");
     drop(browser);
     server.stop();
     Ok(())

@@ -113,9 +113,22 @@ async fn corrections(
     query: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let MonthQuery { place, month, format, sheet } = query.into_inner();
+    corrections_file(&state, &who.caller(), &place, &month, format, sheet).await
+}
+
+/// A locked month's corrections as a file to download, for `caller` (the
+/// admin API and the console).
+pub(crate) async fn corrections_file(
+    state: &AppState,
+    caller: &Caller,
+    place: &str,
+    month: &str,
+    format: Option<String>,
+    sheet: Option<usize>,
+) -> Result<HttpResponse, ApiError> {
     let month: Month = month.parse().map_err(|e| invalid("month", e))?;
     let format = format_of(format)?;
-    let corrections = state.service.month_corrections(&who.caller(), &place, month).await?;
+    let corrections = state.service.month_corrections(caller, place, month).await?;
     let name = format!("corrections-{place}-{month}");
     download(Source::Corrections(corrections), format, sheet, name).await
 }

@@ -5,11 +5,12 @@
 //! session), and the 12-month chart of resolution and reporting rates from
 //! [`gridsync_server_core::Service::ledger_trend`].
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::Date;
 use gridsync_server_core::clock::now_ms;
-use gridsync_server_core::ledger::Month;
-use maud::html;
+use gridsync_server_core::ledger::{LockStamp, Month};
+use gridsync_server_core::policy;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::chart;
@@ -17,7 +18,7 @@ use super::super::failure::{Failure, OrPage};
 use super::super::layout::{self, Section};
 use super::super::session::Admin;
 use super::super::table::{self, Window};
-use super::{enc, place_name, place_options, places, respond};
+use super::{enc, local_time, place_name, place_options, places, respond, see_other};
 use crate::web::AppState;
 use crate::web::ledgers_api;
 
@@ -27,7 +28,11 @@ const REGISTER_PAGE: usize = 100;
 const TREND_MONTHS: u8 = 12;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ledgers", web::get().to(ledgers)).route("/ledgers/export", web::get().to(export));
+    cfg.route("/ledgers", web::get().to(ledgers))
+        .route("/ledgers/export", web::get().to(export))
+        .route("/ledgers/lock", web::post().to(lock))
+        .route("/ledgers/corrections", web::get().to(corrections))
+        .route("/ledgers/corrections/export", web::get().to(corrections_export));
 }
 
 #[derive(Deserialize)]
@@ -99,11 +104,7 @@ async fn ledgers(
             a.button.secondary id="export-csv-table" href={ (export) "&format=csv&sheet=1" } download { (t.export_csv_table) }
             a.button.secondary id="export-csv-register" href={ (export) "&format=csv&sheet=2" } download { (t.export_csv_register) }
         }
-        // ---- Reserved: locking the month and its corrections ----
-        // `Service::lock_month` is being built on main; its button, the
-        // month's lock state and the corrections list go in this place, and
-        // nowhere else on the page. Nothing is shown until it exists.
-        // ---- End of the reserved place ----
+        (lock_state(&state, &admin, &place, month, ledgers.table.locked.as_ref()))
         h2 { (t.chart_title) }
         div.chart { (chart::svg(t, &trend)) }
         h2 { (t.table_heading) }
@@ -121,6 +122,116 @@ async fn ledgers(
         }
     };
     Ok(respond(layout::page(&admin, Section::Ledgers, t.ledgers_title, body)))
+}
+
+/// A locked month's stamp and the way to its corrections; for those who
+/// may lock ([`policy::may_lock_months`]), an ended month's lock form.
+fn lock_state(
+    state: &AppState,
+    admin: &Admin,
+    place: &str,
+    month: Month,
+    locked: Option<&LockStamp>,
+) -> Markup {
+    let t = admin.lang.texts();
+    let query = format!("place={}&month={month}", enc(place));
+    if let Some(lock) = locked {
+        let at = local_time(state, u64::try_from(lock.locked_ms).unwrap_or(0));
+        return html! {
+            p.notice id="lock-state" {
+                (t.locked_note) " · " (t.locked_by) " " (lock.locked_by) " · " (at) " "
+                a id="view-corrections" href={ "/console/ledgers/corrections?" (query) } { (t.view_corrections) }
+            }
+        };
+    }
+    let offset = state.service.settings().utc_offset_minutes;
+    let ended = i64::try_from(now_ms()).is_ok_and(|now| month.period(offset).end_ms <= now);
+    if !(ended && policy::may_lock_months(&admin.user)) {
+        return html! {};
+    }
+    html! {
+        form.bar method="post" action="/console/ledgers/lock" {
+            (layout::csrf_field(admin))
+            input type="hidden" name="place" value=(place);
+            input type="hidden" name="month" value=(month.to_string());
+            button type="submit" id="lock-month" { (t.lock_month) }
+            span.muted { (t.lock_hint) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LockForm {
+    #[serde(default)]
+    csrf: String,
+    place: String,
+    month: String,
+}
+
+/// Locks the month (the service says who may), then shows it.
+async fn lock(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    admin: Admin,
+    form: web::Form<LockForm>,
+) -> Result<HttpResponse, Failure> {
+    admin.check_csrf(&state, &req, &form.csrf).await?;
+    let lang = admin.lang;
+    let month: Month = form.month.parse().map_err(|_| Failure::invalid(lang, "month: YYYY-MM"))?;
+    state.service.lock_month(&admin.caller(), &form.place, month).await.or_page(lang)?;
+    Ok(see_other(&format!("/console/ledgers?place={}&month={month}", enc(&form.place))))
+}
+
+#[derive(Deserialize)]
+struct MonthQuery {
+    place: String,
+    month: String,
+}
+
+/// A locked month's corrections: the counts, the register rows and the
+/// records that changed since the lock, as the corrections workbook has them.
+async fn corrections(
+    state: web::Data<AppState>,
+    admin: Admin,
+    query: web::Query<MonthQuery>,
+) -> Result<HttpResponse, Failure> {
+    let lang = admin.lang;
+    let t = lang.texts();
+    let month: Month = query.month.parse().map_err(|_| Failure::invalid(lang, "month: YYYY-MM"))?;
+    let place = &query.place;
+    let corrections = state.service.month_corrections(&admin.caller(), place, month).await.or_page(lang)?;
+    let query = format!("place={}&month={month}", enc(place));
+    let sheets: Vec<Markup> = corrections
+        .book()
+        .sheets
+        .into_iter()
+        .enumerate()
+        .map(|(i, sheet)| table::render(sheet, &format!("corrections-{}", i + 1), Window::ALL).0)
+        .collect();
+    let body = html! {
+        h1 { (t.corrections_title) " · " (corrections.place_name) " · " (month.label()) }
+        p {
+            a href={ "/console/ledgers?" (query) } { (t.back) } " · "
+            a.button id="export-corrections" href={ "/console/ledgers/corrections/export?" (query) } download { (t.export_corrections) }
+        }
+        @if corrections.is_empty() {
+            p.muted id="no-corrections" { (t.corrections_none) }
+        }
+        @for sheet in sheets { (sheet) }
+    };
+    Ok(respond(layout::page(&admin, Section::Ledgers, t.corrections_title, body)))
+}
+
+/// The corrections workbook, through the admin API's export code.
+async fn corrections_export(
+    state: web::Data<AppState>,
+    admin: Admin,
+    query: web::Query<MonthQuery>,
+) -> Result<HttpResponse, Failure> {
+    let MonthQuery { place, month } = query.into_inner();
+    ledgers_api::corrections_file(&state, &admin.caller(), &place, &month, None, None)
+        .await
+        .or_page(admin.lang)
 }
 
 #[derive(Deserialize)]
