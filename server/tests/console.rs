@@ -329,6 +329,14 @@ fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page()
     browser.goto(&format!("{url}/console/disputes"));
     assert!(browser.find("nav.sections a.current[href='/console/disputes']").is_some(), "the nav has 纠纷");
     assert!(!browser.find_all("#disputes tbody tr").is_empty(), "the demo township's disputes");
+    if let Some(older) = browser.find("#older") {
+        // The next page starts after this one's last line.
+        let last = browser.find_all("#disputes tbody tr").pop().expect("a line");
+        let last = browser.attr(&last, "data-id").expect("an id");
+        browser.click_and_wait(&older);
+        assert!(browser.find(&format!("#disputes tr[data-id='{last}']")).is_none(), "no line twice");
+        assert!(browser.find("#first-page").is_some());
+    }
     browser.script("document.querySelector('#filters input[name=conflict]').checked = true;", json!([]));
     browser.submit("#filters button[type=submit]");
     let row = format!("#disputes tr[data-id='{id}'][data-conflict=true]");
