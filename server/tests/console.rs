@@ -329,6 +329,8 @@ fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page()
     browser.goto(&format!("{url}/console/disputes"));
     assert!(browser.find("nav.sections a.current[href='/console/disputes']").is_some(), "the nav has 纠纷");
     assert!(!browser.find_all("#disputes tbody tr").is_empty(), "the demo township's disputes");
+    let all: usize = browser.text(&browser.get("#count-total")).parse()?;
+    assert_eq!(browser.find("#older").is_some(), all > 50, "pages of 50, {all} in all");
     if let Some(older) = browser.find("#older") {
         // The next page starts after this one's last line.
         let last = browser.find_all("#disputes tbody tr").pop().expect("a line");
