@@ -5,7 +5,9 @@
 //! workbook, add a grid worker and enroll their handset from the QR page's
 //! code, revoke it and see its next sync refused, be refused the county's
 //! pages and another township's, have forged forms refused, change the
-//! password, read the audit log.
+//! password, read the audit log. A second test works the dispute desk:
+//! a conflict two handsets made offline is listed, shown side by side,
+//! settled from the page and pulled by the handsets; a step is taken.
 //!
 //! With `GRIDSYNC_SCREENSHOTS=DIR` set, screenshots of the main pages are
 //! saved as `DIR/console-*.png` (`GRIDSYNC_SCREENSHOTS=docs` refreshes the
@@ -19,8 +21,8 @@ use std::path::PathBuf;
 
 use browser::Browser;
 use calamine::{Reader, Xlsx, open_workbook_from_rs};
-use gridsync_client_core::{HttpTransport, Store, StoreKey};
-use gridsync_proto::{Date, Level, Place};
+use gridsync_client_core::{HttpTransport, NewDispute, Store, StoreKey};
+use gridsync_proto::{Date, Level, Place, RecordId, Role, Stage, Value};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
@@ -245,6 +247,157 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     browser.click_and_wait(&browser.get("#view-corrections"));
     assert!(browser.find("#no-corrections").is_some(), "nothing changed since: {}", browser.source());
     assert!(browser.find("#corrections-1").is_some(), "the counts' sheet, empty");
+    drop(browser);
+    server.stop();
+    Ok(())
+}
+
+/// A grid worker's handset, enrolled with a code the operator issued.
+struct Handset {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Handset {
+    fn enroll(url: &str, name: &str, code: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::init(&dir.path().join("h.db"), url, name, &StoreKey::generate()?)?;
+        store.enroll(&HttpTransport::new(url)?, code)?;
+        Ok(Self { store, _dir: dir })
+    }
+
+    fn sync(&mut self, url: &str) -> anyhow::Result<()> {
+        self.store.sync(&HttpTransport::new(url)?)?;
+        Ok(())
+    }
+}
+
+/// Two workers of one grid register a dispute and then, offline, set its
+/// risk differently: both sync, and the server holds a conflict.
+fn conflicting_handsets(url: &str, codes: &[(String, String)]) -> anyhow::Result<(RecordId, Vec<Handset>)> {
+    let mut handsets = Vec::new();
+    for (name, code) in codes {
+        handsets.push(Handset::enroll(url, name, code)?);
+    }
+    let new = NewDispute {
+        place: None,
+        source: "walk_in".into(),
+        source_record: None,
+        category: "邻里纠纷".into(),
+        summary: Some("邻里宅基地界线争执".into()),
+        risk: Some(1),
+        parties: vec![],
+        address: None,
+        due: None,
+    };
+    let id = handsets[0].store.register_dispute(&new)?;
+    for h in &mut handsets {
+        h.sync(url)?;
+    }
+    for (risk, h) in [2, 3].into_iter().zip(&mut handsets) {
+        h.store.set(id, [("risk".to_owned(), Value::Int(risk))])?;
+    }
+    for h in &mut handsets {
+        h.sync(url)?;
+    }
+    handsets[0].sync(url)?;
+    assert!(handsets[0].store.get(id)?.expect("held").in_conflict("risk"));
+    Ok((id, handsets))
+}
+
+#[test]
+fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let made = demo::fill(&data, &DemoOptions::default())?;
+    let grid = format!("{TOWNSHIP}001-01");
+    let mut codes = Vec::new();
+    {
+        let op = Operator::open_default(&data)?;
+        for name in ["网格员 甲", "网格员 乙"] {
+            op.add_user(name, Role::Worker, Some(&grid), None, None)?;
+            codes.push((name.to_owned(), op.issue_code(name, DAY_MS, "http://127.0.0.1")?.code));
+        }
+    }
+    let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
+    let url = server.url();
+    let (id, mut handsets) = conflicting_handsets(&url, &codes)?;
+    let browser = Browser::start();
+    log_in(&browser, &url, &made.centre.0, &made.centre.1);
+
+    // The list, in conflict only: the dispute is there, flagged.
+    browser.goto(&format!("{url}/console/disputes"));
+    assert!(browser.find("nav.sections a.current[href='/console/disputes']").is_some(), "the nav has 纠纷");
+    assert!(!browser.find_all("#disputes tbody tr").is_empty(), "the demo township's disputes");
+    let all: usize = browser.text(&browser.get("#count-total")).parse()?;
+    assert_eq!(browser.find("#older").is_some(), all > 50, "pages of 50, {all} in all");
+    if let Some(older) = browser.find("#older") {
+        // The next page starts after this one's last line.
+        let last = browser.find_all("#disputes tbody tr").pop().expect("a line");
+        let last = browser.attr(&last, "data-id").expect("an id");
+        browser.click_and_wait(&older);
+        assert!(browser.find(&format!("#disputes tr[data-id='{last}']")).is_none(), "no line twice");
+        assert!(browser.find("#first-page").is_some());
+    }
+    browser.script("document.querySelector('#filters input[name=conflict]').checked = true;", json!([]));
+    browser.submit("#filters button[type=submit]");
+    let row = format!("#disputes tr[data-id='{id}'][data-conflict=true]");
+    assert!(browser.find(&row).is_some(), "listed in conflict: {}", browser.source());
+    assert!(browser.find("#disputes tr[data-conflict=false]").is_none(), "only disputes in conflict");
+    let total: usize = browser.text(&browser.get("#count-total")).parse()?;
+    assert_eq!(total, browser.find_all("#disputes tbody tr").len());
+    shot(&browser, "disputes");
+
+    // Its page: both values side by side, with who wrote them on which device.
+    browser.click_and_wait(&browser.get(&format!("{row} a")));
+    let candidates = browser.find_all("section.conflict[data-field=risk] .candidate");
+    assert_eq!(candidates.len(), 2, "{}", browser.source());
+    let texts: Vec<String> = candidates.iter().map(|c| browser.text(c)).collect();
+    for (h, (name, value)) in handsets.iter().zip([("网格员 甲", "2"), ("网格员 乙", "3")]) {
+        let device = h.store.device_id().to_string();
+        let shown = texts.iter().find(|t| t.contains(name)).expect("a candidate per worker");
+        assert!(shown.contains(&device) && shown.lines().next() == Some(value), "{shown}");
+    }
+    shot(&browser, "dispute");
+
+    // Keep 乙's value: no conflict any more, and the handsets take it.
+    let yi = handsets[1].store.device_id();
+    browser.submit(&format!(".candidate[data-candidate^='{yi}:'] button"));
+    assert!(
+        browser.find("p.notice").is_some() && browser.find("#no-conflicts").is_some(),
+        "{}",
+        browser.source()
+    );
+    assert_eq!(browser.text(&browser.get("#fields tr[data-field=risk] td")), "3");
+    for h in &mut handsets {
+        h.sync(&url)?;
+        let state = h.store.get(id)?.expect("held");
+        assert_eq!(state.value("risk"), Some(&Value::Int(3)));
+        assert!(!state.has_conflicts() && h.store.conflicts()?.is_empty());
+    }
+    browser.goto(&format!("{url}/console/disputes?place={TOWNSHIP}&conflict=true"));
+    assert!(browser.find(&format!("#disputes tr[data-id='{id}']")).is_none(), "settled");
+
+    // Accept it from the page: the history shows the step, a handset follows.
+    browser.goto(&format!("{url}/console/disputes/{id}"));
+    assert!(browser.find("#step-close").is_none(), "a found dispute is not closed");
+    browser.submit("#step-accept button");
+    assert_eq!(browser.attr(&browser.get("#summary"), "data-stage").as_deref(), Some("accepted"));
+    assert!(browser.find("#history tr[data-action=accept][data-status=applied]").is_some());
+    assert!(browser.find("#step-accept").is_none() && browser.find("#step-transfer").is_some());
+    handsets[0].sync(&url)?;
+    let lifecycle = handsets[0].store.lifecycle(id)?.expect("a dispute");
+    assert_eq!(lifecycle.state.stage, Stage::Accepted);
+
+    // A transfer without its letter number is refused with the service's code.
+    browser.script(
+        "document.querySelector('#step-transfer input[name=letter_number]').required = false;",
+        json!([]),
+    );
+    browser.submit("#step-transfer button");
+    assert_eq!(error_code(&browser), "missing_field");
+    browser.goto(&format!("{url}/console/disputes/not-an-id"));
+    assert_eq!(error_code(&browser), "not_found");
     drop(browser);
     server.stop();
     Ok(())

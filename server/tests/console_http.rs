@@ -146,7 +146,7 @@ fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()
     assert!(english.text()?.contains("Today's daily reports"));
 
     // The stylesheet is compiled in, and may be cached.
-    let css = get("/console/assets/console-1.css")?;
+    let css = get("/console/assets/console-2.css")?;
     assert_eq!(css.status(), 200);
     assert!(css.headers()["cache-control"].to_str()?.contains("max-age"));
     assert!(css.text()?.contains("header.top"));

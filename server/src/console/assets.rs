@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, web};
 
 /// Where the stylesheet is served. The version in the name changes with
 /// the file, so browsers may keep it for a day.
-pub(crate) const CSS_PATH: &str = "/console/assets/console-1.css";
+pub(crate) const CSS_PATH: &str = "/console/assets/console-2.css";
 
 const CSS: &str = include_str!("console.css");
 
 /// Registers the asset routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/assets/console-1.css", web::get().to(css));
+    cfg.route("/assets/console-2.css", web::get().to(css));
 }
 
 async fn css() -> HttpResponse {

@@ -7,7 +7,8 @@
 //! translation does not compile.
 
 use actix_web::HttpRequest;
-use gridsync_proto::Role;
+use gridsync_proto::{Action, Role, Stage};
+use gridsync_server_core::ledger::labels;
 
 /// The cookie that remembers the chosen language.
 pub(crate) const LANG_COOKIE: &str = "gs_lang";
@@ -121,6 +122,25 @@ impl Lang {
                     "Grid worker"
                 }
             }
+        }
+    }
+}
+
+impl Lang {
+    /// A dispute's stage: the ledgers' Chinese word, or its name in English.
+    pub(crate) fn stage(self, stage: Stage) -> String {
+        match self {
+            Lang::Zh => labels::stage(stage).to_owned(),
+            Lang::En => stage.name().replace('_', " "),
+        }
+    }
+
+    /// A step's action by its name (`accept`…), as [`Lang::stage`]; an
+    /// unknown name is shown as it is.
+    pub(crate) fn action(self, name: &str) -> String {
+        match (self, name.parse::<Action>()) {
+            (Lang::Zh, Ok(action)) => labels::action(action).to_owned(),
+            _ => name.replace('_', " "),
         }
     }
 }
@@ -265,6 +285,51 @@ pub(crate) struct Texts {
     pub(crate) filter: &'static str,
     pub(crate) first_page: &'static str,
     pub(crate) no_rows: &'static str,
+    pub(crate) nav_disputes: &'static str,
+    pub(crate) disputes_title: &'static str,
+    pub(crate) dispute_title: &'static str,
+    pub(crate) dispute_id: &'static str,
+    pub(crate) stage: &'static str,
+    pub(crate) category: &'static str,
+    pub(crate) risk: &'static str,
+    pub(crate) owner: &'static str,
+    pub(crate) owner_optional: &'static str,
+    pub(crate) handler: &'static str,
+    pub(crate) registered: &'static str,
+    pub(crate) due: &'static str,
+    pub(crate) overdue: &'static str,
+    pub(crate) in_conflict: &'static str,
+    pub(crate) flagged: &'static str,
+    pub(crate) any: &'static str,
+    pub(crate) step_count: &'static str,
+    pub(crate) disputes_matching: &'static str,
+    pub(crate) this_page: &'static str,
+    pub(crate) no_disputes: &'static str,
+    pub(crate) fields_heading: &'static str,
+    pub(crate) field: &'static str,
+    pub(crate) value: &'static str,
+    pub(crate) conflicts_heading: &'static str,
+    pub(crate) no_conflicts: &'static str,
+    pub(crate) written_by: &'static str,
+    pub(crate) device_time: &'static str,
+    pub(crate) received: &'static str,
+    pub(crate) clock_suspect: &'static str,
+    pub(crate) desk_value: &'static str,
+    pub(crate) pick_value: &'static str,
+    pub(crate) history_heading: &'static str,
+    pub(crate) step_applied: &'static str,
+    pub(crate) step_overridden: &'static str,
+    pub(crate) step_waiting: &'static str,
+    pub(crate) by: &'static str,
+    pub(crate) letter_number: &'static str,
+    pub(crate) note: &'static str,
+    pub(crate) escalate_to: &'static str,
+    pub(crate) mediations_heading: &'static str,
+    pub(crate) no_mediations: &'static str,
+    pub(crate) steps_heading: &'static str,
+    pub(crate) no_steps: &'static str,
+    pub(crate) done_resolved: &'static str,
+    pub(crate) done_step: &'static str,
 }
 
 /// 简体中文.
@@ -388,6 +453,51 @@ pub(crate) const ZH: Texts = Texts {
     filter: "筛选",
     first_page: "最新",
     no_rows: "没有符合条件的记录。",
+    nav_disputes: "纠纷",
+    disputes_title: "纠纷",
+    dispute_title: "纠纷详情",
+    dispute_id: "编号",
+    stage: "阶段",
+    category: "类别",
+    risk: "风险等级",
+    owner: "属地",
+    owner_optional: "仅限属地（可选，编码）",
+    handler: "承办部门",
+    registered: "登记时间",
+    due: "期限",
+    overdue: "已逾期",
+    in_conflict: "有冲突",
+    flagged: "有被覆盖的步骤",
+    any: "全部",
+    step_count: "步骤数",
+    disputes_matching: "件符合条件",
+    this_page: "本页",
+    no_disputes: "没有符合条件的纠纷。",
+    fields_heading: "登记内容",
+    field: "字段",
+    value: "值",
+    conflicts_heading: "冲突",
+    no_conflicts: "没有字段存在冲突。",
+    written_by: "填写人",
+    device_time: "设备时间",
+    received: "服务器接收",
+    clock_suspect: "设备时钟可疑",
+    desk_value: "管理台填写",
+    pick_value: "选用此值",
+    history_heading: "处理经过",
+    step_applied: "已生效",
+    step_overridden: "被覆盖",
+    step_waiting: "等待前序步骤",
+    by: "经办",
+    letter_number: "文号",
+    note: "说明",
+    escalate_to: "上报至",
+    mediations_heading: "调解记录",
+    no_mediations: "暂无调解记录。",
+    steps_heading: "办理",
+    no_steps: "当前阶段没有可在管理台办理的步骤。",
+    done_resolved: "冲突已处理，各终端同步后采用所选值。",
+    done_step: "步骤已办理。",
 };
 
 /// English.
@@ -511,6 +621,51 @@ pub(crate) const EN: Texts = Texts {
     filter: "Filter",
     first_page: "Newest",
     no_rows: "No row matches.",
+    nav_disputes: "Disputes",
+    disputes_title: "Disputes",
+    dispute_title: "Dispute",
+    dispute_id: "Id",
+    stage: "Stage",
+    category: "Category",
+    risk: "Risk",
+    owner: "Owner",
+    owner_optional: "Owner only (optional, code)",
+    handler: "Handling department",
+    registered: "Registered",
+    due: "Due",
+    overdue: "Overdue",
+    in_conflict: "In conflict",
+    flagged: "Overridden steps",
+    any: "Any",
+    step_count: "Steps",
+    disputes_matching: "match",
+    this_page: "on this page",
+    no_disputes: "No dispute matches.",
+    fields_heading: "Fields",
+    field: "Field",
+    value: "Value",
+    conflicts_heading: "Conflicts",
+    no_conflicts: "No field is in conflict.",
+    written_by: "Written by",
+    device_time: "Device time",
+    received: "Received",
+    clock_suspect: "device clock suspect",
+    desk_value: "written at the desk",
+    pick_value: "Keep this value",
+    history_heading: "History",
+    step_applied: "applied",
+    step_overridden: "overridden",
+    step_waiting: "waiting",
+    by: "By",
+    letter_number: "Letter number",
+    note: "Note",
+    escalate_to: "Escalate to",
+    mediations_heading: "Mediation sessions",
+    no_mediations: "No mediation sessions.",
+    steps_heading: "Take a step",
+    no_steps: "No desk step fits this stage.",
+    done_resolved: "Conflict settled: handsets take the chosen value when they sync.",
+    done_step: "Step taken.",
 };
 
 #[cfg(test)]

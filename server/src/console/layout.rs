@@ -14,6 +14,8 @@ use super::session::Admin;
 pub(crate) enum Section {
     /// 今日.
     Today,
+    /// 纠纷.
+    Disputes,
     /// 台帐.
     Ledgers,
     /// 人员与设备.
@@ -59,12 +61,12 @@ pub(crate) fn page(admin: &Admin, section: Section, title: &str, body: Markup) -
     let (lang, user) = (admin.lang, &admin.user);
     let t = lang.texts();
     let mut links = vec![(Section::Today, "/console/today", t.nav_today)];
+    links.push((Section::Disputes, "/console/disputes", t.nav_disputes));
     links.push((Section::Ledgers, "/console/ledgers", t.nav_ledgers));
     links.push((Section::People, "/console/people", t.nav_people));
     if policy::may_audit(user) {
         links.push((Section::Audit, "/console/audit", t.nav_audit));
     }
-    // 矛盾纠纷 (disputes) joins here once the dispute service lands.
     links.push((Section::Account, "/console/account", t.nav_account));
     html! {
         (DOCTYPE)

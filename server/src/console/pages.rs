@@ -3,6 +3,7 @@
 
 mod account;
 mod audit;
+mod disputes;
 mod ledgers;
 mod login;
 mod people;
@@ -25,6 +26,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(login::configure)
         .configure(account::configure)
         .configure(today::configure)
+        .configure(disputes::configure)
         .configure(ledgers::configure)
         .configure(people::configure)
         .configure(audit::configure);

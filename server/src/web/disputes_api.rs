@@ -37,18 +37,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/admin/disputes/{id}/steps").route(web::post().to(step)));
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    place: Option<String>,
-    stage: Option<String>,
-    category: Option<String>,
-    risk: Option<String>,
-    owner: Option<String>,
-    overdue: Option<String>,
-    flagged: Option<String>,
-    conflict: Option<String>,
-    before: Option<String>,
-    limit: Option<String>,
+/// A list's query as text, before it is checked (the console's list page
+/// reads the same parameters).
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    pub(crate) place: Option<String>,
+    pub(crate) stage: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) risk: Option<String>,
+    pub(crate) owner: Option<String>,
+    pub(crate) overdue: Option<String>,
+    pub(crate) flagged: Option<String>,
+    pub(crate) conflict: Option<String>,
+    pub(crate) before: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 fn invalid(field: &str, what: &str) -> ApiError {
@@ -64,16 +66,19 @@ fn flag(field: &str, text: Option<String>) -> Result<Option<bool>, ApiError> {
     .transpose()
 }
 
-fn parse_id(text: &str) -> Result<RecordId, ApiError> {
+/// A dispute's id from a path; anything else is `not_found`.
+pub(crate) fn parse_id(text: &str) -> Result<RecordId, ApiError> {
     text.parse().map_err(|_| ApiError::new(ErrorCode::NotFound, "no such dispute"))
 }
 
-fn parse_dot(field: &str, text: &str) -> Result<Dot, ApiError> {
+/// A value's or step's `DEVICE:COUNTER` id, or `invalid_request` naming `field`.
+pub(crate) fn parse_dot(field: &str, text: &str) -> Result<Dot, ApiError> {
     text.parse().map_err(|_| invalid(field, "expected a DEVICE:COUNTER id as the dispute's detail shows"))
 }
 
 impl ListQuery {
-    fn into_query(self) -> Result<DisputeQuery, ApiError> {
+    /// The service's query, or `invalid_request` naming the bad parameter.
+    pub(crate) fn into_query(self) -> Result<DisputeQuery, ApiError> {
         let place = self.place.filter(|p| !p.is_empty()).ok_or_else(|| invalid("place", "name the place"))?;
         let stage = self
             .stage
