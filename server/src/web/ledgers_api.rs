@@ -113,24 +113,7 @@ async fn corrections(
     query: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let MonthQuery { place, month, format, sheet } = query.into_inner();
-    corrections_file(&state, &who.caller(), &place, &month, format, sheet).await
-}
-
-/// A locked month's corrections as a file to download, for `caller` (the
-/// admin API and the console).
-pub(crate) async fn corrections_file(
-    state: &AppState,
-    caller: &Caller,
-    place: &str,
-    month: &str,
-    format: Option<String>,
-    sheet: Option<usize>,
-) -> Result<HttpResponse, ApiError> {
-    let month: Month = month.parse().map_err(|e| invalid("month", e))?;
-    let format = format_of(format)?;
-    let corrections = state.service.month_corrections(caller, place, month).await?;
-    let name = format!("corrections-{place}-{month}");
-    download(Source::Corrections(corrections), format, sheet, name).await
+    month_file(&state, &who.caller(), MonthFile::Corrections, &place, &month, format, sheet).await
 }
 
 fn invalid(field: &str, what: String) -> ApiError {
@@ -147,14 +130,24 @@ async fn month(
     query: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let MonthQuery { place, month, format, sheet } = query.into_inner();
-    month_file(&state, &who.caller(), &place, &month, format, sheet).await
+    month_file(&state, &who.caller(), MonthFile::Ledgers, &place, &month, format, sheet).await
 }
 
-/// The month's ledgers of `place` as a file to download: what
-/// `/v1/admin/ledgers/month` answers, for the console's export buttons too.
+/// Which file of a place's month to download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MonthFile {
+    /// The month's table and register (`/v1/admin/ledgers/month`).
+    Ledgers,
+    /// A locked month's corrections (`/v1/admin/ledgers/corrections`).
+    Corrections,
+}
+
+/// `what` of `place`'s month as a file to download, for `caller`: what the
+/// admin API answers, and the console's export buttons too.
 pub(crate) async fn month_file(
     state: &AppState,
     caller: &Caller,
+    what: MonthFile,
     place: &str,
     month: &str,
     format: Option<String>,
@@ -162,9 +155,15 @@ pub(crate) async fn month_file(
 ) -> Result<HttpResponse, ApiError> {
     let month: Month = month.parse().map_err(|e| invalid("month", e))?;
     let format = format_of(format)?;
-    let ledgers = state.service.month_ledgers(caller, place, month).await?;
-    let name = format!("ledger-{place}-{month}");
-    download(Source::Month(ledgers), format, sheet, name).await
+    let (source, name) = match what {
+        MonthFile::Ledgers => {
+            (Source::Month(state.service.month_ledgers(caller, place, month).await?), "ledger")
+        }
+        MonthFile::Corrections => {
+            (Source::Corrections(state.service.month_corrections(caller, place, month).await?), "corrections")
+        }
+    };
+    download(source, format, sheet, format!("{name}-{place}-{month}")).await
 }
 
 async fn ranking(

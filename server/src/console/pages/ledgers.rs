@@ -20,7 +20,7 @@ use super::super::session::Admin;
 use super::super::table::{self, Window};
 use super::{enc, local_time, place_name, place_options, places, respond, see_other};
 use crate::web::AppState;
-use crate::web::ledgers_api;
+use crate::web::ledgers_api::{self, MonthFile};
 
 /// Register rows per page.
 const REGISTER_PAGE: usize = 100;
@@ -229,7 +229,7 @@ async fn corrections_export(
     query: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, Failure> {
     let MonthQuery { place, month } = query.into_inner();
-    ledgers_api::corrections_file(&state, &admin.caller(), &place, &month, None, None)
+    ledgers_api::month_file(&state, &admin.caller(), MonthFile::Corrections, &place, &month, None, None)
         .await
         .or_page(admin.lang)
 }
@@ -249,5 +249,7 @@ async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, Failure> {
     let ExportQuery { place, month, format, sheet } = query.into_inner();
-    ledgers_api::month_file(&state, &admin.caller(), &place, &month, format, sheet).await.or_page(admin.lang)
+    ledgers_api::month_file(&state, &admin.caller(), MonthFile::Ledgers, &place, &month, format, sheet)
+        .await
+        .or_page(admin.lang)
 }
