@@ -4,6 +4,11 @@
 //! in-process over the data directory (b) filled: the first list after the
 //! service starts (which reads every dispute into the desk's index) once,
 //! then every case after one warm-up, [`REPEATS`] runs, as min and median.
+//!
+//! Then the console's ledgers page's two reads over the county: a month's
+//! ledgers (`Service::month_ledgers`: the table and the register) and the
+//! 12-month trend (`Service::ledger_trend`), the first after the start
+//! (which reads every record into the ledgers' index) once, then warm.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gridsync_proto::{RecordId, Stage};
 use gridsync_server::operator::Operator;
+use gridsync_server_core::ledger::Month;
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::disputes::DisputeQuery;
 
@@ -45,8 +51,12 @@ fn time<T>(mut work: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(T, Du
     Ok((last, runs[0], runs[REPEATS / 2]))
 }
 
-/// Measures the desk over the server data in `data`, for `place`.
-pub(crate) fn run(data: &Path, place: &str) -> anyhow::Result<Vec<Timed>> {
+/// Months in the console's chart.
+const TREND_MONTHS: u8 = 12;
+
+/// Measures the desk over the server data in `data`, for `place`, and the
+/// console's ledgers page for `month`.
+pub(crate) fn run(data: &Path, place: &str, month: Month) -> anyhow::Result<Desk> {
     let op = Operator::open_default(data)?;
     let list = |query: DisputeQuery| op.run(op.service().list_disputes(&Caller::Operator, query));
     let base = DisputeQuery { place: place.to_owned(), limit: 50, ..DisputeQuery::default() };
@@ -85,16 +95,60 @@ pub(crate) fn run(data: &Path, place: &str) -> anyhow::Result<Vec<Timed>> {
     let (detail, min, median) = time(|| op.run(op.service().dispute(&Caller::Operator, id)))?;
     let steps = detail.lifecycle.map_or(0, |l| l.steps.len());
     out.push(Timed { what: format!("one dispute in full ({steps} steps)"), total: 1, lines: 1, min, median });
-    Ok(out)
+
+    // The ledgers page: its month (total = register rows, lines = table lines).
+    let ledgers = || op.run(op.service().month_ledgers(&Caller::Operator, place, month));
+    let (rss_before, started) = (resident_bytes(), Instant::now());
+    let first = ledgers()?;
+    let cold = started.elapsed();
+    let index_bytes = resident_bytes().zip(rss_before).map(|(after, before)| after.saturating_sub(before));
+    let (rows, lines) = (first.rows.len(), first.table.lines.len());
+    out.push(Timed {
+        what: format!("ledgers {month}, first after a start"),
+        total: rows,
+        lines,
+        min: cold,
+        median: cold,
+    });
+    let (_, min, median) = time(ledgers)?;
+    out.push(Timed { what: format!("ledgers {month}"), total: rows, lines, min, median });
+    let trend = || op.run(op.service().ledger_trend(&Caller::Operator, place, month, TREND_MONTHS));
+    let (points, min, median) = time(trend)?;
+    out.push(Timed {
+        what: format!("{TREND_MONTHS}-month trend to {month}"),
+        total: points.len(),
+        lines: points.len(),
+        min,
+        median,
+    });
+    Ok(Desk { timed: out, index_bytes })
+}
+
+/// What (g) measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Desk {
+    /// Each case.
+    pub(crate) timed: Vec<Timed>,
+    /// How much the process's resident memory grew at the first ledgers
+    /// read (the ledgers' index), where the system tells.
+    pub(crate) index_bytes: Option<u64>,
+}
+
+/// This process's resident set size (Linux: `/proc/self/status`).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Prints the figures.
-pub(crate) fn report(timed: &[Timed], disputes: u64) {
+pub(crate) fn report(desk: &Desk, disputes: u64) {
     println!(
-        "(g)  the dispute desk over the county's {disputes} disputes, in-process, min / median of {REPEATS}:"
+        "(g)  the dispute desk and the ledgers page over the county's {disputes} disputes, in-process, min / median of {REPEATS}:"
     );
     println!("     {:<36} | {:>6} | {:>5} | {:>8} | {:>8}", "case", "total", "lines", "min ms", "med ms");
-    for t in timed {
+    for t in &desk.timed {
         println!(
             "     {:<36} | {:>6} | {:>5} | {:>8.1} | {:>8.1}",
             t.what,
@@ -102,6 +156,12 @@ pub(crate) fn report(timed: &[Timed], disputes: u64) {
             t.lines,
             t.min.as_secs_f64() * 1e3,
             t.median.as_secs_f64() * 1e3
+        );
+    }
+    if let Some(bytes) = desk.index_bytes {
+        println!(
+            "     the ledgers' index: resident memory grew {:.1} MiB at its first read",
+            bytes as f64 / 1048576.0
         );
     }
 }

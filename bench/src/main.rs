@@ -20,7 +20,8 @@
 //!   and the quarters' rankings exported for the county, each timed with its
 //!   peak memory (`export`);
 //! * **(g)** with `--desk`: the dispute desk's list pages and one dispute in
-//!   full over the county's disputes, timed (`desk`).
+//!   full over the county's disputes, and the console's ledgers page's
+//!   reads (a month's ledgers, the 12-month trend), timed (`desk`).
 //!
 //! ```text
 //! cargo run --release -p gridsync-bench -- --help
@@ -48,6 +49,7 @@ use clap::Parser;
 use gridsync_proto::Date;
 use gridsync_proto::date::{CHINA_UTC_OFFSET_MINUTES, DAY_MS};
 use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::ledger::Month;
 
 use deployment::{Deployment, TOWNSHIP_ADMIN};
 use report::{Pulls, Round};
@@ -110,8 +112,8 @@ struct Args {
     /// peak memory. A county-year: --devices 64 --days 365 --dispute-rate 0.45.
     #[arg(long)]
     export: bool,
-    /// (g): after the first round, time the dispute desk's list pages and
-    /// one dispute in full over the county's disputes.
+    /// (g): after the first round, time the dispute desk's list pages, one
+    /// dispute in full, and the console's ledgers page's reads over the county.
     #[arg(long)]
     desk: bool,
     /// Internal: one export of (f), in a process of its own.
@@ -220,7 +222,10 @@ fn main() -> anyhow::Result<()> {
             report::exports(&exported, &summary);
         }
         if args.desk && n == 1 {
-            let timed = desk::run(&data, deployment::COUNTY)?;
+            let (year, month, _) = last_day.ymd();
+            let this = Month::new(year, month).context("the workload's last month")?;
+            // The last whole month, as an admin opens it early the next one.
+            let timed = desk::run(&data, deployment::COUNTY, this.previous())?;
             desk::report(&timed, summary.stats.disputes);
         }
         drop(dir);

@@ -99,7 +99,7 @@ pub use identity::{
     enrollment_codes_are_single_use, revocation_keeps_the_first_time_and_deactivation_revokes,
     sessions_expire, users_are_stored_and_assigned,
 };
-pub use ledgers::months_lock_once_and_read_back;
+pub use ledgers::{an_indexed_month_is_the_month_read_whole, months_lock_once_and_read_back};
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
     pull_cursors_are_per_device, push_then_pull_round_trip, records_follow_their_home,
@@ -142,6 +142,7 @@ pub const CASES: &[&str] = &[
     "audit_chain_links_every_row",
     "daily_reports_are_read_back",
     "months_lock_once_and_read_back",
+    "an_indexed_month_is_the_month_read_whole",
 ];
 
 /// Runs one case on a fresh storage from `factory`, in its own
@@ -201,6 +202,7 @@ macro_rules! conformance_suite {
             audit_chain_links_every_row,
             daily_reports_are_read_back,
             months_lock_once_and_read_back,
+            an_indexed_month_is_the_month_read_whole,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -88,10 +88,11 @@ use gridsync_proto::{Date, Role};
 use serde::{Deserialize, Serialize};
 
 pub use correction::{Corrections, LateRecords, Reason};
-pub(crate) use dispute::NO_CATEGORY;
+pub(crate) use dispute::{Dispute, NO_CATEGORY};
 pub use lines::LineKind;
 pub use lock::{LockStamp, LockedMonth, SubtreeMonths};
 pub use month::MonthLedger;
+pub(crate) use month::{Rows, WorkTally};
 pub use period::{Month, Period, Quarter};
 pub use ranking::{QuarterRanking, RankBy, RankEntry, RankFigures, Ranked, Ranking, Rankings};
 pub use register::{RegisterHead, RegisterRow, StageDates};

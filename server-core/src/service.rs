@@ -128,6 +128,9 @@ pub struct Service {
     paging: Arc<Mutex<HashMap<ActorId, sync::pull::Paging>>>,
     /// The dispute desk's lines, brought up to date before each list.
     disputes: Arc<Mutex<disputes::list::DisputeIndex>>,
+    /// What the ledgers read of the records, brought up to date before each
+    /// live month (taken before the snapshot: see [`ledgers::index`]).
+    ledger_index: Arc<tokio::sync::Mutex<ledgers::index::LedgerIndex>>,
     started_ms: u64,
 }
 
@@ -159,6 +162,9 @@ impl Service {
             settings,
             paging: Arc::default(),
             disputes: Arc::default(),
+            ledger_index: Arc::new(tokio::sync::Mutex::new(ledgers::index::LedgerIndex::new(
+                settings.utc_offset_minutes,
+            ))),
             started_ms: crate::clock::now_ms(),
         }
     }

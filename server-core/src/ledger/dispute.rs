@@ -59,13 +59,15 @@ pub(crate) struct StepLine {
     pub(crate) unit: Option<String>,
 }
 
-/// A dispute read for the ledgers.
-#[derive(Debug)]
-pub(crate) struct Dispute<'r> {
-    pub(crate) record: &'r RecordState,
+/// A dispute read for the ledgers: everything they use of its record, owned,
+/// so that it can be kept between reads ([`crate::service`]'s ledger index).
+#[derive(Debug, Clone)]
+pub(crate) struct Dispute {
     pub(crate) id: RecordId,
     /// The place where it was registered (its first owner).
     pub(crate) registered_at: String,
+    /// Its state as registered: found, owned by that place.
+    pub(crate) registered: Snapshot,
     /// When it was registered: its creation's hybrid clock time (ms).
     pub(crate) registered_ms: i64,
     pub(crate) category: String,
@@ -76,6 +78,39 @@ pub(crate) struct Dispute<'r> {
     pub(crate) mediations: Vec<i64>,
     /// Every step in fold order, then the waiting ones.
     pub(crate) steps: Vec<StepLine>,
+    /// The register's columns read straight from the record.
+    pub(crate) fields: RegisterFields,
+}
+
+/// The fields of a dispute's record the register shows as they are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegisterFields {
+    /// 来源, when given.
+    pub(crate) source: Option<String>,
+    /// 当事人, as recorded (masked when the register is written).
+    pub(crate) parties: Option<Value>,
+    /// 简要情况, when given.
+    pub(crate) summary: Option<String>,
+    /// 风险等级.
+    pub(crate) risk: Option<i64>,
+}
+
+impl RegisterFields {
+    fn of(record: &RecordState) -> Self {
+        let text = |field: &str| match record.value(field) {
+            Some(Value::Text(t)) if !t.trim().is_empty() => Some(t.clone()),
+            _ => None,
+        };
+        Self {
+            source: text("source"),
+            parties: record.value("parties").cloned(),
+            summary: text("summary"),
+            risk: match record.value("risk") {
+                Some(Value::Int(r)) => Some(*r),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Where a dispute record was registered, read without folding its
@@ -92,10 +127,10 @@ pub(crate) fn ms(millis: u64) -> i64 {
     i64::try_from(millis).unwrap_or(i64::MAX)
 }
 
-impl<'r> Dispute<'r> {
+impl Dispute {
     /// Reads a dispute record; `None` for other kinds and for a dispute
     /// whose creation (with its registration place) has not arrived.
-    pub(crate) fn of(record: &'r RecordState) -> Option<Self> {
+    pub(crate) fn of(record: &RecordState) -> Option<Self> {
         if record.kind() != RecordKind::Dispute {
             return None;
         }
@@ -158,8 +193,8 @@ impl<'r> Dispute<'r> {
             .collect();
         mediations.sort_unstable();
         Some(Self {
-            record,
             id: record.id(),
+            registered: Snapshot { stage: Stage::Found, owner: registered_at.clone(), handler: None },
             registered_at,
             registered_ms,
             category,
@@ -167,6 +202,7 @@ impl<'r> Dispute<'r> {
             assists,
             mediations,
             steps,
+            fields: RegisterFields::of(record),
         })
     }
 
@@ -177,10 +213,10 @@ impl<'r> Dispute<'r> {
     }
 
     /// The state after the first `k` moves.
-    pub(crate) fn state(&self, k: usize) -> Snapshot {
+    pub(crate) fn state(&self, k: usize) -> &Snapshot {
         match k.checked_sub(1).and_then(|i| self.moves.get(i)) {
-            Some(m) => m.after.clone(),
-            None => Snapshot { stage: Stage::Found, owner: self.registered_at.clone(), handler: None },
+            Some(m) => &m.after,
+            None => &self.registered,
         }
     }
 
@@ -210,9 +246,9 @@ impl<'r> Dispute<'r> {
         let start = before.then(|| self.state(ks));
         let end = self.state(ke);
         let found = !before;
-        let carried = start.as_ref().is_some_and(|s| s.stage != Stage::Closed);
+        let carried = start.is_some_and(|s| s.stage != Stage::Closed);
         let on_books = found || carried;
-        let pending = found || start.as_ref().is_some_and(|s| !s.stage.is_resolved());
+        let pending = found || start.is_some_and(|s| !s.stage.is_resolved());
         let resolved = pending && end.stage.is_resolved();
         let events = &self.moves[ks..ke];
         let any = |a: Action| events.iter().any(|m| m.action == a);
@@ -286,9 +322,9 @@ pub(crate) struct InPeriod<'d> {
     /// Mediation sessions in the period (for disputes on the books).
     pub(crate) sessions: u64,
     /// Its state at the period's start, if registered before it.
-    pub(crate) start: Option<Snapshot>,
+    pub(crate) start: Option<&'d Snapshot>,
     /// Its state at the period's end.
-    pub(crate) end: Snapshot,
+    pub(crate) end: &'d Snapshot,
     /// How many moves lie before the period's end.
     pub(crate) end_cut: usize,
 }

@@ -16,6 +16,24 @@ use super::table::{DisputeFigures, MonthTable, TableLine, WorkFigures};
 use super::{LedgerError, MonthParams, register};
 use crate::service::reports::{Completeness, Filing, WorkerLine};
 
+/// Whether counting a dispute builds its register row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Build it: the register is wanted.
+    Built,
+    /// Count the figures only (a trend).
+    Skipped,
+}
+
+/// The patrols and visits of one grid in one month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WorkTally {
+    /// Patrols started in the month.
+    pub(crate) patrols: u32,
+    /// Visits made in the month.
+    pub(crate) visits: u32,
+}
+
 /// A place's month in the making.
 #[derive(Debug)]
 pub struct MonthLedger<'d> {
@@ -85,16 +103,28 @@ impl<'d> MonthLedger<'d> {
     }
 
     fn add_dispute(&mut self, record: &RecordState) -> Option<RegisterRow> {
-        let d = Dispute::of(record)?;
+        self.add_read_dispute(&Dispute::of(record)?, Rows::Built)
+    }
+
+    /// Counts a dispute already read ([`Dispute::of`]) as [`Self::add`]
+    /// counts its record; answers its register row if `rows` asks for it.
+    pub(crate) fn add_read_dispute(&mut self, d: &Dispute, rows: Rows) -> Option<RegisterRow> {
         let line = self.lines.line_of(&d.registered_at)?;
         let f = d.within(self.period)?;
         if !f.on_books() {
             // Closed before the month: nothing of it counts.
             return None;
         }
-        self.categories[line].entry(d.category.clone()).or_default().count(&f, self.dir);
+        let categories = &mut self.categories[line];
+        match categories.get_mut(&d.category) {
+            Some(figures) => figures.count(&f, self.dir),
+            None => categories.entry(d.category.clone()).or_default().count(&f, self.dir),
+        }
+        if rows == Rows::Skipped {
+            return None;
+        }
         Some(RegisterRow::build(
-            &d,
+            d,
             &f,
             (&self.lines.heads[line], line),
             self.dir,
@@ -102,6 +132,16 @@ impl<'d> MonthLedger<'d> {
             self.period.end_ms,
             self.params.utc_offset_minutes,
         ))
+    }
+
+    /// Counts `tally`, the patrols and visits of the month in `grid`, as
+    /// [`Self::add`] counts them one record at a time (a grid outside the
+    /// place is passed over). Give each grid's tally for the month once.
+    pub(crate) fn add_work(&mut self, grid: &str, tally: WorkTally) {
+        if let Some(line) = self.lines.line_of(grid) {
+            self.work[line].patrols += u64::from(tally.patrols);
+            self.work[line].visits += u64::from(tally.visits);
+        }
     }
 
     /// Counts one day's daily-report completeness for the place (from

@@ -182,7 +182,14 @@ impl<'d> QuarterRanking<'d> {
     /// Counts one record (anything but a dispute registered within the
     /// place is passed over).
     pub fn add(&mut self, record: &RecordState) {
-        let Some(d) = Dispute::of(record) else { return };
+        if let Some(d) = Dispute::of(record) {
+            self.add_read(&d);
+        }
+    }
+
+    /// Counts a dispute already read ([`Dispute::of`]), as [`Self::add`]
+    /// counts its record.
+    pub(crate) fn add_read(&mut self, d: &Dispute) {
         if !self.dir.is_within(&d.registered_at, Some(&self.params.place)) {
             return;
         }
@@ -196,7 +203,6 @@ impl<'d> QuarterRanking<'d> {
         }
         let held = f
             .start
-            .as_ref()
             .filter(|s| matches!(s.stage, Stage::Transferred | Stage::Handling | Stage::ClosureRequested))
             .and_then(|s| s.handler.as_deref());
         let mut units: BTreeSet<&str> = f.transfers.iter().copied().collect();

@@ -10,7 +10,7 @@
 //! records already in that order can stream the rows straight to a writer.
 
 use gridsync_proto::dispute::StepStatus;
-use gridsync_proto::{Action, Directory, RecordId, Stage, Value};
+use gridsync_proto::{Action, Directory, RecordId, Stage};
 use serde::{Deserialize, Serialize};
 
 use super::dispute::{Dispute, InPeriod, Move};
@@ -118,7 +118,7 @@ impl RegisterRow {
 
     /// Builds the row of a dispute on the books.
     pub(crate) fn build(
-        d: &Dispute<'_>,
+        d: &Dispute,
         f: &InPeriod<'_>,
         line: (&LineHead, usize),
         dir: &Directory,
@@ -126,11 +126,6 @@ impl RegisterRow {
         end_ms: i64,
         offset: i32,
     ) -> Self {
-        let record = d.record;
-        let text = |field: &str| match record.value(field) {
-            Some(Value::Text(t)) if !t.trim().is_empty() => Some(t.clone()),
-            _ => None,
-        };
         let steps = d
             .steps
             .iter()
@@ -154,7 +149,7 @@ impl RegisterRow {
                 line
             })
             .collect();
-        let end = &f.end;
+        let end = f.end;
         Self {
             id: d.id,
             line: line.0.code.clone(),
@@ -164,13 +159,10 @@ impl RegisterRow {
             registered_at_name: place_name(dir, &d.registered_at),
             registered_ms: d.registered_ms,
             category: d.category.clone(),
-            source: text("source"),
-            parties: mask::parties(record.value("parties"), disclosure),
-            summary: if disclosure == Disclosure::Names { text("summary") } else { None },
-            risk: match record.value("risk") {
-                Some(Value::Int(r)) => Some(*r),
-                _ => None,
-            },
+            source: d.fields.source.clone(),
+            parties: mask::parties(d.fields.parties.as_ref(), disclosure),
+            summary: if disclosure == Disclosure::Names { d.fields.summary.clone() } else { None },
+            risk: d.fields.risk,
             stages: StageDates::of(&d.moves[..f.end_cut]),
             owner: end.owner.clone(),
             owner_name: place_name(dir, &end.owner),

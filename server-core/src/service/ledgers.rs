@@ -12,14 +12,20 @@
 //! A **locked** month ([`super::locks`]) is answered from its lock: the
 //! same ledgers, as of the lock's position, whatever arrived since.
 //!
+//! A live month is computed from the ledgers' index ([`index`]): what the
+//! ledgers read of the records, kept in memory and brought up to the
+//! snapshot before each read, so that a month costs what it holds.
+//!
 //! Who may: administrators, county and township administrators and
 //! auditors, for a place within their scope (and the operator). The
 //! parties' names are masked for the roles [`crate::policy::sees_party_names`]
 //! refuses. Every ledger read is audited (`ledger.month`, `ledger.ranking`),
 //! as any export of the ledgers is.
 
+pub(crate) mod index;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use gridsync_proto::{Date, Directory, ErrorCode, RecordKind, RecordState, Role};
 
@@ -29,10 +35,11 @@ use crate::error::{CoreError, CoreResult, Refusal, StorageError};
 use crate::home;
 use crate::ledger::{
     AsOf, LedgerError, LockedMonth, Month, MonthLedger, MonthParams, MonthTable, Quarter, QuarterParams,
-    QuarterRanking, Rankings, RegisterRow, register, sheet::Book,
+    QuarterRanking, Rankings, RegisterRow, Rows, register, sheet::Book,
 };
 use crate::service::reports;
 use crate::storage::{ReadTx, StorageExt, StorageResult};
+use index::LedgerIndex;
 
 /// A month's ledgers for a place: the table and the register's rows, in
 /// their canonical order.
@@ -52,7 +59,7 @@ impl MonthLedgers {
 }
 
 /// The record kinds the ledgers read.
-const LEDGER_KINDS: [RecordKind; 3] = [RecordKind::Dispute, RecordKind::Patrol, RecordKind::Visit];
+pub(crate) const LEDGER_KINDS: [RecordKind; 3] = [RecordKind::Dispute, RecordKind::Patrol, RecordKind::Visit];
 
 impl Service {
     /// `place`'s ledgers of `month`, as of the log's current safe position.
@@ -76,18 +83,17 @@ impl Service {
         month: Month,
         read: Arc<AtomicU64>,
     ) -> CoreResult<MonthLedgers> {
-        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
         let result = self
-            .storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                let reader = authorize(&caller2, &dir, &place2)?;
-                if let Some(locked) = locked_month(tx, &dir, &place2, month)? {
+            .read_indexed(move |tx, dir, index| {
+                let reader = authorize(&caller2, dir, &place2)?;
+                if let Some(locked) = locked_month(tx, dir, &place2, month)? {
                     let (table, rows) = locked.for_reader(reader);
                     return Ok(MonthLedgers { table, rows });
                 }
-                live_month(tx, &dir, &place2, month, offset, reader, &read)
+                index.catch_up(tx, &read)?;
+                live_month(tx, dir, index, &place2, month, offset, reader)
             })
             .await;
         let ledgers = self.audited(caller, "ledger.month", place, result).await?;
@@ -98,28 +104,28 @@ impl Service {
     }
 
     /// The townships and departments of `place` ranked for `quarter`, as of
-    /// the log's current safe position. Refused as [`Self::month_ledgers`].
+    /// the log's current safe position, from the ledgers' index. Refused as
+    /// [`Self::month_ledgers`].
     pub async fn quarter_rankings(
         &self,
         caller: &Caller,
         place: &str,
         quarter: Quarter,
     ) -> CoreResult<Rankings> {
-        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
         let read = self
-            .storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                authorize(&caller2, &dir, &place2)?;
+            .read_indexed(move |tx, dir, index| {
+                authorize(&caller2, dir, &place2)?;
+                index.catch_up(tx, &AtomicU64::default())?;
                 let params = QuarterParams {
                     place: place2.clone(),
                     quarter,
                     utc_offset_minutes: offset,
                     as_of: as_of(tx)?,
                 };
-                let mut ranking = QuarterRanking::new(&dir, params).map_err(refused)?;
-                stream(tx, RecordKind::Dispute, &mut |bytes| decode(bytes).map(|s| ranking.add(&s)))?;
+                let mut ranking = QuarterRanking::new(dir, params).map_err(refused)?;
+                index.disputes().for_each(|d| ranking.add_read(d));
                 Ok(ranking.finish())
             })
             .await;
@@ -130,25 +136,73 @@ impl Service {
     }
 }
 
-/// `place`'s month computed now from the records of the snapshot, for a
-/// reader with `reader`'s role; counts the records read into `read`.
+impl Service {
+    /// Runs `work` on a read snapshot with the ledgers' index, which `work`
+    /// brings up to the snapshot ([`LedgerIndex::catch_up`]) if it reads
+    /// it. The index is taken before the snapshot, so the snapshot is never
+    /// older than what the index holds.
+    pub(super) async fn read_indexed<T, F>(&self, work: F) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn ReadTx, &Directory, &mut LedgerIndex) -> CoreResult<T> + Send + 'static,
+    {
+        let mut index = self.ledger_index.clone().lock_owned().await;
+        let cache = self.directory.clone();
+        self.storage
+            .read(move |tx| {
+                let (_, dir) = cache.get(tx)?;
+                work(tx, &dir, &mut index)
+            })
+            .await
+    }
+}
+
+/// `place`'s month computed now from `index`, brought up to the snapshot
+/// (as if every record of the snapshot were read), and the daily reports,
+/// for a reader with `reader`'s role.
 pub(super) fn live_month(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    index: &LedgerIndex,
+    place: &str,
+    month: Month,
+    offset: i32,
+    reader: Role,
+) -> CoreResult<MonthLedgers> {
+    let as_of = as_of(tx)?;
+    if as_of.log_position != index.high() {
+        return Err(StorageError::corrupt("the ledgers' index is not at the snapshot's position").into());
+    }
+    let params = MonthParams { place: place.to_owned(), month, utc_offset_minutes: offset, reader, as_of };
+    let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
+    let mut rows = index.feed(&mut ledger, month, Rows::Built);
+    let days = ended_days(month, offset, as_of);
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        for day in reports::daily_span(tx, dir, place, *first, *last, offset)? {
+            ledger.add_completeness(&day).map_err(refused)?;
+        }
+    }
+    register::sort(&mut rows);
+    Ok(MonthLedgers { table: ledger.finish(), rows })
+}
+
+/// `place`'s month read whole from the records of the snapshot, record by
+/// record, as [`live_month`] computes it from the index: what the index is
+/// tested against, counting the records read into `read`.
+#[cfg(any(test, feature = "conformance"))]
+pub(crate) fn month_read_whole(
     tx: &mut dyn ReadTx,
     dir: &Directory,
     place: &str,
     month: Month,
     offset: i32,
     reader: Role,
-    read: &AtomicU64,
 ) -> CoreResult<MonthLedgers> {
     let as_of = as_of(tx)?;
     let params = MonthParams { place: place.to_owned(), month, utc_offset_minutes: offset, reader, as_of };
     let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
     let mut rows = Vec::new();
-    each_state(tx, &mut |state| {
-        read.fetch_add(1, Ordering::Relaxed);
-        rows.extend(ledger.add(state));
-    })?;
+    each_state(tx, &mut |state| rows.extend(ledger.add(state)))?;
     for day in ended_days(month, offset, as_of) {
         let completeness = reports::daily(tx, dir, place, day, offset)?;
         ledger.add_completeness(&completeness).map_err(refused)?;

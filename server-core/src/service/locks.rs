@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsync_proto::{Change, Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
+use super::ledgers::index::LedgerIndex;
 use super::ledgers::{as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused};
 use super::{Caller, Service};
 use crate::audit::Event;
@@ -159,14 +160,12 @@ impl Service {
         month: Month,
         read: Arc<AtomicU64>,
     ) -> CoreResult<Corrections> {
-        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
         let result = self
-            .storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                let reader = authorize(&caller2, &dir, &place2)?;
-                corrections(tx, &dir, &place2, month, offset, reader, &read)
+            .read_indexed(move |tx, dir, index| {
+                let reader = authorize(&caller2, dir, &place2)?;
+                corrections(tx, dir, index, &place2, month, offset, reader, &read)
             })
             .await;
         let corrections = self.audited(caller, "ledger.corrections", place, result).await?;
@@ -242,9 +241,11 @@ fn lock_rows(
 }
 
 /// The corrections of `place`'s locked `month`, read on one snapshot.
+#[allow(clippy::too_many_arguments)]
 fn corrections(
     tx: &mut dyn ReadTx,
     dir: &Directory,
+    index: &mut LedgerIndex,
     place: &str,
     month: Month,
     offset: i32,
@@ -263,7 +264,8 @@ fn corrections(
     let locked_position = table.as_of.log_position;
     let locked_ms = table.locked.as_ref().map_or(table.as_of.time_ms, |s| s.locked_ms);
     let (locked_table, locked_rows) = LockedMonth { table, rows }.for_reader(reader);
-    let now = live_month(tx, dir, place, month, offset, reader, read)?;
+    index.catch_up(tx, read)?;
+    let now = live_month(tx, dir, index, place, month, offset, reader)?;
     let ids = locked_rows.iter().chain(&now.rows).map(|r| r.id);
     let mut late = LateRecords::new(dir, place, month, offset, locked_ms, ids).map_err(refused)?;
     let high = now.table.as_of.log_position;

@@ -3,15 +3,14 @@
 //! them ([`super::ledgers`]), for the console's chart. Same readers and
 //! refusals as the ledgers; audited as `ledger.trend`.
 
-use gridsync_proto::RecordKind;
+use std::sync::atomic::AtomicU64;
 
-use super::ledgers::{as_of, authorize, decode, refused, stream};
+use super::ledgers::{as_of, authorize, refused};
 use super::{Caller, Service, reports};
 use crate::audit::Event;
 use crate::error::CoreResult;
 use crate::ledger::sheet::Ratio;
-use crate::ledger::{Month, MonthLedger, MonthParams};
-use crate::storage::StorageExt;
+use crate::ledger::{Month, MonthLedger, MonthParams, Rows};
 
 /// One month of a place's trend: the two shares the console charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +31,8 @@ pub const MAX_TREND_MONTHS: u8 = 24;
 impl Service {
     /// `place`'s resolution and reporting rates for the `months` months
     /// ending with `last` (oldest first), as the month's ledger computes
-    /// them, from one read snapshot and one pass over the disputes (the
-    /// rates read nothing else of the records) and the daily reports. Refused
+    /// them, from one read snapshot: the ledgers' index brought up to it
+    /// and the daily reports. Refused
     /// as [`Self::month_ledgers`]; audited as `ledger.trend`.
     pub async fn ledger_trend(
         &self,
@@ -43,13 +42,12 @@ impl Service {
         months: u8,
     ) -> CoreResult<Vec<TrendPoint>> {
         let months = months.clamp(1, MAX_TREND_MONTHS);
-        let (caller2, place2, cache) = (caller.clone(), place.to_owned(), self.directory.clone());
+        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
         let result = self
-            .storage
-            .read(move |tx| {
-                let (_, dir) = cache.get(tx)?;
-                let reader = authorize(&caller2, &dir, &place2)?;
+            .read_indexed(move |tx, dir, index| {
+                let reader = authorize(&caller2, dir, &place2)?;
+                index.catch_up(tx, &AtomicU64::default())?;
                 let as_of = as_of(tx)?;
                 let mut wanted = vec![last];
                 while wanted.len() < usize::from(months) {
@@ -66,25 +64,18 @@ impl Service {
                         reader,
                         as_of,
                     };
-                    ledgers.push(MonthLedger::new(&dir, params).map_err(refused)?);
+                    let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
+                    // Only the figures count here, not the register's rows.
+                    index.feed(&mut ledger, *month, Rows::Skipped);
+                    ledgers.push(ledger);
                 }
-                // Both rates come from the disputes and the daily reports
-                // alone: patrols and visits (most of the records) are not read.
-                stream(tx, RecordKind::Dispute, &mut |bytes| {
-                    let state = decode(bytes)?;
-                    for ledger in &mut ledgers {
-                        // Only the figures count here, not the register's rows.
-                        let _ = ledger.add(&state);
-                    }
-                    Ok(())
-                })?;
                 // The days of these months that had ended by the ledger's time.
                 let ended =
                     |d: &gridsync_proto::Date| d.next().is_some_and(|n| n.start_ms(offset) <= as_of.time_ms);
                 let first = wanted[0].first_day();
                 let end = last.days().filter(ended).last();
                 if let Some(end) = end.filter(|e| *e >= first) {
-                    for day in reports::daily_span(tx, &dir, &place2, first, end, offset)? {
+                    for day in reports::daily_span(tx, dir, &place2, first, end, offset)? {
                         let start = day.date.start_ms(offset);
                         if let Some(ledger) = ledgers.iter_mut().find(|l| l.period().contains(start)) {
                             ledger.add_completeness(&day).map_err(refused)?;

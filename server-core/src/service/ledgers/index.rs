@@ -1,0 +1,194 @@
+//! The ledgers' index: what a month's ledgers read of the records, kept in
+//! the service's memory and brought up to date from the log before each
+//! read, so that a month on screen costs what the month holds, not what the
+//! deployment ever recorded.
+//!
+//! A month's ledgers need, of every record, only this: each dispute as the
+//! ledgers read it ([`Dispute`]: its registration, its applied moves, the
+//! few fields the register shows), and each patrol's or visit's grid and
+//! month. The index keeps exactly that — the disputes by id, and the patrols
+//! and visits tallied by month and grid — and reads again only the records
+//! saved after the log position it last read
+//! ([`crate::storage::SyncLogRead::records_updated`]), each replacing what
+//! the index held of it. A month is then computed from the index with the
+//! same [`MonthLedger`] the full read uses, so both give the same ledgers
+//! (tested: `an_indexed_month_is_the_month_read_whole`).
+//!
+//! Reads are serialized on the index (an async mutex taken *before* the
+//! snapshot): each snapshot is at least as new as the one the index was
+//! last brought to, so the index never holds anything newer than the
+//! snapshot it answers with. A log that went backwards (a restore) starts
+//! it afresh, as a restart does.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gridsync_proto::{Date, RecordId, RecordKind, RecordState, Value};
+
+use super::LEDGER_KINDS;
+use crate::error::{CoreResult, StorageError};
+use crate::ledger::{Dispute, Month, MonthLedger, RegisterRow, Rows, WorkTally};
+use crate::storage::ReadTx;
+
+/// What the index holds of one patrol or visit: where and when it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Work {
+    kind: RecordKind,
+    grid: Arc<str>,
+    month: Month,
+}
+
+/// The records as the ledgers read them, as of a log position.
+#[derive(Debug)]
+pub(crate) struct LedgerIndex {
+    /// The deployment's time zone (the months' bounds).
+    utc_offset_minutes: i32,
+    /// The log position read up to.
+    high: u64,
+    /// Each dispute, read.
+    disputes: BTreeMap<RecordId, Dispute>,
+    /// Each patrol and visit that counts in some month.
+    work: HashMap<RecordId, Work>,
+    /// The patrols and visits by month, then grid.
+    tally: BTreeMap<Month, HashMap<Arc<str>, WorkTally>>,
+    /// The grids' codes, each held once.
+    grids: HashSet<Arc<str>>,
+}
+
+impl LedgerIndex {
+    /// An empty index for a deployment `utc_offset_minutes` east of UTC.
+    pub(crate) fn new(utc_offset_minutes: i32) -> Self {
+        Self {
+            utc_offset_minutes,
+            high: 0,
+            disputes: BTreeMap::new(),
+            work: HashMap::new(),
+            tally: BTreeMap::new(),
+            grids: HashSet::new(),
+        }
+    }
+
+    /// The log position the index stands at.
+    pub(crate) fn high(&self) -> u64 {
+        self.high
+    }
+
+    /// Reads the records saved after the last position read, up to the
+    /// snapshot's safe high-water mark, counting them into `read`.
+    pub(crate) fn catch_up(&mut self, tx: &mut dyn ReadTx, read: &AtomicU64) -> CoreResult<()> {
+        let high = tx.high_water()?;
+        if high < self.high {
+            // The log went backwards (restored from a backup): start afresh.
+            *self = Self::new(self.utc_offset_minutes);
+        }
+        if high == self.high {
+            return Ok(());
+        }
+        for kind in LEDGER_KINDS {
+            let mut corrupt = false;
+            tx.records_updated(kind, self.high, high, usize::MAX, &mut |_, bytes| {
+                read.fetch_add(1, Ordering::Relaxed);
+                match RecordState::from_bytes(bytes) {
+                    Ok(record) => self.put(&record),
+                    Err(_) => corrupt = true,
+                }
+            })?;
+            if corrupt {
+                // What was read is kept (each record replaces its own
+                // entry); the position stays, so the next read tries again.
+                return Err(StorageError::corrupt("a record's state").into());
+            }
+        }
+        self.high = high;
+        Ok(())
+    }
+
+    /// Replaces what the index holds of `record` with what it says now.
+    fn put(&mut self, record: &RecordState) {
+        let id = record.id();
+        match record.kind() {
+            RecordKind::Dispute => match Dispute::of(record) {
+                Some(d) => {
+                    self.disputes.insert(id, d);
+                }
+                None => {
+                    self.disputes.remove(&id);
+                }
+            },
+            kind @ (RecordKind::Patrol | RecordKind::Visit) => {
+                let now = self.work_of(record);
+                if self.work.get(&id) == now.as_ref() {
+                    return;
+                }
+                if let Some(before) = self.work.remove(&id) {
+                    self.count(&before, false);
+                }
+                if let Some(now) = now {
+                    debug_assert_eq!(now.kind, kind);
+                    self.count(&now, true);
+                    self.work.insert(id, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Where and when a patrol or visit counts, as [`MonthLedger::add`]
+    /// reads it: its grid, and the month of its start or visit.
+    fn work_of(&mut self, record: &RecordState) -> Option<Work> {
+        let field = match record.kind() {
+            RecordKind::Patrol => "started_ms",
+            RecordKind::Visit => "visited_ms",
+            _ => return None,
+        };
+        let (Some(Value::Text(grid)), Some(Value::Int(at))) = (record.value("grid"), record.value(field))
+        else {
+            return None;
+        };
+        let (year, month, _) = Date::of_millis(*at, self.utc_offset_minutes)?.ymd();
+        let month = Month::new(year, month)?;
+        let grid = match self.grids.get(grid.as_str()) {
+            Some(held) => held.clone(),
+            None => {
+                let new: Arc<str> = Arc::from(grid.as_str());
+                self.grids.insert(new.clone());
+                new
+            }
+        };
+        Some(Work { kind: record.kind(), grid, month })
+    }
+
+    /// Adds (or takes back) one patrol or visit in its month's tally.
+    fn count(&mut self, work: &Work, add: bool) {
+        let grids = self.tally.entry(work.month).or_default();
+        let tally = grids.entry(work.grid.clone()).or_default();
+        let n = if work.kind == RecordKind::Patrol { &mut tally.patrols } else { &mut tally.visits };
+        *n = if add { n.saturating_add(1) } else { n.saturating_sub(1) };
+        if *tally == WorkTally::default() {
+            grids.remove(&work.grid);
+            if grids.is_empty() {
+                self.tally.remove(&work.month);
+            }
+        }
+    }
+
+    /// Every dispute held, by id.
+    pub(crate) fn disputes(&self) -> impl Iterator<Item = &Dispute> {
+        self.disputes.values()
+    }
+
+    /// Feeds `ledger` (of `month`) every record it counts, as a full read
+    /// would; answers the register's rows if `rows` asks for them (in no
+    /// particular order: sort them).
+    pub(crate) fn feed(&self, ledger: &mut MonthLedger<'_>, month: Month, rows: Rows) -> Vec<RegisterRow> {
+        let mut out = Vec::new();
+        for dispute in self.disputes.values() {
+            out.extend(ledger.add_read_dispute(dispute, rows));
+        }
+        for (grid, tally) in self.tally.get(&month).into_iter().flatten() {
+            ledger.add_work(grid, *tally);
+        }
+        out
+    }
+}
