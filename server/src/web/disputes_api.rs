@@ -186,6 +186,21 @@ struct StepBody {
     note: Option<String>,
 }
 
+/// `{action, after?, to?, unit?, letter_number?, note?}`.
+fn step_request(body: &[u8]) -> Result<DeskStep, ApiError> {
+    let body: StepBody = json_body(body)?;
+    let action: Action = body.action.parse().map_err(|e: String| invalid("action", &e))?;
+    let after = body.after.as_deref().map(|a| parse_dot("after", a)).transpose()?;
+    Ok(DeskStep {
+        action,
+        after,
+        to: body.to,
+        unit: body.unit,
+        letter_number: body.letter_number,
+        note: body.note,
+    })
+}
+
 async fn step(
     state: web::Data<AppState>,
     who: Staff,
@@ -193,17 +208,7 @@ async fn step(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let body: StepBody = json_body(&body)?;
-    let action: Action = body.action.parse().map_err(|e: String| invalid("action", &e))?;
-    let after = body.after.as_deref().map(|a| parse_dot("after", a)).transpose()?;
-    let step = DeskStep {
-        action,
-        after,
-        to: body.to,
-        unit: body.unit,
-        letter_number: body.letter_number,
-        note: body.note,
-    };
+    let step = step_request(&body)?;
     Ok(HttpResponse::Ok().json(state.service.take_dispute_step(&who.caller(), id, step).await?))
 }
 
@@ -229,5 +234,15 @@ mod tests {
         ] {
             assert!(resolve_request(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn step_bodies_carry_the_escalation_s_target() {
+        let step = step_request(br#"{"action":"escalate","to":"620802100"}"#).expect("a step");
+        assert_eq!((step.action, step.to.as_deref()), (Action::Escalate, Some("620802100")));
+        let plain = step_request(br#"{"action":"accept"}"#).expect("a step");
+        assert_eq!(plain.to, None);
+        assert!(step_request(br#"{"action":"bribe"}"#).is_err());
+        assert!(step_request(br#"{"action":"accept","after":"nope"}"#).is_err());
     }
 }
