@@ -49,21 +49,39 @@ impl StepBy {
     }
 }
 
-/// Checks that `actor` may take `step` on a dispute they saw in state
-/// `seen`: the step states its author truly, the stage machine allows it,
-/// the actor stands where the step needs, and its details are right.
-pub fn permit(seen: &LifeState, step: &Step, actor: &Actor, dir: &dyn Hierarchy) -> Result<(), RuleError> {
+/// Whether `actor` is on the owner side of a dispute in state `state`: a
+/// field role (worker or administrator) at the owning place or above it.
+/// The owner side changes the dispute's fields and takes its own steps.
+pub fn owner_side(state: &LifeState, actor: &Actor, dir: &dyn Hierarchy) -> bool {
+    actor.is_field_role() && dir.is_within(&state.owner, actor.place.as_deref())
+}
+
+/// The places a dispute owned by `owner` may be escalated to: the place
+/// directly above the owner, one level at a time (none at the top). Steps
+/// naming another place are refused ([`permit`]); forms offer these.
+pub fn escalation_targets(owner: &str, dir: &dyn Hierarchy) -> Vec<String> {
+    dir.parent(owner).map(str::to_owned).into_iter().collect()
+}
+
+/// Checks that the stage of a dispute in state `seen` allows `action` and
+/// that `actor` stands where `action` needs (the table above), whatever
+/// the step's details: what a form may offer. [`permit`] checks a whole
+/// step.
+pub fn may_take(
+    seen: &LifeState,
+    action: Action,
+    actor: &Actor,
+    dir: &dyn Hierarchy,
+) -> Result<(), RuleError> {
     let step_field = Some(STEP_ENTRY);
-    if step.by != StepBy::of(actor, dir) {
+    if !seen.allows(action) {
         return Err(RuleError::new(
-            ErrorCode::Forbidden,
+            ErrorCode::InvalidTransition,
             step_field,
-            "the step's author details do not match the user's role and assignment",
+            "the dispute's stage does not allow this step",
         ));
     }
-    seen.after(step).map_err(|why| RuleError::new(ErrorCode::InvalidTransition, step_field, why))?;
-
-    let owner_side = actor.is_field_role() && dir.is_within(&seen.owner, actor.place.as_deref());
+    let owner_side = owner_side(seen, actor, dir);
     let centre = owner_side && actor.at_centre(dir);
     let department = |unit: Option<&String>| {
         actor.role == Role::Department && actor.unit.is_some() && actor.unit.as_ref() == unit
@@ -71,7 +89,7 @@ pub fn permit(seen: &LifeState, step: &Step, actor: &Actor, dir: &dyn Hierarchy)
     let handler = department(seen.handler.as_ref());
     let cooperating =
         actor.role == Role::Department && actor.unit.as_ref().is_some_and(|u| seen.cooperating.contains(u));
-    let (allowed, who) = match step.action {
+    let (allowed, who) = match action {
         Action::Accept
         | Action::Mediate
         | Action::Resolve
@@ -91,23 +109,37 @@ pub fn permit(seen: &LifeState, step: &Step, actor: &Actor, dir: &dyn Hierarchy)
         Action::Remind => (handler || cooperating, "a department handling or cooperating on the dispute"),
     };
     if !allowed {
+        return Err(RuleError::new(ErrorCode::Forbidden, step_field, format!("only {who} may {action}")));
+    }
+    Ok(())
+}
+
+/// Checks that `actor` may take `step` on a dispute they saw in state
+/// `seen`: the step states its author truly, the stage machine allows it,
+/// the actor stands where the step needs ([`may_take`]), and its details
+/// are right.
+pub fn permit(seen: &LifeState, step: &Step, actor: &Actor, dir: &dyn Hierarchy) -> Result<(), RuleError> {
+    let step_field = Some(STEP_ENTRY);
+    if step.by != StepBy::of(actor, dir) {
         return Err(RuleError::new(
             ErrorCode::Forbidden,
             step_field,
-            format!("only {who} may {}", step.action),
+            "the step's author details do not match the user's role and assignment",
         ));
     }
+    seen.after(step).map_err(|why| RuleError::new(ErrorCode::InvalidTransition, step_field, why))?;
+    may_take(seen, step.action, actor, dir)?;
     match step.action {
         Action::Escalate => {
-            let above = dir.parent(&seen.owner);
-            if above.is_none() {
+            let targets = escalation_targets(&seen.owner, dir);
+            if targets.is_empty() {
                 return Err(RuleError::new(
                     ErrorCode::InvalidTransition,
                     Some("to"),
                     "the owner has no place above it to escalate to",
                 ));
             }
-            if step.to.as_deref() != above {
+            if !step.to.as_ref().is_some_and(|to| targets.contains(to)) {
                 return Err(RuleError::new(
                     ErrorCode::InvalidField,
                     Some("to"),

@@ -20,10 +20,12 @@
 //! rules and fields, never the values.
 
 mod fields;
+mod input;
 mod kinds;
 
 use std::fmt;
 
+pub use input::{FieldInput, field_input};
 pub use kinds::{
     DISPUTE_SOURCES, HOUSEHOLD_CATEGORIES, MEDIATION_OUTCOMES, PERSON_CATEGORIES, REPORT_STATUSES,
     VISIT_PURPOSES,
@@ -285,7 +287,7 @@ fn check_dispute(
         ));
     }
     let now = before.and_then(Lifecycle::of).map_or_else(|| LifeState::registered(&registered), |l| l.state);
-    let owner_side = actor.is_field_role() && dir.is_within(&now.owner, actor.place.as_deref());
+    let owner_side = dispute::owner_side(&now, actor, dir);
     let department = actor.role == crate::auth::Role::Department
         && actor
             .unit

@@ -11,10 +11,19 @@
 //! deleting a row in the middle breaks the chain at that row, and
 //! [`ChainCheck`] names it.
 //!
+//! A chain is checked whole ([`ChainCheck`] from the genesis), or from a
+//! prefix checked before ([`Checkpoint`], [`ChainCheck::resume`]): the
+//! service remembers how far it has verified ([`ChainMemory`]) and checks
+//! only the rows appended since.
+//!
 //! Rows never hold personal data beyond staff account names and device ids:
 //! no record content, no passwords, codes or tokens.
 
+mod memory;
+
 use ring::digest;
+
+pub use memory::{ChainMemory, ChainProgress, ChainReport};
 
 /// One audited event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +115,30 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
-/// Checks a chain row by row, from the first.
+/// A verified prefix of the chain: its last row's position and hash
+/// (position 0 and [`GENESIS`] for the empty prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The last verified row's position.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Vec<u8>,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Self { seq: 0, hash: GENESIS.to_vec() }
+    }
+}
+
+impl Checkpoint {
+    /// The verdict on the prefix: intact, with its rows and head.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::Intact { rows: self.seq, head: gridsync_proto::auth::hex(&self.hash) }
+    }
+}
+
+/// Checks a chain row by row, from the first or from a verified prefix.
 #[derive(Debug)]
 pub struct ChainCheck {
     prev: Vec<u8>,
@@ -121,6 +153,22 @@ impl Default for ChainCheck {
 }
 
 impl ChainCheck {
+    /// Checks the rows that follow a verified prefix (the first one pushed
+    /// must be the row after `from`).
+    pub fn resume(from: &Checkpoint) -> Self {
+        Self { prev: from.hash.clone(), expected: from.seq + 1, broken: None }
+    }
+
+    /// The verified prefix so far: the last row that held.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { seq: self.expected - 1, hash: self.prev.clone() }
+    }
+
+    /// The first break found, if any.
+    pub fn broken(&self) -> Option<&Verdict> {
+        self.broken.as_ref()
+    }
+
     /// Checks the next row; `false` once the chain is broken (stop feeding).
     pub fn push(&mut self, row: AuditRow) -> bool {
         if self.broken.is_some() {
@@ -144,11 +192,9 @@ impl ChainCheck {
         true
     }
 
-    /// The verdict on the rows pushed.
+    /// The verdict on the rows pushed (and the prefix it resumed from).
     pub fn finish(self) -> Verdict {
-        self.broken.unwrap_or_else(|| Verdict::Intact {
-            rows: self.expected - 1,
-            head: gridsync_proto::auth::hex(&self.prev),
-        })
+        let intact = self.checkpoint().verdict();
+        self.broken.unwrap_or(intact)
     }
 }

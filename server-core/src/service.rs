@@ -12,7 +12,7 @@
 //! | [`ledgers`] | a place's month (table and register) and a quarter's rankings |
 //! | [`locks`] | locked months and their corrections |
 //! | [`trend`] | a place's resolution and reporting rates over months |
-//! | [`audit_log`] | checking the audit chain, reading it a page at a time |
+//! | [`audit_log`] | checking the audit chain (whole, or since the last check), reading it a page at a time |
 //!
 //! Every operation takes a [`Caller`]. The operator at the server's command
 //! line ([`Caller::Operator`]) may do everything; staff on the admin API
@@ -131,6 +131,11 @@ pub struct Service {
     /// What the ledgers read of the records, brought up to date before each
     /// live month (taken before the snapshot: see [`ledgers::index`]).
     ledger_index: Arc<tokio::sync::Mutex<ledgers::index::LedgerIndex>>,
+    /// How far the audit chain is verified (or where it broke), so that a
+    /// check reads only the rows appended since ([`Service::audit_chain`]).
+    /// Held across the check's read, so checks run one at a time and each
+    /// snapshot is at least as new as the last.
+    chain: Arc<tokio::sync::Mutex<crate::audit::ChainMemory>>,
     started_ms: u64,
 }
 
@@ -165,6 +170,7 @@ impl Service {
             ledger_index: Arc::new(tokio::sync::Mutex::new(ledgers::index::LedgerIndex::new(
                 settings.utc_offset_minutes,
             ))),
+            chain: Arc::default(),
             started_ms: crate::clock::now_ms(),
         }
     }

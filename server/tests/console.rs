@@ -7,7 +7,8 @@
 //! pages and another township's, have forged forms refused, change the
 //! password, read the audit log. A second test works the dispute desk:
 //! a conflict two handsets made offline is listed, shown side by side,
-//! settled from the page and pulled by the handsets; a step is taken.
+//! settled from the page and pulled by the handsets; a step is taken, and
+//! the dispute is escalated to the place its form offers.
 //!
 //! With `GRIDSYNC_SCREENSHOTS=DIR` set, screenshots of the main pages are
 //! saved as `DIR/console-*.png` (`GRIDSYNC_SCREENSHOTS=docs` refreshes the
@@ -15,18 +16,20 @@
 //! written into the repository otherwise.
 
 mod browser;
+mod handsets;
 
 use std::io::Cursor;
 use std::path::PathBuf;
 
 use browser::Browser;
 use calamine::{Reader, Xlsx, open_workbook_from_rs};
-use gridsync_client_core::{HttpTransport, NewDispute, Store, StoreKey};
-use gridsync_proto::{Date, Level, Place, RecordId, Role, Stage, Value};
+use gridsync_client_core::{HttpTransport, Store, StoreKey};
+use gridsync_proto::{Date, Level, Place, Role, Stage, Value};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
 use gridsync_server_core::clock::now_ms;
+use handsets::conflicting_handsets;
 use serde_json::json;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -252,59 +255,6 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
     Ok(())
 }
 
-/// A grid worker's handset, enrolled with a code the operator issued.
-struct Handset {
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-impl Handset {
-    fn enroll(url: &str, name: &str, code: &str) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let mut store = Store::init(&dir.path().join("h.db"), url, name, &StoreKey::generate()?)?;
-        store.enroll(&HttpTransport::new(url)?, code)?;
-        Ok(Self { store, _dir: dir })
-    }
-
-    fn sync(&mut self, url: &str) -> anyhow::Result<()> {
-        self.store.sync(&HttpTransport::new(url)?)?;
-        Ok(())
-    }
-}
-
-/// Two workers of one grid register a dispute and then, offline, set its
-/// risk differently: both sync, and the server holds a conflict.
-fn conflicting_handsets(url: &str, codes: &[(String, String)]) -> anyhow::Result<(RecordId, Vec<Handset>)> {
-    let mut handsets = Vec::new();
-    for (name, code) in codes {
-        handsets.push(Handset::enroll(url, name, code)?);
-    }
-    let new = NewDispute {
-        place: None,
-        source: "walk_in".into(),
-        source_record: None,
-        category: "邻里纠纷".into(),
-        summary: Some("邻里宅基地界线争执".into()),
-        risk: Some(1),
-        parties: vec![],
-        address: None,
-        due: None,
-    };
-    let id = handsets[0].store.register_dispute(&new)?;
-    for h in &mut handsets {
-        h.sync(url)?;
-    }
-    for (risk, h) in [2, 3].into_iter().zip(&mut handsets) {
-        h.store.set(id, [("risk".to_owned(), Value::Int(risk))])?;
-    }
-    for h in &mut handsets {
-        h.sync(url)?;
-    }
-    handsets[0].sync(url)?;
-    assert!(handsets[0].store.get(id)?.expect("held").in_conflict("risk"));
-    Ok((id, handsets))
-}
-
 #[test]
 fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -358,6 +308,11 @@ fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page()
         let shown = texts.iter().find(|t| t.contains(name)).expect("a candidate per worker");
         assert!(shown.contains(&device) && shown.lines().next() == Some(value), "{shown}");
     }
+    // Besides keeping a value, a new one can be entered, typed as the rules type the field.
+    let new_value = "section.conflict[data-field=risk] form.new-value[data-input=int]";
+    let number = browser.get(&format!("{new_value} input[name=value]"));
+    let bounds = ["type", "min", "max"].map(|a| browser.attr(&number, a).unwrap_or_default());
+    assert_eq!(bounds, ["number", "1", "4"], "risk is a whole number from 1 to 4");
     shot(&browser, "dispute");
 
     // Keep 乙's value: no conflict any more, and the handsets take it.
@@ -396,6 +351,17 @@ fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page()
     );
     browser.submit("#step-transfer button");
     assert_eq!(error_code(&browser), "missing_field");
+
+    // Escalate it: the form offers the place above its owner (the grid's village), and it goes there.
+    let village = format!("{TOWNSHIP}001");
+    browser.goto(&format!("{url}/console/disputes/{id}"));
+    let targets = browser.find_all("#step-escalate select[name=to] option");
+    let targets: Vec<String> = targets.iter().filter_map(|o| browser.attr(o, "value")).collect();
+    assert_eq!(targets, vec![village.clone()], "one level up, as the rules allow");
+    browser.submit("#step-escalate button");
+    assert_eq!(browser.attr(&browser.get("#owner"), "data-owner").as_deref(), Some(village.as_str()));
+    let escalated = format!("#history tr[data-action=escalate][data-status=applied][data-to='{village}']");
+    assert!(browser.find(&escalated).is_some(), "{}", browser.source());
     browser.goto(&format!("{url}/console/disputes/not-an-id"));
     assert_eq!(error_code(&browser), "not_found");
     drop(browser);

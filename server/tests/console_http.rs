@@ -1,10 +1,17 @@
 //! The web console's HTTP details, without a browser: the redirect from
 //! `/`, the security headers and cookie attributes, the login form's CSRF
 //! token and rate limit, a session that ended, refusals as HTML pages with
-//! stable codes, and the stylesheet compiled in. The browser tests are in
-//! `console.rs`.
+//! stable codes, and the stylesheet compiled in; a password change that
+//! ends the user's other sessions; the dispute page's forms offered only to
+//! who may use them (and forged ones refused), a new value for a conflict
+//! typed as its field, an escalation to the place the form offers. The
+//! browser tests are in `console.rs`.
 
+mod handsets;
+
+use gridsync_proto::Role;
 use gridsync_server::demo::{self, DemoOptions};
+use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -209,6 +216,229 @@ fn over_https_the_console_cookies_are_secure() -> anyhow::Result<()> {
         let cookie = set_cookie(form.headers(), name).unwrap_or_else(|| panic!("{name} is set"));
         assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
     }
+    server.stop();
+    Ok(())
+}
+
+/// A console session of `user`, as its `Cookie` header, and its form token.
+fn log_in(http: &Client, url: &str, user: &str, password: &str) -> anyhow::Result<(String, String)> {
+    let form = http.get(format!("{url}/console/login")).send()?;
+    let secret = value(&set_cookie(form.headers(), "gs_login").expect("the login form's secret"));
+    let token = csrf_of(&form.text()?);
+    let body = form_body(&[("csrf", &token), ("user", user), ("password", password)]);
+    let ok = http
+        .post(format!("{url}/console/login"))
+        .header("cookie", format!("gs_login={secret}"))
+        .header("content-type", FORM)
+        .body(body)
+        .send()?;
+    assert_eq!(ok.status(), 303, "{user} logs in");
+    let cookie = format!("gs_session={}", value(&set_cookie(ok.headers(), "gs_session").expect("a session")));
+    let page = http.get(format!("{url}/console/account")).header("cookie", &cookie).send()?.text()?;
+    Ok((cookie, csrf_of(&page)))
+}
+
+/// A page's status and text.
+fn get(http: &Client, url: &str, path: &str, cookie: &str) -> anyhow::Result<(u16, String)> {
+    let r = http.get(format!("{url}{path}")).header("cookie", cookie).send()?;
+    Ok((r.status().as_u16(), r.text()?))
+}
+
+/// A form's status, redirect and text.
+fn post(
+    http: &Client,
+    url: &str,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> anyhow::Result<(u16, String, String)> {
+    let r = http
+        .post(format!("{url}{path}"))
+        .header("cookie", cookie)
+        .header("content-type", FORM)
+        .body(form_body(fields))
+        .send()?;
+    let to = location(&r);
+    Ok((r.status().as_u16(), to, r.text()?))
+}
+
+/// The error code an error page shows.
+fn error_code(page: &str) -> &str {
+    let start = r#"<code class="error-code">"#;
+    page.split_once(start).and_then(|(_, rest)| rest.split_once('<')).map_or("", |(code, _)| code)
+}
+
+/// The `value` attributes of the `<option>`s of `<select name="NAME">` in a page's form `form_id`.
+fn options(page: &str, form_id: &str, name: &str) -> Vec<String> {
+    let Some((_, form)) = page.split_once(&format!(r#"id="{form_id}""#)) else { return Vec::new() };
+    let form = form.split("</form>").next().unwrap_or_default();
+    let Some((_, select)) = form.split_once(&format!(r#"<select name="{name}""#)) else { return Vec::new() };
+    let select = select.split("</select>").next().unwrap_or_default();
+    select
+        .split(r#"<option value=""#)
+        .skip(1)
+        .filter_map(|o| o.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_password_change_ends_the_user_s_other_sessions_and_keeps_this_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let made = demo::fill(&data, &DemoOptions { days: 2, villages: 1, grids: 1, ..DemoOptions::default() })?;
+    let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
+    let (url, http) = (server.url(), client());
+    let (centre, password) = made.centre.clone();
+    let (this, csrf) = log_in(&http, &url, &centre, &password)?;
+    let (other, _) = log_in(&http, &url, &centre, &password)?;
+    let bearer = |password: &str| -> anyhow::Result<String> {
+        let login: serde_json::Value = http
+            .post(format!("{url}/v1/admin/login"))
+            .json(&serde_json::json!({ "user": centre, "password": password }))
+            .send()?
+            .json()?;
+        Ok(login["token"].as_str().expect("an admin token").to_owned())
+    };
+    let api = bearer(&password)?;
+    let api_status = |token: &str| -> anyhow::Result<u16> {
+        Ok(http.get(format!("{url}/v1/admin/users")).bearer_auth(token).send()?.status().as_u16())
+    };
+    assert_eq!(api_status(&api)?, 200);
+
+    // A wrong current password changes nothing and ends nothing.
+    let new = "a new password 2026";
+    let change = |current: &str| {
+        let form = [("csrf", csrf.as_str()), ("current", current), ("new", new), ("repeat", new)];
+        post(&http, &url, "/console/account", &this, &form)
+    };
+    assert_eq!(change("not the password")?.0, 403);
+    assert_eq!(get(&http, &url, "/console/today", &other)?.0, 200, "the other session goes on");
+
+    // The right one: this session stays, the other is sent to the login form, the API token ends.
+    let (status, to, _) = change(&password)?;
+    assert_eq!((status, to.as_str()), (303, "/console/account?done=password"));
+    let (status, page) = get(&http, &url, "/console/account?done=password", &this)?;
+    assert!(status == 200 && page.contains("其他地方的登录均已退出"), "{status}");
+    let ended = http.get(format!("{url}/console/today")).header("cookie", &other).send()?;
+    assert_eq!((ended.status().as_u16(), location(&ended)), (303, "/console/login".to_owned()));
+    assert_eq!(api_status(&api)?, 401, "the admin API's session of the old password ends too");
+    assert_eq!(get(&http, &url, "/console/today", &this)?.0, 200, "this session stays signed in");
+    assert_eq!(api_status(&bearer(new)?)?, 200, "the new password logs in");
+    server.stop();
+    Ok(())
+}
+
+#[test]
+fn the_dispute_page_offers_its_forms_to_who_may_use_them() -> anyhow::Result<()> {
+    const TOWNSHIP: &str = "620802100";
+    const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let made = demo::fill(&data, &DemoOptions { days: 2, villages: 2, grids: 1, ..DemoOptions::default() })?;
+    let (grid, village) = (format!("{TOWNSHIP}001-01"), format!("{TOWNSHIP}001"));
+    let mut codes = Vec::new();
+    let staff_password = "a long password for staff";
+    {
+        let op = Operator::open_default(&data)?;
+        for name in ["网格员 甲", "网格员 乙"] {
+            op.add_user(name, Role::Worker, Some(&grid), None, None)?;
+            codes.push((name.to_owned(), op.issue_code(name, DAY_MS, "http://127.0.0.1")?.code));
+        }
+        op.add_user("审计 员", Role::Auditor, Some(TOWNSHIP), None, Some(staff_password.into()))?;
+        // An admin assigned to a village, not at a centre: no transfer, no close.
+        op.add_user("村 管理员", Role::TownshipAdmin, Some(&village), None, Some(staff_password.into()))?;
+    }
+    let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
+    let (url, http) = (server.url(), client());
+    let (id, mut handsets) = handsets::conflicting_handsets(&url, &codes)?;
+    let page_path = format!("/console/disputes/{id}");
+    let (resolve_path, steps_path) = (format!("{page_path}/resolve"), format!("{page_path}/steps"));
+    let (centre, centre_csrf) = log_in(&http, &url, &made.centre.0, &made.centre.1)?;
+
+    // The centre: accept and escalate (to the grid's village only), the conflict's forms.
+    let (status, page) = get(&http, &url, &page_path, &centre)?;
+    assert_eq!(status, 200);
+    for (form, shown) in
+        [("step-accept", true), ("step-escalate", true), ("step-transfer", false), ("step-close", false)]
+    {
+        assert_eq!(page.contains(&format!(r#"id="{form}""#)), shown, "{form}");
+    }
+    assert_eq!(options(&page, "step-escalate", "to"), vec![village.clone()]);
+    assert!(page.contains(r#"data-input="int""#) && page.contains(r#"name="value" type="number""#));
+    let seen = page
+        .split(r#"name="seen" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the seen ids")
+        .to_owned();
+
+    // A new value: refused when it is not of the field's type, naming the field and not the value.
+    for bad in ["five", "9"] {
+        let form = [("csrf", centre_csrf.as_str()), ("field", "risk"), ("seen", &seen), ("value", bad)];
+        let (status, _, page) = post(&http, &url, &resolve_path, &centre, &form)?;
+        assert_eq!((status, error_code(&page)), (400, "invalid_field"), "{bad}");
+        assert!(
+            page.contains("risk: must be a whole number from 1 to 4") && !page.contains(&format!(": {bad}"))
+        );
+    }
+    let form = [("csrf", centre_csrf.as_str()), ("field", "risk"), ("seen", &seen), ("value", "4")];
+    let (status, to, _) = post(&http, &url, &resolve_path, &centre, &form)?;
+    assert_eq!((status, to), (303, format!("{page_path}?done=resolved")));
+    let (_, page) = get(&http, &url, &page_path, &centre)?;
+    assert!(
+        page.contains(r#"id="no-conflicts""#)
+            && page.contains(r#"<tr data-field="risk"><th>risk</th><td class="value">4</td>"#)
+    );
+    handsets[1].sync(&url)?;
+    assert_eq!(handsets[1].store.get(id)?.expect("held").value("risk"), Some(&gridsync_proto::Value::Int(4)));
+
+    // The auditor may not read a dispute's page (it names the parties), nor write: forged forms are refused.
+    let (auditor, auditor_csrf) = log_in(&http, &url, "审计 员", staff_password)?;
+    let (status, page) = get(&http, &url, &page_path, &auditor)?;
+    assert_eq!((status, error_code(&page)), (403, "forbidden"));
+    assert!(!page.contains("<form method=\"post\" action=\"/console/disputes"), "no desk form");
+    for (path, form) in [
+        (&steps_path, vec![("action", "accept")]),
+        (&resolve_path, vec![("field", "risk"), ("seen", seen.as_str()), ("value", "1")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &auditor_csrf));
+        let (status, _, page) = post(&http, &url, path, &auditor, &form)?;
+        assert_eq!((status, error_code(&page)), (403, "forbidden"), "{path}");
+    }
+
+    // The centre accepts; the village's admin then sees only what they may do: escalate.
+    let (status, ..) =
+        post(&http, &url, &steps_path, &centre, &[("csrf", &centre_csrf), ("action", "accept")])?;
+    assert_eq!(status, 303);
+    let units = options(&get(&http, &url, &page_path, &centre)?.1, "step-transfer", "unit");
+    assert!(!units.is_empty(), "the centre may transfer an accepted dispute");
+    let (village_admin, village_csrf) = log_in(&http, &url, "村 管理员", staff_password)?;
+    let (status, page) = get(&http, &url, &page_path, &village_admin)?;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"id="step-escalate""#) && !page.contains(r#"id="step-transfer""#), "no transfer");
+    let forged = [
+        ("csrf", village_csrf.as_str()),
+        ("action", "transfer"),
+        ("unit", units[0].as_str()),
+        ("letter_number", "村转〔2026〕1号"),
+    ];
+    let (status, _, page) = post(&http, &url, &steps_path, &village_admin, &forged)?;
+    assert_eq!((status, error_code(&page)), (403, "forbidden"), "the service refuses what the page hides");
+
+    // Escalation names where it goes: another place is refused naming `to`, the one offered is taken.
+    for (to, code) in [("620802", "invalid_field"), ("nowhere", "unknown_place")] {
+        let form = [("csrf", centre_csrf.as_str()), ("action", "escalate"), ("to", to)];
+        let (status, _, page) = post(&http, &url, &steps_path, &centre, &form)?;
+        assert_eq!(error_code(&page), code, "{to}: {status}");
+        assert!(page.contains("to: "), "the field is named");
+    }
+    let form = [("csrf", centre_csrf.as_str()), ("action", "escalate"), ("to", village.as_str())];
+    assert_eq!(post(&http, &url, &steps_path, &centre, &form)?.0, 303);
+    let (_, page) = get(&http, &url, &page_path, &centre)?;
+    assert!(page.contains(&format!(r#"data-owner="{village}""#)), "owned by the village now");
+    assert!(page.contains(&format!(r#"data-action="escalate" data-status="applied" data-to="{village}""#)));
     server.stop();
     Ok(())
 }

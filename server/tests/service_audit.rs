@@ -2,7 +2,9 @@
 //! through the service, the database refuses `UPDATE` and `DELETE` of its
 //! rows, and whoever drops those triggers with the file in hand (as an
 //! attacker would, with `rusqlite`) is caught at the first row they edited,
-//! deleted or forged. (The unit tests of the old `audit` module, ported.)
+//! deleted or forged (the unit tests of the old `audit` module, ported);
+//! the check since the last (the console's) finds an edit after its
+//! verified prefix, and needs a check from the first row for one inside it.
 
 mod common;
 
@@ -71,4 +73,53 @@ fn a_deleted_or_forged_row_is_named() {
     )
     .expect("forge");
     assert!(matches!(verify(&f), Verdict::Broken { seq: 2, .. }));
+}
+
+/// The console's check: the rows appended since the last check, on a real
+/// database whose file someone edits behind the server's back.
+#[test]
+fn a_check_since_the_last_reads_only_new_rows_and_finds_an_edit_after_its_prefix() {
+    let f = Fixture::new();
+    let check = |from_first: bool| {
+        run(&f.op, f.op.service().audit_chain(&Caller::Operator, from_first)).expect("the chain is checked")
+    };
+    fill(&f, 5);
+    let first = check(false);
+    assert!(matches!(first.verdict, Verdict::Intact { rows: 5, .. }) && first.checked == 5, "{first:?}");
+    fill(&f, 3);
+    let next = check(false);
+    assert!(matches!(next.verdict, Verdict::Intact { rows: 8, .. }) && next.checked == 3, "{next:?}");
+
+    fill(&f, 3);
+    sqlite(&f.data)
+        .execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'refused' WHERE seq = 10;")
+        .expect("tamper");
+    let broken = Verdict::Broken { seq: 10, reason: "its content was changed" };
+    let found = check(false);
+    assert_eq!((&found.verdict, found.remembered), (&broken, false), "an edit after the verified prefix");
+    fill(&f, 1);
+    let later = check(false);
+    assert_eq!((&later.verdict, later.remembered, later.checked), (&broken, true, 0), "and remembered");
+    assert_eq!(check(true).verdict, broken, "a check from the first row finds it too");
+}
+
+/// An edit inside the verified prefix that leaves the hashes alone is what
+/// a check since the last cannot see: a check from the first row, and the
+/// whole walk, find it.
+#[test]
+fn an_edit_inside_the_verified_prefix_needs_a_check_from_the_first_row() {
+    let f = Fixture::new();
+    let check = |from_first: bool| {
+        run(&f.op, f.op.service().audit_chain(&Caller::Operator, from_first)).expect("the chain is checked")
+    };
+    fill(&f, 5);
+    check(false);
+    sqlite(&f.data)
+        .execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'refused' WHERE seq = 2;")
+        .expect("tamper");
+    fill(&f, 1);
+    assert!(matches!(check(false).verdict, Verdict::Intact { rows: 6, .. }), "not read again");
+    let broken = Verdict::Broken { seq: 2, reason: "its content was changed" };
+    assert_eq!(check(true).verdict, broken);
+    assert_eq!(verify(&f), broken);
 }

@@ -1,6 +1,7 @@
 //! The service operations the web console added, on a demo township:
 //! `ledger_trend` gives each month the rates its month's ledger gives;
-//! `change_own_password` wants the current password; `audit_log` pages and
+//! `change_own_password` wants the current password and ends the user's
+//! other sessions, `set_password` all of them; `audit_log` pages and
 //! is refused to township admins, like checking the chain.
 
 mod common;
@@ -42,13 +43,22 @@ fn the_console_operations_agree_with_the_ledgers_and_guard_their_doors() -> anyh
     assert_eq!(code_of(run(&op, svc.ledger_trend(&centre, "620802", last, 12))), ErrorCode::Forbidden);
 
     // One's own password: the current one is required, a short one refused.
-    let wrong = run(&op, svc.change_own_password(&centre, "not it", "a long new password"));
+    // The change ends the user's other sessions and keeps the one it was made in.
+    let other = run(&op, svc.login(&made.centre.0, &made.centre.1))?.token;
+    let this = run(&op, svc.login(&made.centre.0, &made.centre.1))?.token;
+    let wrong = run(&op, svc.change_own_password(&centre, "not it", "a long new password", Some(&this)));
     assert_eq!(code_of(wrong), ErrorCode::BadCredentials);
-    let short = run(&op, svc.change_own_password(&centre, &made.centre.1, "short"));
+    let short = run(&op, svc.change_own_password(&centre, &made.centre.1, "short", Some(&this)));
     assert_eq!(code_of(short), ErrorCode::InvalidRequest);
-    run(&op, svc.change_own_password(&centre, &made.centre.1, "a long new password"))?;
+    run(&op, svc.session_user(&other)).expect("a refused change ends no session");
+    run(&op, svc.change_own_password(&centre, &made.centre.1, "a long new password", Some(&this)))?;
+    assert_eq!(code_of(run(&op, svc.session_user(&other))), ErrorCode::Unauthenticated);
+    assert_eq!(run(&op, svc.session_user(&this))?.name, made.centre.0, "this session stays");
     assert_eq!(code_of(run(&op, svc.login(&made.centre.0, &made.centre.1))), ErrorCode::BadCredentials);
     run(&op, svc.login(&made.centre.0, "a long new password"))?;
+    // A password set for the user (by an admin or the operator) ends them all.
+    run(&op, svc.set_password(&Caller::Operator, &made.centre.0, "another long password"))?;
+    assert_eq!(code_of(run(&op, svc.session_user(&this))), ErrorCode::Unauthenticated);
 
     // The audit log: refused to a township admin (and that is audited), paged for the administrator.
     assert_eq!(code_of(run(&op, svc.audit_log(&centre, AuditQuery::default()))), ErrorCode::Forbidden);

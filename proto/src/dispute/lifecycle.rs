@@ -64,12 +64,11 @@ impl LifeState {
         }
     }
 
-    /// The state after `step`, if the stage machine allows it. Pure: no
-    /// hierarchy, no permissions.
-    pub fn after(&self, step: &Step) -> Result<LifeState, &'static str> {
+    /// Whether the stage machine allows `action` at the current stage
+    /// (whatever the step's details and whoever takes it).
+    pub fn allows(&self, action: Action) -> bool {
         use Stage::*;
-        let mut next = self.clone();
-        let allowed: &[Stage] = match step.action {
+        let allowed: &[Stage] = match action {
             Action::Accept => &[Found],
             Action::Mediate => &[Found, Accepted],
             Action::Resolve => &[Found, Accepted, Mediating],
@@ -86,7 +85,15 @@ impl LifeState {
             }
             Action::Acknowledge => &Stage::ALL,
         };
-        if !allowed.contains(&self.stage) {
+        allowed.contains(&self.stage)
+    }
+
+    /// The state after `step`, if the stage machine allows it. Pure: no
+    /// hierarchy, no permissions.
+    pub fn after(&self, step: &Step) -> Result<LifeState, &'static str> {
+        use Stage::*;
+        let mut next = self.clone();
+        if !self.allows(step.action) {
             return Err("the dispute's stage does not allow this step");
         }
         match step.action {

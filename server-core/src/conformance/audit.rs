@@ -51,7 +51,7 @@ fn assert_linked(rows: &[AuditRow]) {
 /// Operations through the service append one row each, in order, and a
 /// refused push group its own; the chain verifies (`Intact` with the row
 /// count and the head's hash), reads back linked, and stops early when
-/// asked; concurrent appends each get one row of one chain; the rows read
+/// asked; a check since the last reads only the rows appended since; concurrent appends each get one row of one chain; the rows read
 /// newest first below a position, as the service pages them; a row cannot
 /// be overwritten.
 pub async fn audit_chain_links_every_row(storage: Arc<dyn Storage>) {
@@ -79,6 +79,14 @@ pub async fn audit_chain_links_every_row(storage: Arc<dyn Storage>) {
     let verdict = svc.verify_audit(&Caller::Operator).await.expect("the chain is verified");
     let intact = Verdict::Intact { rows: rows.len() as u64, head: gridsync_proto::auth::hex(&last.hash) };
     assert_eq!(verdict, intact, "the chain verifies whole");
+    let first = svc.audit_chain(&Caller::Operator, false).await.expect("the chain is checked");
+    assert_eq!(
+        (&first.verdict, first.checked),
+        (&intact, rows.len() as u64),
+        "a first check reads every row"
+    );
+    let again = svc.audit_chain(&Caller::Operator, false).await.expect("the chain is checked");
+    assert_eq!((&again.verdict, again.checked), (&intact, 0), "the next reads only rows appended since");
 
     storage
         .read(|tx| {
@@ -107,6 +115,24 @@ pub async fn audit_chain_links_every_row(storage: Arc<dyn Storage>) {
     assert_eq!(all.len(), rows.len() + CONCURRENT, "each concurrent append adds one row");
     assert_eq!(all[..rows.len()], rows[..], "earlier rows are unchanged");
     assert_linked(&all);
+    let since = svc.audit_chain(&Caller::Operator, false).await.expect("the chain is checked");
+    assert!(
+        matches!(since.verdict, Verdict::Intact { rows, .. } if rows == all.len() as u64)
+            && since.checked == CONCURRENT as u64,
+        "a check after concurrent appends reads just those: {since:?}"
+    );
+    let between = storage
+        .read(|tx| {
+            let mut seen = Vec::new();
+            tx.audit_rows_between(3, 5, &mut |row| {
+                seen.push(row.seq);
+                true
+            })?;
+            Ok(seen)
+        })
+        .await
+        .expect("the audit log reads a range");
+    assert_eq!(between, vec![3, 4, 5], "audit_rows_between reads its bounds and what lies between, in order");
     let targets: BTreeSet<String> = all[rows.len()..].iter().map(|r| r.event.target.clone()).collect();
     assert_eq!(
         targets,

@@ -207,7 +207,8 @@ pub async fn enrollment_codes_are_single_use(storage: Arc<dyn Storage>) {
 }
 
 /// A session is found while live and not after it expires; purged sessions
-/// are gone; a deleted session is gone.
+/// are gone; a deleted session is gone; ending a user's sessions but one
+/// ends exactly those.
 pub async fn sessions_expire(storage: Arc<dyn Storage>) {
     storage
         .write(|tx, _| {
@@ -244,6 +245,35 @@ pub async fn sessions_expire(storage: Arc<dyn Storage>) {
     storage.write(|tx, _| Ok(tx.delete_session(&[2; 32])?)).await.expect("a session is deleted");
     let gone = storage.read(|tx| Ok(tx.session_user(&[2; 32], T0 + 2_000)?)).await.expect("sessions read");
     assert_eq!(gone, None, "a deleted session is gone");
+
+    // Ending a user's sessions but one: theirs end, the kept one and other users' stay.
+    let ended = storage
+        .write(|tx, _| {
+            tx.insert_user(&new_user("li", Role::TownshipAdmin, "", Some("$argon2id$v=19$y")))?;
+            for (token, user) in
+                [([4u8; 32], "admin"), ([5; 32], "admin"), ([6; 32], "admin"), ([7; 32], "li")]
+            {
+                let session = NewSession { token_hash: &token, user, created_ms: T0, expires_ms: T0 + 9_000 };
+                tx.insert_session(&session)?;
+            }
+            let but_one = tx.end_sessions("admin", Some(&[5; 32]))?;
+            let none_left = tx.end_sessions("admin", Some(&[5; 32]))?;
+            Ok((but_one, none_left))
+        })
+        .await
+        .expect("sessions end");
+    assert_eq!(ended, (2, 0), "every session of the user but the kept one ends, once");
+    let live = |token: u8| {
+        let storage = storage.clone();
+        async move { storage.read(move |tx| Ok(tx.session_user(&[token; 32], T0)?)).await.expect("reads") }
+    };
+    assert_eq!(
+        (live(4).await, live(5).await, live(6).await, live(7).await),
+        (None, Some("admin".into()), None, Some("li".into())),
+        "the kept session and another user's stay"
+    );
+    let all = storage.write(|tx, _| Ok(tx.end_sessions("admin", None)?)).await.expect("sessions end");
+    assert_eq!((all, live(5).await, live(7).await), (1, None, Some("li".into())), "None keeps none");
 }
 
 /// Devices are listed newest enrollment first with their pushes counted; a

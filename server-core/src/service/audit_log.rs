@@ -1,13 +1,21 @@
 //! The audit log for its readers: checking the chain, and reading its rows
 //! a page at a time from the newest, with filters.
 //!
+//! The chain is checked whole ([`Service::verify_audit`], for the operator's
+//! `audit verify` and the admin API), or since the last check
+//! ([`Service::audit_chain`], for the console's audit page): the service
+//! remembers the verified prefix and reads only the rows appended since, up
+//! to the head of its read snapshot; a break, once found, is remembered and
+//! shown until a check from the first row is asked for or the server
+//! restarts (see [`crate::audit::ChainMemory`]).
+//!
 //! Who may: administrators and auditors ([`policy::may_audit`]) and the
 //! operator, as for checking the chain. The rows name staff accounts,
 //! devices and places, never record content (see [`crate::audit`]), so a
 //! reader of the log sees all of it; a refused read is audited.
 
 use super::{Caller, Service};
-use crate::audit::{AuditRow, Verdict};
+use crate::audit::{AuditRow, ChainReport, Verdict};
 use crate::error::CoreResult;
 use crate::policy;
 use crate::storage::StorageExt;
@@ -63,6 +71,30 @@ impl Service {
             return self.audited(caller, "audit.verify", "", allowed.map(|_| unreachable_verdict())).await;
         }
         self.storage.read(|tx| Ok(tx.verify_chain()?)).await
+    }
+
+    /// The chain checked since the last check ([`crate::audit::ChainMemory`]):
+    /// the rows appended since are read and linked to the verified prefix,
+    /// up to the head of this read snapshot; the verdict covers the prefix
+    /// verified so far, or names the first break (remembered from then on).
+    /// `from_first` forgets the memory and checks from the first row. For
+    /// those who may check the chain ([`Service::verify_audit`]).
+    pub async fn audit_chain(&self, caller: &Caller, from_first: bool) -> CoreResult<ChainReport> {
+        let allowed = caller.require(policy::may_audit);
+        if let Err(refusal) = allowed {
+            return self.audited(caller, "audit.verify", "", Err(refusal)).await;
+        }
+        // Held across the read: one check at a time, each on a newer snapshot.
+        let mut memory = self.chain.lock().await;
+        if from_first {
+            memory.forget();
+        }
+        let from = match memory.start() {
+            Ok(from) => from,
+            Err(remembered) => return Ok(remembered),
+        };
+        let progress = self.storage.read(move |tx| Ok(tx.verify_chain_since(&from)?)).await?;
+        Ok(memory.record(progress))
     }
 
     /// One page of the audit log, newest first, for those who may check it

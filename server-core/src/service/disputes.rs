@@ -6,7 +6,7 @@
 //! | operation | who | audited |
 //! |---|---|---|
 //! | [`Service::list_disputes`] | readers ([`policy::may_read`]) of the place | refusals |
-//! | [`Service::dispute`] | roles that see parties' names ([`policy::sees_party_names`]), the owner within their scope | every read (`dispute.read`) and refusal |
+//! | [`Service::dispute`] | roles that see parties' names ([`policy::sees_party_names`]), the owner within their scope; with what the reader may do from the desk ([`DeskOffer`]) | every read (`dispute.read`) and refusal |
 //! | [`Service::resolve_dispute_conflict`] | [`policy::may_handle_disputes`], then the record rules | every write (`dispute.resolve`) and refusal |
 //! | [`Service::take_dispute_step`] | [`policy::may_handle_disputes`], then the lifecycle rules | every write (`dispute.step`) and refusal |
 //!
@@ -47,7 +47,7 @@ use gridsync_proto::{Date, Directory, ErrorCode, Lifecycle, RecordId, RecordKind
 use serde::Serialize;
 
 pub use author::{by_desk, desk_actor};
-pub use desk::{Choice, DeskStep, ResolveConflict};
+pub use desk::{Choice, DESK_ACTIONS, DeskOffer, DeskStep, ResolveConflict};
 pub use detail::{Candidate, DisputeDetail, FieldConflict};
 pub use list::{DisputeLine, DisputePage, DisputeQuery};
 
@@ -111,7 +111,11 @@ impl Service {
                 reach(&caller2, &dir, &lifecycle, may_see)?;
                 let township = home::of_record(&dir, &record);
                 let as_of = tx.high_water()?;
-                detail::detail(tx, &record, &lifecycle, &township, today, as_of)
+                let mut detail = detail::detail(tx, &record, &lifecycle, &township, today, as_of)?;
+                if let Caller::Staff(user) = &caller2 {
+                    detail.desk = DeskOffer::of(user, &lifecycle.state, &dir);
+                }
+                Ok(detail)
             })
             .await;
         let detail = self.audited(caller, "dispute.read", id.to_string(), result).await?;
@@ -214,7 +218,9 @@ impl Service {
                 let lifecycle =
                     Lifecycle::of(&after).ok_or_else(|| StorageError::corrupt("a dispute's state"))?;
                 let township = home::of_record(&dir, &after);
-                let dispute = detail::detail(tx_read(tx), &after, &lifecycle, &township, today, position)?;
+                let mut dispute =
+                    detail::detail(tx_read(tx), &after, &lifecycle, &township, today, position)?;
+                dispute.desk = DeskOffer::of(&user, &lifecycle.state, &dir);
                 Ok(DeskWrite { changes: ids, position, dispute })
             })
             .await;

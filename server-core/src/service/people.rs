@@ -4,7 +4,9 @@
 //! Secrets never rest in the database: enrollment codes and session tokens
 //! are stored as SHA-256 digests (they are long random strings, so a fast
 //! hash suffices), passwords as argon2id hashes. A login issues a bearer
-//! token of 32 random bytes, valid for [`SESSION_MS`].
+//! token of 32 random bytes, valid for [`SESSION_MS`]. A password change
+//! ends the user's other sessions ([`Service::change_own_password`]), a
+//! password set for them all of them ([`Service::set_password`]).
 
 use std::sync::OnceLock;
 
@@ -289,7 +291,9 @@ impl Service {
         self.audited(caller, "user.deactivate", name, result).await
     }
 
-    /// Sets (or replaces) a user's password.
+    /// Sets (or replaces) a user's password, and ends every session the
+    /// user has (the console's and the admin API's): whoever held the old
+    /// password logs in again.
     pub async fn set_password(&self, caller: &Caller, name: &str, password: &str) -> CoreResult<()> {
         let hash =
             passwords::hash(password).map_err(|e| Refusal::invalid(e.to_string()).field("password"))?;
@@ -303,7 +307,10 @@ impl Service {
                 if !tx.set_password(&name2, &hash)? {
                     return Err(no_such_user());
                 }
-                tx.append_audit(now, &Event::new(caller2.audit_name(), "user.password", &name2, "ok"))?;
+                let ended = tx.end_sessions(&name2, None)?;
+                let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok")
+                    .detail(format!("sessions_ended={ended}"));
+                tx.append_audit(now, &event)?;
                 Ok(())
             })
             .await;
@@ -311,17 +318,28 @@ impl Service {
     }
 
     /// Changes a staff member's own password, given their current one
-    /// (audited as `user.password`, refusals too). A wrong current password
-    /// is refused with `bad_credentials`, a weak new one with
-    /// `invalid_request`; the operator sets passwords with
-    /// [`Service::set_password`] instead.
-    pub async fn change_own_password(&self, caller: &Caller, current: &str, new: &str) -> CoreResult<()> {
+    /// (audited as `user.password`, refusals too), and ends every other
+    /// session of theirs, in the console and on the admin API alike (they
+    /// share one store): a session opened with the old password, perhaps by
+    /// whoever learnt it, does not outlive it. The session `keep` (its
+    /// token), the one the change was made in, stays; `None` ends them all.
+    /// A wrong current password is refused with `bad_credentials` and ends
+    /// nothing, a weak new one with `invalid_request`; the operator sets
+    /// passwords with [`Service::set_password`] instead.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        keep: Option<&str>,
+    ) -> CoreResult<()> {
         let Some(who) = caller.user() else {
             return Err(Refusal::invalid("the operator sets passwords with set_password").into());
         };
         let name = who.name.clone();
         let hash = passwords::hash(new).map_err(|e| Refusal::invalid(e.to_string()).field("new_password"));
         let (caller2, name2, current) = (caller.clone(), name.clone(), current.to_owned());
+        let keep = keep.map(sha256);
         let result = self
             .storage
             .write(move |tx, now| {
@@ -336,7 +354,9 @@ impl Service {
                 if !tx.set_password(&name2, &hash)? {
                     return Err(no_such_user());
                 }
-                let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok").detail("own");
+                let ended = tx.end_sessions(&name2, keep.as_deref())?;
+                let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok")
+                    .detail(format!("own sessions_ended={ended}"));
                 tx.append_audit(now, &event)?;
                 Ok(())
             })

@@ -204,6 +204,10 @@ pub trait IdentityWrite {
     /// Ends a session.
     fn delete_session(&mut self, token_hash: &[u8]) -> StorageResult<()>;
 
+    /// Ends every session of `user` but the one whose token's digest is
+    /// `keep` (all of them when `None`); answers how many ended.
+    fn end_sessions(&mut self, user: &str, keep: Option<&[u8]>) -> StorageResult<u64>;
+
     /// Forgets sessions that expired before `now`.
     fn purge_sessions(&mut self, now: u64) -> StorageResult<()>;
 }

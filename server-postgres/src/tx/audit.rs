@@ -45,6 +45,23 @@ impl AuditRead for PgTx<'_> {
             )
         })
     }
+
+    fn audit_rows_between(
+        &mut self,
+        first: u64,
+        last: u64,
+        each: &mut dyn FnMut(AuditRow) -> bool,
+    ) -> StorageResult<()> {
+        let (first, last) = (int(first), int(last));
+        run(|| {
+            self.each_row(
+                "SELECT seq, time_ms, actor, action, target, outcome, detail, prev_hash, hash
+                 FROM audit WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+                &[&first, &last],
+                |row| Ok(each(audit_row(row)?)),
+            )
+        })
+    }
 }
 
 /// One row of the `audit` table, selected in its column order.

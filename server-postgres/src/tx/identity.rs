@@ -281,6 +281,15 @@ impl IdentityWrite for PgTx<'_> {
         })
     }
 
+    fn end_sessions(&mut self, user: &str, keep: Option<&[u8]>) -> StorageResult<u64> {
+        run(|| {
+            self.execute(
+                "DELETE FROM sessions WHERE \"user\" = $1 AND token_hash IS DISTINCT FROM $2",
+                &[&user, &keep],
+            )
+        })
+    }
+
     fn purge_sessions(&mut self, now: u64) -> StorageResult<()> {
         run(|| {
             self.execute("DELETE FROM sessions WHERE expires_ms < $1", &[&int(now)])?;

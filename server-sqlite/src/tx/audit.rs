@@ -55,6 +55,28 @@ impl AuditRead for SqliteTx<'_> {
             Ok(())
         })
     }
+
+    fn audit_rows_between(
+        &mut self,
+        first: u64,
+        last: u64,
+        each: &mut dyn FnMut(AuditRow) -> bool,
+    ) -> StorageResult<()> {
+        let bound = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, time_ms, actor, action, target, outcome, detail, prev_hash, hash
+                 FROM audit WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([bound(first), bound(last)])?;
+            while let Some(row) = rows.next()? {
+                if !each(audit_row(row)?) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// One row of the `audit` table, selected in its column order.

@@ -302,6 +302,16 @@ impl IdentityWrite for SqliteTx<'_> {
         })
     }
 
+    fn end_sessions(&mut self, user: &str, keep: Option<&[u8]>) -> StorageResult<u64> {
+        run(|| {
+            let n = self
+                .conn
+                .prepare_cached("DELETE FROM sessions WHERE user = ?1 AND token_hash IS NOT ?2")?
+                .execute(params![user, keep])?;
+            Ok(n as u64)
+        })
+    }
+
     fn purge_sessions(&mut self, now: u64) -> StorageResult<()> {
         run(|| {
             self.conn.prepare_cached("DELETE FROM sessions WHERE expires_ms < ?1")?.execute([now as i64])?;

@@ -330,6 +330,13 @@ pub(crate) struct Texts {
     pub(crate) no_steps: &'static str,
     pub(crate) done_resolved: &'static str,
     pub(crate) done_step: &'static str,
+    pub(crate) new_value: &'static str,
+    pub(crate) use_new_value: &'static str,
+    pub(crate) as_json: &'static str,
+    pub(crate) chain_covers: &'static str,
+    pub(crate) chain_checked_now: &'static str,
+    pub(crate) chain_remembered: &'static str,
+    pub(crate) verify_whole_chain: &'static str,
 }
 
 /// 简体中文.
@@ -353,7 +360,7 @@ pub(crate) const ZH: Texts = Texts {
     new_password: "新密码",
     repeat_password: "再次输入新密码",
     change_password: "修改密码",
-    password_changed: "密码已修改。",
+    password_changed: "密码已修改，您在其他地方的登录均已退出。",
     passwords_differ: "两次输入的新密码不一致。",
     password_rules: "新密码至少 12 个字符。",
     error_title: "无法完成请求",
@@ -495,9 +502,16 @@ pub(crate) const ZH: Texts = Texts {
     mediations_heading: "调解记录",
     no_mediations: "暂无调解记录。",
     steps_heading: "办理",
-    no_steps: "当前阶段没有可在管理台办理的步骤。",
+    no_steps: "当前没有您可在管理台办理的步骤。",
     done_resolved: "冲突已处理，各终端同步后采用所选值。",
     done_step: "步骤已办理。",
+    new_value: "填写新值",
+    use_new_value: "采用新值",
+    as_json: "（JSON 格式）",
+    chain_covers: "已校验至第",
+    chain_checked_now: "本次新校验行数",
+    chain_remembered: "此前已发现，重启或从头校验前一直显示",
+    verify_whole_chain: "从头重新校验",
 };
 
 /// English.
@@ -521,7 +535,7 @@ pub(crate) const EN: Texts = Texts {
     new_password: "New password",
     repeat_password: "New password again",
     change_password: "Change password",
-    password_changed: "Your password was changed.",
+    password_changed: "Your password was changed, and your other sessions were ended.",
     passwords_differ: "The two new passwords differ.",
     password_rules: "At least 12 characters.",
     error_title: "The request could not be done",
@@ -663,9 +677,16 @@ pub(crate) const EN: Texts = Texts {
     mediations_heading: "Mediation sessions",
     no_mediations: "No mediation sessions.",
     steps_heading: "Take a step",
-    no_steps: "No desk step fits this stage.",
+    no_steps: "No desk step is yours to take at this stage.",
     done_resolved: "Conflict settled: handsets take the chosen value when they sync.",
     done_step: "Step taken.",
+    new_value: "Enter a new value",
+    use_new_value: "Use this value",
+    as_json: "(as JSON)",
+    chain_covers: "verified up to row",
+    chain_checked_now: "rows newly checked",
+    chain_remembered: "found earlier; shown until a restart or a check from the first row",
+    verify_whole_chain: "Verify from the first row",
 };
 
 #[cfg(test)]

@@ -8,11 +8,15 @@
 //! | GET | `/v1/admin/disputes` | query `place=CODE[&stage=S][&category=C][&risk=1..4][&owner=CODE][&overdue=bool][&flagged=bool][&conflict=bool][&before=ID][&limit=N]` → `{total, items, next, as_of}` | admins and auditors, for places within their subtree |
 //! | GET | `/v1/admin/disputes/{id}` | → `{line, head, lifecycle, mediations, conflicts, record, as_of}` | administrators, county and township admins, the owner within their subtree |
 //! | POST | `/v1/admin/disputes/{id}/resolve` | `{field, seen: [ID…], pick: ID}` or `{field, seen, value: JSON}` → `{changes, position, dispute}` | the same, if the record rules let them edit the dispute |
-//! | POST | `/v1/admin/disputes/{id}/steps` | `{action, after?: ID, unit?, letter_number?, note?}` → `{changes, position, dispute}` | the same, if the lifecycle rules let them take the step |
+//! | POST | `/v1/admin/disputes/{id}/steps` | `{action, after?: ID, to?: CODE, unit?, letter_number?, note?}` → `{changes, position, dispute}` | the same, if the lifecycle rules let them take the step |
 //!
 //! `ID`s are a value's or step's `DEVICE:COUNTER` as the detail shows them;
 //! `seen` is every candidate id of the field as the detail listed them, and
-//! `after` the detail's `head`. A write whose dispute moved on since it was
+//! `after` the detail's `head`; `to` is where an escalation goes, one of
+//! the detail's `desk.escalate_to` (the place directly above the owner,
+//! which it defaults to); `desk` also lists the steps the reader may take
+//! (`desk.steps`) and whether they may settle conflicts (`desk.resolve`).
+//! A write whose dispute moved on since it was
 //! read is refused with `invalid_transition` (read it again); a step the
 //! rules refuse answers their code (`forbidden`, `invalid_transition`,
 //! `invalid_field`, `missing_field`) and changes nothing. An unknown
@@ -176,9 +180,25 @@ async fn resolve(
 struct StepBody {
     action: String,
     after: Option<String>,
+    to: Option<String>,
     unit: Option<String>,
     letter_number: Option<String>,
     note: Option<String>,
+}
+
+/// `{action, after?, to?, unit?, letter_number?, note?}`.
+fn step_request(body: &[u8]) -> Result<DeskStep, ApiError> {
+    let body: StepBody = json_body(body)?;
+    let action: Action = body.action.parse().map_err(|e: String| invalid("action", &e))?;
+    let after = body.after.as_deref().map(|a| parse_dot("after", a)).transpose()?;
+    Ok(DeskStep {
+        action,
+        after,
+        to: body.to,
+        unit: body.unit,
+        letter_number: body.letter_number,
+        note: body.note,
+    })
 }
 
 async fn step(
@@ -188,11 +208,7 @@ async fn step(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let body: StepBody = json_body(&body)?;
-    let action: Action = body.action.parse().map_err(|e: String| invalid("action", &e))?;
-    let after = body.after.as_deref().map(|a| parse_dot("after", a)).transpose()?;
-    let step =
-        DeskStep { action, after, unit: body.unit, letter_number: body.letter_number, note: body.note };
+    let step = step_request(&body)?;
     Ok(HttpResponse::Ok().json(state.service.take_dispute_step(&who.caller(), id, step).await?))
 }
 
@@ -218,5 +234,15 @@ mod tests {
         ] {
             assert!(resolve_request(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn step_bodies_carry_the_escalation_s_target() {
+        let step = step_request(br#"{"action":"escalate","to":"620802100"}"#).expect("a step");
+        assert_eq!((step.action, step.to.as_deref()), (Action::Escalate, Some("620802100")));
+        let plain = step_request(br#"{"action":"accept"}"#).expect("a step");
+        assert_eq!(plain.to, None);
+        assert!(step_request(br#"{"action":"bribe"}"#).is_err());
+        assert!(step_request(br#"{"action":"accept","after":"nope"}"#).is_err());
     }
 }

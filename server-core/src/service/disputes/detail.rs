@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::author::by_desk;
+use super::desk::DeskOffer;
 use super::list::DisputeLine;
 use crate::error::{CoreResult, StorageError};
 use crate::storage::ReadTx;
@@ -35,6 +36,9 @@ pub struct DisputeDetail {
     pub record: RecordView,
     /// The log position it was read at (or written at, after a desk write).
     pub as_of: u64,
+    /// What the reader may do from the desk on it now (nothing for the
+    /// operator, who does not write at the desk).
+    pub desk: DeskOffer,
 }
 
 /// One field with competing values.
@@ -108,6 +112,7 @@ pub(crate) fn detail(
         conflicts,
         record: view,
         as_of,
+        desk: DeskOffer::default(),
     })
 }
 

@@ -1,5 +1,7 @@
 //! 账户: a staff member changes their own password, giving the current one
-//! ([`gridsync_server_core::Service::change_own_password`]).
+//! ([`gridsync_server_core::Service::change_own_password`]). The change
+//! ends their other sessions (other browsers, admin API tokens); this one
+//! stays signed in.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -75,7 +77,11 @@ async fn change(
     if form.new != form.repeat {
         return Ok(again(StatusCode::BAD_REQUEST, t.passwords_differ.to_owned()));
     }
-    match state.service.change_own_password(&admin.caller(), &form.current, &form.new).await {
+    match state
+        .service
+        .change_own_password(&admin.caller(), &form.current, &form.new, Some(admin.token()))
+        .await
+    {
         Ok(()) => Ok(see_other("/console/account?done=password")),
         Err(e) => {
             let e = ApiError::from(e);

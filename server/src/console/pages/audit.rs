@@ -1,13 +1,15 @@
 //! 审计日志: the audit log, newest first, a page at a time, filtered by
 //! actor, action and outcome ([`gridsync_server_core::Service::audit_log`]),
-//! under the chain's verification status
-//! ([`gridsync_server_core::Service::verify_audit`]). For administrators and
+//! under the chain's verification status: checked since the last view, the
+//! position it covers and how many rows this view checked, or the first
+//! break found ([`gridsync_server_core::Service::audit_chain`]); the link
+//! `?verify=all` checks from the first row again. For administrators and
 //! auditors, as the service decides.
 
 use actix_web::{HttpResponse, web};
-use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::audit::{ChainReport, Verdict};
 use gridsync_server_core::service::audit_log::AuditQuery;
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::failure::{Failure, OrPage};
@@ -29,6 +31,7 @@ struct AuditParams {
     action: Option<String>,
     refusals: Option<String>,
     before: Option<u64>,
+    verify: Option<String>,
 }
 
 fn some(text: &Option<String>) -> Option<String> {
@@ -42,7 +45,8 @@ async fn audit(
 ) -> Result<HttpResponse, Failure> {
     let (lang, caller) = (admin.lang, admin.caller());
     let t = lang.texts();
-    let verdict = state.service.verify_audit(&caller).await.or_page(lang)?;
+    let from_first = params.verify.as_deref() == Some("all");
+    let chain = state.service.audit_chain(&caller, from_first).await.or_page(lang)?;
     let query = AuditQuery {
         before: params.before,
         actor: some(&params.actor),
@@ -61,14 +65,7 @@ async fn audit(
     let page = state.service.audit_log(&caller, query).await.or_page(lang)?;
     let body = html! {
         h1 { (t.audit_title) }
-        @match &verdict {
-            Verdict::Intact { rows, head } => p.chain-ok id="chain" data-intact="true" {
-                (t.chain_intact) " · " (rows) " · " (t.head) " " code { (head.get(..16).unwrap_or(head)) "…" }
-            },
-            Verdict::Broken { seq, reason } => p.chain-bad id="chain" data-intact="false" {
-                (t.chain_broken) " · " (t.seq) " " (seq) " · " (reason)
-            },
-        }
+        (chain_state(&admin, &chain))
         form.bar method="get" action="/console/audit" {
             label { (t.actor) input name="actor" value=(actor.unwrap_or_default()); }
             label { (t.action) input name="action" value=(action.unwrap_or_default()) placeholder="device."; }
@@ -108,4 +105,24 @@ async fn audit(
         }
     };
     Ok(respond(layout::page(&admin, Section::Audit, t.audit_title, body)))
+}
+
+/// The chain's verdict: intact up to a position, or broken at one.
+fn chain_state(admin: &Admin, chain: &ChainReport) -> Markup {
+    let t = admin.lang.texts();
+    html! {
+        @match &chain.verdict {
+            Verdict::Intact { rows, head } => p.chain-ok id="chain" data-intact="true" data-covers=(rows)
+                data-checked=(chain.checked) {
+                (t.chain_intact) " · " (t.chain_covers) " " (rows) " · " (t.chain_checked_now) " " (chain.checked)
+                " · " (t.head) " " code { (head.get(..16).unwrap_or(head)) "…" }
+            },
+            Verdict::Broken { seq, reason } => p.chain-bad id="chain" data-intact="false" data-broken=(seq)
+                data-remembered=(chain.remembered) {
+                (t.chain_broken) " · " (t.seq) " " (seq) " · " (reason)
+                @if chain.remembered { " · " (t.chain_remembered) }
+            },
+        }
+        p { a id="verify-all" href="/console/audit?verify=all" { (t.verify_whole_chain) } }
+    }
 }
