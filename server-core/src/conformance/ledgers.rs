@@ -84,7 +84,7 @@ pub async fn months_lock_once_and_read_back(storage: Arc<dyn Storage>) {
     wa.push_ok(svc, vec![second]).await;
     let now = svc.month_ledgers(&Caller::Operator, VILLAGE_A, month).await.expect("the locked month");
     assert_eq!((&now.table, &now.rows), (&locked.table, &locked.rows), "not merged into the lock");
-    assert_eq!(now.table.line(VILLAGE_A).map(|l| l.work.patrols), Some(1));
+    assert_eq!(now.table.line(GRID_A).map(|l| l.work.patrols), Some(1));
     let c = svc.month_corrections(&Caller::Operator, VILLAGE_A, month).await.expect("corrections");
     let patrols: Vec<_> = c.figures.iter().filter(|f| f.column == "patrols" && f.line == GRID_A).collect();
     assert!(!patrols.is_empty() && patrols.iter().all(|f| (f.locked, f.now) == (1, 2)), "{:?}", c.figures);
