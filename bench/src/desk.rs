@@ -121,7 +121,7 @@ pub(crate) fn run(data: &Path, place: &str, month: Month) -> anyhow::Result<Desk
         min,
         median,
     });
-    Ok(Desk { timed: out, index_bytes })
+    Ok(Desk { timed: out, index_bytes, disputes: first_list_total(&out) })
 }
 
 /// What (g) measured.
@@ -132,6 +132,13 @@ pub(crate) struct Desk {
     /// How much the process's resident memory grew at the first ledgers
     /// read (the ledgers' index), where the system tells.
     pub(crate) index_bytes: Option<u64>,
+    /// The county's disputes (the unfiltered list's total).
+    pub(crate) disputes: u64,
+}
+
+/// The unfiltered list's total: the first case's.
+fn first_list_total(timed: &[Timed]) -> u64 {
+    timed.first().map_or(0, |t| t.total as u64)
 }
 
 /// This process's resident set size (Linux: `/proc/self/status`).

@@ -116,6 +116,14 @@ struct Args {
     /// dispute in full, and the console's ledgers page's reads over the county.
     #[arg(long)]
     desk: bool,
+    /// Keep round 1's server data directory as DIR (it must not exist), to
+    /// time (g) again over it with --desk-only.
+    #[arg(long, value_name = "DIR")]
+    keep_data: Option<PathBuf>,
+    /// Only (g), over the server data directory DATA kept by --keep-data,
+    /// for the month before --last-day's; no workload, no other figure.
+    #[arg(long, value_name = "DATA")]
+    desk_only: Option<PathBuf>,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -135,13 +143,21 @@ fn main() -> anyhow::Result<()> {
         "devices, days, batch, pull page and rounds must be positive"
     );
     ensure!((0.0..=1.0).contains(&args.dispute_rate), "dispute rate must be between 0 and 1");
+    let yesterday = Date::of_millis(now_ms() as i64 - DAY_MS, CHINA_UTC_OFFSET_MINUTES);
+    let last_day = args.last_day.or(yesterday).context("cannot tell today's date")?;
+    let (year, month, _) = last_day.ymd();
+    // The last whole month, as an admin opens it early the next one.
+    let desk_month = Month::new(year, month).context("the workload's last month")?.previous();
+    if let Some(data) = &args.desk_only {
+        let desk = desk::run(data, deployment::COUNTY, desk_month)?;
+        desk::report(&desk, desk.disputes);
+        return Ok(());
+    }
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::Builder::new()
         .prefix("gridsync-bench-")
         .tempdir_in(&base)
         .with_context(|| format!("cannot create a temporary directory in {}", base.display()))?;
-    let yesterday = Date::of_millis(now_ms() as i64 - DAY_MS, CHINA_UTC_OFFSET_MINUTES);
-    let last_day = args.last_day.or(yesterday).context("cannot tell today's date")?;
 
     report::header(&args, &base);
     report::fsync("disk before", &sqlite_baseline::fsync_probe(tmp.path(), report::FSYNC_SAMPLES)?);
@@ -222,11 +238,14 @@ fn main() -> anyhow::Result<()> {
             report::exports(&exported, &summary);
         }
         if args.desk && n == 1 {
-            let (year, month, _) = last_day.ymd();
-            let this = Month::new(year, month).context("the workload's last month")?;
-            // The last whole month, as an admin opens it early the next one.
-            let timed = desk::run(&data, deployment::COUNTY, this.previous())?;
-            desk::report(&timed, summary.stats.disputes);
+            let desk = desk::run(&data, deployment::COUNTY, desk_month)?;
+            desk::report(&desk, summary.stats.disputes);
+        }
+        if let Some(keep) = args.keep_data.as_ref().filter(|_| n == 1) {
+            std::fs::rename(&data, keep).or_else(|_| copy_dir(&data, keep)).with_context(|| {
+                format!("cannot keep the server data as {} (it must not exist)", keep.display())
+            })?;
+            println!("     server data of round 1 kept in {}", keep.display());
         }
         drop(dir);
         let round = Round { a, a_group, b, pulls, scope };
@@ -281,5 +300,18 @@ fn main() -> anyhow::Result<()> {
     let c_pull = wire_size::measure_pull(&pull_pages)?;
     report::summary(&args, &rounds, &c, &c_pull);
     report::postgres_summary(&args, &rounds, &postgres);
+    Ok(())
+}
+
+/// Copies a directory's files (the server's data directory is flat but for
+/// its lock file) when a rename across file systems fails.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
     Ok(())
 }
