@@ -121,7 +121,8 @@ pub(crate) fn run(data: &Path, place: &str, month: Month) -> anyhow::Result<Desk
         min,
         median,
     });
-    Ok(Desk { timed: out, index_bytes, disputes: first_list_total(&out) })
+    let disputes = first_list_total(&out);
+    Ok(Desk { timed: out, index_bytes, disputes })
 }
 
 /// What (g) measured.
