@@ -129,8 +129,8 @@ pub struct Service {
     /// The dispute desk's lines, brought up to date before each list.
     disputes: Arc<Mutex<disputes::list::DisputeIndex>>,
     /// What the ledgers read of the records, brought up to date before each
-    /// live month (taken before the snapshot: see [`ledgers::index`]).
-    ledger_index: Arc<tokio::sync::Mutex<ledgers::index::LedgerIndex>>,
+    /// live month (held before the snapshot: see [`ledgers::index`]).
+    ledger_index: Arc<tokio::sync::RwLock<ledgers::index::LedgerIndex>>,
     /// How far the audit chain is verified (or where it broke), so that a
     /// check reads only the rows appended since ([`Service::audit_chain`]).
     /// Held across the check's read, so checks run one at a time and each
@@ -167,7 +167,7 @@ impl Service {
             settings,
             paging: Arc::default(),
             disputes: Arc::default(),
-            ledger_index: Arc::new(tokio::sync::Mutex::new(ledgers::index::LedgerIndex::new(
+            ledger_index: Arc::new(tokio::sync::RwLock::new(ledgers::index::LedgerIndex::new(
                 settings.utc_offset_minutes,
             ))),
             chain: Arc::default(),

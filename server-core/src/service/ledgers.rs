@@ -25,7 +25,7 @@
 pub(crate) mod index;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use gridsync_proto::{Date, Directory, ErrorCode, RecordKind, RecordState, Role};
 
@@ -92,7 +92,7 @@ impl Service {
                     let (table, rows) = locked.for_reader(reader);
                     return Ok(MonthLedgers { table, rows });
                 }
-                index.catch_up(tx, &read)?;
+                let index = index.at(tx, &read)?;
                 live_month(tx, dir, index, &place2, month, offset, reader)
             })
             .await;
@@ -117,7 +117,7 @@ impl Service {
         let read = self
             .read_indexed(move |tx, dir, index| {
                 authorize(&caller2, dir, &place2)?;
-                index.catch_up(tx, &AtomicU64::default())?;
+                let index = index.at(tx, &AtomicU64::default())?;
                 let params = QuarterParams {
                     place: place2.clone(),
                     quarter,
@@ -137,23 +137,81 @@ impl Service {
 }
 
 impl Service {
-    /// Runs `work` on a read snapshot with the ledgers' index, which `work`
-    /// brings up to the snapshot ([`LedgerIndex::catch_up`]) if it reads
-    /// it. The index is taken before the snapshot, so the snapshot is never
-    /// older than what the index holds.
+    /// Runs `work` on a read snapshot with the ledgers' index
+    /// ([`IndexAccess::at`] brings it to the snapshot when `work` reads it).
+    ///
+    /// First with the index shared, so reads run side by side: the snapshot
+    /// is taken while the index is held and cannot move, so it is never
+    /// older than the index. If the log moved on since the index was last
+    /// brought up to date, `work` runs again on a new snapshot with the index
+    /// held alone, and brings it there.
     pub(super) async fn read_indexed<T, F>(&self, work: F) -> CoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn ReadTx, &Directory, &mut LedgerIndex) -> CoreResult<T> + Send + 'static,
+        F: Fn(&mut dyn ReadTx, &Directory, &mut IndexAccess<'_>) -> CoreResult<T> + Send + Sync + 'static,
     {
-        let mut index = self.ledger_index.clone().lock_owned().await;
+        let work = Arc::new(work);
+        let shared = self.ledger_index.clone().read_owned().await;
+        let (cache, again, behind) = (self.directory.clone(), work.clone(), Arc::new(AtomicBool::new(false)));
+        let flag = behind.clone();
+        let first = self
+            .storage
+            .read(move |tx| {
+                let (_, dir) = cache.get(tx)?;
+                let mut access = IndexAccess { held: Held::Shared(&shared), behind: &flag };
+                again(tx, &dir, &mut access)
+            })
+            .await;
+        if !behind.load(Ordering::Acquire) {
+            return first;
+        }
+        let mut alone = self.ledger_index.clone().write_owned().await;
         let cache = self.directory.clone();
         self.storage
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
-                work(tx, &dir, &mut index)
+                let unused = AtomicBool::new(false);
+                let mut access = IndexAccess { held: Held::Exclusive(&mut alone), behind: &unused };
+                work(tx, &dir, &mut access)
             })
             .await
+    }
+}
+
+/// The ledgers' index as one read holds it.
+pub(crate) struct IndexAccess<'a> {
+    held: Held<'a>,
+    /// Set when the index, held shared, is behind the snapshot.
+    behind: &'a AtomicBool,
+}
+
+/// How the index is held.
+enum Held<'a> {
+    /// Beside other reads: it cannot be brought up to date.
+    Shared(&'a LedgerIndex),
+    /// Alone.
+    Exclusive(&'a mut LedgerIndex),
+}
+
+impl IndexAccess<'_> {
+    /// The index at the snapshot's position, counting the records read to
+    /// bring it there into `read`. Held shared and behind the snapshot, it
+    /// answers an error, and the read runs again with the index held alone
+    /// ([`Service::read_indexed`]).
+    pub(crate) fn at(&mut self, tx: &mut dyn ReadTx, read: &AtomicU64) -> CoreResult<&LedgerIndex> {
+        match &mut self.held {
+            Held::Exclusive(index) => {
+                index.catch_up(tx, read)?;
+                Ok(index)
+            }
+            Held::Shared(index) => {
+                if index.high() == tx.high_water()? {
+                    return Ok(index);
+                }
+                self.behind.store(true, Ordering::Release);
+                Err(StorageError::unavailable("the ledgers' index is behind the snapshot: read again").into())
+            }
+        }
     }
 }
 

@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsync_proto::{Change, Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
-use super::ledgers::index::LedgerIndex;
-use super::ledgers::{as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused};
+use super::ledgers::{IndexAccess, as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused};
 use super::{Caller, Service};
 use crate::audit::Event;
 use crate::clock::now_ms;
@@ -245,7 +244,7 @@ fn lock_rows(
 fn corrections(
     tx: &mut dyn ReadTx,
     dir: &Directory,
-    index: &mut LedgerIndex,
+    index: &mut IndexAccess<'_>,
     place: &str,
     month: Month,
     offset: i32,
@@ -264,7 +263,7 @@ fn corrections(
     let locked_position = table.as_of.log_position;
     let locked_ms = table.locked.as_ref().map_or(table.as_of.time_ms, |s| s.locked_ms);
     let (locked_table, locked_rows) = LockedMonth { table, rows }.for_reader(reader);
-    index.catch_up(tx, read)?;
+    let index = index.at(tx, read)?;
     let now = live_month(tx, dir, index, place, month, offset, reader)?;
     let ids = locked_rows.iter().chain(&now.rows).map(|r| r.id);
     let mut late = LateRecords::new(dir, place, month, offset, locked_ms, ids).map_err(refused)?;

@@ -47,7 +47,7 @@ impl Service {
         let result = self
             .read_indexed(move |tx, dir, index| {
                 let reader = authorize(&caller2, dir, &place2)?;
-                index.catch_up(tx, &AtomicU64::default())?;
+                let index = index.at(tx, &AtomicU64::default())?;
                 let as_of = as_of(tx)?;
                 let mut wanted = vec![last];
                 while wanted.len() < usize::from(months) {

@@ -14,11 +14,12 @@
 //! same [`MonthLedger`] the full read uses, so both give the same ledgers
 //! (tested: `an_indexed_month_is_the_month_read_whole`).
 //!
-//! Reads are serialized on the index (an async mutex taken *before* the
-//! snapshot): each snapshot is at least as new as the one the index was
-//! last brought to, so the index never holds anything newer than the
-//! snapshot it answers with. A log that went backwards (a restore) starts
-//! it afresh, as a restart does.
+//! The index is held (an async read-write lock) *before* the snapshot is
+//! taken, so a snapshot is never older than what the index holds. Reads
+//! share it while the log has not moved; one that finds the log moved on
+//! holds it alone to bring it up to date ([`super::Service::read_indexed`]).
+//! A log that went backwards (a restore) starts it afresh, as a restart
+//! does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
