@@ -5,10 +5,12 @@
 //! service starts (which reads every dispute into the desk's index) once,
 //! then every case after one warm-up, [`REPEATS`] runs, as min and median.
 //!
-//! Then the console's ledgers page's two reads over the county: a month's
-//! ledgers (`Service::month_ledgers`: the table and the register) and the
-//! 12-month trend (`Service::ledger_trend`), the first after the start
-//! (which reads every record into the ledgers' index) once, then warm.
+//! Then the ledgers over the county: a month's ledgers whole
+//! (`Service::month_ledgers`: the table and the register, as the exports
+//! read them), the first after the start (which reads every record into the
+//! ledgers' index) once, then warm; and the console's ledgers page's two
+//! reads, the month with one page of the register (`Service::month_page`)
+//! and the 12-month trend (`Service::ledger_trend`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use gridsync_server::operator::Operator;
 use gridsync_server_core::ledger::Month;
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::disputes::DisputeQuery;
+use gridsync_server_core::service::ledgers::RowWindow;
 
 /// Timed runs of each case.
 pub(crate) const REPEATS: usize = 5;
@@ -112,6 +115,17 @@ pub(crate) fn run(data: &Path, place: &str, month: Month) -> anyhow::Result<Desk
     });
     let (_, min, median) = time(ledgers)?;
     out.push(Timed { what: format!("ledgers {month}"), total: rows, lines, min, median });
+    // What the console's page asks for: the table and 100 register rows.
+    let window = RowWindow { skip: 0, take: 100 };
+    let page = || op.run(op.service().month_page(&Caller::Operator, place, month, window));
+    let (shown, min, median) = time(page)?;
+    out.push(Timed {
+        what: format!("ledgers {month}, a page of 100 rows"),
+        total: shown.total_rows,
+        lines: shown.rows.len(),
+        min,
+        median,
+    });
     let trend = || op.run(op.service().ledger_trend(&Caller::Operator, place, month, TREND_MONTHS));
     let (points, min, median) = time(trend)?;
     out.push(Timed {

@@ -13,7 +13,7 @@ use super::period::Period;
 use super::register::{RegisterHead, RegisterRow};
 use super::sheet::{Book, Sheet};
 use super::table::{DisputeFigures, MonthTable, TableLine, WorkFigures};
-use super::{LedgerError, MonthParams, register};
+use super::{AsOf, LedgerError, MonthParams, register};
 use crate::service::reports::{Completeness, Filing, WorkerLine};
 
 /// Whether counting a dispute builds its register row.
@@ -66,6 +66,11 @@ impl<'d> MonthLedger<'d> {
         })
     }
 
+    /// The position (and time) the month is computed as of.
+    pub fn as_of(&self) -> AsOf {
+        self.params.as_of
+    }
+
     /// The month's span, from local midnight of its first day to the next
     /// month's.
     pub fn period(&self) -> Period {
@@ -109,6 +114,16 @@ impl<'d> MonthLedger<'d> {
     /// Counts a dispute already read ([`Dispute::of`]) as [`Self::add`]
     /// counts its record; answers its register row if `rows` asks for it.
     pub(crate) fn add_read_dispute(&mut self, d: &Dispute, rows: Rows) -> Option<RegisterRow> {
+        let line = self.count_read_dispute(d)?;
+        if rows == Rows::Skipped {
+            return None;
+        }
+        self.row_of(d, line)
+    }
+
+    /// Counts a dispute already read; answers its line when it is on the
+    /// month's books (and so has a register row, [`Self::row_of`]).
+    pub(crate) fn count_read_dispute(&mut self, d: &Dispute) -> Option<usize> {
         let line = self.lines.line_of(&d.registered_at)?;
         let f = d.within(self.period)?;
         if !f.on_books() {
@@ -120,9 +135,14 @@ impl<'d> MonthLedger<'d> {
             Some(figures) => figures.count(&f, self.dir),
             None => categories.entry(d.category.clone()).or_default().count(&f, self.dir),
         }
-        if rows == Rows::Skipped {
-            return None;
-        }
+        Some(line)
+    }
+
+    /// The register row of a dispute on the books, in `line`
+    /// ([`Self::count_read_dispute`]). Its canonical place among the rows
+    /// ([`RegisterRow::key`]) is `(line, registered_at, id)`.
+    pub(crate) fn row_of(&self, d: &Dispute, line: usize) -> Option<RegisterRow> {
+        let f = d.within(self.period)?;
         Some(RegisterRow::build(
             d,
             &f,

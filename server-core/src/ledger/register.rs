@@ -206,9 +206,19 @@ pub struct RegisterHead {
 /// The register as a sheet over `rows` (numbered 1, 2, … as they come:
 /// give them in their canonical order).
 pub fn sheet<'a>(head: &RegisterHead, rows: impl Iterator<Item = RegisterRow> + 'a) -> Sheet<'a> {
+    sheet_from(head, rows, 1)
+}
+
+/// [`sheet`] over a window of the register's rows whose first row is number
+/// `first_number` (序号) of the whole register.
+pub fn sheet_from<'a>(
+    head: &RegisterHead,
+    rows: impl Iterator<Item = RegisterRow> + 'a,
+    first_number: usize,
+) -> Sheet<'a> {
     let (columns, header, header_rows) = header(register_columns());
     let offset = head.utc_offset_minutes;
-    let rows = rows.enumerate().map(move |(i, row)| register_row(i + 1, &row, offset));
+    let rows = rows.enumerate().map(move |(i, row)| register_row(first_number + i, &row, offset));
     Sheet {
         name: "排查调处分类台帐".to_owned(),
         title: vec![

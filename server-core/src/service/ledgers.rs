@@ -51,6 +51,28 @@ pub struct MonthLedgers {
     pub rows: Vec<RegisterRow>,
 }
 
+/// Which of a register's rows to build, in their canonical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowWindow {
+    /// Rows passed over.
+    pub skip: usize,
+    /// Most rows built after them.
+    pub take: usize,
+}
+
+/// A month's table and one window of its register (a page on screen).
+#[derive(Debug, Clone)]
+pub struct MonthPage {
+    /// The monthly statistics table.
+    pub table: MonthTable,
+    /// The window's rows, in the register's canonical order.
+    pub rows: Vec<RegisterRow>,
+    /// The first row's number in the register (from 1).
+    pub first_number: usize,
+    /// How many rows the register has.
+    pub total_rows: usize,
+}
+
 impl MonthLedgers {
     /// The month's workbook: the table, then the register.
     pub fn book(&self) -> Book<'_> {
@@ -101,6 +123,47 @@ impl Service {
         let detail = format!("month={month} as_of={}{locked}", ledgers.table.as_of.log_position);
         self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
         Ok(ledgers)
+    }
+
+    /// [`Self::month_ledgers`] with only `window` of the register built:
+    /// what a page on screen shows. The table and the row count are the
+    /// whole month's; audited as `ledger.month`.
+    pub async fn month_page(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+        window: RowWindow,
+    ) -> CoreResult<MonthPage> {
+        let (caller2, place2) = (caller.clone(), place.to_owned());
+        let offset = self.settings.utc_offset_minutes;
+        let result = self
+            .read_indexed(move |tx, dir, index| {
+                let reader = authorize(&caller2, dir, &place2)?;
+                if let Some(locked) = locked_month(tx, dir, &place2, month)? {
+                    let (table, rows) = locked.for_reader(reader);
+                    let total_rows = rows.len();
+                    let rows = rows.into_iter().skip(window.skip).take(window.take).collect();
+                    return Ok(MonthPage { table, rows, first_number: window.skip + 1, total_rows });
+                }
+                let index = index.at(tx, &AtomicU64::default())?;
+                let params = month_params(tx, &place2, month, offset, reader)?;
+                let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
+                let (rows, total_rows) = index.feed_window(&mut ledger, month, window);
+                add_reports(tx, dir, &mut ledger, &place2, month, offset)?;
+                Ok(MonthPage { table: ledger.finish(), rows, first_number: window.skip + 1, total_rows })
+            })
+            .await;
+        let page = self.audited(caller, "ledger.month", place, result).await?;
+        let locked = if page.table.locked.is_some() { " locked" } else { "" };
+        let detail = format!(
+            "month={month} as_of={}{locked} rows={}+{}",
+            page.table.as_of.log_position,
+            window.skip,
+            page.rows.len()
+        );
+        self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
+        Ok(page)
     }
 
     /// The townships and departments of `place` ranked for `quarter`, as of
@@ -227,21 +290,45 @@ pub(super) fn live_month(
     offset: i32,
     reader: Role,
 ) -> CoreResult<MonthLedgers> {
-    let as_of = as_of(tx)?;
-    if as_of.log_position != index.high() {
+    let params = month_params(tx, place, month, offset, reader)?;
+    if params.as_of.log_position != index.high() {
         return Err(StorageError::corrupt("the ledgers' index is not at the snapshot's position").into());
     }
-    let params = MonthParams { place: place.to_owned(), month, utc_offset_minutes: offset, reader, as_of };
     let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
     let mut rows = index.feed(&mut ledger, month, Rows::Built);
-    let days = ended_days(month, offset, as_of);
+    add_reports(tx, dir, &mut ledger, place, month, offset)?;
+    register::sort(&mut rows);
+    Ok(MonthLedgers { table: ledger.finish(), rows })
+}
+
+/// A live month's parameters, as of the snapshot's position.
+fn month_params(
+    tx: &mut dyn ReadTx,
+    place: &str,
+    month: Month,
+    offset: i32,
+    reader: Role,
+) -> CoreResult<MonthParams> {
+    Ok(MonthParams { place: place.to_owned(), month, utc_offset_minutes: offset, reader, as_of: as_of(tx)? })
+}
+
+/// Counts the daily reports of the month's days that had ended by the
+/// ledger's time, read in one go.
+fn add_reports(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    ledger: &mut MonthLedger<'_>,
+    place: &str,
+    month: Month,
+    offset: i32,
+) -> CoreResult<()> {
+    let days = ended_days(month, offset, ledger.as_of());
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
         for day in reports::daily_span(tx, dir, place, *first, *last, offset)? {
             ledger.add_completeness(&day).map_err(refused)?;
         }
     }
-    register::sort(&mut rows);
-    Ok(MonthLedgers { table: ledger.finish(), rows })
+    Ok(())
 }
 
 /// `place`'s month read whole from the records of the snapshot, record by

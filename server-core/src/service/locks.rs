@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsync_proto::{Change, Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
-use super::ledgers::{IndexAccess, as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused};
+use super::ledgers::{
+    IndexAccess, as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused,
+};
 use super::{Caller, Service};
 use crate::audit::Event;
 use crate::clock::now_ms;

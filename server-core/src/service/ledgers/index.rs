@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsync_proto::{Date, RecordId, RecordKind, RecordState, Value};
 
-use super::LEDGER_KINDS;
+use super::{LEDGER_KINDS, RowWindow};
 use crate::error::{CoreResult, StorageError};
 use crate::ledger::{Dispute, Month, MonthLedger, RegisterRow, Rows, WorkTally};
 use crate::storage::ReadTx;
@@ -187,9 +187,41 @@ impl LedgerIndex {
         for dispute in self.disputes.values() {
             out.extend(ledger.add_read_dispute(dispute, rows));
         }
+        self.feed_work(ledger, month);
+        out
+    }
+
+    /// [`Self::feed`], building only the register rows of `window` (in
+    /// their canonical order); answers them and how many rows the register
+    /// has. The rest are counted, ordered by their keys, and not built.
+    pub(crate) fn feed_window(
+        &self,
+        ledger: &mut MonthLedger<'_>,
+        month: Month,
+        window: RowWindow,
+    ) -> (Vec<RegisterRow>, usize) {
+        let mut on_books: Vec<(u32, &str, RecordId, usize, &Dispute)> = Vec::new();
+        for d in self.disputes.values() {
+            if let Some(line) = ledger.count_read_dispute(d) {
+                let position = u32::try_from(line).unwrap_or(u32::MAX);
+                on_books.push((position, d.registered_at.as_str(), d.id, line, d));
+            }
+        }
+        self.feed_work(ledger, month);
+        // The key of `RegisterRow::key`, unique by id.
+        on_books.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let rows = on_books
+            .iter()
+            .skip(window.skip)
+            .take(window.take)
+            .filter_map(|(_, _, _, line, d)| ledger.row_of(d, *line))
+            .collect();
+        (rows, on_books.len())
+    }
+
+    fn feed_work(&self, ledger: &mut MonthLedger<'_>, month: Month) {
         for (grid, tally) in self.tally.get(&month).into_iter().flatten() {
             ledger.add_work(grid, *tally);
         }
-        out
     }
 }

@@ -8,8 +8,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::Date;
 use gridsync_server_core::clock::now_ms;
-use gridsync_server_core::ledger::{LockStamp, Month};
+use gridsync_server_core::ledger::{LockStamp, Month, register};
 use gridsync_server_core::policy;
+use gridsync_server_core::service::ledgers::RowWindow;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -69,26 +70,25 @@ async fn ledgers(
     // Two snapshots read side by side (each on a reader of its own).
     let started = std::time::Instant::now();
     let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let page = query.page.unwrap_or(1).max(1);
+    // Only the page's rows of the register are built; the table and the
+    // row count are the whole month's.
+    let window = RowWindow { skip: (page - 1).saturating_mul(REGISTER_PAGE), take: REGISTER_PAGE };
     let ((ledgers, ledgers_ms), (trend, trend_ms)) = futures_util::future::join(
-        async { (state.service.month_ledgers(&caller, &place, month).await, elapsed()) },
+        async { (state.service.month_page(&caller, &place, month, window).await, elapsed()) },
         async { (state.service.ledger_trend(&caller, &place, month, TREND_MONTHS).await, elapsed()) },
     )
     .await;
     tracing::debug!(ledgers_ms, trend_ms, "console ledgers read");
     let (ledgers, trend) = (ledgers.or_page(lang)?, trend.or_page(lang)?);
-    let page = query.page.unwrap_or(1).max(1);
-    let mut book = ledgers.book();
-    let register = book.sheets.pop();
-    let stats = book.sheets.pop();
-    let (table_html, _) = match stats {
-        Some(sheet) => table::render(sheet, "stats", Window::ALL),
-        None => (html! {}, 0),
-    };
-    let window = Window { skip: (page - 1).saturating_mul(REGISTER_PAGE), take: REGISTER_PAGE };
-    let (register_html, register_rows) = match register {
-        Some(sheet) => table::render(sheet, "register", window),
-        None => (html! {}, 0),
-    };
+    let (table_html, _) = table::render(ledgers.table.sheet(), "stats", Window::ALL);
+    let register_rows = ledgers.total_rows;
+    let head = ledgers.table.register_head();
+    let (register_html, _) = table::render(
+        register::sheet_from(&head, ledgers.rows.into_iter(), ledgers.first_number),
+        "register",
+        Window::ALL,
+    );
     let base = format!("/console/ledgers?place={}&month={month}", enc(&place));
     let export = format!("/console/ledgers/export?place={}&month={month}", enc(&place));
     let last_row = (window.skip + REGISTER_PAGE).min(register_rows);
