@@ -96,7 +96,13 @@ pub fn receipt_runs(receipts: impl IntoIterator<Item = (Dot, u64, bool)>) -> Vec
             {
                 run.last = dot.counter;
             }
-            _ => runs.push(ReceiptRun { actor: dot.actor, first: dot.counter, last: dot.counter, received_ms, clock_suspect }),
+            _ => runs.push(ReceiptRun {
+                actor: dot.actor,
+                first: dot.counter,
+                last: dot.counter,
+                received_ms,
+                clock_suspect,
+            }),
         }
     }
     runs

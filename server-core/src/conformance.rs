@@ -103,9 +103,8 @@ pub use ledgers::months_lock_once_and_read_back;
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
     pull_cursors_are_per_device, push_then_pull_round_trip, records_are_sent_whole_as_snapshots,
-    records_follow_their_home,
-    records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
-    reused_dot_refuses_the_whole_push, scope_follows_the_directory,
+    records_follow_their_home, records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt,
+    repeated_push_is_idempotent, reused_dot_refuses_the_whole_push, scope_follows_the_directory,
 };
 
 use crate::storage::Storage;

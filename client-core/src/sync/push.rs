@@ -32,8 +32,9 @@ pub(super) fn push<A: StoreAccess + ?Sized>(
 ) -> Result<()> {
     let mut batch = options.push_batch.max(1);
     loop {
-        let (device, groups) =
-            access.with_store(|store| Ok((store.device.actor, read_outbox(store, batch, options.push_max_bytes)?)))?;
+        let (device, groups) = access.with_store(|store| {
+            Ok((store.device.actor, read_outbox(store, batch, options.push_max_bytes)?))
+        })?;
         if groups.is_empty() {
             return Ok(());
         }

@@ -628,7 +628,11 @@ pub async fn records_are_sent_whole_as_snapshots(storage: Arc<dyn Storage>) {
     assert_eq!(sent, expected, "both records are sent as snapshots");
     for snapshot in &page.snapshots {
         let id = snapshot.state.id();
-        assert_eq!(Some(&snapshot.state), record_state(&storage, id).await.as_ref(), "the stored merged state");
+        assert_eq!(
+            Some(&snapshot.state),
+            record_state(&storage, id).await.as_ref(),
+            "the stored merged state"
+        );
         let changes: Vec<&Change> = whole_first.iter().chain(&other).filter(|c| c.record == id).collect();
         for change in changes {
             assert!(snapshot.receipt(&change.dot).is_some(), "every change's receipt travels with it");
@@ -648,13 +652,11 @@ pub async fn records_are_sent_whole_as_snapshots(storage: Arc<dyn Storage>) {
     let pages = old.pull_all(svc, 2).await;
     let history: Vec<Change> = pages.iter().flat_map(changes_of).collect();
     for id in [first, second] {
-        let replayed = RecordState::from_changes(
-            id,
-            RecordKind::Patrol,
-            history.iter().filter(|c| c.record == id),
-        )
-        .expect("the history merges");
-        let mut from_snapshot = page.snapshots.iter().find(|s| s.state.id() == id).expect("sent").state.clone();
+        let replayed =
+            RecordState::from_changes(id, RecordKind::Patrol, history.iter().filter(|c| c.record == id))
+                .expect("the history merges");
+        let mut from_snapshot =
+            page.snapshots.iter().find(|s| s.state.id() == id).expect("sent").state.clone();
         for change in next.changes.iter().map(|l| &l.change).filter(|c| c.record == id) {
             from_snapshot.apply(change).expect("a later change merges");
         }

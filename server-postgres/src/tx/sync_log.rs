@@ -17,8 +17,8 @@
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
-    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord, StorageResult,
-    SyncLogRead, SyncLogWrite,
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord,
+    StorageResult, SyncLogRead, SyncLogWrite,
 };
 
 use super::{PgTx, actor_id, get, int, opt_uint, record_id, run, uint};

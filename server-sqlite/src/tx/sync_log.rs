@@ -5,8 +5,8 @@
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
-    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord, StorageResult,
-    SyncLogRead, SyncLogWrite,
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord,
+    StorageResult, SyncLogRead, SyncLogWrite,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -47,7 +47,8 @@ impl SyncLogRead for SqliteTx<'_> {
         each: &mut dyn FnMut(RecordId, u64, &[u8]),
     ) -> StorageResult<()> {
         run(|| {
-            let mut stmt = self.conn.prepare_cached("SELECT updated_seq, state FROM records WHERE id = ?1")?;
+            let mut stmt =
+                self.conn.prepare_cached("SELECT updated_seq, state FROM records WHERE id = ?1")?;
             for id in ids {
                 let mut rows = stmt.query([id.as_bytes()])?;
                 if let Some(row) = rows.next()? {

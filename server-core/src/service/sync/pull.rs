@@ -93,7 +93,12 @@ impl Service {
     /// (which issues the page's cursor) unless the page changes nothing.
     /// `whole` says how records sent whole travel (a version 2 handset
     /// takes only their history).
-    pub async fn pull_as(&self, request: PullRequest, user: String, whole: Whole) -> CoreResult<PullResponse> {
+    pub async fn pull_as(
+        &self,
+        request: PullRequest,
+        user: String,
+        whole: Whole,
+    ) -> CoreResult<PullResponse> {
         let (directory, settings) = (self.directory.clone(), self.settings.scope);
         let device = request.device;
         let now = crate::clock::now_ms();
