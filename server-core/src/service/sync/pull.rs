@@ -399,7 +399,11 @@ fn plan(
         log_high = high;
         let mut scanned = 0usize;
         let townships = log_townships(&dir, &actor, &visible);
-        tx.scan(since, high, MAX_SCAN, Some(&townships), &mut |row| {
+        // Only changes above a held record's `sent_through` are sent: a
+        // device that holds nothing but records sent whole (a bootstrap)
+        // need not scan the log below the oldest of them.
+        let from = held.values().copied().min().unwrap_or(high).max(since);
+        tx.scan(from, high, MAX_SCAN, Some(&townships), &mut |row| {
             scanned += 1;
             // Most of the log is other scopes': look at ids in place, and
             // decode a body only when it is sent.
