@@ -37,8 +37,10 @@ use crate::ingest::Server;
 pub(crate) struct Report {
     /// Pull pages.
     pub(crate) pages: u32,
-    /// Records sent whole (rebuilt on the device).
+    /// Records sent whole (rebuilt on the device), as snapshots or histories.
     pub(crate) records: u64,
+    /// Of those, records sent as snapshots (protocol 3, ADR 0019).
+    pub(crate) snapshots: u64,
     /// Records the device holds afterwards.
     pub(crate) held: u64,
     /// Changes received over all pages.
@@ -53,6 +55,9 @@ pub(crate) struct Report {
     pub(crate) server: Vec<Duration>,
     /// Bytes of the pages (the envelope, before transport compression).
     pub(crate) bytes: u64,
+    /// Bytes of the pages gzip-compressed as they travel (`wire::gzip`, the
+    /// fast level; the server's compression middleware is of the same kind).
+    pub(crate) wire_bytes: u64,
     /// The pages, for the wire-size measurement.
     pub(crate) pages_received: Vec<PullResponse>,
 }
@@ -139,10 +144,11 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
     let limits = Limits { max_bytes: usize::MAX, max_changes: usize::MAX };
     let mut server_times = Vec::new();
     let mut pages = Vec::new();
-    let mut bytes = 0;
+    let (mut bytes, mut wire_bytes) = (0, 0);
     for call in calls.into_iter().filter(|c| c.path == "/v1/sync/pull") {
         server_times.push(call.took);
         bytes += call.answer.len() as u64;
+        wire_bytes += wire::gzip(&call.answer).len() as u64;
         pages.push(
             wire::decode::<PullResponse>(&call.answer, &limits).context("a pull page does not decode")?,
         );
@@ -150,11 +156,13 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
     let changes = pages.iter().map(|p| p.changes.len() as u64).sum();
     let distinct: HashSet<(RecordId, Dot)> =
         pages.iter().flat_map(|p| &p.changes).map(|l| (l.change.record, l.change.dot)).collect();
-    let records = pages.iter().map(|p| p.rebuild.len() as u64).sum();
+    let snapshots: u64 = pages.iter().map(|p| p.snapshots.len() as u64).sum();
+    let records = pages.iter().map(|p| p.rebuild.len() as u64).sum::<u64>() + snapshots;
     anyhow::ensure!(sync.pull_pages as usize == pages.len(), "the pages counted do not add up");
     Ok(Report {
         pages: sync.pull_pages,
         records,
+        snapshots,
         held,
         changes,
         distinct: distinct.len() as u64,
@@ -162,6 +170,7 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
         elapsed,
         server: server_times,
         bytes,
+        wire_bytes,
         pages_received: pages,
     })
 }

@@ -118,11 +118,13 @@ pub(crate) fn round(n: usize, of: usize, r: &Round, verified: bool) {
     let Some(p) = &r.pulls else { return };
     for (who, d) in [("township", &p.admin), ("worker", &p.worker)] {
         println!(
-            "             (d) {who:<8} {:>6} records, {:>7} changes in {:>4} pages, {:>5.1} s: {:>6.0} changes/s \
-             = {:>5.1}% of (b); server per page p50 {:.1} ms",
+            "             (d) {who:<8} {:>6} records ({} as snapshots), {:>7} changes in {:>4} pages, {:.2} MiB on the wire, \
+             {:>5.2} s: {:>6.0} changes/s = {:>5.1}% of (b); server per page p50 {:.1} ms",
             d.records,
+            d.snapshots,
             d.distinct,
             d.pages,
+            d.wire_bytes as f64 / 1_048_576.0,
             d.elapsed.as_secs_f64(),
             d.change_rate(),
             d.change_rate() / r.b.rate() * 100.0,
@@ -295,14 +297,16 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
         ad.records + u64::from(ad.withheld)
     );
     println!(
-        "     {} distinct changes ({:.1}% of the log), {} received ({:.1}% of them more than once), in {} pages, \
-         {:.1} MB of envelope",
+        "     {} records as snapshots; {} distinct changes ({:.1}% of the log), {} received ({:.1}% of them more \
+         than once), in {} pages, {:.1} MB of envelope, {:.2} MiB on the wire (gzip)",
+        ad.snapshots,
         ad.distinct,
         ad.distinct as f64 / log.max(1) as f64 * 100.0,
         ad.changes,
         (ad.changes - ad.distinct) as f64 / ad.changes.max(1) as f64 * 100.0,
         ad.pages,
-        ad.bytes as f64 / 1e6
+        ad.bytes as f64 / 1e6,
+        ad.wire_bytes as f64 / 1_048_576.0
     );
     println!(
         "     {:.1} s: {:.0} records/s, {:.0} changes/s = {:.1}% of (b) [{} changes/s]; server per page p50 {:.1} ms, \
@@ -318,14 +322,17 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
         med(&|_, p| p.admin.server_total().as_secs_f64() / p.admin.elapsed.as_secs_f64()) * 100.0
     );
     println!(
-        "(d)  a worker's new device (one grid): {} records, {} changes = {:.1}% of the log ({} received, {} \
-         withheld), {} pages, {:.2} s: {:.0} changes/s = {:.1}% of (b); server per page p50 {:.1} ms",
+        "(d)  a worker's new device (one grid): {} records ({} as snapshots), {} changes = {:.1}% of the log ({} \
+         received, {} withheld), {} pages, {:.2} MiB on the wire, {:.2} s: {:.0} changes/s = {:.1}% of (b); \
+         server per page p50 {:.1} ms",
         wk.records,
+        wk.snapshots,
         wk.distinct,
         wk.distinct as f64 / log.max(1) as f64 * 100.0,
         wk.changes,
         wk.withheld,
         wk.pages,
+        wk.wire_bytes as f64 / 1_048_576.0,
         med(&|_, p| p.worker.elapsed.as_secs_f64()),
         med(&|_, p| p.worker.change_rate()),
         med(&|r, p| p.worker.change_rate() / r.b.rate()) * 100.0,

@@ -481,6 +481,7 @@ entries:
             push_batches: 1,
             pulled: 5,
             rebuilt: 0,
+            snapshots: 0,
             removed: 0,
             pull_pages: 1,
             skipped: 0,
@@ -508,7 +509,7 @@ entries:
         assert_eq!(
             printed,
             json!({"pushed": 3, "duplicates": 0, "refused": 0, "push_batches": 1, "pulled": 5,
-                   "rebuilt": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42})
+                   "rebuilt": 0, "snapshots": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42})
         );
     }
 

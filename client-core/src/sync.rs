@@ -15,10 +15,16 @@
 //!   never blocks the writes after it. Any other refusal of the whole push
 //!   ends the run with [`Error::Rejected`] and the outbox intact.
 //! * **Pull** ([`pull`]): pages of what changed in scope. Records that left
-//!   the scope are deleted, records sent whole are rebuilt from the server's
-//!   history plus this device's unsent changes, the rest are merged; the
-//!   server's receipt of every change is kept, and the user's profile is
-//!   replaced when the server sends a newer one.
+//!   the scope are deleted, records sent whole (as the server's merged
+//!   state, a [`gridsync_proto::Snapshot`], or as their history) replace
+//!   the device's copy, with this device's unsent changes merged back in;
+//!   the rest are merged; the server's receipt of every change is kept, and
+//!   the user's profile is replaced when the server sends a newer one.
+//!
+//! A run takes the store only while it reads or writes the database
+//! ([`StoreAccess`]): reading the outbox, applying a page, never across a
+//! request, so a shared store ([`run_shared`]) answers the app's reads
+//! while the run waits on the network.
 //!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
@@ -26,6 +32,8 @@
 
 mod pull;
 mod push;
+
+use std::cell::RefCell;
 
 use gridsync_proto::ErrorCode;
 use gridsync_proto::wire::{self, Message};
@@ -64,8 +72,10 @@ pub struct SyncReport {
     pub push_batches: u32,
     /// Changes from the server applied here.
     pub pulled: u64,
-    /// Records sent whole and rebuilt here.
+    /// Records sent whole and rebuilt here (from snapshots or histories).
     pub rebuilt: u64,
+    /// Of those, records sent as snapshots (the server's merged state).
+    pub snapshots: u64,
     /// Records deleted here because they left this device's scope.
     pub removed: u64,
     /// Pull pages fetched.
@@ -132,6 +142,23 @@ impl SyncObserver for Unobserved {
     fn progress(&self, _: &SyncProgress) {}
 }
 
+/// How a sync run reaches the store: it takes the store for each piece of
+/// database work (read the outbox, acknowledge a push, apply a page) and
+/// lets go of it before every request.
+pub trait StoreAccess {
+    /// Runs `f` on the store, holding it for `f`'s duration only.
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T>;
+}
+
+/// A store its caller lends for the whole run.
+struct Held<'a>(RefCell<&'a mut Store>);
+
+impl StoreAccess for Held<'_> {
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
 /// Runs one sync.
 pub fn run(store: &mut Store, transport: &dyn Transport, options: &SyncOptions) -> Result<SyncReport> {
     run_observed(store, transport, options, &Unobserved)
@@ -144,15 +171,29 @@ pub fn run_observed(
     options: &SyncOptions,
     observer: &dyn SyncObserver,
 ) -> Result<SyncReport> {
-    store.signer()?; // enrolled, and not wiped
+    run_shared(&Held(RefCell::new(store)), transport, options, observer)
+}
+
+/// Runs one sync on a store shared with other threads, taking it through
+/// `access` only for database work: reads and writes from other threads
+/// go on while the run waits for the server. Runs on one store must not
+/// overlap (the caller serialises them).
+pub fn run_shared<A: StoreAccess + ?Sized>(
+    access: &A,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+) -> Result<SyncReport> {
+    access.with_store(|store| store.signer().map(|_| ()))?; // enrolled, and not wiped
     let mut report = SyncReport::default();
-    push::push(store, transport, options, observer, &mut report)?;
-    pull::pull(store, transport, options, observer, &mut report)?;
-    report.cursor = store.device.cursor;
+    push::push(access, transport, options, observer, &mut report)?;
+    pull::pull(access, transport, options, observer, &mut report)?;
+    let (cursor, to_push) = access.with_store(|store| Ok((store.device.cursor, store.pending()?)))?;
+    report.cursor = cursor;
     observer.progress(&SyncProgress {
         phase: SyncPhase::Finished,
         pushed: report.pushed,
-        to_push: store.pending()?,
+        to_push,
         pulled: report.pulled,
         pages: report.pull_pages,
     });
@@ -161,6 +202,7 @@ pub fn run_observed(
         duplicates = report.duplicates,
         refused = report.refused,
         pulled = report.pulled,
+        snapshots = report.snapshots,
         removed = report.removed,
         "sync finished"
     );
@@ -170,9 +212,10 @@ pub fn run_observed(
 /// Sends one message: encoded, compressed when worth it, signed over the
 /// bytes as sent. A `stale_timestamp` answer corrects the device's clock
 /// offset from the server's time and retries once; a `device_wiped` answer
-/// erases the store before the error is reported.
-fn call<M: Message>(
-    store: &mut Store,
+/// erases the store before the error is reported. The store is taken only
+/// to sign, never while the request is on the network.
+fn call<A: StoreAccess + ?Sized, M: Message>(
+    access: &A,
     transport: &dyn Transport,
     observer: &dyn SyncObserver,
     path: &'static str,
@@ -186,15 +229,14 @@ fn call<M: Message>(
     let body = if gzip { wire::gzip(&encoded) } else { encoded };
     let mut corrected = false;
     loop {
-        let signer = store.signer()?;
-        let mut headers = signer.headers("POST", path, &body)?;
+        let mut headers = access.with_store(|store| store.signer()?.headers("POST", path, &body))?;
         if gzip {
             headers.push(("content-encoding", "gzip".to_owned()));
         }
         let request = Request { path, content_type: wire::CONTENT_TYPE, headers, body: body.clone() };
         match transport.send(request) {
             Err(Error::Rejected { body: refusal, .. }) if refusal.code == ErrorCode::DeviceWiped => {
-                store.wipe()?;
+                access.with_store(|store| store.wipe())?;
                 return Err(Error::Wiped);
             }
             Err(Error::Rejected { body: refusal, .. })
@@ -202,7 +244,11 @@ fn call<M: Message>(
                     && !corrected
                     && refusal.server_time_ms.is_some() =>
             {
-                signer.correct_clock(refusal.server_time_ms.unwrap_or_default());
+                let server_time = refusal.server_time_ms.unwrap_or_default();
+                access.with_store(|store| {
+                    store.signer()?.correct_clock(server_time);
+                    Ok(())
+                })?;
                 corrected = true;
             }
             other => return other,

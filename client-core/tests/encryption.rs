@@ -50,6 +50,7 @@ fn page_of(changes: Vec<LoggedChange>, cursor: u64) -> PullResponse {
         reset: false,
         removed: vec![],
         rebuild: vec![],
+        snapshots: vec![],
         changes,
         withheld: 0,
         profile: None,

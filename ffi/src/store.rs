@@ -2,7 +2,10 @@
 //!
 //! Every call takes the store's lock for its duration, so calls from any
 //! number of threads run one after another, each on one consistent state;
-//! `cancel_sync` alone never waits for it. A call that panics (a bug, or an
+//! `cancel_sync` alone never waits for it. A sync takes the lock only for
+//! each piece of database work (reading the outbox, applying a page), never
+//! while it waits for the server, so the app's reads and writes go on
+//! during a sync; two syncs run one after the other. A call that panics (a bug, or an
 //! exception thrown by the app's listener) is caught by UniFFI and answered
 //! with its internal error; the lock it held is then poisoned, and the next
 //! call reopens the store from its file (everything committed is there) and
@@ -12,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use gridsync_client_core::sync::{StoreAccess, run_shared};
 use gridsync_client_core::{DailyReport, Edit, RecordFilter, Store, StoreKey, SyncOptions, Transport};
 use gridsync_proto::RecordId;
 
@@ -32,6 +36,9 @@ const UNENROLLED_AUTHOR: &str = "device";
 #[derive(uniffi::Object)]
 pub struct GridStore {
     store: Mutex<Store>,
+    /// Held for a whole sync, so that syncs do not overlap; reads and
+    /// writes do not take it.
+    syncing: Mutex<()>,
     /// Set by `cancel_sync`; outside the lock so that it can be set while a
     /// sync holds it.
     cancel: AtomicBool,
@@ -75,6 +82,7 @@ impl GridStore {
         let device = store.device_id().to_string();
         Arc::new(GridStore {
             store: Mutex::new(store),
+            syncing: Mutex::new(()),
             cancel: AtomicBool::new(false),
             transport,
             path,
@@ -87,6 +95,11 @@ impl GridStore {
     /// is reopened from its file: what that call held in memory may be
     /// half-updated, what it committed is on disk.
     fn lock(&self) -> Result<MutexGuard<'_, Store>, GridError> {
+        Ok(self.lock_core()?)
+    }
+
+    /// [`Self::lock`], with the core's error.
+    fn lock_core(&self) -> Result<MutexGuard<'_, Store>, gridsync_client_core::Error> {
         match self.store.lock() {
             Ok(guard) => Ok(guard),
             Err(poisoned) => {
@@ -436,13 +449,14 @@ impl GridStore {
     /// files are gone), `Auth`; nothing unsent is ever lost.
     #[uniffi::method(default(listener = None))]
     pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncSummary, GridError> {
-        let mut store = self.lock()?;
+        // One sync at a time; a panic in an earlier one leaves nothing to undo here.
+        let _one = self.syncing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // A cancel is for the run under way: this one starts afresh.
         self.cancel.store(false, Ordering::SeqCst);
-        let transport = self.transport(&store)?;
+        let transport = self.transport(&*self.lock()?)?;
         let observer = Observer { cancel: &self.cancel, listener: listener.as_deref() };
-        let report = store.sync_observed(transport.as_ref(), &SyncOptions::default(), &observer)?;
-        let pending = store.pending()?;
+        let report = run_shared(&Shared(self), transport.as_ref(), &SyncOptions::default(), &observer)?;
+        let pending = self.lock()?.pending()?;
         Ok(SyncSummary::of(&report, pending))
     }
 
@@ -451,6 +465,19 @@ impl GridStore {
     /// when no sync runs (the next one starts afresh).
     pub fn cancel_sync(&self) {
         self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The store as a sync run takes it: locked for each piece of database
+/// work, released while the run waits for the server.
+struct Shared<'a>(&'a GridStore);
+
+impl StoreAccess for Shared<'_> {
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> gridsync_client_core::Result<T>,
+    ) -> gridsync_client_core::Result<T> {
+        f(&mut *self.0.lock_core()?)
     }
 }
 

@@ -343,6 +343,8 @@ pub struct SyncSummary {
     pub pulled: u64,
     /// Records sent whole and rebuilt here.
     pub rebuilt: u64,
+    /// Of those, records sent as the server's merged state (a snapshot).
+    pub snapshots: u64,
     /// Records deleted here because they left this device's scope.
     pub removed: u64,
     /// Pull pages fetched.
@@ -366,6 +368,7 @@ impl SyncSummary {
             push_batches: r.push_batches,
             pulled: r.pulled,
             rebuilt: r.rebuilt,
+            snapshots: r.snapshots,
             removed: r.removed,
             pull_pages: r.pull_pages,
             skipped: r.skipped,

@@ -27,7 +27,8 @@
 //! 2. **Pull**: it sends the cursor of the last page it applied in a
 //!    [`PullRequest`]; the server answers with a page of what changed **in
 //!    the device's scope** ([`access`]): records that left it (delete),
-//!    records that entered it or need rebuilding (sent whole), the other
+//!    records that entered it or need rebuilding (sent whole, as their
+//!    merged state: a [`Snapshot`]), the other
 //!    devices' changes to the rest, the user's profile when it changed, and a
 //!    new cursor. The device applies the page and stores the cursor in one
 //!    transaction, and asks again while `more` is set.
@@ -55,7 +56,7 @@
 //! state.apply(&change).unwrap();
 //!
 //! let bytes = wire::encode(&PushRequest { device, sent_ms: 1_700_000_000_000, groups: vec![vec![change]] });
-//! assert_eq!(&bytes[..3], b"GS\x02");
+//! assert_eq!(&bytes[..3], b"GS\x03");
 //! let back: PushRequest = wire::decode(&bytes, &wire::Limits::DEFAULT).unwrap();
 //! assert_eq!(RecordState::from_changes(record, RecordKind::Dispute, back.changes()).unwrap(), state);
 //! ```
@@ -75,6 +76,7 @@ pub mod place;
 pub mod profile;
 pub mod record;
 pub mod rules;
+pub mod snapshot;
 pub mod value;
 pub mod view;
 pub mod wire;
@@ -94,6 +96,7 @@ pub use place::{Directory, Hierarchy, Level, Place, Unit};
 pub use profile::{Actor, Profile};
 pub use record::{Applied, Entry, FieldValue, MergeError, RecordState, Stamp};
 pub use rules::{RuleError, check_group, daily_report_id};
+pub use snapshot::{ReceiptRun, Snapshot, receipt_runs};
 pub use value::Value;
 pub use view::RecordView;
 pub use wire::{LoggedChange, PullRequest, PullResponse, PushRequest, PushResponse, Refusal, WireError};

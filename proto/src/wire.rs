@@ -6,7 +6,7 @@
 //! +------+------+---------+------+---------------------------+
 //! ```
 //!
-//! Every message starts with the magic `GS`, the protocol version (2) and a
+//! Every message starts with the magic `GS`, the protocol version (3) and a
 //! message-type byte, so a peer can refuse what it does not speak before
 //! reading the body. Decoding enforces [`Limits`]: the whole message size
 //! before anything is read, the nesting depth of values while reading, and
@@ -26,6 +26,17 @@
 //! rebuilds and the user's profile to pulls. Version 1 is refused with
 //! `unsupported_version`: a version 1 device would pull records outside its
 //! user's scope.
+//!
+//! Version 3 (state-based bootstrap, ADR 0019) added [`Snapshot`]s to pull
+//! pages: records sent whole travel as their merged state instead of their
+//! history. Only [`PullResponse`] changed shape, so each message type names
+//! the versions its body is valid in ([`Message::FIRST_VERSION`],
+//! [`Message::LAST_VERSION`]): a server decodes a version 2 push or pull
+//! request and answers it in version 2 (a pull page as [`v2::PullResponse`],
+//! records sent whole as their history), so handsets not yet updated keep
+//! syncing. Any other version is refused with `unsupported_version`.
+
+pub mod v2;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,11 +45,15 @@ use crate::change::Change;
 use crate::error::ErrorCode;
 use crate::ids::{ActorId, RecordId};
 use crate::profile::Profile;
+use crate::snapshot::Snapshot;
 
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"GS";
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// The protocol version this build speaks (and sends).
+pub const PROTOCOL_VERSION: u8 = 3;
+/// The oldest protocol version this build still answers (a server answers
+/// an older handset in the version it asked in).
+pub const OLDEST_VERSION: u8 = 2;
 /// The HTTP content type of gridsync messages.
 pub const CONTENT_TYPE: &str = "application/x-gridsync";
 /// Message bodies at least this large travel gzip-compressed
@@ -64,6 +79,11 @@ pub enum MessageType {
 pub trait Message: Serialize + DeserializeOwned {
     /// Its type byte.
     const TYPE: MessageType;
+    /// The oldest protocol version in which its body has this shape.
+    const FIRST_VERSION: u8 = OLDEST_VERSION;
+    /// The newest protocol version in which its body has this shape; it is
+    /// encoded in this version.
+    const LAST_VERSION: u8 = PROTOCOL_VERSION;
 }
 
 /// A device sends its unsent changes, oldest first, in write groups: the
@@ -158,6 +178,11 @@ pub struct PullResponse {
     /// Records whose whole history is in `changes`: replace them (they
     /// entered the scope, or the server refused a change to them).
     pub rebuild: Vec<RecordId>,
+    /// Records sent whole as their merged state (they entered the scope, the
+    /// device starts afresh, or the server refused a change to them):
+    /// replace them, keeping this device's unsent changes. Later pages send
+    /// only their changes after this page.
+    pub snapshots: Vec<Snapshot>,
     /// Changes in sequence order.
     pub changes: Vec<LoggedChange>,
     /// Records in scope the device's budget leaves out.
@@ -181,6 +206,7 @@ impl Message for PullRequest {
 }
 impl Message for PullResponse {
     const TYPE: MessageType = MessageType::PullResponse;
+    const FIRST_VERSION: u8 = 3;
 }
 
 /// Bounds applied while decoding.
@@ -188,7 +214,7 @@ impl Message for PullResponse {
 pub struct Limits {
     /// Largest whole message, header included.
     pub max_bytes: usize,
-    /// Most changes in one push or pull page.
+    /// Most changes (and record snapshots) in one push or pull page.
     pub max_changes: usize,
 }
 
@@ -218,7 +244,9 @@ pub enum WireError {
     #[error("not a gridsync message")]
     BadMagic,
     /// A protocol version this build does not speak.
-    #[error("protocol version {0} is not supported (this peer speaks version {PROTOCOL_VERSION})")]
+    #[error(
+        "protocol version {0} is not supported for this message (this peer speaks versions {OLDEST_VERSION} to {PROTOCOL_VERSION})"
+    )]
     UnsupportedVersion(u8),
     /// Another message type than expected.
     #[error("expected message type {expected}, got {got}")]
@@ -254,22 +282,42 @@ impl WireError {
     }
 }
 
-/// Encodes a message in its envelope.
+/// Encodes a message in its envelope, in the newest version its shape has
+/// ([`Message::LAST_VERSION`]: this build's, but for the older shapes of [`v2`]).
 pub fn encode<M: Message>(message: &M) -> Vec<u8> {
-    let header = vec![MAGIC[0], MAGIC[1], PROTOCOL_VERSION, M::TYPE as u8];
+    encode_as(M::LAST_VERSION, message)
+}
+
+/// Encodes a message in its envelope as protocol `version`: the answer to a
+/// request that came in `version` carries it back. A version outside the
+/// message's ([`Message::FIRST_VERSION`]..=[`Message::LAST_VERSION`]) is
+/// clamped into it.
+pub fn encode_as<M: Message>(version: u8, message: &M) -> Vec<u8> {
+    let version = version.clamp(M::FIRST_VERSION, M::LAST_VERSION);
+    let header = vec![MAGIC[0], MAGIC[1], version, M::TYPE as u8];
     postcard::to_extend(message, header).expect("encoding into a Vec cannot fail")
 }
 
 /// Decodes a message of type `M`, enforcing `limits`.
 pub fn decode<M: Message + ChangeCount>(bytes: &[u8], limits: &Limits) -> Result<M, WireError> {
+    decode_versioned(bytes, limits).map(|(_, message)| message)
+}
+
+/// Decodes a message of type `M` in any version whose body has its shape,
+/// enforcing `limits`; returns the version it came in, to answer in.
+pub fn decode_versioned<M: Message + ChangeCount>(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(u8, M), WireError> {
     if bytes.len() > limits.max_bytes {
         return Err(WireError::TooLarge { size: bytes.len(), max: limits.max_bytes });
     }
     if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
         return Err(WireError::BadMagic);
     }
-    if bytes[2] != PROTOCOL_VERSION {
-        return Err(WireError::UnsupportedVersion(bytes[2]));
+    let version = bytes[2];
+    if !(M::FIRST_VERSION..=M::LAST_VERSION).contains(&version) {
+        return Err(WireError::UnsupportedVersion(version));
     }
     if bytes[3] != M::TYPE as u8 {
         return Err(WireError::WrongType { expected: M::TYPE as u8, got: bytes[3] });
@@ -283,7 +331,7 @@ pub fn decode<M: Message + ChangeCount>(bytes: &[u8], limits: &Limits) -> Result
     if count > limits.max_changes {
         return Err(WireError::TooManyChanges { count, max: limits.max_changes });
     }
-    Ok(message)
+    Ok((version, message))
 }
 
 /// Compresses an encoded message for `Content-Encoding: gzip`.
@@ -312,7 +360,7 @@ impl ChangeCount for PushRequest {
 }
 impl ChangeCount for PullResponse {
     fn change_count(&self) -> usize {
-        self.changes.len()
+        self.changes.len() + self.snapshots.len()
     }
 }
 impl ChangeCount for PushResponse {
@@ -346,8 +394,41 @@ mod tests {
     #[test]
     fn envelope_round_trip() {
         let bytes = encode(&pull());
-        assert_eq!(&bytes[..4], b"GS\x02\x03");
+        assert_eq!(&bytes[..4], b"GS\x03\x03");
         assert_eq!(decode::<PullRequest>(&bytes, &Limits::DEFAULT), Ok(pull()));
+        // A version 2 request has the same body, and is answered in version 2.
+        let old = encode_as(2, &pull());
+        assert_eq!(&old[..4], b"GS\x02\x03");
+        assert_eq!(decode_versioned::<PullRequest>(&old, &Limits::DEFAULT), Ok((2, pull())));
+    }
+
+    #[test]
+    fn a_pull_page_is_read_only_in_the_version_of_its_shape() {
+        let page = PullResponse {
+            reset: false,
+            removed: vec![],
+            rebuild: vec![],
+            snapshots: vec![],
+            changes: vec![],
+            withheld: 0,
+            profile: None,
+            cursor: 7,
+            more: false,
+        };
+        let bytes = encode(&page);
+        assert_eq!(bytes[2], 3);
+        let old = v2::PullResponse::try_from(page.clone()).expect("no snapshots");
+        let old_bytes = encode(&old);
+        assert_eq!(old_bytes[2], 2);
+        let limits = Limits::DEFAULT;
+        assert_eq!(decode::<PullResponse>(&old_bytes, &limits), Err(WireError::UnsupportedVersion(2)));
+        assert_eq!(decode::<v2::PullResponse>(&bytes, &limits), Err(WireError::UnsupportedVersion(3)));
+        assert_eq!(decode::<v2::PullResponse>(&old_bytes, &limits), Ok(old));
+        let four = [&b"GS\x04\x03"[..], &bytes[4..]].concat();
+        assert_eq!(
+            decode::<PullRequest>(&four, &limits).map_err(|e| e.code()),
+            Err(ErrorCode::UnsupportedVersion)
+        );
     }
 
     #[test]

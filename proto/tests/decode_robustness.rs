@@ -76,6 +76,7 @@ fn sample_pull() -> Vec<u8> {
         reset: false,
         removed: vec![RecordId::from_bytes([9; 16])],
         rebuild: vec![RECORD],
+        snapshots: vec![],
         changes,
         withheld: 0,
         profile: None,
@@ -95,7 +96,7 @@ fn envelope_code<M: Message>(bytes: &[u8], limits: &Limits) -> Option<ErrorCode>
         Some(ErrorCode::PayloadTooLarge)
     } else if bytes.len() < 4 || bytes[..2] != wire::MAGIC {
         Some(ErrorCode::Malformed)
-    } else if bytes[2] != wire::PROTOCOL_VERSION {
+    } else if !(M::FIRST_VERSION..=M::LAST_VERSION).contains(&bytes[2]) {
         Some(ErrorCode::UnsupportedVersion)
     } else if bytes[3] != M::TYPE as u8 {
         Some(ErrorCode::WrongMessageType)

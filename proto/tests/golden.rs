@@ -6,6 +6,10 @@
 //! databases could no longer read what this build writes, or the reverse:
 //! change the format only with a new protocol version (or state format byte).
 //!
+//! Version 2 vectors (`*_v2.hex`, written by the build before protocol 3)
+//! are kept and still decoded: a server answers a version 2 handset in
+//! version 2 (ADR 0019).
+//!
 //! After an intended format change, regenerate the files with
 //! `GRIDSYNC_BLESS=1 cargo test -p gridsync-proto --test golden`
 //! and review the diff before committing it.
@@ -19,7 +23,7 @@ use gridsync_proto::wire::{self, Limits, Message};
 use gridsync_proto::{
     Action, Actor, ActorId, Change, Dot, ErrorCode, Hlc, Level, LoggedChange, Op, Place, Profile,
     PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordKind, RecordState, Refusal, Role,
-    Step, Unit, Value,
+    Snapshot, Step, Unit, Value, receipt_runs,
 };
 
 const HANDSET: ActorId = ActorId::from_bytes([0x11; 16]);
@@ -55,8 +59,26 @@ where
     M: Message + wire::ChangeCount + PartialEq + std::fmt::Debug,
 {
     let stored = golden(name, &wire::encode(sample));
-    assert_eq!(&stored[..4], &[b'G', b'S', wire::PROTOCOL_VERSION, M::TYPE as u8]);
+    assert_eq!(&stored[..4], &[b'G', b'S', M::LAST_VERSION, M::TYPE as u8]);
     assert_eq!(wire::decode::<M>(&stored, &Limits::DEFAULT).as_ref(), Ok(sample));
+}
+
+/// Checks that the frozen version 2 vector `name_v2` decodes to `sample`
+/// and is what this build sends in answer to a version 2 request.
+fn check_v2<M>(name: &str, sample: &M)
+where
+    M: Message + wire::ChangeCount + PartialEq + std::fmt::Debug,
+{
+    let path = golden_path(&format!("{name}_v2"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stored = hex::decode(text.trim_end()).expect("golden file is hex");
+    assert_eq!(&stored[..4], &[b'G', b'S', 2, M::TYPE as u8]);
+    assert_eq!(wire::decode_versioned::<M>(&stored, &Limits::DEFAULT), Ok((2, sample_clone(sample))));
+    assert_eq!(wire::encode_as(2, sample), stored, "{name} in version 2 differs from {}", path.display());
+}
+
+fn sample_clone<M: Message>(m: &M) -> M {
+    postcard::from_bytes(&postcard::to_allocvec(m).expect("encodes")).expect("decodes")
 }
 
 fn change(actor: ActorId, counter: u64, millis: u64, op: Op) -> Change {
@@ -154,6 +176,7 @@ fn pull_response() -> PullResponse {
         reset: false,
         removed: vec![RecordId::from_bytes([0x33; 16])],
         rebuild: vec![RECORD],
+        snapshots: vec![snapshot()],
         changes: vec![
             logged(1_234_567, false, other_status()),
             logged(1_234_570, true, change(OTHER_HANDSET, 2, 4_000, note("已回访"))),
@@ -165,6 +188,15 @@ fn pull_response() -> PullResponse {
     }
 }
 
+/// A snapshot of the sample record: its state after the sample push, and
+/// its receipts in runs.
+fn snapshot() -> Snapshot {
+    let changes: Vec<Change> = push_request().changes().cloned().collect();
+    let state = RecordState::from_changes(RECORD, RecordKind::Dispute, &changes).expect("applies");
+    let receipts = receipt_runs(changes.iter().map(|c| (c.dot, T0 + 11_000, c.dot.counter > 4)));
+    Snapshot { state, receipts }
+}
+
 #[test]
 fn push_request_is_stable() {
     let sample = push_request();
@@ -172,6 +204,7 @@ fn push_request_is_stable() {
         assert_eq!(change.validate(), Ok(()));
     }
     check_message("push_request", &sample);
+    check_v2("push_request", &sample);
 }
 
 #[test]
@@ -190,17 +223,26 @@ fn push_response_is_stable() {
         refused: vec![refused],
     };
     check_message("push_response", &response);
+    check_v2("push_response", &response);
 }
 
 #[test]
 fn pull_request_is_stable() {
     let request = PullRequest { device: HANDSET, cursor: 1_234_569, limit: 500, profile_version: 41 };
     check_message("pull_request", &request);
+    check_v2("pull_request", &request);
 }
 
 #[test]
 fn pull_response_is_stable() {
-    check_message("pull_response", &pull_response());
+    let page = pull_response();
+    assert_eq!(page.snapshots[0].receipts.len(), 2, "receipts fold into runs");
+    check_message("pull_response", &page);
+    // Version 2 has no snapshots: the same page without them, in its shape.
+    let old = wire::v2::PullResponse::try_from(PullResponse { snapshots: vec![], ..page.clone() })
+        .expect("no snapshots left");
+    check_v2("pull_response", &old);
+    assert!(wire::v2::PullResponse::try_from(page).is_err(), "a page with snapshots has no version 2 form");
 }
 
 #[test]
@@ -246,6 +288,7 @@ fn unknown_kinds_fields_and_entries_pass_through_unchanged() {
         reset: false,
         removed: vec![],
         rebuild: vec![],
+        snapshots: vec![],
         changes: decoded
             .changes()
             .cloned()

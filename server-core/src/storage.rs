@@ -73,7 +73,7 @@ pub use identity::{
 pub use ledgers::{LedgerRead, LedgerWrite, MonthLockHead, MonthLockRow};
 pub use reports::{DailyReportRow, ReportRead};
 pub use sync_log::{
-    AccessRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, SyncLogRead, SyncLogWrite,
+    AccessRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord, SyncLogRead, SyncLogWrite,
 };
 
 use crate::error::{CoreError, StorageError};

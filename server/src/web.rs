@@ -34,6 +34,7 @@ use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequ
 use gridsync_server_core::Service;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::guard::{Limited, MemoryRateLimiter, RateLimiter};
+use gridsync_server_core::service::sync::pull::Whole;
 use serde_json::json;
 
 use crate::config::Settings;
@@ -142,7 +143,7 @@ pub fn app_data(state: AppState, limits: Limits) -> (web::Data<AppState>, web::D
 }
 
 async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result<HttpResponse, ApiError> {
-    let Signed { from, message: request } = signed;
+    let Signed { from, message: request, version } = signed;
     same_device(from.device, request.device)?;
     let count = request.changes().count();
     let response = state.service.push(request, from.user).await?;
@@ -153,22 +154,33 @@ async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result
         refused_groups = response.refused.len(),
         "push stored"
     );
-    Ok(message(&response))
+    Ok(message_as(version, &response))
 }
 
 async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result<HttpResponse, ApiError> {
-    let Signed { from, message: mut request } = signed;
+    let Signed { from, message: mut request, version } = signed;
     same_device(from.device, request.device)?;
     request.limit = request.limit.clamp(1, state.max_page);
-    let page = state.service.pull(request, from.user).await?;
+    // A version 2 handset takes records sent whole only as their history,
+    // in the version 2 shape of the page (ADR 0019).
+    let whole = if version >= 3 { Whole::Snapshots } else { Whole::History };
+    let page = state.service.pull_as(request, from.user, whole).await?;
     tracing::debug!(
+        version,
         changes = page.changes.len(),
+        snapshots = page.snapshots.len(),
         rebuilt = page.rebuild.len(),
         removed = page.removed.len(),
         more = page.more,
         "pull served"
     );
-    Ok(message(&page))
+    match whole {
+        Whole::Snapshots => Ok(message(&page)),
+        Whole::History => {
+            let old = wire::v2::PullResponse::try_from(page).map_err(|_| ApiError::internal())?;
+            Ok(message(&old))
+        }
+    }
 }
 
 /// The message must name the device that signed it.
@@ -225,6 +237,11 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 
 fn message<M: Message>(m: &M) -> HttpResponse {
     HttpResponse::Ok().content_type(CONTENT_TYPE).body(wire::encode(m))
+}
+
+/// An answer in the protocol version its request came in.
+fn message_as<M: Message>(version: u8, m: &M) -> HttpResponse {
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(wire::encode_as(version, m))
 }
 
 #[cfg(test)]

@@ -391,6 +391,15 @@ impl Routed {
                 ));
             }
         }
+        // A snapshot delivers every change its receipts cover (ADR 0019).
+        for snapshot in &page.snapshots {
+            for run in &snapshot.receipts {
+                for counter in run.first..=run.last {
+                    let dot = Dot { actor: run.actor, counter };
+                    trace.delivered.insert((snapshot.state.id(), dot));
+                }
+            }
+        }
         trace.last_pull = Some((at, request.clone()));
         drop(state);
         for problem in problems {

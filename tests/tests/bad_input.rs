@@ -178,7 +178,7 @@ fn malformed_truncated_and_wrong_version_bodies(kind: Kind) {
 
     // A version 1 device (which would pull outside its user's scope) is refused too.
     let mut older = good.clone();
-    older[2] = PROTOCOL_VERSION - 1;
+    older[2] = wire::OLDEST_VERSION - 1;
     let (status, body) = server.push_bytes(older);
     assert_eq!((status, body.code), (400, ErrorCode::UnsupportedVersion));
 

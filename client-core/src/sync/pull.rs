@@ -3,10 +3,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use gridsync_proto::wire::{self, Limits};
-use gridsync_proto::{Applied, Change, Hlc, LoggedChange, PullRequest, PullResponse, RecordId, RecordState};
+use gridsync_proto::{
+    Applied, Change, Hlc, LoggedChange, PullRequest, PullResponse, RecordId, RecordState, Snapshot,
+};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
 use crate::store::sealed::{load_state, open_change, save_clock, save_profile, save_state};
@@ -15,14 +17,15 @@ use crate::transport::Transport;
 
 /// Largest pull answer accepted.
 const MAX_PULL_BYTES: usize = 64 * 1024 * 1024;
-/// Most changes in one answer (a page may exceed its size to deliver one
-/// record's whole history).
+/// Most changes and record snapshots in one answer (a page may exceed its
+/// size to deliver one record's whole history; a page of snapshots holds up
+/// to 10,000 records).
 const MAX_PULL_CHANGES: usize = 200_000;
 /// Remote times further ahead than this do not move the local clock.
 const MAX_CLOCK_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
 
-pub(super) fn pull(
-    store: &mut Store,
+pub(super) fn pull<A: StoreAccess + ?Sized>(
+    access: &A,
     transport: &dyn Transport,
     options: &SyncOptions,
     observer: &dyn SyncObserver,
@@ -30,25 +33,39 @@ pub(super) fn pull(
 ) -> Result<()> {
     let limits = Limits { max_bytes: MAX_PULL_BYTES, max_changes: MAX_PULL_CHANGES };
     loop {
-        let profile_version = store.profile().map_or(0, |p| p.version);
-        let request = PullRequest {
-            device: store.device.actor,
-            cursor: store.device.cursor,
-            limit: options.pull_page,
-            profile_version,
-        };
-        let answer = call(store, transport, observer, "/v1/sync/pull", &request)?;
+        let request = access.with_store(|store| {
+            Ok(PullRequest {
+                device: store.device.actor,
+                cursor: store.device.cursor,
+                limit: options.pull_page,
+                profile_version: store.profile().map_or(0, |p| p.version),
+            })
+        })?;
+        let answer = call(access, transport, observer, "/v1/sync/pull", &request)?;
         let page: PullResponse = wire::decode(&answer, &limits)?;
-        apply_page(store, page.clone(), report)?;
+        drop(answer);
+        let more = page.more;
+        let applied = access.with_store(|store| {
+            // The cursor moved only if another run overlapped this one (a
+            // caller's bug): the page was planned for an older cursor, so it
+            // is dropped and the next one asked from the new cursor.
+            if store.device.cursor != request.cursor {
+                tracing::warn!("the cursor moved during a pull; the page is asked again");
+                return Ok(None);
+            }
+            apply_page(store, page, report)?;
+            store.pending().map(Some)
+        })?;
+        let Some(to_push) = applied else { continue };
         report.pull_pages += 1;
         observer.progress(&SyncProgress {
             phase: SyncPhase::Pulling,
             pushed: report.pushed,
-            to_push: store.pending()?,
+            to_push,
             pulled: report.pulled,
             pages: report.pull_pages,
         });
-        if !page.more {
+        if !more {
             return Ok(());
         }
     }
@@ -77,12 +94,14 @@ fn forget(conn: &Connection, id: RecordId) -> Result<()> {
     Ok(())
 }
 
-/// Applies one page in one transaction: removals, rebuilds, merges,
-/// receipts, the profile and the new cursor.
+/// Applies one page in one transaction: removals, rebuilds (snapshots and
+/// histories), merges, receipts, the profile and the new cursor. Either
+/// all of it is committed with the cursor, or none of it.
 fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) -> Result<()> {
     let cipher = &store.cipher;
     let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let needs_pending = page.reset || !page.removed.is_empty() || !page.rebuild.is_empty();
+    let needs_pending =
+        page.reset || !page.removed.is_empty() || !page.rebuild.is_empty() || !page.snapshots.is_empty();
     let pending = if needs_pending { pending_by_record(&tx, cipher)? } else { HashMap::new() };
     if page.reset {
         let ids: Vec<Vec<u8>> =
@@ -103,7 +122,14 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
         }
     }
     let rebuild: BTreeSet<RecordId> = page.rebuild.iter().copied().collect();
-    let mut states: HashMap<RecordId, RecordState> = HashMap::new();
+    let mut states: HashMap<RecordId, RecordState> = HashMap::with_capacity(page.snapshots.len());
+    let mut latest: Option<Hlc> = None;
+    for snapshot in &page.snapshots {
+        let id = snapshot.state.id();
+        latest = latest.max(snapshot.latest_time());
+        states.insert(id, rebuilt(snapshot.state.clone(), pending.get(&id)));
+        save_receipts(&tx, snapshot)?;
+    }
     for logged in &page.changes {
         let id = logged.change.record;
         if let std::collections::hash_map::Entry::Vacant(slot) = states.entry(id) {
@@ -114,12 +140,8 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
     let merged = merge_page(&mut states, &page.changes);
     for id in &rebuild {
         // The server's history, then what this device has not sent yet.
-        if let (Some(state), Some(mine)) = (states.get_mut(id), pending.get(id)) {
-            for change in mine {
-                if state.apply(change).is_err() {
-                    tracing::warn!("an unsent change no longer merges with the server's record");
-                }
-            }
+        if let Some(state) = states.remove(id) {
+            states.insert(*id, rebuilt(state, pending.get(id)));
         }
     }
     for state in states.values() {
@@ -142,7 +164,8 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
         }
     }
     let mut clock = store.device.clock.clone();
-    if let Some(latest) = merged.latest.filter(|t| t.millis <= now_ms().saturating_add(MAX_CLOCK_LEAD_MS)) {
+    let latest = latest.max(merged.latest);
+    if let Some(latest) = latest.filter(|t| t.millis <= now_ms().saturating_add(MAX_CLOCK_LEAD_MS)) {
         clock.observe(latest);
     }
     save_clock(&tx, clock.last())?;
@@ -161,8 +184,43 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
     }
     report.pulled += merged.applied;
     report.skipped += merged.skipped;
-    report.rebuilt += rebuild.len() as u64;
+    report.rebuilt += (rebuild.len() + page.snapshots.len()) as u64;
+    report.snapshots += page.snapshots.len() as u64;
     report.withheld = page.withheld;
+    Ok(())
+}
+
+/// A record sent whole, with this device's unsent changes to it merged
+/// back in. The device's own copy is not merged: it may hold a change the
+/// server refused, which must go (it is kept apart, in `rejected`).
+pub(crate) fn rebuilt(mut server: RecordState, unsent: Option<&Vec<Change>>) -> RecordState {
+    for change in unsent.into_iter().flatten() {
+        if server.apply(change).is_err() {
+            tracing::warn!("an unsent change no longer merges with the server's record");
+        }
+    }
+    server
+}
+
+/// Keeps the server's receipt of the changes a snapshot's record shows
+/// (its creation, live values and entries: what a record view asks about).
+fn save_receipts(tx: &Connection, snapshot: &Snapshot) -> Result<()> {
+    let mut receipt = tx.prepare_cached(
+        "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT DO UPDATE SET received_ms = excluded.received_ms, clock_suspect = excluded.clock_suspect",
+    )?;
+    let id = snapshot.state.id();
+    for dot in snapshot.shown_dots() {
+        if let Some((received_ms, clock_suspect)) = snapshot.receipt(&dot) {
+            receipt.execute(params![
+                id.as_bytes(),
+                dot.actor.as_bytes(),
+                dot.counter as i64,
+                received_ms as i64,
+                clock_suspect
+            ])?;
+        }
+    }
     Ok(())
 }
 

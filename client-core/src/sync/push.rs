@@ -6,7 +6,7 @@ use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{Change, ErrorCode, PushRequest, PushResponse, Refusal};
 use rusqlite::{TransactionBehavior, params};
 
-use super::{SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
 use crate::error::{Error, Result};
 use crate::store::sealed::{open_change, save_rejected};
 use crate::store::{Store, now_ms};
@@ -23,8 +23,8 @@ struct Queued {
     changes: Vec<Change>,
 }
 
-pub(super) fn push(
-    store: &mut Store,
+pub(super) fn push<A: StoreAccess + ?Sized>(
+    access: &A,
     transport: &dyn Transport,
     options: &SyncOptions,
     observer: &dyn SyncObserver,
@@ -32,17 +32,19 @@ pub(super) fn push(
 ) -> Result<()> {
     let mut batch = options.push_batch.max(1);
     loop {
-        let groups = read_outbox(store, batch, options.push_max_bytes)?;
+        let (device, groups) = access.with_store(|store| {
+            Ok((store.device.actor, read_outbox(store, batch, options.push_max_bytes)?))
+        })?;
         if groups.is_empty() {
             return Ok(());
         }
         let sent: usize = groups.iter().map(|g| g.changes.len()).sum();
         let request = PushRequest {
-            device: store.device.actor,
+            device,
             sent_ms: now_ms(),
             groups: groups.iter().map(|g| g.changes.clone()).collect(),
         };
-        let answer = match call(store, transport, observer, "/v1/sync/push", &request) {
+        let answer = match call(access, transport, observer, "/v1/sync/push", &request) {
             Err(Error::Rejected { body, .. })
                 if matches!(body.code, ErrorCode::PayloadTooLarge | ErrorCode::TooManyChanges) =>
             {
@@ -53,7 +55,7 @@ pub(super) fn push(
                     // One write is larger than the server takes at all: set it
                     // aside, visible, rather than let it block every write after it.
                     let refusal = Refusal { group: 0, code: body.code, field: None, message: body.message };
-                    set_aside(store, &groups[0], &refusal)?;
+                    access.with_store(|store| set_aside(store, &groups[0], &refusal))?;
                     report.refused += 1;
                     batch = options.push_batch.max(1);
                 }
@@ -62,7 +64,10 @@ pub(super) fn push(
             other => other?,
         };
         let ack: PushResponse = wire::decode(&answer, &Limits::DEFAULT)?;
-        acknowledge(store, &groups, &ack)?;
+        let to_push = access.with_store(|store| {
+            acknowledge(store, &groups, &ack)?;
+            store.pending()
+        })?;
         report.pushed += u64::from(ack.accepted);
         report.duplicates += u64::from(ack.duplicates);
         report.refused += ack.refused.len() as u64;
@@ -70,7 +75,7 @@ pub(super) fn push(
         observer.progress(&SyncProgress {
             phase: SyncPhase::Pushing,
             pushed: report.pushed,
-            to_push: store.pending()?,
+            to_push,
             pulled: 0,
             pages: 0,
         });

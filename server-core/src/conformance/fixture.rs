@@ -18,6 +18,7 @@ use gridsync_proto::{
 use crate::error::CoreResult;
 use crate::error::StorageError;
 use crate::service::people::AddUser;
+use crate::service::sync::pull::Whole;
 use crate::service::{Caller, Service, ServiceSettings};
 use crate::storage::{NewChange, ReadTx, Storage, StorageExt};
 
@@ -149,6 +150,9 @@ pub(super) struct Handset {
     states: HashMap<RecordId, RecordState>,
     pub(super) cursor: u64,
     profile_version: u64,
+    /// Whether it takes records sent whole as snapshots (protocol 3) rather
+    /// than as their history (protocol 2, what the older cases check).
+    pub(super) snapshots: bool,
 }
 
 impl Handset {
@@ -160,6 +164,7 @@ impl Handset {
             states: HashMap::new(),
             cursor: 0,
             profile_version: 0,
+            snapshots: false,
         }
     }
 
@@ -244,8 +249,9 @@ impl Handset {
             limit,
             profile_version: self.profile_version,
         };
+        let whole = if self.snapshots { Whole::Snapshots } else { Whole::History };
         let page = service
-            .pull(request, self.user.clone())
+            .pull_as(request, self.user.clone(), whole)
             .await
             .unwrap_or_else(|e| panic!("a pull by {} is answered: {e}", self.user));
         assert!(

@@ -23,6 +23,7 @@ fn assert_idle(page: &gridsync_proto::PullResponse, cursor: u64, who: &str) {
     assert!(
         page.changes.is_empty()
             && page.rebuild.is_empty()
+            && page.snapshots.is_empty()
             && page.removed.is_empty()
             && !page.reset
             && !page.more,
@@ -570,4 +571,108 @@ pub async fn records_stream_by_kind(storage: Arc<dyn Storage>) {
         "after a position: the later ones only"
     );
     assert_eq!(one, 1, "at most the limit");
+}
+
+/// Records sent whole travel as snapshots: the stored merged state, read in
+/// bulk (`record_states`), with the receipts of every change
+/// (`receipts`); the page's cursor covers them, so later pages send only
+/// later changes, once; a refused change is rebuilt from a snapshot too;
+/// a handset that replays histories ends with the same records.
+pub async fn records_are_sent_whole_as_snapshots(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    let mut phone = town.worker("wang", GRID_A).await;
+    let mut tablet = town.device("wang").await;
+    tablet.snapshots = true;
+    let mut old = town.device("wang").await;
+
+    let (first, made) = phone.patrol(GRID_A);
+    phone.push_ok(svc, vec![made.clone()]).await;
+    let ended = phone.end_patrol(first, "一切正常");
+    phone.push_ok(svc, vec![ended.clone()]).await;
+    let (second, other) = phone.patrol(GRID_A);
+    phone.push_ok(svc, vec![other.clone()]).await;
+
+    // The seam's bulk reads: states with their last update, receipts by dot.
+    let ids = vec![first, second, RecordId::from_bytes([0x77; 16])];
+    let (states, receipts) = storage
+        .read(move |tx| {
+            let high = tx.high_water()?;
+            let mut states = Vec::new();
+            tx.record_states(&ids, &mut |id, seq, bytes| states.push((id, seq, bytes.to_vec())))?;
+            let mut receipts = Vec::new();
+            tx.receipts(&ids, high, &mut |row| receipts.push(row))?;
+            Ok((states, receipts))
+        })
+        .await
+        .expect("bulk reads");
+    assert_eq!(states.len(), 2, "an unknown record has no state: {states:?}");
+    let whole_first: Vec<Change> = made.iter().chain(&ended).cloned().collect();
+    for (id, seq, bytes) in &states {
+        let state = RecordState::from_bytes(bytes).expect("a stored state decodes");
+        assert_eq!(Some(state), record_state(&storage, *id).await, "record_states gives record_state");
+        assert!(*seq > 0, "with its last update's log position");
+    }
+    assert_eq!(receipts.len(), whole_first.len() + other.len(), "one receipt per change of the two records");
+    let of_first: Vec<u64> = receipts.iter().filter(|r| r.record == first).map(|r| r.counter).collect();
+    let mut sorted = of_first.clone();
+    sorted.sort();
+    assert_eq!(of_first, sorted, "a record's receipts come by (actor, counter)");
+
+    let page = tablet.pull(svc, 100).await;
+    assert!(page.changes.is_empty() && page.rebuild.is_empty(), "nothing is sent as history: {page:?}");
+    let mut sent: Vec<RecordId> = page.snapshots.iter().map(|s| s.state.id()).collect();
+    sent.sort();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(sent, expected, "both records are sent as snapshots");
+    for snapshot in &page.snapshots {
+        let id = snapshot.state.id();
+        assert_eq!(
+            Some(&snapshot.state),
+            record_state(&storage, id).await.as_ref(),
+            "the stored merged state"
+        );
+        let changes: Vec<&Change> = whole_first.iter().chain(&other).filter(|c| c.record == id).collect();
+        for change in changes {
+            assert!(snapshot.receipt(&change.dot).is_some(), "every change's receipt travels with it");
+        }
+    }
+    let cursor = tablet.cursor;
+    assert_idle(&tablet.pull(svc, 100).await, cursor, "the tablet after its snapshots");
+
+    // A later change arrives alone, once.
+    let again = phone.end_patrol(second, "发现一处隐患");
+    phone.push_ok(svc, vec![again.clone()]).await;
+    let next = tablet.pull(svc, 100).await;
+    assert!(next.snapshots.is_empty(), "a held record is not sent whole again");
+    assert_eq!(changes_of(&next), again, "only the later change arrives");
+
+    // A device that replays histories ends with the same records.
+    let pages = old.pull_all(svc, 2).await;
+    let history: Vec<Change> = pages.iter().flat_map(changes_of).collect();
+    for id in [first, second] {
+        let replayed =
+            RecordState::from_changes(id, RecordKind::Patrol, history.iter().filter(|c| c.record == id))
+                .expect("the history merges");
+        let mut from_snapshot =
+            page.snapshots.iter().find(|s| s.state.id() == id).expect("sent").state.clone();
+        for change in next.changes.iter().map(|l| &l.change).filter(|c| c.record == id) {
+            from_snapshot.apply(change).expect("a later change merges");
+        }
+        assert_eq!(from_snapshot, replayed, "snapshot + later changes = the whole history replayed");
+    }
+
+    // A refused change makes the next page send the record whole: as a snapshot.
+    let bad = phone.write(first, RecordKind::Patrol, vec![set("grid", Value::Text(GRID_B.into()))], T0);
+    let refused = phone.push(svc, vec![bad]).await.expect("answered");
+    assert_eq!(refused.refused.len(), 1, "the move out of scope is refused");
+    phone.snapshots = true;
+    let rebuilt = phone.pull(svc, 100).await;
+    assert_eq!(
+        rebuilt.snapshots.iter().map(|s| s.state.id()).collect::<Vec<_>>(),
+        [first],
+        "the refused record is rebuilt from a snapshot: {rebuilt:?}"
+    );
+    assert_eq!(Some(&rebuilt.snapshots[0].state), record_state(&storage, first).await.as_ref());
 }

@@ -55,6 +55,21 @@ pub struct LogRow<'a> {
     pub actor: ActorId,
 }
 
+/// The server's receipt of one change, without its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiptRow {
+    /// Its record.
+    pub record: RecordId,
+    /// The device that made it (its dot's actor).
+    pub actor: ActorId,
+    /// Its dot's counter.
+    pub counter: u64,
+    /// When the server received it.
+    pub received_ms: u64,
+    /// Whether the device's clock was far off.
+    pub clock_suspect: bool,
+}
+
 /// A record's merged state to save.
 #[derive(Debug, Clone, Copy)]
 pub struct SavedRecord<'a> {
@@ -142,6 +157,26 @@ pub trait SyncLogRead {
     /// wherever it lives: the one lookup that does not name a township
     /// (a push names records, not places).
     fn record_state(&mut self, id: RecordId) -> StorageResult<Option<Vec<u8>>>;
+
+    /// The merged states of those of `ids` that have one, wherever they
+    /// live, each with the log position of its last update (as saved in
+    /// [`SavedRecord::updated_seq`]), in any order: a page of snapshots
+    /// reads its states in one call.
+    fn record_states(
+        &mut self,
+        ids: &[RecordId],
+        each: &mut dyn FnMut(RecordId, u64, &[u8]),
+    ) -> StorageResult<()>;
+
+    /// The receipts (no bodies) of the changes to `ids` at or below log
+    /// position `upto`, wherever they live: record by record (in any
+    /// order), and within a record by (actor, counter).
+    fn receipts(
+        &mut self,
+        ids: &[RecordId],
+        upto: u64,
+        each: &mut dyn FnMut(ReceiptRow),
+    ) -> StorageResult<()>;
 
     /// The safe high-water mark of the log: see the contract in
     /// [`crate::storage`] (guarantee 4). 0 for an empty log.

@@ -17,8 +17,8 @@
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
-    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, StorageResult,
-    SyncLogRead, SyncLogWrite,
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord,
+    StorageResult, SyncLogRead, SyncLogWrite,
 };
 
 use super::{PgTx, actor_id, get, int, opt_uint, record_id, run, uint};
@@ -48,6 +48,53 @@ impl SyncLogRead for PgTx<'_> {
             self.write_lock()?;
             let row = self.row("SELECT state FROM records WHERE id = $1", &[&id.as_bytes().as_slice()])?;
             row.map(|r| get(&r, 0, "a record's state")).transpose()
+        })
+    }
+
+    /// One statement for the whole list (`= ANY`), by id alone like
+    /// [`SyncLogRead::record_state`].
+    fn record_states(
+        &mut self,
+        ids: &[RecordId],
+        each: &mut dyn FnMut(RecordId, u64, &[u8]),
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            let keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+            self.each_row("SELECT id, updated_seq, state FROM records WHERE id = ANY($1)", &[&keys], |row| {
+                let id = record_id(row, 0, "a record id")?;
+                each(id, uint(row, 1, "a record's last update")?, get(row, 2, "a record's state")?);
+                Ok(true)
+            })
+        })
+    }
+
+    /// One statement for the whole list (`= ANY`), through the
+    /// `(record, seq)` index; bodies are not read.
+    fn receipts(
+        &mut self,
+        ids: &[RecordId],
+        upto: u64,
+        each: &mut dyn FnMut(ReceiptRow),
+    ) -> StorageResult<()> {
+        run(|| {
+            self.write_lock()?;
+            let keys: Vec<&[u8]> = ids.iter().map(|id| id.as_bytes().as_slice()).collect();
+            self.each_row(
+                "SELECT record, actor, counter, received_ms, clock_suspect FROM changes
+                 WHERE record = ANY($1) AND seq <= $2 ORDER BY record, actor, counter",
+                &[&keys, &int(upto)],
+                |row| {
+                    each(ReceiptRow {
+                        record: record_id(row, 0, "a change's record")?,
+                        actor: actor_id(row, 1, "a change's device")?,
+                        counter: uint(row, 2, "a change's counter")?,
+                        received_ms: uint(row, 3, "a change's receipt time")?,
+                        clock_suspect: get(row, 4, "a change's clock flag")?,
+                    });
+                    Ok(true)
+                },
+            )
         })
     }
 

@@ -5,8 +5,8 @@
 
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
-    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReplicaRow, SavedRecord, StorageResult,
-    SyncLogRead, SyncLogWrite,
+    AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord,
+    StorageResult, SyncLogRead, SyncLogWrite,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -36,6 +36,59 @@ impl SyncLogRead for SqliteTx<'_> {
                 .prepare_cached("SELECT state FROM records WHERE id = ?1")?
                 .query_row([id.as_bytes()], |r| r.get(0))
                 .optional()?)
+        })
+    }
+
+    /// One indexed lookup per record: in-process, a statement costs less
+    /// than building an `IN` list.
+    fn record_states(
+        &mut self,
+        ids: &[RecordId],
+        each: &mut dyn FnMut(RecordId, u64, &[u8]),
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt =
+                self.conn.prepare_cached("SELECT updated_seq, state FROM records WHERE id = ?1")?;
+            for id in ids {
+                let mut rows = stmt.query([id.as_bytes()])?;
+                if let Some(row) = rows.next()? {
+                    let seq: i64 = row.get(0)?;
+                    each(*id, seq as u64, blob(row, 1, "a record's state")?);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Through the `(record, actor, counter)` index: no body is read into
+    /// memory.
+    fn receipts(
+        &mut self,
+        ids: &[RecordId],
+        upto: u64,
+        each: &mut dyn FnMut(ReceiptRow),
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT actor, counter, received_ms, clock_suspect, seq FROM changes
+                 WHERE record = ?1 ORDER BY actor, counter",
+            )?;
+            for id in ids {
+                let mut rows = stmt.query([id.as_bytes()])?;
+                while let Some(row) = rows.next()? {
+                    if row.get::<_, i64>(4)? as u64 > upto {
+                        continue;
+                    }
+                    each(ReceiptRow {
+                        record: *id,
+                        actor: actor_id(row, 0, "a change's device")?,
+                        counter: row.get::<_, i64>(1)? as u64,
+                        received_ms: row.get::<_, i64>(2)? as u64,
+                        clock_suspect: row.get(3)?,
+                    });
+                }
+            }
+            Ok(())
         })
     }
 

@@ -30,6 +30,8 @@ pub struct Signed<M> {
     pub from: DeviceIdentity,
     /// What they sent.
     pub message: M,
+    /// The protocol version it came in: the answer is sent in it.
+    pub version: u8,
 }
 
 impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
@@ -69,8 +71,8 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
             };
             let from = state.service.authenticate(signed).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
-            let message = wire::decode::<M>(&body, &limits)?;
-            Ok(Signed { from, message })
+            let (version, message) = wire::decode_versioned::<M>(&body, &limits)?;
+            Ok(Signed { from, message, version })
         })
     }
 }

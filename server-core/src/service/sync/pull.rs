@@ -9,7 +9,11 @@
 //!
 //! * records the device holds that left its scope are **removed**;
 //! * records that entered its scope, or whose change the server refused
-//!   (rebuild), are sent whole and **rebuilt** on the device;
+//!   (rebuild), are sent whole and **rebuilt** on the device: as
+//!   **snapshots** (their merged state, with the receipts of their changes;
+//!   protocol 3, ADR 0019) in pages of up to [`SNAPSHOT_PAGE_RECORDS`]
+//!   records or [`SNAPSHOT_PAGE_BYTES`] bytes, or as their history to a
+//!   version 2 handset ([`Whole::History`]);
 //! * for the rest, the log after the cursor, less the device's own changes.
 //!
 //! An unknown cursor (a server restored from an older backup) starts the
@@ -22,17 +26,41 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use gridsync_proto::{Actor, Change, Directory, LoggedChange, Profile, PullRequest, PullResponse, RecordId};
+use gridsync_proto::{
+    Actor, Change, Directory, Dot, LoggedChange, Profile, PullRequest, PullResponse, RecordId, RecordState,
+    Snapshot, receipt_runs,
+};
 
 use crate::directory::DirectoryCache;
 use crate::error::{CoreError, CoreResult, StorageError};
 use crate::home;
 use crate::policy::scope::{self, ScopeSettings, Visible};
 use crate::service::Service;
-use crate::storage::{LogRow, PullPage, ReadTx, StorageExt};
+use crate::storage::{LogRow, PullPage, ReadTx, ReceiptRow, StorageExt};
 
 /// Most log rows one page reads past before it answers with what it has.
 const MAX_SCAN: usize = 50_000;
+
+/// Most records sent as snapshots in one page.
+pub const SNAPSHOT_PAGE_RECORDS: usize = 10_000;
+
+/// A page stops taking snapshots once their states reach this many bytes
+/// (before compression): well under a handset's 64 MiB page limit and the
+/// default 4 MiB message limit, and a few hundred milliseconds on a slow
+/// link.
+pub const SNAPSHOT_PAGE_BYTES: usize = 3 * 1024 * 1024;
+
+/// States are read from storage this many records at a time.
+const SNAPSHOT_BATCH: usize = 1_000;
+
+/// How a page sends the records a device must receive whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whole {
+    /// As their merged state, in [`PullResponse::snapshots`] (protocol 3).
+    Snapshots,
+    /// As their whole history, in [`PullResponse::changes`] (protocol 2).
+    History,
+}
 
 /// How long a device's scope is reused between pages: a sync that pauses
 /// longer computes it again.
@@ -54,10 +82,23 @@ pub(crate) struct Paging {
 }
 
 impl Service {
+    /// The next page of what changed in the scope of `user`'s device, with
+    /// records sent whole as snapshots: see [`Service::pull_as`].
+    pub async fn pull(&self, request: PullRequest, user: String) -> CoreResult<PullResponse> {
+        self.pull_as(request, user, Whole::Snapshots).await
+    }
+
     /// The next page of what changed in the scope of `user`'s device:
     /// planned on a read snapshot, then recorded in a write transaction
     /// (which issues the page's cursor) unless the page changes nothing.
-    pub async fn pull(&self, request: PullRequest, user: String) -> CoreResult<PullResponse> {
+    /// `whole` says how records sent whole travel (a version 2 handset
+    /// takes only their history).
+    pub async fn pull_as(
+        &self,
+        request: PullRequest,
+        user: String,
+        whole: Whole,
+    ) -> CoreResult<PullResponse> {
         let (directory, settings) = (self.directory.clone(), self.settings.scope);
         let device = request.device;
         let now = crate::clock::now_ms();
@@ -69,8 +110,10 @@ impl Service {
                 _ => (None, now),
             }
         };
-        let plan =
-            self.storage.read(move |tx| plan(tx, &directory, &settings, &request, &user, now, reuse)).await?;
+        let plan = self
+            .storage
+            .read(move |tx| plan(tx, &directory, &settings, &request, &user, now, reuse, whole))
+            .await?;
         let more = plan.response.more;
         let scope = plan.scope.clone();
         let response = if plan.is_idle() {
@@ -175,6 +218,90 @@ fn history(
     failed.map_or(Ok(found), Err)
 }
 
+/// What a page sent whole so far, and whether it is full.
+#[derive(Default)]
+struct Sent {
+    changes: Vec<LoggedChange>,
+    snapshots: Vec<Snapshot>,
+    /// Bytes of the snapshots' states.
+    bytes: usize,
+}
+
+impl Sent {
+    /// Whether the page takes no more records whole.
+    fn full(&self, limit: usize) -> bool {
+        self.changes.len() >= limit
+            || self.snapshots.len() >= SNAPSHOT_PAGE_RECORDS
+            || self.bytes >= SNAPSHOT_PAGE_BYTES
+    }
+}
+
+/// Sends `records` whole as snapshots, until the page is full; returns
+/// those sent. A record whose state is missing, or was last updated past
+/// `high` (a backend's snapshot may see a change the high-water mark does
+/// not cover yet), is sent as its history up to `high` instead, so that
+/// nothing above the page's cursor is sent twice.
+fn snapshots(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    visible: &Visible,
+    records: &[RecordId],
+    high: u64,
+    limit: usize,
+    sent: &mut Sent,
+) -> CoreResult<Vec<RecordId>> {
+    let mut states: HashMap<RecordId, Vec<u8>> = HashMap::with_capacity(records.len());
+    tx.record_states(records, &mut |id, updated, bytes| {
+        if updated <= high {
+            states.insert(id, bytes.to_vec());
+        }
+    })?;
+    let mut receipts: HashMap<RecordId, Vec<(Dot, u64, bool)>> = HashMap::with_capacity(records.len());
+    tx.receipts(records, high, &mut |row: ReceiptRow| {
+        let dot = Dot { actor: row.actor, counter: row.counter };
+        receipts.entry(row.record).or_default().push((dot, row.received_ms, row.clock_suspect));
+    })?;
+    let mut done = Vec::with_capacity(records.len());
+    for record in records {
+        if sent.full(limit) {
+            break;
+        }
+        match states.remove(record) {
+            Some(bytes) => {
+                let state = RecordState::from_bytes(&bytes)
+                    .map_err(|_| StorageError::corrupt(format!("record {record}")))?;
+                sent.bytes += bytes.len();
+                let receipts = receipt_runs(receipts.remove(record).unwrap_or_default());
+                sent.snapshots.push(Snapshot { state, receipts });
+            }
+            None => whole_history(tx, dir, visible, *record, high, &mut sent.changes)?,
+        }
+        done.push(*record);
+    }
+    Ok(done)
+}
+
+/// Appends `record`'s whole history up to `high` to `changes`.
+fn whole_history(
+    tx: &mut dyn ReadTx,
+    dir: &Directory,
+    visible: &Visible,
+    record: RecordId,
+    high: u64,
+    changes: &mut Vec<LoggedChange>,
+) -> CoreResult<()> {
+    let township = visible.homes.get(&record).map_or("", String::as_str);
+    if history(tx, record, township, high, changes)? == 0 {
+        // Every record has at least its creation: none means its home
+        // moved since the scope was computed (a page of the same sync
+        // reuses it). Look it up where it lives now.
+        if let Some(state) = crate::service::sync::load_state(tx, record)? {
+            history(tx, record, &home::of_record(dir, &state), high, changes)?;
+        }
+    }
+    Ok(())
+}
+
 fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
     let change: Change = postcard::from_bytes(row.body)
         .map_err(|_| StorageError::corrupt(format!("change {} in the log", row.seq)))?;
@@ -182,6 +309,7 @@ fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
 }
 
 /// Plans the next page for `user`'s device. Read-only.
+#[allow(clippy::too_many_arguments)]
 fn plan(
     tx: &mut dyn ReadTx,
     cache: &DirectoryCache,
@@ -190,6 +318,7 @@ fn plan(
     user: &str,
     now: u64,
     reuse: Reuse,
+    whole: Whole,
 ) -> CoreResult<Plan> {
     let device = request.device;
     let (version, dir) = cache.get(tx)?;
@@ -230,25 +359,38 @@ fn plan(
     removes.sort();
 
     let limit = request.limit.max(1) as usize;
-    let mut changes = Vec::new();
+    let mut sent = Sent::default();
     let mut adds = Vec::new();
     let mut more = false;
-    for record in visible.records.iter().filter(|r| !held.contains_key(r) || stale.contains(r)) {
-        if changes.len() >= limit {
-            more = true;
+    let mut wanted = visible.records.iter().filter(|r| !held.contains_key(r) || stale.contains(r)).copied();
+    loop {
+        if sent.full(limit) {
+            more = wanted.next().is_some();
             break;
         }
-        let township = visible.homes.get(record).map_or("", String::as_str);
-        if history(tx, *record, township, high, &mut changes)? == 0 {
-            // Every record has at least its creation: none means its home
-            // moved since the scope was computed (a page of the same sync
-            // reuses it). Look it up where it lives now.
-            if let Some(state) = crate::service::sync::load_state(tx, *record)? {
-                history(tx, *record, &home::of_record(&dir, &state), high, &mut changes)?;
+        match whole {
+            Whole::History => {
+                let Some(record) = wanted.next() else { break };
+                whole_history(tx, &dir, &visible, record, high, &mut sent.changes)?;
+                adds.push(record);
+            }
+            Whole::Snapshots => {
+                let batch: Vec<RecordId> = wanted.by_ref().take(SNAPSHOT_BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let done = snapshots(tx, &dir, &visible, &batch, high, limit, &mut sent)?;
+                if done.len() < batch.len() {
+                    more = true;
+                    adds.extend(done);
+                    break;
+                }
+                adds.extend(done);
             }
         }
-        adds.push(*record);
     }
+    let Sent { mut changes, snapshots, .. } = sent;
+    let snapped: HashSet<RecordId> = snapshots.iter().map(|s| s.state.id()).collect();
 
     let mut log_high = since;
     let mut failed: Option<StorageError> = None;
@@ -257,7 +399,11 @@ fn plan(
         log_high = high;
         let mut scanned = 0usize;
         let townships = log_townships(&dir, &actor, &visible);
-        tx.scan(since, high, MAX_SCAN, Some(&townships), &mut |row| {
+        // Only changes above a held record's `sent_through` are sent: a
+        // device that holds nothing but records sent whole (a bootstrap)
+        // need not scan the log below the oldest of them.
+        let from = held.values().copied().min().unwrap_or(high).max(since);
+        tx.scan(from, high, MAX_SCAN, Some(&townships), &mut |row| {
             scanned += 1;
             // Most of the log is other scopes': look at ids in place, and
             // decode a body only when it is sent.
@@ -294,7 +440,8 @@ fn plan(
         response: PullResponse {
             reset,
             removed: removes.clone(),
-            rebuild: adds.clone(),
+            rebuild: adds.iter().filter(|r| !snapped.contains(r)).copied().collect(),
+            snapshots,
             changes,
             withheld,
             profile,
