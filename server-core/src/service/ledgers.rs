@@ -105,24 +105,19 @@ impl Service {
         month: Month,
         read: Arc<AtomicU64>,
     ) -> CoreResult<MonthLedgers> {
-        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
-        let result = self
-            .read_indexed(move |tx, dir, index| {
-                let reader = authorize(&caller2, dir, &place2)?;
-                if let Some(locked) = locked_month(tx, dir, &place2, month)? {
-                    let (table, rows) = locked.for_reader(reader);
-                    return Ok(MonthLedgers { table, rows });
-                }
+        self.read_month(
+            caller,
+            place,
+            month,
+            |(table, rows)| MonthLedgers { table, rows },
+            move |tx, dir, index, place, reader| {
                 let index = index.at(tx, &read)?;
-                live_month(tx, dir, index, &place2, month, offset, reader)
-            })
-            .await;
-        let ledgers = self.audited(caller, "ledger.month", place, result).await?;
-        let locked = if ledgers.table.locked.is_some() { " locked" } else { "" };
-        let detail = format!("month={month} as_of={}{locked}", ledgers.table.as_of.log_position);
-        self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
-        Ok(ledgers)
+                live_month(tx, dir, index, place, month, offset, reader)
+            },
+            |ledgers| (ledgers.table.as_of, ledgers.table.locked.is_some(), String::new()),
+        )
+        .await
     }
 
     /// [`Self::month_ledgers`] with only `window` of the register built:
@@ -135,35 +130,35 @@ impl Service {
         month: Month,
         window: RowWindow,
     ) -> CoreResult<MonthPage> {
-        let (caller2, place2) = (caller.clone(), place.to_owned());
         let offset = self.settings.utc_offset_minutes;
-        let result = self
-            .read_indexed(move |tx, dir, index| {
-                let reader = authorize(&caller2, dir, &place2)?;
-                if let Some(locked) = locked_month(tx, dir, &place2, month)? {
-                    let (table, rows) = locked.for_reader(reader);
-                    let total_rows = rows.len();
-                    let rows = rows.into_iter().skip(window.skip).take(window.take).collect();
-                    return Ok(MonthPage { table, rows, first_number: window.skip + 1, total_rows });
-                }
+        let page = move |table, rows, total_rows| MonthPage {
+            table,
+            rows,
+            first_number: window.skip + 1,
+            total_rows,
+        };
+        self.read_month(
+            caller,
+            place,
+            month,
+            move |(table, rows): (MonthTable, Vec<RegisterRow>)| {
+                let total_rows = rows.len();
+                page(table, rows.into_iter().skip(window.skip).take(window.take).collect(), total_rows)
+            },
+            move |tx, dir, index, place, reader| {
                 let index = index.at(tx, &AtomicU64::default())?;
-                let params = month_params(tx, &place2, month, offset, reader)?;
+                let params = month_params(tx, place, month, offset, reader)?;
                 let mut ledger = MonthLedger::new(dir, params).map_err(refused)?;
                 let (rows, total_rows) = index.feed_window(&mut ledger, month, window);
-                add_reports(tx, dir, &mut ledger, &place2, month, offset)?;
-                Ok(MonthPage { table: ledger.finish(), rows, first_number: window.skip + 1, total_rows })
-            })
-            .await;
-        let page = self.audited(caller, "ledger.month", place, result).await?;
-        let locked = if page.table.locked.is_some() { " locked" } else { "" };
-        let detail = format!(
-            "month={month} as_of={}{locked} rows={}+{}",
-            page.table.as_of.log_position,
-            window.skip,
-            page.rows.len()
-        );
-        self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
-        Ok(page)
+                add_reports(tx, dir, &mut ledger, place, month, offset)?;
+                Ok(page(ledger.finish(), rows, total_rows))
+            },
+            |page| {
+                let rows = format!(" rows={}+{}", window.skip, page.rows.len());
+                (page.table.as_of, page.table.locked.is_some(), rows)
+            },
+        )
+        .await
     }
 
     /// The townships and departments of `place` ranked for `quarter`, as of
@@ -200,6 +195,46 @@ impl Service {
 }
 
 impl Service {
+    /// Reads `place`'s `month` for `caller`: a locked month from its lock,
+    /// given to `locked` with what the caller's role may see; otherwise
+    /// computed by `live` (with the index, the place and the reader's role).
+    /// Audited as `ledger.month` with the position, and `detail`'s words.
+    async fn read_month<T, L, V, D>(
+        &self,
+        caller: &Caller,
+        place: &str,
+        month: Month,
+        locked: L,
+        live: V,
+        detail: D,
+    ) -> CoreResult<T>
+    where
+        T: Send + 'static,
+        L: Fn((MonthTable, Vec<RegisterRow>)) -> T + Send + Sync + 'static,
+        V: Fn(&mut dyn ReadTx, &Directory, &mut IndexAccess<'_>, &str, Role) -> CoreResult<T>
+            + Send
+            + Sync
+            + 'static,
+        D: FnOnce(&T) -> (AsOf, bool, String),
+    {
+        let (caller2, place2) = (caller.clone(), place.to_owned());
+        let result = self
+            .read_indexed(move |tx, dir, index| {
+                let reader = authorize(&caller2, dir, &place2)?;
+                if let Some(lock) = locked_month(tx, dir, &place2, month)? {
+                    return Ok(locked(lock.for_reader(reader)));
+                }
+                live(tx, dir, index, &place2, reader)
+            })
+            .await;
+        let answer = self.audited(caller, "ledger.month", place, result).await?;
+        let (as_of, is_locked, more) = detail(&answer);
+        let lock = if is_locked { " locked" } else { "" };
+        let detail = format!("month={month} as_of={}{lock}{more}", as_of.log_position);
+        self.audit(Event::new(caller.audit_name(), "ledger.month", place, "ok").detail(detail)).await?;
+        Ok(answer)
+    }
+
     /// Runs `work` on a read snapshot with the ledgers' index
     /// ([`IndexAccess::at`] brings it to the snapshot when `work` reads it).
     ///
