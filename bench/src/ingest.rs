@@ -62,7 +62,17 @@ impl Server {
     /// starts the server on a free loopback port.
     pub(crate) fn start(dir: &Path, deployment: &Deployment, options: &Options) -> anyhow::Result<Self> {
         let database = Database::Embedded { data_dir: dir.join("server-data") };
-        Self::start_on(database, None, 1, deployment, options)
+        Self::start_on(database, None, 1, deployment, options, true)
+    }
+
+    /// Starts a server on the existing data directory `data_dir`, whose
+    /// deployment is installed already.
+    pub(crate) fn open(
+        data_dir: std::path::PathBuf,
+        deployment: &Deployment,
+        options: &Options,
+    ) -> anyhow::Result<Self> {
+        Self::start_on(Database::Embedded { data_dir }, None, 1, deployment, options, false)
     }
 
     /// Creates a fresh database on the PostgreSQL server `admin_url`,
@@ -75,7 +85,7 @@ impl Server {
     ) -> anyhow::Result<Self> {
         let scratch = TestDatabase::create_on(admin_url).map_err(anyhow::Error::msg)?;
         let database = Database::Postgres { url: scratch.url().to_owned() };
-        Self::start_on(database, Some(scratch), instances, deployment, options)
+        Self::start_on(database, Some(scratch), instances, deployment, options, true)
     }
 
     fn start_on(
@@ -84,8 +94,11 @@ impl Server {
         instances: usize,
         deployment: &Deployment,
         options: &Options,
+        install: bool,
     ) -> anyhow::Result<Self> {
-        deployment.install(&database)?;
+        if install {
+            deployment.install(&database)?;
+        }
         let (data_dir, url) = match &database {
             Database::Embedded { data_dir } => (data_dir.clone(), None),
             Database::Postgres { url } => (std::env::temp_dir(), Some(url.clone())),

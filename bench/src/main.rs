@@ -124,6 +124,11 @@ struct Args {
     /// for the month before --last-day's; no workload, no other figure.
     #[arg(long, value_name = "DATA")]
     desk_only: Option<PathBuf>,
+    /// Only (d), the township administrator's and the first worker's new
+    /// devices' first syncs, over a copy of the server data directory DATA
+    /// kept by --keep-data (same --devices); no workload, no other figure.
+    #[arg(long, value_name = "DATA")]
+    pull_only: Option<PathBuf>,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -152,6 +157,9 @@ fn main() -> anyhow::Result<()> {
         let desk = desk::run(data, deployment::COUNTY, desk_month)?;
         desk::report(&desk, desk.disputes);
         return Ok(());
+    }
+    if let Some(data) = &args.pull_only {
+        return pull::only(data, &Deployment::new(args.devices), args.pull_page, args.server_workers);
     }
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::Builder::new()

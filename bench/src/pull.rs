@@ -32,6 +32,9 @@ use gridsync_server_core::{StorageError, directory};
 use crate::deployment;
 use crate::ingest::Server;
 
+/// The level actix-http's compression middleware writes zstd at.
+const ZSTD_LEVEL: i32 = 3;
+
 /// What one device's first sync measured.
 #[derive(Debug)]
 pub(crate) struct Report {
@@ -55,9 +58,13 @@ pub(crate) struct Report {
     pub(crate) server: Vec<Duration>,
     /// Bytes of the pages (the envelope, before transport compression).
     pub(crate) bytes: u64,
-    /// Bytes of the pages gzip-compressed as they travel (`wire::gzip`, the
-    /// fast level; the server's compression middleware is of the same kind).
+    /// Bytes of the pages compressed as they travel to client-core, which
+    /// asks for zstd: zstd at level 3, as the server's compression
+    /// middleware (actix-http's) writes it.
     pub(crate) wire_bytes: u64,
+    /// Bytes of the pages gzip-compressed at the fast level, as they travel
+    /// to a handset that takes only gzip.
+    pub(crate) gzip_bytes: u64,
     /// The pages, for the wire-size measurement.
     pub(crate) pages_received: Vec<PullResponse>,
 }
@@ -144,11 +151,12 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
     let limits = Limits { max_bytes: usize::MAX, max_changes: usize::MAX };
     let mut server_times = Vec::new();
     let mut pages = Vec::new();
-    let (mut bytes, mut wire_bytes) = (0, 0);
+    let (mut bytes, mut wire_bytes, mut gzip_bytes) = (0, 0, 0);
     for call in calls.into_iter().filter(|c| c.path == "/v1/sync/pull") {
         server_times.push(call.took);
         bytes += call.answer.len() as u64;
-        wire_bytes += wire::gzip(&call.answer).len() as u64;
+        wire_bytes += zstd::bulk::compress(&call.answer, ZSTD_LEVEL).context("zstd")?.len() as u64;
+        gzip_bytes += wire::gzip(&call.answer).len() as u64;
         pages.push(
             wire::decode::<PullResponse>(&call.answer, &limits).context("a pull page does not decode")?,
         );
@@ -171,6 +179,7 @@ pub(crate) fn run(server: &Server, dir: &Path, user: &str, page: u32) -> anyhow:
         server: server_times,
         bytes,
         wire_bytes,
+        gzip_bytes,
         pages_received: pages,
     })
 }
@@ -186,4 +195,45 @@ pub(crate) fn in_scope(database: &Database, user: &str, settings: &ScopeSettings
         let dir = directory::load(tx)?;
         Ok(scope::count(tx, &actor, &dir, &settings, now_ms())?)
     }))
+}
+
+/// `--pull-only`: (d) alone over a copy of a kept server data directory:
+/// the township administrator's new device, then the first worker's, each
+/// with a new store, timed and checked as in a full run.
+pub(crate) fn only(
+    kept: &Path,
+    deployment: &deployment::Deployment,
+    page: u32,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("server-data");
+    crate::copy_dir(kept, &data).with_context(|| format!("cannot copy {}", kept.display()))?;
+    let options = crate::ingest::Options { server_workers: workers, client_threads: 1 };
+    let server = Server::open(data, deployment, &options)?;
+    let worker = &deployment.seats.first().context("no seat")?.user;
+    for user in [deployment::TOWNSHIP_ADMIN, worker.as_str()] {
+        let report = run(&server, tmp.path(), user, page)?;
+        let in_scope = in_scope(server.database(), user, &server.scope)?;
+        anyhow::ensure!(
+            report.records + u64::from(report.withheld) == in_scope && report.held == report.records,
+            "{user}'s new device did not get its scope"
+        );
+        println!(
+            "(d) {user}: {} records ({} as snapshots, {} withheld) in {} pages, {:.1} MB of envelope, {:.2} MiB \
+             on the wire (zstd; {:.2} MiB with gzip), {:.2} s; server per page p50 {:.1} ms, {:.2} s in all",
+            report.records,
+            report.snapshots,
+            report.withheld,
+            report.pages,
+            report.bytes as f64 / 1e6,
+            report.wire_bytes as f64 / 1_048_576.0,
+            report.gzip_bytes as f64 / 1_048_576.0,
+            report.elapsed.as_secs_f64(),
+            report.server_p50().as_secs_f64() * 1e3,
+            report.server_total().as_secs_f64(),
+        );
+    }
+    server.stop();
+    Ok(())
 }

@@ -256,6 +256,11 @@ fn wire(args: &Args, r0: &Round, c: &wire_size::Report, c_pull: &Sizes, ratio_c:
             s.text_per_change()
         );
     }
+    if c_pull.changes == 0 {
+        // A bootstrap sends snapshots, not changes: (d) gives their bytes.
+        println!("     pull pages of (d), township: no changes (records sent as snapshots, sized in (d))");
+        return;
+    }
     println!(
         "     pull pages of (d), township: {:.1} B/change sent vs JSON {:.1} B/change = {:.1}% (uncompressed \
          {:.1}%; {} changes in {} B of envelope)",
@@ -298,7 +303,7 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
     );
     println!(
         "     {} records as snapshots; {} distinct changes ({:.1}% of the log), {} received ({:.1}% of them more \
-         than once), in {} pages, {:.1} MB of envelope, {:.2} MiB on the wire (gzip)",
+         than once), in {} pages, {:.1} MB of envelope, {:.2} MiB on the wire (zstd; {:.2} MiB with gzip)",
         ad.snapshots,
         ad.distinct,
         ad.distinct as f64 / log.max(1) as f64 * 100.0,
@@ -306,7 +311,8 @@ fn scoped_pull(args: &Args, rounds: &[Round], r0: &Round) {
         (ad.changes - ad.distinct) as f64 / ad.changes.max(1) as f64 * 100.0,
         ad.pages,
         ad.bytes as f64 / 1e6,
-        ad.wire_bytes as f64 / 1_048_576.0
+        ad.wire_bytes as f64 / 1_048_576.0,
+        ad.gzip_bytes as f64 / 1_048_576.0
     );
     println!(
         "     {:.1} s: {:.0} records/s, {:.0} changes/s = {:.1}% of (b) [{} changes/s]; server per page p50 {:.1} ms, \

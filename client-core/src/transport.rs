@@ -75,6 +75,9 @@ impl HttpTransport {
     }
 }
 
+/// The answer encodings the default transport takes, best first.
+pub const ACCEPT_ENCODING: &str = "zstd, gzip;q=0.5";
+
 /// The client settings every transport shares.
 fn builder() -> reqwest::blocking::ClientBuilder {
     // One crypto provider throughout: ring. Installing twice is harmless.
@@ -118,7 +121,10 @@ impl Transport for HttpTransport {
         for (name, value) in request.headers {
             http = http.header(name, value);
         }
-        // Answers are compressed by the server and inflated by reqwest.
+        // Answers are compressed by the server and inflated by reqwest;
+        // zstd first: a page of snapshots is a third smaller than with
+        // gzip, and inflates faster (ADR 0019).
+        http = http.header(reqwest::header::ACCEPT_ENCODING, ACCEPT_ENCODING);
         let response = http.body(request.body).send().map_err(network)?;
         let status = response.status().as_u16();
         let bytes = response.bytes().map_err(network)?;

@@ -72,6 +72,43 @@ impl CausalContext {
         self.clock.dots.len() + self.cloud.len()
     }
 
+    /// Every device with a dot in the context, in id order, each once.
+    pub(crate) fn actors(&self) -> impl Iterator<Item = ActorId> + '_ {
+        let mut actors: Vec<ActorId> = self.clock.dots.keys().copied().collect();
+        actors.extend(self.cloud.iter().map(|d| d.actor));
+        actors.sort_unstable();
+        actors.dedup();
+        actors.into_iter()
+    }
+
+    /// The gap-free prefix of each device, in id order.
+    pub(crate) fn clock_counters(&self) -> impl Iterator<Item = (ActorId, u64)> + '_ {
+        self.clock.dots.iter().map(|(actor, counter)| (*actor, *counter))
+    }
+
+    /// The dots seen ahead of a gap, in order.
+    pub(crate) fn cloud_dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.cloud.iter().copied()
+    }
+
+    /// The context that has seen each device's prefix in `clock` and the
+    /// dots in `cloud`, in normal form.
+    pub(crate) fn from_parts(
+        clock: impl IntoIterator<Item = (ActorId, u64)>,
+        cloud: impl IntoIterator<Item = Dot>,
+    ) -> Self {
+        let mut context = Self::default();
+        for (actor, counter) in clock {
+            if counter > context.clock.get(&actor) {
+                context.clock.apply(crdts::Dot::new(actor, counter));
+            }
+        }
+        for dot in cloud {
+            context.insert(dot);
+        }
+        context
+    }
+
     /// Folds cloud dots that continue `actor`'s gap-free prefix into the clock.
     fn absorb(&mut self, actor: ActorId) {
         loop {

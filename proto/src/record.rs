@@ -22,6 +22,10 @@
 //! their own changes, and the server refuses a dot that arrives again with
 //! different content.
 
+mod layout;
+
+pub(crate) use layout::actors_of;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -110,8 +114,9 @@ pub enum Applied {
     Duplicate,
 }
 
-/// The merged state of one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The merged state of one record. It is serialized in the compact layout
+/// of state format 2 ([`layout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordState {
     id: RecordId,
     kind: RecordKind,
@@ -122,7 +127,10 @@ pub struct RecordState {
 }
 
 /// Leading byte of [`RecordState::to_bytes`], bumped when the layout changes.
-const STATE_FORMAT: u8 = 1;
+const STATE_FORMAT: u8 = 2;
+
+/// The leading byte of states written before the compact layout; still read.
+const STATE_FORMAT_1: u8 = 1;
 
 impl RecordState {
     /// An empty record that has seen no change.
@@ -335,11 +343,15 @@ impl RecordState {
         postcard::to_extend(self, out).expect("encoding into a Vec cannot fail")
     }
 
-    /// Decodes a stored state.
+    /// Decodes a stored state, of the current format or of format 1.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StateDecodeError> {
         match bytes.split_first() {
             Some((&STATE_FORMAT, rest)) => match postcard::take_from_bytes(rest) {
                 Ok((state, [])) => Ok(state),
+                _ => Err(StateDecodeError),
+            },
+            Some((&STATE_FORMAT_1, rest)) => match postcard::take_from_bytes::<layout::Format1>(rest) {
+                Ok((state, [])) => Ok(state.into()),
                 _ => Err(StateDecodeError),
             },
             _ => Err(StateDecodeError),

@@ -11,9 +11,12 @@
 //! The server's receipt of each change (when it arrived, and whether the
 //! device's clock was far off) travels beside the state as
 //! [`ReceiptRun`]s: consecutive changes of one device received together
-//! share one run, so a record's receipts take a few bytes.
+//! share one run, so a record's receipts take a few bytes. On the wire a run
+//! names its device by position among the devices the state names (the
+//! compact layout of state format 2), so it repeats no 16-byte id.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::change::Dot;
 use crate::hlc::Hlc;
@@ -21,7 +24,7 @@ use crate::ids::ActorId;
 use crate::record::RecordState;
 
 /// One record's merged state, as the server holds it, with its receipts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The record's merged state.
     pub state: RecordState,
@@ -43,6 +46,90 @@ pub struct ReceiptRun {
     pub received_ms: u64,
     /// The device's clock was far off the server's when it sent them.
     pub clock_suspect: bool,
+}
+
+/// A run on the wire: its device by position.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Run {
+    /// Position among the state's devices, then the snapshot's others.
+    actor: u32,
+    first: u64,
+    /// `last - first`.
+    more: u64,
+    received_ms: u64,
+    clock_suspect: bool,
+}
+
+/// A snapshot as written: the state, devices of receipts the state does not
+/// name (rare: a device whose every change was superseded and forgotten is
+/// still in the causal context), and the runs.
+#[derive(Serialize)]
+struct Written<'a> {
+    state: &'a RecordState,
+    others: Vec<ActorId>,
+    receipts: Vec<Run>,
+}
+
+/// A snapshot as read.
+#[derive(Deserialize)]
+struct Read {
+    state: RecordState,
+    others: Vec<ActorId>,
+    receipts: Vec<Run>,
+}
+
+impl Serialize for Snapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let named = crate::record::actors_of(&self.state);
+        let mut others: Vec<ActorId> = Vec::new();
+        let receipts = self
+            .receipts
+            .iter()
+            .map(|r| {
+                let actor = match named.binary_search(&r.actor) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        named.len()
+                            + others.iter().position(|a| *a == r.actor).unwrap_or_else(|| {
+                                others.push(r.actor);
+                                others.len() - 1
+                            })
+                    }
+                };
+                Run {
+                    actor: actor as u32,
+                    first: r.first,
+                    more: r.last.saturating_sub(r.first),
+                    received_ms: r.received_ms,
+                    clock_suspect: r.clock_suspect,
+                }
+            })
+            .collect();
+        Written { state: &self.state, others, receipts }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Read { state, others, receipts } = Read::deserialize(deserializer)?;
+        let named = crate::record::actors_of(&state);
+        let receipts = receipts
+            .into_iter()
+            .map(|r| {
+                let n = r.actor as usize;
+                let actor = named.get(n).or_else(|| others.get(n - named.len())).copied();
+                Some(ReceiptRun {
+                    actor: actor?,
+                    first: r.first,
+                    last: r.first.checked_add(r.more)?,
+                    received_ms: r.received_ms,
+                    clock_suspect: r.clock_suspect,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| D::Error::custom("a receipt's device or counters are out of range"))?;
+        Ok(Self { state, receipts })
+    }
 }
 
 impl ReceiptRun {

@@ -254,7 +254,13 @@ fn stored_state_is_stable() {
     assert!(!state.has_conflicts());
     assert_eq!(state.entries().len(), 3);
     let stored = golden("record_state", &state.to_bytes());
-    assert_eq!(RecordState::from_bytes(&stored), Ok(state));
+    assert_eq!(RecordState::from_bytes(&stored), Ok(state.clone()));
+    // What stores written before the compact layout (format 2) hold.
+    let format1 = fs::read_to_string(golden_path("record_state_v1")).expect("the format 1 file");
+    let format1 = hex::decode(format1.trim_end()).expect("hex");
+    assert_eq!(format1[0], 1, "format 1");
+    assert!(stored.len() * 10 < format1.len() * 8, "{} bytes against {}", stored.len(), format1.len());
+    assert_eq!(RecordState::from_bytes(&format1), Ok(state));
 }
 
 /// What a newer handset might write: a record kind, a field and an entry

@@ -10,12 +10,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use gridsync_client_core::sync::{StoreAccess, SyncObserver, SyncProgress, run_shared};
 use gridsync_client_core::{Error, NewDispute, RecordFilter, Request, Store, SyncOptions, Transport};
-use gridsync_proto::{RecordId, RecordState, Role, Value};
+use gridsync_proto::wire::{self, CONTENT_TYPE, Limits};
+use gridsync_proto::{PullRequest, PullResponse, RecordId, RecordState, Role, Value};
+use gridsync_tests::people::RawDevice;
 use gridsync_tests::{Handset, Kind, TestServer, people};
 
 gridsync_tests::matrix![
     a_new_device_bootstraps_from_snapshots_and_converges,
-    a_sync_lets_go_of_the_store_while_it_waits_for_the_server
+    a_sync_lets_go_of_the_store_while_it_waits_for_the_server,
+    pull_pages_travel_zstd_compressed_to_a_device_that_takes_it
 ];
 
 fn dispute(summary: &str) -> NewDispute {
@@ -165,5 +168,50 @@ fn a_sync_lets_go_of_the_store_while_it_waits_for_the_server(kind: Kind) -> anyh
     let store = shared.lock();
     assert!(store.get(id)?.is_some(), "the pulled dispute is there");
     assert!(store.pending()? > 0, "the write made during the sync waits for the next");
+    Ok(())
+}
+
+/// A page of snapshots travels zstd-compressed to a device that asks for it
+/// as client-core's transport does, and gzip-compressed to one that takes
+/// only gzip (an app's own HTTP stack); both inflate to the same page.
+fn pull_pages_travel_zstd_compressed_to_a_device_that_takes_it(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
+    let mut worker = Handset::new(&server, "网格员 李")?;
+    for n in 0..30 {
+        worker.store.register_dispute(&dispute(&format!("第{n}起纠纷，双方因宅基地边界争执")))?;
+    }
+    worker.sync(&server)?;
+    let code = people::code_for(&server, "网格员 李")?;
+    let (device, _) = RawDevice::enroll(&server.url(), &code)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // No transparent inflation: the test sees the bytes as they travel.
+    let http = reqwest::blocking::Client::builder().no_gzip().no_zstd().build()?;
+    let pull = |accept: &str| -> anyhow::Result<(String, Vec<u8>)> {
+        let request = PullRequest { device: device.id, cursor: 0, limit: 500, profile_version: 0 };
+        let body = wire::encode(&request);
+        let mut post = http
+            .post(format!("{}/v1/sync/pull", server.url()))
+            .header("content-type", CONTENT_TYPE)
+            .header("accept-encoding", accept);
+        for (name, value) in device.signer.headers("POST", "/v1/sync/pull", &body)? {
+            post = post.header(name, value);
+        }
+        let answer = post.body(body).send()?;
+        anyhow::ensure!(answer.status().is_success(), "pull refused: {}", answer.status());
+        let encoding = answer.headers().get("content-encoding").map(|v| v.to_str().unwrap_or("?").to_owned());
+        Ok((encoding.unwrap_or_default(), answer.bytes()?.to_vec()))
+    };
+
+    let (encoding, zstd_bytes) = pull(gridsync_client_core::transport::ACCEPT_ENCODING)?;
+    assert_eq!(encoding, "zstd");
+    let page: PullResponse = wire::decode(&zstd::decode_all(zstd_bytes.as_slice())?, &Limits::DEFAULT)?;
+    assert_eq!(page.snapshots.len(), 30, "the worker's disputes, whole");
+
+    let (encoding, gzip_bytes) = pull("gzip")?;
+    assert_eq!(encoding, "gzip");
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gzip_bytes.as_slice()), &mut inflated)?;
+    let again: PullResponse = wire::decode(&inflated, &Limits::DEFAULT)?;
+    assert_eq!(again.snapshots, page.snapshots, "the same records either way");
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{
-    Applied, Change, Hlc, LoggedChange, PullRequest, PullResponse, RecordId, RecordState, Snapshot,
+    Applied, Change, Dot, Hlc, LoggedChange, PullRequest, PullResponse, RecordId, RecordState, Snapshot,
 };
 use rusqlite::{Connection, TransactionBehavior, params};
 
@@ -97,7 +97,7 @@ fn forget(conn: &Connection, id: RecordId) -> Result<()> {
 /// Applies one page in one transaction: removals, rebuilds (snapshots and
 /// histories), merges, receipts, the profile and the new cursor. Either
 /// all of it is committed with the cursor, or none of it.
-fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) -> Result<()> {
+fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport) -> Result<()> {
     let cipher = &store.cipher;
     let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let needs_pending =
@@ -122,13 +122,16 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
         }
     }
     let rebuild: BTreeSet<RecordId> = page.rebuild.iter().copied().collect();
-    let mut states: HashMap<RecordId, RecordState> = HashMap::with_capacity(page.snapshots.len());
+    let snapshots = std::mem::take(&mut page.snapshots);
+    let snapshot_count = snapshots.len() as u64;
+    let mut states: HashMap<RecordId, RecordState> = HashMap::with_capacity(snapshots.len());
     let mut latest: Option<Hlc> = None;
-    for snapshot in &page.snapshots {
+    let mut receipts: Vec<Receipt> = Vec::with_capacity(snapshots.len() * 10 + page.changes.len());
+    for snapshot in snapshots {
         let id = snapshot.state.id();
         latest = latest.max(snapshot.latest_time());
-        states.insert(id, rebuilt(snapshot.state.clone(), pending.get(&id)));
-        save_receipts(&tx, snapshot)?;
+        shown_receipts(&snapshot, &mut receipts);
+        states.insert(id, rebuilt(snapshot.state, pending.get(&id)));
     }
     for logged in &page.changes {
         let id = logged.change.record;
@@ -147,22 +150,13 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
     for state in states.values() {
         save_state(&tx, cipher, state)?;
     }
-    {
-        let mut receipt = tx.prepare_cached(
-            "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET received_ms = excluded.received_ms, clock_suspect = excluded.clock_suspect",
-        )?;
-        for logged in &page.changes {
-            let c = &logged.change;
-            receipt.execute(params![
-                c.record.as_bytes(),
-                c.dot.actor.as_bytes(),
-                c.dot.counter as i64,
-                logged.received_ms as i64,
-                logged.clock_suspect
-            ])?;
-        }
-    }
+    receipts.extend(page.changes.iter().map(|l| Receipt {
+        record: l.change.record,
+        dot: l.change.dot,
+        received_ms: l.received_ms,
+        clock_suspect: l.clock_suspect,
+    }));
+    save_receipts(&tx, &receipts)?;
     let mut clock = store.device.clock.clone();
     let latest = latest.max(merged.latest);
     if let Some(latest) = latest.filter(|t| t.millis <= now_ms().saturating_add(MAX_CLOCK_LEAD_MS)) {
@@ -184,8 +178,8 @@ fn apply_page(store: &mut Store, page: PullResponse, report: &mut SyncReport) ->
     }
     report.pulled += merged.applied;
     report.skipped += merged.skipped;
-    report.rebuilt += (rebuild.len() + page.snapshots.len()) as u64;
-    report.snapshots += page.snapshots.len() as u64;
+    report.rebuilt += rebuild.len() as u64 + snapshot_count;
+    report.snapshots += snapshot_count;
     report.withheld = page.withheld;
     Ok(())
 }
@@ -202,24 +196,51 @@ pub(crate) fn rebuilt(mut server: RecordState, unsent: Option<&Vec<Change>>) -> 
     server
 }
 
-/// Keeps the server's receipt of the changes a snapshot's record shows
-/// (its creation, live values and entries: what a record view asks about).
-fn save_receipts(tx: &Connection, snapshot: &Snapshot) -> Result<()> {
-    let mut receipt = tx.prepare_cached(
-        "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT DO UPDATE SET received_ms = excluded.received_ms, clock_suspect = excluded.clock_suspect",
-    )?;
-    let id = snapshot.state.id();
+/// The server's receipt of one change this device holds.
+struct Receipt {
+    record: RecordId,
+    dot: Dot,
+    received_ms: u64,
+    clock_suspect: bool,
+}
+
+/// The receipts a record view of a snapshot's record asks about: those of
+/// its creation, live values and entries.
+fn shown_receipts(snapshot: &Snapshot, out: &mut Vec<Receipt>) {
+    let record = snapshot.state.id();
     for dot in snapshot.shown_dots() {
         if let Some((received_ms, clock_suspect)) = snapshot.receipt(&dot) {
-            receipt.execute(params![
-                id.as_bytes(),
-                dot.actor.as_bytes(),
-                dot.counter as i64,
-                received_ms as i64,
-                clock_suspect
-            ])?;
+            out.push(Receipt { record, dot, received_ms, clock_suspect });
         }
+    }
+}
+
+/// Rows one receipts statement writes: a page's 90,000 receipts take 1,000
+/// statements, not 90,000.
+const RECEIPT_ROWS: usize = 90;
+
+/// Writes `receipts` (a later one of the same change wins), many rows a
+/// statement.
+fn save_receipts(tx: &Connection, receipts: &[Receipt]) -> Result<()> {
+    let statement = |rows: usize| {
+        let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
+        format!(
+            "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES {values}
+             ON CONFLICT DO UPDATE SET received_ms = excluded.received_ms, clock_suspect = excluded.clock_suspect"
+        )
+    };
+    for chunk in receipts.chunks(RECEIPT_ROWS) {
+        let mut insert = tx.prepare_cached(&statement(chunk.len()))?;
+        let mut n = 0;
+        for r in chunk {
+            insert.raw_bind_parameter(n + 1, r.record.as_bytes())?;
+            insert.raw_bind_parameter(n + 2, r.dot.actor.as_bytes())?;
+            insert.raw_bind_parameter(n + 3, r.dot.counter as i64)?;
+            insert.raw_bind_parameter(n + 4, r.received_ms as i64)?;
+            insert.raw_bind_parameter(n + 5, r.clock_suspect)?;
+            n += 5;
+        }
+        insert.raw_execute()?;
     }
     Ok(())
 }
