@@ -108,16 +108,7 @@ pub(crate) fn run(server: &ServerProcess, handsets: Vec<Handset>, options: &Opti
         sample()?;
         let sampler = {
             let sample = sample.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(SAMPLE_EVERY);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = sample() {
-                        return Err::<(), _>(e);
-                    }
-                }
-            })
+            tokio::spawn(every(SAMPLE_EVERY, sample))
         };
         let synced = dispatch(handsets, base, &options, start, &progress).await;
         sampler.abort();
@@ -163,6 +154,16 @@ async fn dispatch(
         synced.push(done.context("a handset's task panicked")??);
     }
     Ok(synced)
+}
+
+/// Runs `work` every `period` (the first time after one period) until it fails.
+async fn every(period: Duration, work: impl Fn() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        work()?;
+    }
 }
 
 /// The server's CPU time between two samples, as a share of one core.

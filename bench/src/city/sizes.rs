@@ -34,7 +34,7 @@ pub(crate) fn files(dir: &Path) -> anyhow::Result<Vec<(String, u64)>> {
             files.push((entry.file_name().to_string_lossy().into_owned(), entry.metadata()?.len()));
         }
     }
-    files.sort_by(|a, b| b.1.cmp(&a.1));
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
     Ok(files)
 }
 
