@@ -18,6 +18,8 @@
 //! county. The workload generator checks every write against
 //! the same places, as the worker's device checks it against its profile.
 
+use std::sync::OnceLock;
+
 use anyhow::Context;
 use gridsync_proto::{Actor, Directory, Level, Place, Profile, Role};
 use gridsync_server::Database;
@@ -53,6 +55,9 @@ pub(crate) struct Deployment {
     pub(crate) places: Vec<Place>,
     /// One seat per simulated device.
     pub(crate) seats: Vec<Seat>,
+    /// The directory of `places`, built once on first use (a city's has
+    /// some 12,000 places, and every seat's profile is cut from it).
+    directory: OnceLock<Directory>,
 }
 
 impl Deployment {
@@ -85,12 +90,17 @@ impl Deployment {
             ));
             seats.push(Seat { user: user_name(i), grid, village: VILLAGES[v] });
         }
-        Self { places, seats }
+        Self::from_parts(places, seats)
+    }
+
+    /// A deployment of `places` (parents first) and `seats`.
+    pub(crate) fn from_parts(places: Vec<Place>, seats: Vec<Seat>) -> Self {
+        Self { places, seats, directory: OnceLock::new() }
     }
 
     /// The whole directory, as the server holds it.
-    pub(crate) fn directory(&self) -> Directory {
-        Directory::new(self.places.iter().cloned(), [])
+    pub(crate) fn directory(&self) -> &Directory {
+        self.directory.get_or_init(|| Directory::new(self.places.iter().cloned(), []))
     }
 
     /// The worker of `seat` as the rules see them.
@@ -102,7 +112,7 @@ impl Deployment {
     /// the profile the server sends at enrollment (the grid's chain up to
     /// the county, and nothing of the other grids).
     pub(crate) fn device_directory(&self, seat: &Seat) -> Directory {
-        Profile::for_actor(Self::actor(seat), &self.directory(), 1).directory()
+        Profile::for_actor(Self::actor(seat), self.directory(), 1).directory()
     }
 
     /// Writes the places, the workers and the township administrator into
@@ -140,7 +150,7 @@ fn village_code(v: usize) -> String {
 }
 
 /// A login name in pinyin, as township offices assign them (`wangjianguo01`).
-fn user_name(i: usize) -> String {
+pub(crate) fn user_name(i: usize) -> String {
     const SURNAMES: [&str; 8] = ["wang", "li", "zhang", "liu", "chen", "yang", "zhao", "ma"];
     const GIVEN: [&str; 6] = ["jianguo", "xiuying", "wei", "guilan", "zhiqiang", "yan"];
     format!("{}{}{:02}", SURNAMES[i % SURNAMES.len()], GIVEN[(i / SURNAMES.len()) % GIVEN.len()], i + 1)

@@ -269,7 +269,7 @@ pub(crate) fn run(
             .zip(signers)
             .enumerate()
             .map(|(i, ((bodies, client), signer))| {
-                let url = format!("{}/v1/sync/push", urls[i % urls.len()]);
+                let url = format!("{}{PUSH_PATH}", urls[i % urls.len()]);
                 tokio::spawn(device(i, client, signer, url, bodies, start))
             })
             .collect();
@@ -285,11 +285,45 @@ pub(crate) fn run(
     let latencies: Vec<Duration> = results.into_iter().flat_map(|r| r.latencies).collect();
     ensure!(accepted == sent, "server accepted {accepted} changes of {sent} sent");
 
-    let inspector = Inspector::open(server.database()).context("cannot inspect the server database")?;
-    let server_changes = inspector.change_count()?;
-    let server_records = inspector.record_count()?;
+    let held = inspect(server.database(), expected.samples)?;
+    Ok(Report {
+        changes: sent,
+        groups,
+        pushes: push_count,
+        body_bytes,
+        elapsed,
+        server_changes: held.changes,
+        server_records: held.records,
+        states_checked: held.states_checked,
+        report_rows: held.report_rows,
+        access_rows: held.access_rows,
+        latencies,
+    })
+}
+
+/// What a server's database holds after a run, read back with [`Inspector`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Held {
+    /// Changes in the server's log.
+    pub(crate) changes: u64,
+    /// Records in the server's state.
+    pub(crate) records: u64,
+    /// Sampled records whose merged state equals the device's.
+    pub(crate) states_checked: u64,
+    /// Rows in `daily_reports`.
+    pub(crate) report_rows: u64,
+    /// Rows in the access index (`record_access`).
+    pub(crate) access_rows: u64,
+}
+
+/// Reads back what `database` holds, and fails unless the merged state of
+/// every one of `samples` equals the device's own.
+pub(crate) fn inspect(database: &Database, samples: &[RecordState]) -> anyhow::Result<Held> {
+    let inspector = Inspector::open(database).context("cannot inspect the server database")?;
+    let changes = inspector.change_count()?;
+    let records = inspector.record_count()?;
     let mut states_checked = 0;
-    for sample in expected.samples {
+    for sample in samples {
         let stored = inspector.record(sample.id())?;
         ensure!(
             stored.as_ref() == Some(sample),
@@ -300,20 +334,8 @@ pub(crate) fn run(
         states_checked += 1;
     }
     drop(inspector);
-    let [report_rows, access_rows] = count_rows(server.database(), ["daily_reports", "record_access"])?;
-    Ok(Report {
-        changes: sent,
-        groups,
-        pushes: push_count,
-        body_bytes,
-        elapsed,
-        server_changes,
-        server_records,
-        states_checked,
-        report_rows,
-        access_rows,
-        latencies,
-    })
+    let [report_rows, access_rows] = count_rows(database, ["daily_reports", "record_access"])?;
+    Ok(Held { changes, records, states_checked, report_rows, access_rows })
 }
 
 /// Rows in each of `tables`, read from the database directly (the storage
@@ -378,39 +400,68 @@ async fn device(
     let mut latencies = Vec::with_capacity(bodies.len());
     for (n, (body, gzipped, count, _)) in bodies.into_iter().enumerate() {
         let sent = Instant::now();
-        let mut request = client.post(&url).header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE);
-        for (name, value) in signer.headers("POST", "/v1/sync/push", &body)? {
-            request = request.header(name, value);
-        }
-        if gzipped {
-            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
-        }
-        let response = request.body(body).send().await.with_context(|| format!("device {index} push {n}"))?;
-        let status = response.status();
-        let bytes = response.bytes().await.with_context(|| format!("device {index} push {n}"))?;
-        if !status.is_success() {
-            bail!("device {index} push {n} refused: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
-        }
+        let what = || format!("device {index} push {n}");
+        let bytes = post_signed(&client, &signer, &url, PUSH_PATH, body, gzipped).await.with_context(what)?;
         let ack: PushResponse = wire::decode(&bytes, &Limits::DEFAULT)
-            .with_context(|| format!("device {index} push {n}: bad acknowledgement"))?;
+            .with_context(|| format!("{}: bad acknowledgement", what()))?;
         latencies.push(sent.elapsed());
-        if let Some(r) = ack.refused.first() {
-            bail!(
-                "device {index} push {n}: the server refused {} group(s); group {}: {:?} {}: {}",
-                ack.refused.len(),
-                r.group,
-                r.code,
-                r.field.as_deref().unwrap_or("-"),
-                r.message
-            );
-        }
-        ensure!(
-            ack.accepted == count && ack.duplicates == 0,
-            "device {index} push {n}: {count} changes sent, {} accepted, {} duplicates",
-            ack.accepted,
-            ack.duplicates
-        );
+        check_ack(&ack, count).with_context(what)?;
         accepted += u64::from(ack.accepted);
     }
     Ok(DeviceResult { accepted, latencies, done: start.elapsed() })
+}
+
+/// The path of a push.
+pub(crate) const PUSH_PATH: &str = "/v1/sync/push";
+
+/// POSTs `body` to `url` (whose path is `path`) as `client-core`'s HTTP
+/// transport sends a sync request: `application/x-gridsync`, signed by
+/// `signer` over the bytes sent (the device, time, nonce and signature
+/// headers of [`Signer::headers`]), `Content-Encoding: gzip` when the body
+/// is compressed. Returns the answer's body; an answer other than 2xx is
+/// an error that quotes the server's.
+pub(crate) async fn post_signed(
+    client: &reqwest::Client,
+    signer: &Signer,
+    url: &str,
+    path: &str,
+    body: Vec<u8>,
+    gzipped: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let mut request = client.post(url).header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE);
+    for (name, value) in signer.headers("POST", path, &body)? {
+        request = request.header(name, value);
+    }
+    if gzipped {
+        request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+    }
+    let response = request.body(body).send().await?;
+    let status = response.status();
+    let bytes = response.bytes().await?;
+    if !status.is_success() {
+        bail!("refused: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(bytes.into())
+}
+
+/// Fails unless the server accepted all `count` changes of a push, none of
+/// them as duplicates, and refused no group.
+pub(crate) fn check_ack(ack: &PushResponse, count: u32) -> anyhow::Result<()> {
+    if let Some(r) = ack.refused.first() {
+        bail!(
+            "the server refused {} group(s); group {}: {:?} {}: {}",
+            ack.refused.len(),
+            r.group,
+            r.code,
+            r.field.as_deref().unwrap_or("-"),
+            r.message
+        );
+    }
+    ensure!(
+        ack.accepted == count && ack.duplicates == 0,
+        "{count} changes sent, {} accepted, {} duplicates",
+        ack.accepted,
+        ack.duplicates
+    );
+    Ok(())
 }

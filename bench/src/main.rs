@@ -21,7 +21,11 @@
 //!   peak memory (`export`);
 //! * **(g)** with `--desk`: the dispute desk's list pages and one dispute in
 //!   full over the county's disputes, and the console's ledgers page's
-//!   reads (a month's ledgers, the 12-month trend), timed (`desk`).
+//!   reads (a month's ledgers, the 12-month trend), timed (`desk`);
+//! * **city** with `--city N` (alone): N handsets of a city's grid workers,
+//!   each enrolled with its own key, syncing a day's work at random moments
+//!   of a window against the server in a process of its own: throughput,
+//!   sync latency, the server's CPU time, peak memory and disk (`city`).
 //!
 //! ```text
 //! cargo run --release -p gridsync-bench -- --help
@@ -31,6 +35,7 @@
 //! non-zero only when something fails (a refused group, a server that does
 //! not hold what was sent, a pull that does not deliver the scope).
 
+mod city;
 mod deployment;
 mod desk;
 mod export;
@@ -117,7 +122,7 @@ struct Args {
     #[arg(long)]
     desk: bool,
     /// Keep round 1's server data directory as DIR (it must not exist), to
-    /// time (g) again over it with --desk-only.
+    /// time (g) again over it with --desk-only (with --city: the city's).
     #[arg(long, value_name = "DIR")]
     keep_data: Option<PathBuf>,
     /// Only (g), over the server data directory DATA kept by --keep-data,
@@ -129,6 +134,22 @@ struct Args {
     /// kept by --keep-data (same --devices); no workload, no other figure.
     #[arg(long, value_name = "DATA")]
     pull_only: Option<PathBuf>,
+    /// City scale: N handsets (grid workers of a city, one grid each), each
+    /// enrolled with its own key, sync one day's work at random moments of
+    /// --city-window against the server in a process of its own. Runs
+    /// alone: no other measurement. Quick: --city 200 --city-window 20.
+    #[arg(long, value_name = "N")]
+    city: Option<usize>,
+    /// The city's window: each handset syncs once within it.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    city_window: u64,
+    /// Most of the city's handsets syncing at once (client connections).
+    #[arg(long, default_value_t = 64)]
+    city_concurrency: usize,
+    /// Internal: the city's server over the data directory DATA, in a
+    /// process of its own.
+    #[arg(long, hide = true, value_name = "DATA")]
+    city_server: Option<PathBuf>,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -143,6 +164,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(child) = &args.export_child {
         return export::child_main(child);
     }
+    if let Some(data) = &args.city_server {
+        return city::server_main(data, args.server_workers);
+    }
     ensure!(
         args.devices > 0 && args.days > 0 && args.batch > 0 && args.rounds > 0 && args.pull_page > 0,
         "devices, days, batch, pull page and rounds must be positive"
@@ -153,6 +177,22 @@ fn main() -> anyhow::Result<()> {
     let (year, month, _) = last_day.ymd();
     // The last whole month, as an admin opens it early the next one.
     let desk_month = Month::new(year, month).context("the workload's last month")?.previous();
+    if let Some(handsets) = args.city {
+        return city::run(&city::Options {
+            handsets,
+            window: std::time::Duration::from_secs(args.city_window),
+            concurrency: args.city_concurrency,
+            client_threads: args.client_threads,
+            server_workers: args.server_workers,
+            batch: args.batch,
+            pull_page: args.pull_page,
+            day: last_day,
+            seed: args.seed,
+            dispute_rate: args.dispute_rate,
+            dir: args.dir.clone().unwrap_or_else(std::env::temp_dir),
+            keep_data: args.keep_data.clone(),
+        });
+    }
     if let Some(data) = &args.desk_only {
         let desk = desk::run(data, deployment::COUNTY, desk_month)?;
         desk::report(&desk, desk.disputes);
@@ -313,7 +353,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Copies a directory's files (the server's data directory is flat but for
 /// its lock file) when a rename across file systems fails.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -357,7 +357,7 @@ pub(crate) fn fsync(label: &str, sorted: &[Duration]) {
 }
 
 /// The `q`-quantile of sorted durations (nearest rank).
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let last = sorted.len().saturating_sub(1);
     sorted.get(((last as f64) * q).round() as usize).copied().unwrap_or_default()
 }
@@ -369,33 +369,18 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
 }
 
-fn verdict(met: bool) -> &'static str {
+/// `met` or `MISSED`.
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
-fn ms(d: Duration) -> f64 {
+/// Milliseconds.
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
 pub(crate) fn header(args: &Args, dir: &Path) {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim()))
-        .unwrap_or("unknown CPU");
-    let vm =
-        cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
-    println!("gridsync-bench {}", env!("CARGO_PKG_VERSION"));
-    if cfg!(debug_assertions) {
-        println!("WARNING: debug build; the figures mean nothing. Run with --release.");
-    }
-    println!(
-        "machine:    {cores} cores (available_parallelism), {model}{}, {}/{}",
-        if vm { ", virtual machine" } else { "" },
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    );
+    machine();
     println!(
         "parameters: {} devices x {} days, push batch {} changes, {} rounds ((d) in {}, pull page {} changes), \
          seed {}, dispute rate {}/day, server HTTP workers {}, client runtime threads {}",
@@ -422,6 +407,28 @@ pub(crate) fn header(args: &Args, dir: &Path) {
             args.postgres_instances
         );
     }
+}
+
+/// The bench's version, a warning for a debug build, and the machine.
+pub(crate) fn machine() {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim()))
+        .unwrap_or("unknown CPU");
+    let vm =
+        cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
+    println!("gridsync-bench {}", env!("CARGO_PKG_VERSION"));
+    if cfg!(debug_assertions) {
+        println!("WARNING: debug build; the figures mean nothing. Run with --release.");
+    }
+    println!(
+        "machine:    {cores} cores (available_parallelism), {model}{}, {}/{}",
+        if vm { ", virtual machine" } else { "" },
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
 }
 
 /// One line per PostgreSQL measurement, as it finishes, beside SQLite's
