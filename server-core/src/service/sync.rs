@@ -126,6 +126,8 @@ struct Written {
     filed: HashMap<RecordId, u64>,
     /// Per record, the latest: when it was last worked on.
     latest: HashMap<RecordId, u64>,
+    /// Per record, the log position of its last change.
+    seqs: HashMap<RecordId, u64>,
     last_seq: u64,
 }
 
@@ -238,6 +240,7 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
             })?;
             w.appended.insert((change.record, change.dot.actor, change.dot.counter), g);
         }
+        w.seqs.insert(record, w.last_seq);
         w.homes.entry(record).or_default().insert(township);
         outcome.accepted += group.len() as u32;
         let first_filed = w.filed.entry(record).or_insert(u64::MAX);
@@ -286,7 +289,9 @@ fn save_touched(
             updated_seq: w.last_seq,
         })?;
         let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
-        tx.file_access(*id, &township, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
+        let active = w.latest.get(id).copied().unwrap_or(now);
+        let seq = w.seqs.get(id).copied().unwrap_or(w.last_seq);
+        tx.file_access(*id, &township, &keys, active, access.open, seq)?;
         tx.hold(push.device, &who.home, *id)?;
         if state.kind() == RecordKind::DailyReport {
             let row = daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now);
@@ -342,7 +347,7 @@ pub(crate) fn log_authored(
         updated_seq: last_seq,
     })?;
     let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
-    tx.file_access(after.id(), &township, &keys, now, access.open)?;
+    tx.file_access(after.id(), &township, &keys, now, access.open, last_seq)?;
     Ok(last_seq)
 }
 
