@@ -374,9 +374,12 @@ impl SyncLogWrite for SqliteTx<'_> {
         })
     }
 
-    /// Reads the record's rows (by key) once; when their keys are exactly
-    /// `keys`, only their activity (the larger of old and new), open flag
-    /// and last change (likewise) move, else they are replaced.
+    /// One statement when the keys stay (the common case): the record's
+    /// rows take the new activity, open flag and last change (activity and
+    /// last change never go back) and name their keys in the same
+    /// statement (`UPDATE … RETURNING`). When the keys differ, the rows are
+    /// replaced, keeping the latest activity and last change; a new record
+    /// only has its rows inserted.
     fn file_access(
         &mut self,
         record: RecordId,
@@ -388,10 +391,12 @@ impl SyncLogWrite for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let id = record.as_bytes();
-            let mut existing = self.conn.prepare_cached(
-                "SELECT key, active_ms, updated_seq FROM record_access WHERE record = ?1 ORDER BY key",
+            let mut touch = self.conn.prepare_cached(
+                "UPDATE record_access SET active_ms = max(active_ms, ?2), open = ?3,
+                                          updated_seq = max(updated_seq, ?4)
+                 WHERE record = ?1 RETURNING key, active_ms, updated_seq",
             )?;
-            let rows = existing.query_map([id], |r| {
+            let rows = touch.query_map(params![id, active_ms as i64, open, updated_seq as i64], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
             })?;
             let (mut filed, mut active, mut seq) = (Vec::new(), active_ms as i64, updated_seq as i64);
@@ -401,17 +406,15 @@ impl SyncLogWrite for SqliteTx<'_> {
                 active = active.max(was);
                 seq = seq.max(was_seq);
             }
+            filed.sort_unstable();
             let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
             wanted.sort_unstable();
             if wanted.iter().copied().eq(filed.iter().map(String::as_str)) {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE record_access SET active_ms = ?2, open = ?3, updated_seq = ?4 WHERE record = ?1",
-                    )?
-                    .execute(params![id, active, open, seq])?;
                 return Ok(());
             }
-            self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
+            if !filed.is_empty() {
+                self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
+            }
             let mut insert = self.conn.prepare_cached(
                 "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
