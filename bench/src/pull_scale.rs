@@ -14,7 +14,8 @@
 //! 3. the tablet's incremental pull: one page from the cursor of step 1,
 //!    planned and recorded by the service, timed `--pull-scale-repeats`
 //!    times (the same cursor is presented again each time, so every repeat
-//!    plans the same page); the figure is the median.
+//!    plans the same page), the two deployments in turns so that both see
+//!    the same machine; the figure is the median.
 //!
 //! The target: the large deployment's pull within 2× of the small one's.
 
@@ -72,11 +73,18 @@ pub(crate) struct Figure {
 /// groups).
 const IN_FLIGHT: usize = 64;
 
-/// Measures both deployments in `dir`, each on a fresh database.
+/// Fills both deployments in `dir`, each on a fresh database, then times
+/// their incremental pulls in turns (small, large, small, …), so that both
+/// see the same machine.
 pub(crate) fn run(dir: &Path, params: &Params) -> anyhow::Result<(Figure, Figure)> {
-    let small = measure(&dir.join("small"), params.small, params)?;
-    let large = measure(&dir.join("large"), params.large, params)?;
-    Ok((small, large))
+    let small = prepare(&dir.join("small"), params.small, params)?;
+    let large = prepare(&dir.join("large"), params.large, params)?;
+    let (mut small_times, mut large_times) = (Vec::new(), Vec::new());
+    for _ in 0..params.repeats.max(1) {
+        small_times.push(small.time(params)?);
+        large_times.push(large.time(params)?);
+    }
+    Ok((small.figure(small_times), large.figure(large_times)))
 }
 
 /// A grid worker's device making patrols in its grid.
@@ -143,7 +151,47 @@ fn pull(op: &Operator, request: PullRequest, user: &str) -> anyhow::Result<PullR
     op.run(op.service().pull(request, user.to_owned()))
 }
 
-fn measure(dir: &Path, grids: usize, params: &Params) -> anyhow::Result<Figure> {
+/// A filled deployment and the pull to time.
+struct Prepared {
+    op: Operator,
+    request: PullRequest,
+    user: String,
+    grids: usize,
+    log: u64,
+    fill: Duration,
+    /// Changes the pull sends.
+    sent: usize,
+}
+
+impl Prepared {
+    /// One incremental pull, timed; it must send the grid's day.
+    fn time(&self, params: &Params) -> anyhow::Result<Duration> {
+        let clock = Instant::now();
+        let page = pull(&self.op, self.request.clone(), &self.user)?;
+        let took = clock.elapsed();
+        ensure!(
+            !page.more && page.snapshots.is_empty() && page.changes.len() == 2 * params.records,
+            "the worker's incremental pull did not send its grid's day: {} changes, more {}",
+            page.changes.len(),
+            page.more
+        );
+        Ok(took)
+    }
+
+    fn figure(&self, mut times: Vec<Duration>) -> Figure {
+        times.sort();
+        Figure {
+            grids: self.grids,
+            log: self.log,
+            sent: self.sent,
+            median: times[times.len() / 2],
+            min: times[0],
+            fill: self.fill,
+        }
+    }
+}
+
+fn prepare(dir: &Path, grids: usize, params: &Params) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let deployment = Deployment::new(grids);
     let database = Database::Embedded { data_dir: dir.join("server-data") };
@@ -206,24 +254,8 @@ fn measure(dir: &Path, grids: usize, params: &Params) -> anyhow::Result<Figure> 
     let log = op.run(op.service().storage().read(|tx| Ok(tx.change_count()?)))?;
     let fill = started.elapsed();
 
-    // 3. The tablet's incremental pull, the same page each time.
     let request = PullRequest { device: tablet, cursor, limit: params.page, profile_version };
-    let mut times = Vec::with_capacity(params.repeats);
-    let mut sent = 0;
-    for _ in 0..params.repeats.max(1) {
-        let clock = Instant::now();
-        let page = pull(&op, request.clone(), &user)?;
-        times.push(clock.elapsed());
-        sent = page.changes.len();
-        ensure!(
-            !page.more && page.snapshots.is_empty() && sent == 2 * params.records,
-            "the worker's incremental pull did not send its grid's day: {} changes, more {}",
-            sent,
-            page.more
-        );
-    }
-    times.sort();
-    Ok(Figure { grids, log, sent, median: times[times.len() / 2], min: times[0], fill })
+    Ok(Prepared { op, request, user, grids, log, fill, sent: 2 * params.records })
 }
 
 /// Prints both deployments' figures and the ratio.
