@@ -41,6 +41,7 @@ mod desk;
 mod export;
 mod ingest;
 mod pull;
+mod pull_scale;
 mod report;
 mod sqlite_baseline;
 mod wire_size;
@@ -150,6 +151,24 @@ struct Args {
     /// process of its own.
     #[arg(long, hide = true, value_name = "DATA")]
     city_server: Option<PathBuf>,
+    /// Only the pull-scale measurement (`pull_scale`, issue 13 item 2): a
+    /// grid worker's incremental pull in a deployment of
+    /// --pull-scale-small grids and one of --pull-scale-large grids of the
+    /// same per-grid activity, side by side; no other figure.
+    #[arg(long)]
+    pull_scale: bool,
+    /// Grids of --pull-scale's small deployment.
+    #[arg(long, default_value_t = 20)]
+    pull_scale_small: usize,
+    /// Grids of --pull-scale's large deployment.
+    #[arg(long, default_value_t = 2_000)]
+    pull_scale_large: usize,
+    /// Patrols each grid starts and ends in --pull-scale.
+    #[arg(long, default_value_t = 5)]
+    pull_scale_records: usize,
+    /// Timed repeats of --pull-scale's incremental pull (the median is kept).
+    #[arg(long, default_value_t = 31)]
+    pull_scale_repeats: usize,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -206,6 +225,18 @@ fn main() -> anyhow::Result<()> {
         .prefix("gridsync-bench-")
         .tempdir_in(&base)
         .with_context(|| format!("cannot create a temporary directory in {}", base.display()))?;
+    if args.pull_scale {
+        let params = pull_scale::Params {
+            small: args.pull_scale_small,
+            large: args.pull_scale_large,
+            records: args.pull_scale_records,
+            repeats: args.pull_scale_repeats,
+            page: args.pull_page,
+        };
+        let (small, large) = pull_scale::run(tmp.path(), &params)?;
+        pull_scale::report(&small, &large);
+        return Ok(());
+    }
 
     report::header(&args, &base);
     report::fsync("disk before", &sqlite_baseline::fsync_probe(tmp.path(), report::FSYNC_SAMPLES)?);

@@ -102,9 +102,10 @@ pub use identity::{
 pub use ledgers::{an_indexed_month_is_the_month_read_whole, months_lock_once_and_read_back};
 pub use reports::daily_reports_are_read_back;
 pub use sync::{
-    pull_cursors_are_per_device, push_then_pull_round_trip, records_are_sent_whole_as_snapshots,
-    records_follow_their_home, records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt,
-    repeated_push_is_idempotent, reused_dot_refuses_the_whole_push, scope_follows_the_directory,
+    changes_of_reads_only_the_named_records, pull_cursors_are_per_device, pull_pages_cut_at_log_positions,
+    push_then_pull_round_trip, records_are_sent_whole_as_snapshots, records_follow_their_home,
+    records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
+    reused_dot_refuses_the_whole_push, scope_follows_the_directory,
 };
 
 use crate::storage::Storage;
@@ -130,6 +131,8 @@ pub const CASES: &[&str] = &[
     "records_follow_their_home",
     "records_stream_by_kind",
     "records_are_sent_whole_as_snapshots",
+    "pull_pages_cut_at_log_positions",
+    "changes_of_reads_only_the_named_records",
     "cursors_hold_under_concurrent_pushes",
     "high_water_stays_below_running_writes",
     "failed_write_jobs_leave_no_trace",
@@ -191,6 +194,8 @@ macro_rules! conformance_suite {
             records_follow_their_home,
             records_stream_by_kind,
             records_are_sent_whole_as_snapshots,
+            pull_pages_cut_at_log_positions,
+            changes_of_reads_only_the_named_records,
             cursors_hold_under_concurrent_pushes,
             high_water_stays_below_running_writes,
             failed_write_jobs_leave_no_trace,

@@ -117,6 +117,17 @@ pub trait Storage: Debug + Send + Sync + 'static {
     /// commit; each is all or nothing.
     fn write_job(&self, job: WriteJob) -> StorageFuture;
 
+    /// [`Storage::write_job`] for a job that writes nothing before it has
+    /// decided to succeed: every refusal it can answer comes before its
+    /// first write, so only a storage failure can interrupt its writes. A
+    /// backend may then spare the job its own savepoint (SQLite's writer
+    /// does), provided that it still keeps nothing of a job that fails
+    /// after writing (failing, if it must, the jobs that share its commit).
+    /// By default the same as [`Storage::write_job`].
+    fn write_job_validated(&self, job: WriteJob) -> StorageFuture {
+        self.write_job(job)
+    }
+
     /// Runs `job` in one consistent read snapshot, off the async executor.
     fn read_job(&self, job: ReadJob) -> StorageFuture;
 
@@ -135,6 +146,13 @@ pub trait StorageExt {
         T: Send + 'static,
         F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static;
 
+    /// [`Storage::write_job_validated`] with a typed result: `work` must
+    /// write nothing before it has decided to succeed.
+    fn write_validated<T, F>(&self, work: F) -> impl Future<Output = Result<T, CoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static;
+
     /// [`Storage::read_job`] with a typed result.
     fn read<T, F>(&self, work: F) -> impl Future<Output = Result<T, CoreError>> + Send
     where
@@ -149,6 +167,16 @@ impl<S: Storage + ?Sized> StorageExt for S {
         F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static,
     {
         let future = self.write_job(Box::new(move |tx, now| work(tx, now).map(|t| Box::new(t) as Erased)));
+        async move { future.await.map(unerase) }
+    }
+
+    fn write_validated<T, F>(&self, work: F) -> impl Future<Output = Result<T, CoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static,
+    {
+        let future =
+            self.write_job_validated(Box::new(move |tx, now| work(tx, now).map(|t| Box::new(t) as Erased)));
         async move { future.await.map(unerase) }
     }
 

@@ -105,8 +105,12 @@ pub use url::{is_postgres_url, redacted};
 
 /// The schema, one step per version (the schema as deployed: a step is
 /// never edited once released; a change is a new step).
-pub static MIGRATIONS: &[&str] =
-    &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql"), include_str!("../sql/v3.sql")];
+pub static MIGRATIONS: &[&str] = &[
+    include_str!("../sql/v1.sql"),
+    include_str!("../sql/v2.sql"),
+    include_str!("../sql/v3.sql"),
+    include_str!("../sql/v4.sql"),
+];
 
 /// The version that gave the growing tables their township: right after
 /// its step, the migration fills the townships in from the records' states

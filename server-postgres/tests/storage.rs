@@ -52,7 +52,7 @@ async fn deleted(side: &tokio_postgres::Client) -> i64 {
 
 async fn file(storage: &PostgresStorage, record: RecordId, keys: Vec<String>, active: u64, open: bool) {
     storage
-        .write(move |tx, _| Ok(tx.file_access(record, TOWNSHIP, &keys, active, open)?))
+        .write(move |tx, _| Ok(tx.file_access(record, TOWNSHIP, &keys, active, open, 0)?))
         .await
         .expect("filed");
 }
@@ -360,7 +360,7 @@ async fn rehoming_moves_every_row_of_a_record_and_nothing_else() {
                     conflicted: false,
                     updated_seq: seq,
                 })?;
-                tx.file_access(record, TOWNSHIP, &[format!("p:G{i}")], now, false)?;
+                tx.file_access(record, TOWNSHIP, &[format!("p:G{i}")], now, false, seq)?;
             }
             Ok(())
         })

@@ -81,19 +81,31 @@ impl SqliteStorage {
     }
 }
 
+impl SqliteStorage {
+    /// Queues `job` for the writer, in a savepoint of its own or not.
+    fn send(&self, job: WriteJob, savepoint: bool) -> StorageFuture {
+        let writer = self.inner.writer.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            writer.send(writer::Job { work: job, savepoint, reply }).await.map_err(|_| shutting_down())?;
+            drop(writer);
+            answer.await.map_err(|_| shutting_down())?
+        })
+    }
+}
+
 fn shutting_down() -> StorageError {
     StorageError::unavailable("the server is shutting down; retry later")
 }
 
 impl Storage for SqliteStorage {
     fn write_job(&self, job: WriteJob) -> StorageFuture {
-        let writer = self.inner.writer.clone();
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            writer.send(writer::Job { work: job, reply }).await.map_err(|_| shutting_down())?;
-            drop(writer);
-            answer.await.map_err(|_| shutting_down())?
-        })
+        self.send(job, true)
+    }
+
+    /// Without a savepoint of its own (see [`writer`]).
+    fn write_job_validated(&self, job: WriteJob) -> StorageFuture {
+        self.send(job, false)
     }
 
     fn read_job(&self, job: ReadJob) -> StorageFuture {

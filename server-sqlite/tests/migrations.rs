@@ -20,6 +20,7 @@ const SNAPSHOTS: &[(u32, &str)] = &[
     (1, include_str!("../sql/snapshots/v1.sql")),
     (2, include_str!("../sql/snapshots/v2.sql")),
     (3, include_str!("../sql/snapshots/v3.sql")),
+    (4, include_str!("../sql/snapshots/v4.sql")),
 ];
 
 const PATROL: RecordId = RecordId::from_bytes(hex16("019aa0c4f3e07a1b8c2d3e4f5a6b7c8d"));
@@ -161,9 +162,10 @@ fn check_v3_rows(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
         ]
     );
     let mut filed = Vec::new();
-    tx.access("p:530102001-01", None, 0, &mut |row| filed.push(row.record))?;
+    tx.access("p:530102001-01", None, 0, &mut |row| filed.push((row.record, row.updated_seq)))?;
     filed.sort();
-    assert_eq!(filed, [PATROL, VISIT]);
+    // Version 5 filed each record's last change from the log.
+    assert_eq!(filed, [(PATROL, 5), (VISIT, 8)]);
     let reports = tx.daily_reports("2026-11-20", "2026-11-20")?;
     assert_eq!(
         reports.iter().map(|r| (r.worker.as_str(), r.status.as_str())).collect::<Vec<_>>(),
@@ -175,7 +177,7 @@ fn check_v3_rows(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
         [(PATROL, 8), (VISIT, 8)]
     );
     assert_eq!(tx.pull_token(LI_PHONE, "", 1)?, Some(8));
-    assert!(tx.month_locks()?.is_empty(), "no month was locked before version 4");
+    assert!(tx.month_locks()?.is_empty(), "no month was locked in the snapshots");
     Ok(())
 }
 
@@ -296,7 +298,7 @@ async fn write_after_upgrade(storage: &SqliteStorage, audit_rows: u64) {
                 clock_suspect: true,
                 clock_offset_ms: 700_000,
             })?;
-            tx.file_access(VISIT, "", &["p:530102".to_owned()], now, false)?;
+            tx.file_access(VISIT, "", &["p:530102".to_owned()], now, false, seq)?;
             tx.note_push(LI_PHONE, now, 1)?;
             let page = PullPage {
                 device: LI_PHONE,

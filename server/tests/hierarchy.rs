@@ -73,7 +73,7 @@ fn records_at(data: &Path, place: &str, n: usize) {
         let township =
             gridsync_server_core::home::bucket(&gridsync_server_core::directory::load(tx)?, &place);
         for _ in 0..n {
-            tx.file_access(RecordId::generate(now), &township, std::slice::from_ref(&key), now, false)?;
+            tx.file_access(RecordId::generate(now), &township, std::slice::from_ref(&key), now, false, 0)?;
         }
         Ok(())
     }))

@@ -273,7 +273,7 @@ fn failing_job(n: u32) -> impl FnOnce(&mut dyn WriteTx, u64) -> CoreResult<()> +
             conflicted: false,
             updated_seq: seq,
         })?;
-        tx.file_access(change.record, GHOST_HOME, &[format!("p:GHOST-{n}")], now, false)?;
+        tx.file_access(change.record, GHOST_HOME, &[format!("p:GHOST-{n}")], now, false, seq)?;
         tx.hold(change.dot.actor, GHOST_HOME, change.record)?;
         tx.note_push(change.dot.actor, now, 1)?;
         tx.insert_place(&place(&format!("GHOST-{n}"), "幽灵镇", Level::Township, None), now)?;

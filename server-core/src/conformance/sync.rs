@@ -676,3 +676,126 @@ pub async fn records_are_sent_whole_as_snapshots(storage: Arc<dyn Storage>) {
     );
     assert_eq!(Some(&rebuilt.snapshots[0].state), record_state(&storage, first).await.as_ref());
 }
+
+/// A device's incremental pull in small pages: the changes other devices
+/// made to the records it holds arrive each exactly once, in log order,
+/// across page cuts that fall inside write groups; its own changes and
+/// other grids' changes, interleaved in the log, never arrive; each page
+/// keeps to its limit; a pull after the last page is idle.
+pub async fn pull_pages_cut_at_log_positions(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage).await;
+    let svc = &town.service;
+    let mut phone = town.worker("wang", GRID_A).await;
+    let mut tablet = town.device("wang").await;
+    let mut neighbour = town.worker("li", GRID_B).await;
+
+    let mut patrols = Vec::new();
+    for _ in 0..3 {
+        let (id, created) = phone.patrol(GRID_A);
+        phone.push_ok(svc, vec![created]).await;
+        patrols.push(id);
+    }
+    tablet.pull_all(svc, 100).await;
+    let (own, own_created) = tablet.patrol(GRID_A);
+    tablet.push_ok(svc, vec![own_created]).await;
+    tablet.pull_all(svc, 100).await;
+
+    // Interleaved in the log: the phone's changes to held records, the
+    // tablet's own and another grid's.
+    let mut expected = Vec::new();
+    for (n, id) in patrols.iter().enumerate() {
+        let ended = phone.end_patrol(*id, &format!("第{n}次巡查"));
+        phone.push_ok(svc, vec![ended.clone()]).await;
+        expected.extend(ended);
+        let (_, elsewhere) = neighbour.patrol(GRID_B);
+        neighbour.push_ok(svc, vec![elsewhere]).await;
+        if n == 1 {
+            let mine = tablet.end_patrol(own, "自己的");
+            tablet.push_ok(svc, vec![mine]).await;
+        }
+    }
+    let fixed = phone.end_patrol(patrols[0], "更正");
+    phone.push_ok(svc, vec![fixed.clone()]).await;
+    expected.extend(fixed);
+
+    let pages = tablet.pull_all(svc, 3).await;
+    assert!(pages.len() >= 3, "eight changes in pages of three take at least three pages: {}", pages.len());
+    for page in &pages {
+        assert!(page.changes.len() <= 3, "a page keeps to its limit: {}", page.changes.len());
+        assert!(page.rebuild.is_empty() && page.snapshots.is_empty(), "nothing is sent whole");
+    }
+    let got: Vec<&gridsync_proto::LoggedChange> = pages.iter().flat_map(|p| &p.changes).collect();
+    let seqs: Vec<u64> = got.iter().map(|c| c.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "changes come once each, in log order: {seqs:?}");
+    assert_eq!(
+        ids_of(got.iter().copied()),
+        ids_of_changes(&expected),
+        "every change other devices made to held records arrives exactly once, and nothing else"
+    );
+    let cursor = tablet.cursor;
+    assert_idle(&tablet.pull(svc, 3).await, cursor, "the tablet");
+}
+
+/// `changes_of` reads, for each named record, its changes after the
+/// record's own position up to `upto`, in log order, at most `per_record`
+/// of them; the changes of records it is not asked for never reach the
+/// caller, however many the log holds between them.
+pub async fn changes_of_reads_only_the_named_records(storage: Arc<dyn Storage>) {
+    let (held, other, elsewhere) =
+        (RecordId::generate(T0), RecordId::generate(T0 + 1), RecordId::generate(T0 + 2));
+    let actor = ActorId::random();
+    let seqs = storage
+        .write(move |tx, now| {
+            let mut seqs: Vec<(RecordId, u64)> = Vec::new();
+            let mut counters: std::collections::HashMap<RecordId, u64> = Default::default();
+            for _ in 0..4 {
+                // Two changes of a record nobody asks for between each pair.
+                for record in [held, elsewhere, other, elsewhere] {
+                    let counter = counters.entry(record).or_insert(0);
+                    *counter += 1;
+                    seqs.push((record, append(tx, &raw_change(record, actor, *counter), now)?));
+                }
+            }
+            Ok(seqs)
+        })
+        .await
+        .expect("changes are appended");
+    let of = |record: RecordId| -> Vec<u64> {
+        seqs.iter().filter(|(r, _)| *r == record).map(|(_, s)| *s).collect()
+    };
+    let (held_seqs, other_seqs) = (of(held), of(other));
+    let upto = held_seqs[3] - 1;
+    let read = |records: Vec<(RecordId, u64)>, per_record: usize| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .read(move |tx| {
+                    let mut rows = Vec::new();
+                    let townships = [GHOST_HOME.to_owned()];
+                    tx.changes_of(&records, Some(&townships), upto, per_record, &mut |row| {
+                        rows.push((row.record, row.seq))
+                    })?;
+                    Ok(rows)
+                })
+                .await
+                .expect("changes_of reads")
+        }
+    };
+    let mut rows = read(vec![(held, held_seqs[0]), (other, 0)], 10).await;
+    let held_rows: Vec<u64> = rows.iter().filter(|(r, _)| *r == held).map(|(_, s)| *s).collect();
+    assert_eq!(
+        held_rows,
+        held_seqs[1..3],
+        "a record's changes after its position and up to `upto`, in log order"
+    );
+    let other_rows: Vec<u64> = rows.iter().filter(|(r, _)| *r == other).map(|(_, s)| *s).collect();
+    assert_eq!(other_rows, other_seqs[..3], "each record from its own position");
+    assert!(rows.iter().all(|(r, _)| *r != elsewhere), "a record not asked for is never read: {rows:?}");
+    rows = read(vec![(other, 0)], 2).await;
+    assert_eq!(
+        rows,
+        [(other, other_seqs[0]), (other, other_seqs[1])],
+        "at most `per_record` of each, the first"
+    );
+    assert_eq!(read(vec![], 10).await, [], "no record, no row");
+}

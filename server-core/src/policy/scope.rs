@@ -54,6 +54,14 @@ pub struct Visible {
     pub homes: HashMap<RecordId, String>,
     /// Records in scope beyond the budget.
     pub withheld: u32,
+    /// Each record's last change's log position, as the access index holds
+    /// it: a pull reads the log of a held record only when this is above
+    /// what the device has (ADR 0020).
+    pub updated: HashMap<RecordId, u64>,
+    /// The log position the scope was computed at (the high-water mark of
+    /// the same snapshot): `updated` covers every change up to it, and a
+    /// page planned with this scope reaches no further.
+    pub as_of: u64,
 }
 
 /// What a device of `actor` holds at `now`.
@@ -65,19 +73,25 @@ pub fn visible(
     now: u64,
 ) -> StorageResult<Visible> {
     let cutoff = now.saturating_sub(settings.window_ms) as i64;
+    let as_of = tx.high_water()?;
     let mut found: HashMap<RecordId, (bool, i64)> = HashMap::new();
     let mut homes: HashMap<RecordId, String> = HashMap::new();
+    let mut updated: HashMap<RecordId, u64> = HashMap::new();
     for key in keys_of(actor, dir) {
         let township = crate::home::of_key(dir, &key);
         tx.access(&key, township.as_deref(), cutoff, &mut |row: AccessRow| {
             let entry = found.entry(row.record).or_insert((false, i64::MIN));
             entry.0 |= row.open;
             entry.1 = entry.1.max(row.active_ms);
+            let seq = updated.entry(row.record).or_insert(0);
+            *seq = (*seq).max(row.updated_seq);
             homes.entry(row.record).or_insert(row.township);
         })?;
     }
     let mut visible = rank(found, settings.budget);
     visible.homes = visible.records.iter().filter_map(|r| homes.remove_entry(r)).collect();
+    visible.updated = visible.records.iter().filter_map(|r| updated.remove_entry(r)).collect();
+    visible.as_of = as_of;
     Ok(visible)
 }
 
@@ -94,7 +108,7 @@ pub fn rank(found: HashMap<RecordId, (bool, i64)>, budget: u32) -> Visible {
     }
     ranked.truncate(budget);
     ranked.sort_unstable_by(order);
-    Visible { records: ranked.into_iter().map(|(_, _, r)| r).collect(), homes: HashMap::new(), withheld }
+    Visible { records: ranked.into_iter().map(|(_, _, r)| r).collect(), withheld, ..Visible::default() }
 }
 
 /// How many records a device of `actor` would hold, budget aside: what an

@@ -14,6 +14,11 @@
 //! 4. append the changes to the log, with the receipt time and whether the
 //!    device's clock was far off.
 //!
+//! Steps 1–3 run for every group before step 4 (and the audit rows of
+//! refused groups) writes anything, so a push refused whole returns before
+//! its first write and runs without a savepoint of its own
+//! ([`crate::storage::StorageExt::write_validated`]).
+//!
 //! Then the touched records' states, access keys and daily-report rows are
 //! written once each, in the record's home township ([`crate::home`]);
 //! a record whose home moved (a dispute escalated to the county, a patrol's
@@ -48,16 +53,23 @@ impl Service {
     pub async fn push(&self, push: PushRequest, user: String) -> CoreResult<PushResponse> {
         precheck(&push)?;
         let directory = self.directory.clone();
+        // The job writes nothing until it has decided to succeed (`ingest`).
         self.storage
-            .write(move |tx, now| {
+            .write_validated(move |tx, now| {
                 let actor = tx.user(&user)?.ok_or_else(unknown_user)?.actor();
                 let (_, dir) = directory.get(tx)?;
                 let pusher = Pusher { home: home::of_actor(&dir, &actor), actor: &actor, dir: &dir, now };
                 let outcome = ingest(tx, &push, &pusher)?;
+                // Positions rise in commit order: the push's last change is
+                // the newest in the log (no `max(seq)` per push).
+                let high_seq = match outcome.last_seq {
+                    Some(seq) => seq,
+                    None => tx.high_water()?,
+                };
                 Ok(PushResponse {
                     accepted: outcome.accepted,
                     duplicates: outcome.duplicates,
-                    high_seq: tx.high_water()?,
+                    high_seq,
                     received_ms: now,
                     refused: outcome.refused,
                 })
@@ -76,6 +88,8 @@ struct IngestOutcome {
     accepted: u32,
     duplicates: u32,
     refused: Vec<GroupRefusal>,
+    /// The log position of the last change appended, if any was.
+    last_seq: Option<u64>,
 }
 
 /// Checks a push that needs no database: every group is one record's, not
@@ -126,16 +140,33 @@ struct Written {
     filed: HashMap<RecordId, u64>,
     /// Per record, the latest: when it was last worked on.
     latest: HashMap<RecordId, u64>,
+    /// Per record, the log position of its last change.
+    seqs: HashMap<RecordId, u64>,
     last_seq: u64,
 }
 
-/// Applies a prechecked push inside the write transaction.
+/// What one write group of a push comes to, decided before anything of the
+/// push is written.
+enum Step {
+    /// The rules refused it: its audit row and the rebuild are written.
+    Refused { group: usize, record: RecordId, rule: RuleError },
+    /// Its changes are appended in `township`, encoded as `bodies`, each
+    /// with whether its device clock was suspect.
+    Accepted { group: usize, township: String, bodies: Vec<(Vec<u8>, bool)> },
+}
+
+/// Applies a prechecked push inside the write transaction, in two passes:
+/// every group is looked up, merged and checked first, and only then is
+/// anything written, so that a push refused whole (a reused dot, a merge
+/// error) returns before its first write and the storage need not keep a
+/// savepoint per push ([`crate::storage::StorageExt::write_validated`]).
 fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreResult<IngestOutcome> {
     let now = who.now;
     let offset = push.sent_ms as i64 - now as i64;
     let push_suspect = offset.unsigned_abs() > CLOCK_SUSPECT_MS;
     let mut outcome = IngestOutcome::default();
     let mut w = Written::default();
+    let mut steps = Vec::with_capacity(push.groups.len());
     let mut index = 0usize;
     for (g, group) in push.groups.iter().enumerate() {
         let first_index = index;
@@ -201,44 +232,22 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
             check_group(before.as_ref(), &after, group, who.actor, who.dir)
         };
         if let Err(rule) = checked {
-            let event = Event::new(
-                format!("device:{}", push.device),
-                "sync.group_refused",
-                record.to_string(),
-                rule.code.as_str(),
-            )
-            .detail(rule.field.as_deref().map(|f| format!("field={f}")).unwrap_or_default());
-            tx.append_audit(now, &event)?;
-            outcome.refused.push(GroupRefusal {
-                group: g as u32,
-                code: rule.code,
-                field: rule.field,
-                message: rule.message,
-            });
-            tx.mark_rebuild(push.device, &who.home, record)?;
+            steps.push(Step::Refused { group: g, record, rule });
             w.states.insert(record, before);
             continue;
         }
         let township = home::of_record(who.dir, &after);
         let (mut earliest, mut last) = (u64::MAX, 0);
-        for (change, body) in group.iter().zip(&bodies) {
+        let mut suspects = Vec::with_capacity(group.len());
+        for change in group {
             let suspect = push_suspect || change.time.millis > now.saturating_add(CLOCK_SUSPECT_MS);
             let trusted = trusted_time(change, now, suspect);
             earliest = earliest.min(trusted);
             last = last.max(trusted);
-            w.last_seq = tx.append_change(&NewChange {
-                record: change.record,
-                township: &township,
-                actor: change.dot.actor,
-                counter: change.dot.counter,
-                received_ms: now,
-                body,
-                clock_suspect: suspect,
-                clock_offset_ms: offset,
-            })?;
+            suspects.push(suspect);
             w.appended.insert((change.record, change.dot.actor, change.dot.counter), g);
         }
-        w.homes.entry(record).or_default().insert(township);
+        w.homes.entry(record).or_default().insert(township.clone());
         outcome.accepted += group.len() as u32;
         let first_filed = w.filed.entry(record).or_insert(u64::MAX);
         *first_filed = (*first_filed).min(earliest);
@@ -246,8 +255,48 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
         *active = (*active).max(last);
         w.states.insert(record, Some(after));
         w.touched.insert(record);
+        steps.push(Step::Accepted { group: g, township, bodies: bodies.into_iter().zip(suspects).collect() });
+    }
+
+    // Nothing was written above; from here on only the storage can fail.
+    for step in steps {
+        match step {
+            Step::Refused { group, record, rule } => {
+                let event = Event::new(
+                    format!("device:{}", push.device),
+                    "sync.group_refused",
+                    record.to_string(),
+                    rule.code.as_str(),
+                )
+                .detail(rule.field.as_deref().map(|f| format!("field={f}")).unwrap_or_default());
+                tx.append_audit(now, &event)?;
+                tx.mark_rebuild(push.device, &who.home, record)?;
+                outcome.refused.push(GroupRefusal {
+                    group: group as u32,
+                    code: rule.code,
+                    field: rule.field,
+                    message: rule.message,
+                });
+            }
+            Step::Accepted { group, township, bodies } => {
+                for (change, (body, suspect)) in push.groups[group].iter().zip(&bodies) {
+                    w.last_seq = tx.append_change(&NewChange {
+                        record: change.record,
+                        township: &township,
+                        actor: change.dot.actor,
+                        counter: change.dot.counter,
+                        received_ms: now,
+                        body,
+                        clock_suspect: *suspect,
+                        clock_offset_ms: offset,
+                    })?;
+                }
+                w.seqs.insert(push.groups[group][0].record, w.last_seq);
+            }
+        }
     }
     save_touched(tx, push, who, &w, outcome.accepted)?;
+    outcome.last_seq = (outcome.accepted > 0).then_some(w.last_seq);
     Ok(outcome)
 }
 
@@ -286,7 +335,9 @@ fn save_touched(
             updated_seq: w.last_seq,
         })?;
         let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
-        tx.file_access(*id, &township, &keys, w.latest.get(id).copied().unwrap_or(now), access.open)?;
+        let active = w.latest.get(id).copied().unwrap_or(now);
+        let seq = w.seqs.get(id).copied().unwrap_or(w.last_seq);
+        tx.file_access(*id, &township, &keys, active, access.open, seq)?;
         tx.hold(push.device, &who.home, *id)?;
         if state.kind() == RecordKind::DailyReport {
             let row = daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now);
@@ -342,7 +393,7 @@ pub(crate) fn log_authored(
         updated_seq: last_seq,
     })?;
     let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
-    tx.file_access(after.id(), &township, &keys, now, access.open)?;
+    tx.file_access(after.id(), &township, &keys, now, access.open, last_seq)?;
     Ok(last_seq)
 }
 

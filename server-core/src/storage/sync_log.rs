@@ -113,6 +113,10 @@ pub struct AccessRow {
     pub active_ms: i64,
     /// Whether it is an open dispute.
     pub open: bool,
+    /// The log position of its last change (as filed with
+    /// [`SyncLogWrite::file_access`]): a pull reads the log of only the
+    /// records changed since the device's cursor (ADR 0020).
+    pub updated_seq: u64,
 }
 
 /// A pull page to record: the cursor it was planned from and what it sent.
@@ -210,6 +214,23 @@ pub trait SyncLogRead {
         each: &mut dyn FnMut(LogRow<'_>),
     ) -> StorageResult<()>;
 
+    /// The changes to each of `records` after its own position (the pair's
+    /// second member) and at or below `upto`: record by record (in any
+    /// order of records), each record's in log order, at most `per_record`
+    /// of each. With `townships`, only rows filed in one of those townships
+    /// need be passed (a backend may pass others too); without, every row.
+    ///
+    /// Through the changes' per-record index: a pull reads the log of the
+    /// records its device holds, never the rest of the log (ADR 0020).
+    fn changes_of(
+        &mut self,
+        records: &[(RecordId, u64)],
+        townships: Option<&[String]>,
+        upto: u64,
+        per_record: usize,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()>;
+
     /// The log after position `after` up to `upto`, in order, at most
     /// `max_rows` rows, until `each` answers `false`. With `townships`, the
     /// rows of those townships at least (a backend may pass others too);
@@ -259,8 +280,9 @@ pub trait SyncLogWrite {
     fn save_record(&mut self, record: &SavedRecord<'_>) -> StorageResult<()>;
 
     /// Files `record` under exactly `keys` (encoded access keys), active at
-    /// `active_ms` or later if it already was, and open or not. A backend
-    /// should rewrite its rows only when the keys change.
+    /// `active_ms` or later if it already was, open or not, and last changed
+    /// at log position `updated_seq` (or later, if its rows say so). A
+    /// backend should rewrite its rows only when the keys change.
     fn file_access(
         &mut self,
         record: RecordId,
@@ -268,6 +290,7 @@ pub trait SyncLogWrite {
         keys: &[String],
         active_ms: u64,
         open: bool,
+        updated_seq: u64,
     ) -> StorageResult<()>;
 
     /// Notes that `device` (at home in `township`) holds `record` because

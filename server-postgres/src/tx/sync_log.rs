@@ -163,21 +163,22 @@ impl SyncLogRead for PgTx<'_> {
                     active_ms: get(row, 2, "a record's activity time")?,
                     open: match open {
                         Some(open) => open,
-                        None => get(row, 3, "a record's open flag")?,
+                        None => get(row, 4, "a record's open flag")?,
                     },
+                    updated_seq: uint(row, 3, "a record's last change")?,
                 });
                 Ok(true)
             };
             match township {
                 Some(township) => {
                     self.each_row(
-                        "SELECT record, township, active_ms, open FROM record_access
+                        "SELECT record, township, active_ms, updated_seq, open FROM record_access
                          WHERE township = $3 AND key = $1 AND active_ms >= $2",
                         &[&key, &active_since, &township],
                         |row| pass(row, None),
                     )?;
                     self.each_row(
-                        "SELECT record, township, active_ms FROM record_access
+                        "SELECT record, township, active_ms, updated_seq FROM record_access
                          WHERE township = $2 AND key = $1 AND open",
                         &[&key, &township],
                         |row| pass(row, Some(true)),
@@ -185,13 +186,13 @@ impl SyncLogRead for PgTx<'_> {
                 }
                 None => {
                     self.each_row(
-                        "SELECT record, township, active_ms, open FROM record_access
+                        "SELECT record, township, active_ms, updated_seq, open FROM record_access
                          WHERE key = $1 AND active_ms >= $2",
                         &[&key, &active_since],
                         |row| pass(row, None),
                     )?;
                     self.each_row(
-                        "SELECT record, township, active_ms FROM record_access WHERE key = $1 AND open",
+                        "SELECT record, township, active_ms, updated_seq FROM record_access WHERE key = $1 AND open",
                         &[&key],
                         |row| pass(row, Some(true)),
                     )
@@ -225,6 +226,59 @@ impl SyncLogRead for PgTx<'_> {
                     Ok(true)
                 },
             )
+        })
+    }
+
+    /// One statement for every record: a lateral range of the
+    /// `(record, seq)` index per record.
+    fn changes_of(
+        &mut self,
+        records: &[(RecordId, u64)],
+        townships: Option<&[String]>,
+        upto: u64,
+        per_record: usize,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()> {
+        run(|| {
+            if records.is_empty() {
+                return Ok(());
+            }
+            self.write_lock()?;
+            let ids: Vec<&[u8]> = records.iter().map(|(r, _)| r.as_bytes().as_slice()).collect();
+            let afters: Vec<i64> = records.iter().map(|(_, a)| int(*a)).collect();
+            let limit = i64::try_from(per_record).unwrap_or(i64::MAX);
+            let upto = int(upto);
+            let (sql, params): (&str, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) = match &townships {
+                Some(townships) => (
+                    "SELECT c.seq, c.received_ms, c.clock_suspect, c.body, w.record, c.actor
+                     FROM unnest($1::bytea[], $2::bigint[]) AS w(record, after)
+                     CROSS JOIN LATERAL (
+                         SELECT seq, received_ms, clock_suspect, body, actor FROM changes
+                         WHERE township = ANY($5) AND record = w.record AND seq > w.after AND seq <= $3
+                         ORDER BY seq LIMIT $4) AS c",
+                    vec![&ids, &afters, &upto, &limit, townships],
+                ),
+                None => (
+                    "SELECT c.seq, c.received_ms, c.clock_suspect, c.body, w.record, c.actor
+                     FROM unnest($1::bytea[], $2::bigint[]) AS w(record, after)
+                     CROSS JOIN LATERAL (
+                         SELECT seq, received_ms, clock_suspect, body, actor FROM changes
+                         WHERE record = w.record AND seq > w.after AND seq <= $3
+                         ORDER BY seq LIMIT $4) AS c",
+                    vec![&ids, &afters, &upto, &limit],
+                ),
+            };
+            self.each_row(sql, &params, |row| {
+                each(LogRow {
+                    seq: uint(row, 0, "a log position")?,
+                    received_ms: uint(row, 1, "a change's receipt time")?,
+                    clock_suspect: get(row, 2, "a change's clock flag")?,
+                    body: get(row, 3, "a change's body")?,
+                    record: record_id(row, 4, "a change's record")?,
+                    actor: actor_id(row, 5, "a change's device")?,
+                });
+                Ok(true)
+            })
         })
     }
 
@@ -384,18 +438,21 @@ impl SyncLogWrite for PgTx<'_> {
         keys: &[String],
         active_ms: u64,
         open: bool,
+        updated_seq: u64,
     ) -> StorageResult<()> {
         run(|| {
             self.write_lock()?;
             let id = record.as_bytes().as_slice();
             let existing = self.rows(
-                "SELECT key, active_ms FROM record_access WHERE township = $2 AND record = $1",
+                "SELECT key, active_ms, updated_seq FROM record_access WHERE township = $2 AND record = $1",
                 &[&id, &township],
             )?;
             let (mut filed, mut active) = (Vec::with_capacity(existing.len()), int(active_ms));
+            let mut seq = int(updated_seq);
             for row in &existing {
                 filed.push(get::<&str>(row, 0, "an access key")?);
                 active = active.max(get(row, 1, "a record's activity time")?);
+                seq = seq.max(get(row, 2, "a record's last change")?);
             }
             filed.sort_unstable();
             let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -403,8 +460,9 @@ impl SyncLogWrite for PgTx<'_> {
             wanted.dedup();
             if wanted == filed {
                 self.execute(
-                    "UPDATE record_access SET active_ms = $2, open = $3 WHERE township = $4 AND record = $1",
-                    &[&id, &active, &open, &township],
+                    "UPDATE record_access SET active_ms = $2, open = $3, updated_seq = $5
+                     WHERE township = $4 AND record = $1",
+                    &[&id, &active, &open, &township, &seq],
                 )?;
                 return Ok(());
             }
@@ -416,9 +474,9 @@ impl SyncLogWrite for PgTx<'_> {
             }
             if !wanted.is_empty() {
                 self.execute(
-                    "INSERT INTO record_access (key, record, active_ms, open, township)
-                     SELECT key, $2, $3, $4, $5 FROM unnest($1::text[]) AS key",
-                    &[&wanted, &id, &active, &open, &township],
+                    "INSERT INTO record_access (key, record, active_ms, open, township, updated_seq)
+                     SELECT key, $2, $3, $4, $5, $6 FROM unnest($1::text[]) AS key",
+                    &[&wanted, &id, &active, &open, &township, &seq],
                 )?;
             }
             Ok(())

@@ -32,6 +32,77 @@ where
     handle
 }
 
+/// [`queued`] for a job sent as validated (no savepoint of its own).
+async fn queued_validated<T, F>(
+    storage: &SqliteStorage,
+    work: F,
+) -> tokio::task::JoinHandle<Result<T, CoreError>>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteTx, u64) -> Result<T, CoreError> + Send + 'static,
+{
+    let storage = storage.clone();
+    let handle = tokio::spawn(async move { storage.write_validated(work).await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    handle
+}
+
+#[tokio::test]
+async fn validated_jobs_share_a_transaction_and_a_failure_after_writing_keeps_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open_with_clock(dir.path(), tick).expect("open");
+
+    // Hold the writer, so that the next jobs wait together.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let blocker = queued(&storage, move |_, now| {
+        started.send(()).expect("started");
+        wait.recv().expect("released");
+        Ok(now)
+    })
+    .await;
+    tokio::task::spawn_blocking(move || running.recv().expect("running")).await.expect("join");
+    let early = queued_validated(&storage, |tx, now| Ok(tx.insert_user(&user("early", now))?)).await;
+    let refused = queued_validated(&storage, |tx, _| {
+        assert_eq!(tx.user("early")?.map(|u| u.name), Some("early".into()), "one transaction, no savepoint");
+        Err::<(), _>(CoreError::invalid("refused before writing"))
+    })
+    .await;
+    let after_refusal = queued_validated(&storage, |tx, now| Ok(tx.insert_user(&user("after", now))?)).await;
+    let broken = queued_validated(&storage, |tx, now| {
+        tx.insert_user(&user("broken", now))?;
+        Err::<(), _>(CoreError::invalid("failed after writing"))
+    })
+    .await;
+    let next = queued(&storage, |tx, now| {
+        for name in ["early", "after", "broken"] {
+            assert_eq!(tx.user(name)?, None, "the broken transaction was rolled back before this job ran");
+        }
+        Ok(tx.insert_user(&user("next", now))?)
+    })
+    .await;
+    release.send(()).expect("release");
+
+    blocker.await.expect("join").expect("blocker");
+    let busy = |r: Result<(), CoreError>| match r {
+        Err(CoreError::Storage(e)) => e.kind == StorageErrorKind::Busy,
+        _ => false,
+    };
+    assert!(busy(early.await.expect("join")), "a job whose transaction was rolled back fails, to be retried");
+    assert_eq!(refused.await.expect("join"), Err(CoreError::invalid("refused before writing")));
+    assert!(busy(after_refusal.await.expect("join")), "so does every job that ran in it");
+    assert_eq!(broken.await.expect("join"), Err(CoreError::invalid("failed after writing")));
+    next.await.expect("join").expect("the jobs after the failure commit in a new transaction");
+
+    let names = storage.read(|tx| Ok(tx.users()?)).await.expect("read");
+    let names: Vec<&str> = names.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["next"], "nothing of the rolled-back transaction was kept");
+    drop(storage);
+    writer.join();
+}
+
 #[tokio::test]
 async fn a_refused_job_leaves_nothing_and_its_neighbour_in_the_group_commits() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,11 +1,21 @@
 //! The writer thread: the only connection that writes, with group commit.
 //!
 //! Work arrives as [`Job`]s over a channel. The writer takes every job that
-//! is waiting (up to [`MAX_GROUP`]), runs each inside its own savepoint of
-//! one transaction (a job that fails, or panics, rolls back alone), commits
+//! is waiting (up to [`MAX_GROUP`]), runs them in one transaction, commits
 //! once, and only then answers every job. Under load many jobs share one
 //! `fsync`; alone, a job waits for nobody.
+//!
+//! A job runs inside its own savepoint (one that fails, or panics, rolls
+//! back alone), unless it was sent through
+//! [`gridsync_server_core::Storage::write_job_validated`]: such a job (a
+//! push) writes nothing before it has decided to succeed, and is spared the
+//! savepoint. If one fails anyway, the writer sees whether it wrote
+//! (SQLite's count of changed rows, and whether the transaction is still
+//! open): if not, it fails alone; if so, the transaction is rolled back, the
+//! jobs that ran in it fail with a `busy` error (retry), and the jobs after
+//! it go on in a new transaction. Nothing of a failed job is ever kept.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use gridsync_server_core::storage::{Erased, WriteJob};
@@ -26,6 +36,9 @@ pub(super) type Answer = Result<Erased, CoreError>;
 pub(super) struct Job {
     /// The work.
     pub(super) work: WriteJob,
+    /// Whether the job runs in a savepoint of its own (false: it was sent
+    /// as validated).
+    pub(super) savepoint: bool,
     /// Answered once the group's fate is known.
     pub(super) reply: oneshot::Sender<Answer>,
 }
@@ -53,38 +66,76 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, clock: fn()
     tracing::debug!("writer stopped: no more work can arrive");
 }
 
-/// Runs `group` (emptying it) in one transaction at `now`, and answers
-/// every job once the commit is known.
+/// Runs `group` (emptying it) at `now`: in one transaction unless a job
+/// without a savepoint fails after writing, and answers every job once the
+/// fate of its transaction is known.
 fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, now: u64) {
-    let size = group.len();
-    let mut replies = Vec::with_capacity(size);
-    let mut answers = Vec::with_capacity(size);
-    let mut works = Vec::with_capacity(size);
-    for job in group.drain(..) {
-        replies.push(job.reply);
-        works.push(job.work);
+    let mut pending: VecDeque<Job> = group.drain(..).collect();
+    while !pending.is_empty() {
+        commit_some(conn, &mut pending, now);
     }
+}
+
+/// Runs one job on `conn` (inside the writer's transaction or a savepoint
+/// of it), turning a panic into an error.
+fn run_job(work: WriteJob, conn: &Connection, now: u64) -> Answer {
+    catch_unwind(AssertUnwindSafe(|| work(&mut SqliteTx::new(conn), now))).unwrap_or_else(|_| {
+        tracing::error!("a write job panicked; its writes were rolled back");
+        Err(StorageError::new(StorageErrorKind::Other, "a write job panicked").into())
+    })
+}
+
+/// Runs jobs from the front of `pending` in one transaction, commits, and
+/// answers them; stops early (rolling back, failing what ran) when a job
+/// without a savepoint fails after writing, leaving the rest in `pending`.
+fn commit_some(conn: &mut Connection, pending: &mut VecDeque<Job>, now: u64) {
+    let mut replies = Vec::with_capacity(pending.len());
+    let mut answers = Vec::with_capacity(pending.len());
+    let mut abandoned = false;
     let committed = (|| -> rusqlite::Result<()> {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for work in works {
-            let sp = tx.savepoint()?;
-            let answer = catch_unwind(AssertUnwindSafe(|| work(&mut SqliteTx::new(&sp), now)))
-                .unwrap_or_else(|_| {
-                    tracing::error!("a write job panicked; its writes were rolled back");
-                    Err(StorageError::new(StorageErrorKind::Other, "a write job panicked").into())
-                });
-            if answer.is_ok() {
-                sp.commit()?;
+        while let Some(job) = pending.pop_front() {
+            replies.push(job.reply);
+            if job.savepoint {
+                let sp = tx.savepoint()?;
+                let answer = run_job(job.work, &sp, now);
+                if answer.is_ok() {
+                    sp.commit()?;
+                } else {
+                    // Rolls back to the savepoint and releases it; a failure
+                    // here fails the group rather than keep the job's writes.
+                    sp.finish()?;
+                }
+                answers.push(answer);
             } else {
-                // Rolls back to the savepoint and releases it; a failure
-                // here fails the group rather than keep the job's writes.
-                sp.finish()?;
+                let before = tx.total_changes();
+                let answer = run_job(job.work, &tx, now);
+                let wrote = answer.is_err() && (tx.total_changes() != before || tx.is_autocommit());
+                answers.push(answer);
+                if wrote {
+                    abandoned = true;
+                    // Dropping the transaction rolls it back.
+                    return Ok(());
+                }
             }
-            answers.push(answer);
         }
         tx.commit()
     })();
     match committed {
+        Ok(()) if abandoned => {
+            let failed = answers.len() - 1;
+            tracing::error!(
+                jobs = failed,
+                "a write job failed after writing; the jobs before it in its transaction were rolled back"
+            );
+            let retry =
+                StorageError::new(StorageErrorKind::Busy, "another write of the same commit failed: retry");
+            // What succeeded was rolled back: it fails, to be retried; a
+            // failure (the last job's among them) keeps its own answer.
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer.and_then(|_| Err(retry.clone().into())));
+            }
+        }
         Ok(()) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 // A caller that hung up gets nothing; what it wrote is kept.
@@ -93,7 +144,7 @@ fn commit_group(conn: &mut Connection, group: &mut Vec<Job>, now: u64) {
         }
         Err(e) => {
             let error = storage_error(&e);
-            tracing::error!(error = %error, jobs = size, "commit failed; nothing of these jobs was kept");
+            tracing::error!(error = %error, jobs = replies.len(), "commit failed; nothing of these jobs was kept");
             let error = StorageError::new(error.kind, format!("the commit failed: {}", error.message));
             for reply in replies {
                 let _ = reply.send(Err(error.clone().into()));

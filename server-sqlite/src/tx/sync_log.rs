@@ -146,7 +146,8 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut recent = self.conn.prepare_cached(
-                "SELECT record, active_ms, open FROM record_access WHERE key = ?1 AND active_ms >= ?2",
+                "SELECT record, active_ms, open, updated_seq FROM record_access
+                 WHERE key = ?1 AND active_ms >= ?2",
             )?;
             let mut rows = recent.query(params![key, active_since])?;
             while let Some(row) = rows.next()? {
@@ -156,15 +157,22 @@ impl SyncLogRead for SqliteTx<'_> {
                     township: String::new(),
                     active_ms: row.get(1)?,
                     open: row.get(2)?,
+                    updated_seq: row.get::<_, i64>(3)? as u64,
                 });
             }
-            let mut open = self
-                .conn
-                .prepare_cached("SELECT record, active_ms FROM record_access WHERE key = ?1 AND open = 1")?;
+            let mut open = self.conn.prepare_cached(
+                "SELECT record, active_ms, updated_seq FROM record_access WHERE key = ?1 AND open = 1",
+            )?;
             let mut rows = open.query([key])?;
             while let Some(row) = rows.next()? {
                 let record = record_id(row, 0, "a record in the access index")?;
-                each(AccessRow { record, township: String::new(), active_ms: row.get(1)?, open: true });
+                each(AccessRow {
+                    record,
+                    township: String::new(),
+                    active_ms: row.get(1)?,
+                    open: true,
+                    updated_seq: row.get::<_, i64>(2)? as u64,
+                });
             }
             Ok(())
         })
@@ -192,6 +200,38 @@ impl SyncLogRead for SqliteTx<'_> {
                     record,
                     actor: actor_id(row, 4, "a change's device")?,
                 });
+            }
+            Ok(())
+        })
+    }
+
+    /// One range of the `(record, seq)` index per record.
+    fn changes_of(
+        &mut self,
+        records: &[(RecordId, u64)],
+        _townships: Option<&[String]>,
+        upto: u64,
+        per_record: usize,
+        each: &mut dyn FnMut(LogRow<'_>),
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
+                 WHERE record = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+            )?;
+            let limit = i64::try_from(per_record).unwrap_or(i64::MAX);
+            for (record, after) in records {
+                let mut rows = stmt.query(params![record.as_bytes(), *after as i64, upto as i64, limit])?;
+                while let Some(row) = rows.next()? {
+                    each(LogRow {
+                        seq: row.get::<_, i64>(0)? as u64,
+                        received_ms: row.get::<_, i64>(1)? as u64,
+                        clock_suspect: row.get(2)?,
+                        body: blob(row, 3, "a change's body")?,
+                        record: *record,
+                        actor: actor_id(row, 4, "a change's device")?,
+                    });
+                }
             }
             Ok(())
         })
@@ -334,9 +374,12 @@ impl SyncLogWrite for SqliteTx<'_> {
         })
     }
 
-    /// Reads the record's rows (by key) once; when their keys are exactly
-    /// `keys`, only their activity (the larger of old and new) and open flag
-    /// move, else they are replaced.
+    /// One statement when the keys stay (the common case): the record's
+    /// rows take the new activity, open flag and last change (activity and
+    /// last change never go back) and name their keys in the same
+    /// statement (`UPDATE … RETURNING`). When the keys differ, the rows are
+    /// replaced, keeping the latest activity and last change; a new record
+    /// only has its rows inserted.
     fn file_access(
         &mut self,
         record: RecordId,
@@ -344,33 +387,39 @@ impl SyncLogWrite for SqliteTx<'_> {
         keys: &[String],
         active_ms: u64,
         open: bool,
+        updated_seq: u64,
     ) -> StorageResult<()> {
         run(|| {
             let id = record.as_bytes();
-            let mut existing = self
-                .conn
-                .prepare_cached("SELECT key, active_ms FROM record_access WHERE record = ?1 ORDER BY key")?;
-            let rows = existing.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            let (mut filed, mut active) = (Vec::new(), active_ms as i64);
+            let mut touch = self.conn.prepare_cached(
+                "UPDATE record_access SET active_ms = max(active_ms, ?2), open = ?3,
+                                          updated_seq = max(updated_seq, ?4)
+                 WHERE record = ?1 RETURNING key, active_ms, updated_seq",
+            )?;
+            let rows = touch.query_map(params![id, active_ms as i64, open, updated_seq as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            let (mut filed, mut active, mut seq) = (Vec::new(), active_ms as i64, updated_seq as i64);
             for row in rows {
-                let (key, was) = row?;
+                let (key, was, was_seq) = row?;
                 filed.push(key);
                 active = active.max(was);
+                seq = seq.max(was_seq);
             }
+            filed.sort_unstable();
             let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
             wanted.sort_unstable();
             if wanted.iter().copied().eq(filed.iter().map(String::as_str)) {
-                self.conn
-                    .prepare_cached("UPDATE record_access SET active_ms = ?2, open = ?3 WHERE record = ?1")?
-                    .execute(params![id, active, open])?;
                 return Ok(());
             }
-            self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
+            if !filed.is_empty() {
+                self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
+            }
             let mut insert = self.conn.prepare_cached(
-                "INSERT INTO record_access (key, record, active_ms, open) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for key in keys {
-                insert.execute(params![key, id, active, open])?;
+                insert.execute(params![key, id, active, open, seq])?;
             }
             Ok(())
         })

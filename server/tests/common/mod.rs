@@ -137,7 +137,7 @@ pub(crate) fn records_at(op: &Operator, place: &str, n: usize, active_ms: u64) {
             let township = home::bucket(&directory::load(tx)?, &place);
             for _ in 0..n {
                 let id = RecordId::generate(active_ms);
-                tx.file_access(id, &township, std::slice::from_ref(&key), active_ms, false)?;
+                tx.file_access(id, &township, std::slice::from_ref(&key), active_ms, false, 0)?;
             }
             Ok(())
         }),

@@ -23,16 +23,17 @@
 //! ([`crate::storage::SyncLogRead::high_water`]), so a change that commits
 //! later can never land below a cursor a device holds.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use gridsync_proto::{
-    Actor, Change, Directory, Dot, LoggedChange, Profile, PullRequest, PullResponse, RecordId, RecordState,
-    Snapshot, receipt_runs,
+    Actor, ActorId, Change, Directory, Dot, LoggedChange, Profile, PullRequest, PullResponse, RecordId,
+    RecordState, Snapshot, receipt_runs,
 };
 
 use crate::directory::DirectoryCache;
-use crate::error::{CoreError, CoreResult, StorageError};
+use crate::error::{CoreResult, StorageError};
 use crate::home;
 use crate::policy::scope::{self, ScopeSettings, Visible};
 use crate::service::Service;
@@ -40,6 +41,9 @@ use crate::storage::{LogRow, PullPage, ReadTx, ReceiptRow, StorageExt};
 
 /// Most log rows one page reads past before it answers with what it has.
 const MAX_SCAN: usize = 50_000;
+
+/// A held record's changes are read from the log this many at a time.
+const LOG_BATCH: usize = 16;
 
 /// Most records sent as snapshots in one page.
 pub const SNAPSHOT_PAGE_RECORDS: usize = 10_000;
@@ -308,6 +312,108 @@ fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
     Ok(LoggedChange { seq: row.seq, received_ms: row.received_ms, clock_suspect: row.clock_suspect, change })
 }
 
+/// A change read from the log, owned.
+struct OwnedRow {
+    seq: u64,
+    received_ms: u64,
+    clock_suspect: bool,
+    body: Vec<u8>,
+    actor: ActorId,
+}
+
+impl OwnedRow {
+    fn of(row: &LogRow<'_>) -> Self {
+        Self {
+            seq: row.seq,
+            received_ms: row.received_ms,
+            clock_suspect: row.clock_suspect,
+            body: row.body.to_vec(),
+            actor: row.actor,
+        }
+    }
+
+    fn decode(&self) -> Result<LoggedChange, StorageError> {
+        decode(&LogRow {
+            seq: self.seq,
+            received_ms: self.received_ms,
+            clock_suspect: self.clock_suspect,
+            body: &self.body,
+            record: RecordId::from_bytes([0; 16]),
+            actor: self.actor,
+        })
+    }
+}
+
+/// One record's changes read so far and not yet merged.
+struct Pending {
+    record: RecordId,
+    rows: VecDeque<OwnedRow>,
+    /// Whether the log may hold more of its changes than were read.
+    more: bool,
+}
+
+/// The changes of `wanted` records (each after its own position) up to
+/// `high`, merged in log order, less `device`'s own, as far as the first
+/// `limit` of them or [`MAX_SCAN`] rows read; and the log position the
+/// page covers: every change of the records up to it was read, none above
+/// it is returned, so a page cut there neither misses nor doubles a change.
+///
+/// Each record's changes are read [`LOG_BATCH`] at a time, so a page reads
+/// about `limit` rows plus a batch per record, whatever the log holds
+/// besides.
+fn merged_log(
+    tx: &mut dyn ReadTx,
+    wanted: &[(RecordId, u64)],
+    townships: &[String],
+    high: u64,
+    device: ActorId,
+    limit: usize,
+) -> CoreResult<(Vec<OwnedRow>, u64)> {
+    let mut pending: Vec<Pending> = Vec::with_capacity(wanted.len());
+    let mut slot: HashMap<RecordId, usize> = HashMap::with_capacity(wanted.len());
+    for (record, _) in wanted {
+        slot.insert(*record, pending.len());
+        pending.push(Pending { record: *record, rows: VecDeque::new(), more: false });
+    }
+    tx.changes_of(wanted, Some(townships), high, LOG_BATCH, &mut |row| {
+        if let Some(&i) = slot.get(&row.record) {
+            pending[i].rows.push_back(OwnedRow::of(&row));
+        }
+    })?;
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::with_capacity(pending.len());
+    for (i, p) in pending.iter_mut().enumerate() {
+        p.more = p.rows.len() >= LOG_BATCH;
+        if let Some(first) = p.rows.front() {
+            heap.push(Reverse((first.seq, i)));
+        }
+    }
+    let (mut out, mut read) = (Vec::new(), 0usize);
+    while let Some(Reverse((seq, i))) = heap.pop() {
+        let row = pending[i].rows.pop_front().expect("a pending record's next row");
+        read += 1;
+        if row.actor != device {
+            out.push(row);
+        }
+        if out.len() >= limit || read >= MAX_SCAN {
+            return Ok((out, seq));
+        }
+        let p = &mut pending[i];
+        if p.rows.is_empty() && p.more {
+            let (record, rows) = (p.record, &mut p.rows);
+            tx.changes_of(&[(record, seq)], Some(townships), high, LOG_BATCH, &mut |row| {
+                if row.record == record {
+                    rows.push_back(OwnedRow::of(&row));
+                }
+            })?;
+            p.more = p.rows.len() >= LOG_BATCH;
+        }
+        if let Some(next) = p.rows.front() {
+            heap.push(Reverse((next.seq, i)));
+        }
+    }
+    Ok((out, high))
+}
+
 /// Plans the next page for `user`'s device. Read-only.
 #[allow(clippy::too_many_arguments)]
 fn plan(
@@ -329,7 +435,7 @@ fn plan(
     let known = if presented == 0 { Some(0) } else { tx.pull_token(device, &home, presented)? };
     let reset = known.is_none();
     let since = known.unwrap_or(0);
-    let high = tx.high_water()?;
+    let high_water = tx.high_water()?;
 
     // What the device holds, and up to where each record was sent whole.
     let mut held: HashMap<RecordId, u64> = HashMap::new();
@@ -354,6 +460,10 @@ fn plan(
         Some((v, visible)) if v == version => visible,
         _ => Arc::new(scope::visible(tx, &actor, &dir, settings, now)?),
     };
+    // A scope reused from an earlier page knows the records' last changes
+    // only up to where it was computed: the page reaches no further (the
+    // next sync computes the scope afresh).
+    let high = high_water.min(visible.as_of);
     let in_scope: HashSet<RecordId> = visible.records.iter().copied().collect();
     let mut removes: Vec<RecordId> = held.keys().filter(|r| !in_scope.contains(r)).copied().collect();
     removes.sort();
@@ -393,45 +503,28 @@ fn plan(
     let snapped: HashSet<RecordId> = snapshots.iter().map(|s| s.state.id()).collect();
 
     let mut log_high = since;
-    let mut failed: Option<StorageError> = None;
     if !more {
+        // The log of the held records changed since the device had them,
+        // never the rest of the log (ADR 0020).
         let sent: HashSet<RecordId> = adds.iter().copied().collect();
-        log_high = high;
-        let mut scanned = 0usize;
+        let wanted: Vec<(RecordId, u64)> = visible
+            .records
+            .iter()
+            .filter(|r| !sent.contains(r))
+            .filter_map(|r| {
+                let after = held.get(r)?.max(&since);
+                (visible.updated.get(r).is_none_or(|u| u > after)).then_some((*r, *after))
+            })
+            .collect();
         let townships = log_townships(&dir, &actor, &visible);
-        // Only changes above a held record's `sent_through` are sent: a
-        // device that holds nothing but records sent whole (a bootstrap)
-        // need not scan the log below the oldest of them.
-        let from = held.values().copied().min().unwrap_or(high).max(since);
-        tx.scan(from, high, MAX_SCAN, Some(&townships), &mut |row| {
-            scanned += 1;
-            // Most of the log is other scopes': look at ids in place, and
-            // decode a body only when it is sent.
-            let wanted = held.get(&row.record).is_some_and(|through| row.seq > *through)
-                && in_scope.contains(&row.record)
-                && !sent.contains(&row.record)
-                && row.actor != device;
-            if wanted {
-                match decode(&row) {
-                    Ok(change) => changes.push(change),
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
-            }
-            if (wanted && changes.len() >= limit) || scanned == MAX_SCAN {
-                log_high = row.seq;
-                return false;
-            }
-            true
-        })?;
-        if let Some(e) = failed {
-            return Err(CoreError::Storage(e));
+        let wanted_changes = limit.saturating_sub(changes.len()).max(1);
+        let (read, through) = merged_log(tx, &wanted, &townships, high, device, wanted_changes)?;
+        for row in read {
+            changes.push(row.decode()?);
         }
+        log_high = through;
         more = log_high < high;
     }
-
     let profile = (request.profile_version != version).then(|| Profile::for_actor(actor, &dir, version));
     let withheld = visible.withheld;
     Ok(Plan {

@@ -47,26 +47,30 @@ fn access_rows_are_rewritten_only_when_the_keys_change() {
     let (_dir, conn) = db();
     let mut tx = SqliteTx::new(&conn);
     let record = RecordId::generate(1);
-    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 100, false).expect("file");
+    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 100, false, 5).expect("file");
     assert_eq!(filed(&conn, record), [("p:A".into(), 100, false), ("p:B".into(), 100, false)]);
 
     // The same keys, in another order, earlier: activity keeps the later
     // time, the open flag moves, no row is rewritten.
-    tx.file_access(record, "", &keys(&["p:A", "p:B"]), 50, true).expect("refile");
+    tx.file_access(record, "", &keys(&["p:A", "p:B"]), 50, true, 3).expect("refile");
     assert_eq!(filed(&conn, record), [("p:A".into(), 100, true), ("p:B".into(), 100, true)]);
     assert_eq!(deleted(&conn), 0);
-    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 300, false).expect("later");
+    tx.file_access(record, "", &keys(&["p:B", "p:A"]), 300, false, 9).expect("later");
     assert_eq!(filed(&conn, record), [("p:A".into(), 300, false), ("p:B".into(), 300, false)]);
     assert_eq!(deleted(&conn), 0, "still nothing rewritten");
 
     // New keys: the rows are replaced, keeping the latest activity.
-    tx.file_access(record, "", &keys(&["p:A", "u:POLICE"]), 200, true).expect("moved");
+    tx.file_access(record, "", &keys(&["p:A", "u:POLICE"]), 200, true, 7).expect("moved");
     assert_eq!(filed(&conn, record), [("p:A".into(), 300, true), ("u:POLICE".into(), 300, true)]);
     assert_eq!(deleted(&conn), 2);
+    // The last change's position never goes back either, rewritten or not.
+    let mut seqs = Vec::new();
+    tx.access("u:POLICE", None, 0, &mut |row| seqs.push(row.updated_seq)).expect("access");
+    assert_eq!(seqs, [9, 9]);
 
     // Another record is untouched by all of this.
     let other = RecordId::generate(2);
-    tx.file_access(other, "", &keys(&["p:A"]), 10, false).expect("other");
+    tx.file_access(other, "", &keys(&["p:A"]), 10, false, 1).expect("other");
     assert_eq!(filed(&conn, record).len(), 2);
     assert_eq!(filed(&conn, other), [("p:A".into(), 10, false)]);
 }
@@ -76,9 +80,9 @@ fn access_finds_recent_and_open_records() {
     let (_dir, conn) = db();
     let mut tx = SqliteTx::new(&conn);
     let (recent, old, open) = (RecordId::generate(1), RecordId::generate(2), RecordId::generate(3));
-    tx.file_access(recent, "", &keys(&["p:A"]), 1_000, false).expect("file");
-    tx.file_access(old, "", &keys(&["p:A"]), 10, false).expect("file");
-    tx.file_access(open, "", &keys(&["p:A", "n:li"]), 10, true).expect("file");
+    tx.file_access(recent, "", &keys(&["p:A"]), 1_000, false, 1).expect("file");
+    tx.file_access(old, "", &keys(&["p:A"]), 10, false, 2).expect("file");
+    tx.file_access(open, "", &keys(&["p:A", "n:li"]), 10, true, 3).expect("file");
     let mut found = accessed(&mut tx, "p:A", 500);
     found.sort();
     assert_eq!(found, [(recent, 1_000, false), (open, 10, true)]);
