@@ -8,7 +8,7 @@
 //! * **(b)** the real server ingesting the same write groups over HTTP from
 //!   many concurrent signed devices, every group checked by the record
 //!   rules, each push acknowledged after the durable commit, as a share of
-//!   (a) (target: at least 30%);
+//!   (a) (target: at least 60%, issue 13; 30% before);
 //! * **(c)** bytes per change of the gridsync envelope against JSON of the
 //!   same pushes (target: at most 40%), and of the pull pages of (d);
 //! * **(d)** scoped pull: a township administrator's new device, and a grid

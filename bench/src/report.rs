@@ -12,8 +12,9 @@ use crate::wire_size::{self, Sizes};
 use crate::workload::Stats;
 use crate::{Args, ingest, pull, sqlite_baseline};
 
-/// Ratio targets from the performance brief.
-const INGEST_TARGET: f64 = 0.30;
+/// Ratio targets: (b) from issue 13 (it was 30% in the first brief), (c)
+/// from the performance brief.
+const INGEST_TARGET: f64 = 0.60;
 const WIRE_TARGET: f64 = 0.40;
 /// Samples of the fsync probe.
 pub(crate) const FSYNC_SAMPLES: usize = 200;
