@@ -24,7 +24,7 @@
 
 mod layout;
 
-pub(crate) use layout::actors_of;
+pub(crate) use layout::{Laid, actors_of};
 
 use std::collections::BTreeMap;
 

@@ -65,7 +65,7 @@ struct Run {
 /// still in the causal context), and the runs.
 #[derive(Serialize)]
 struct Written<'a> {
-    state: &'a RecordState,
+    state: crate::record::Laid<'a>,
     others: Vec<ActorId>,
     receipts: Vec<Run>,
 }
@@ -105,7 +105,8 @@ impl Serialize for Snapshot {
                 }
             })
             .collect();
-        Written { state: &self.state, others, receipts }.serialize(serializer)
+        let state = crate::record::Laid { state: &self.state, actors: &named };
+        Written { state, others, receipts }.serialize(serializer)
     }
 }
 

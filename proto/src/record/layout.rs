@@ -48,7 +48,7 @@ struct Mark {
 struct Written<'a> {
     id: RecordId,
     kind: RecordKind,
-    actors: Vec<ActorId>,
+    actors: &'a [ActorId],
     authors: Vec<&'a str>,
     base_ms: u64,
     /// The context's gap-free prefixes: (device position, counter).
@@ -96,33 +96,48 @@ fn stamps(state: &RecordState) -> impl Iterator<Item = &Stamp> {
 
 impl Serialize for RecordState {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let actors = actors_of(self);
-        let mut authors: Vec<&str> = stamps(self).map(|s| s.author.as_str()).collect();
+        Laid { state: self, actors: &actors_of(self) }.serialize(serializer)
+    }
+}
+
+/// A state to write with its devices already listed ([`actors_of`]), for
+/// a writer that needs the list too (a snapshot's receipts).
+pub(crate) struct Laid<'a> {
+    /// The state.
+    pub(crate) state: &'a RecordState,
+    /// `actors_of(state)`.
+    pub(crate) actors: &'a [ActorId],
+}
+
+impl Serialize for Laid<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self { state, actors } = *self;
+        let mut authors: Vec<&str> = stamps(state).map(|s| s.author.as_str()).collect();
         authors.sort_unstable();
         authors.dedup();
-        let base_ms = stamps(self).map(|s| s.time.millis).min().unwrap_or(0);
+        let base_ms = stamps(state).map(|s| s.time.millis).min().unwrap_or(0);
         let mark = |s: &Stamp| Mark {
-            actor: position(&actors, &s.dot.actor),
+            actor: position(actors, &s.dot.actor),
             counter: s.dot.counter,
             author: authors.binary_search(&s.author.as_str()).unwrap_or_default() as u32,
             after_ms: s.time.millis - base_ms,
             logical: s.time.logical,
         };
-        let by_position = |(actor, counter): (ActorId, u64)| (position(&actors, &actor), counter);
+        let by_position = |(actor, counter): (ActorId, u64)| (position(actors, &actor), counter);
         Written {
-            id: self.id,
-            kind: self.kind,
-            clock: self.context.clock_counters().map(by_position).collect(),
-            cloud: self.context.cloud_dots().map(|d| by_position((d.actor, d.counter))).collect(),
-            created: self.created.as_ref().map(mark),
-            fields: self
+            id: state.id,
+            kind: state.kind,
+            clock: state.context.clock_counters().map(by_position).collect(),
+            cloud: state.context.cloud_dots().map(|d| by_position((d.actor, d.counter))).collect(),
+            created: state.created.as_ref().map(mark),
+            fields: state
                 .fields
                 .iter()
                 .map(|(name, values)| {
                     (name.as_str(), values.iter().map(|fv| (&fv.value, mark(&fv.stamp))).collect())
                 })
                 .collect(),
-            entries: self.entries.values().map(|e| (mark(&e.stamp), e.entry.as_str(), &e.body)).collect(),
+            entries: state.entries.values().map(|e| (mark(&e.stamp), e.entry.as_str(), &e.body)).collect(),
             actors,
             authors,
             base_ms,

@@ -18,6 +18,23 @@ fn user(name: &str, now: u64) -> NewUser<'_> {
     NewUser { name, role: Role::Worker, scope: "", unit: None, password_hash: None, now }
 }
 
+/// A write that holds the writer, running, until the returned sender is
+/// used: the jobs queued meanwhile wait together for one group commit.
+async fn held_writer(
+    storage: &SqliteStorage,
+) -> (tokio::task::JoinHandle<Result<u64, CoreError>>, std::sync::mpsc::Sender<()>) {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let blocker = queued(storage, move |_, now| {
+        started.send(()).expect("started");
+        wait.recv().expect("released");
+        Ok(now)
+    })
+    .await;
+    tokio::task::spawn_blocking(move || running.recv().expect("running")).await.expect("join");
+    (blocker, release)
+}
+
 /// Spawns a write and returns its handle, after letting it reach the queue.
 async fn queued<T, F>(storage: &SqliteStorage, work: F) -> tokio::task::JoinHandle<Result<T, CoreError>>
 where
@@ -55,15 +72,7 @@ async fn validated_jobs_share_a_transaction_and_a_failure_after_writing_keeps_no
     let (storage, writer) = SqliteStorage::open_with_clock(dir.path(), tick).expect("open");
 
     // Hold the writer, so that the next jobs wait together.
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    let blocker = queued(&storage, move |_, now| {
-        started.send(()).expect("started");
-        wait.recv().expect("released");
-        Ok(now)
-    })
-    .await;
-    tokio::task::spawn_blocking(move || running.recv().expect("running")).await.expect("join");
+    let (blocker, release) = held_writer(&storage).await;
     let early = queued_validated(&storage, |tx, now| Ok(tx.insert_user(&user("early", now))?)).await;
     let refused = queued_validated(&storage, |tx, _| {
         assert_eq!(tx.user("early")?.map(|u| u.name), Some("early".into()), "one transaction, no savepoint");
@@ -109,15 +118,7 @@ async fn a_refused_job_leaves_nothing_and_its_neighbour_in_the_group_commits() {
     let (storage, writer) = SqliteStorage::open_with_clock(dir.path(), tick).expect("open");
 
     // Hold the writer, so that the next two jobs wait together.
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    let blocker = queued(&storage, move |_, now| {
-        started.send(()).expect("started");
-        wait.recv().expect("released");
-        Ok(now)
-    })
-    .await;
-    tokio::task::spawn_blocking(move || running.recv().expect("running")).await.expect("join");
+    let (blocker, release) = held_writer(&storage).await;
     let refused_at = Arc::new(Mutex::new(0));
     let seen = refused_at.clone();
     let refused = queued(&storage, move |tx, now| {

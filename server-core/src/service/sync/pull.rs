@@ -307,9 +307,19 @@ fn whole_history(
 }
 
 fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
-    let change: Change = postcard::from_bytes(row.body)
-        .map_err(|_| StorageError::corrupt(format!("change {} in the log", row.seq)))?;
-    Ok(LoggedChange { seq: row.seq, received_ms: row.received_ms, clock_suspect: row.clock_suspect, change })
+    decode_parts(row.seq, row.received_ms, row.clock_suspect, row.body)
+}
+
+/// A logged change from its log position, receipt and postcard body.
+fn decode_parts(
+    seq: u64,
+    received_ms: u64,
+    clock_suspect: bool,
+    body: &[u8],
+) -> Result<LoggedChange, StorageError> {
+    let change: Change =
+        postcard::from_bytes(body).map_err(|_| StorageError::corrupt(format!("change {seq} in the log")))?;
+    Ok(LoggedChange { seq, received_ms, clock_suspect, change })
 }
 
 /// A change read from the log, owned.
@@ -333,14 +343,7 @@ impl OwnedRow {
     }
 
     fn decode(&self) -> Result<LoggedChange, StorageError> {
-        decode(&LogRow {
-            seq: self.seq,
-            received_ms: self.received_ms,
-            clock_suspect: self.clock_suspect,
-            body: &self.body,
-            record: RecordId::from_bytes([0; 16]),
-            actor: self.actor,
-        })
+        decode_parts(self.seq, self.received_ms, self.clock_suspect, &self.body)
     }
 }
 
