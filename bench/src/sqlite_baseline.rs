@@ -3,11 +3,11 @@
 //!
 //! The database is opened by the server's own code
 //! ([`gridsync_sql_support::open`] with [`gridsync_server_sqlite::SCHEMA`]), so
-//! the `changes` table, its `UNIQUE (record, actor, counter)` constraint, its
-//! indexes, the WAL journal and `synchronous = FULL` are exactly the server's.
-//! The rows are the ones the server stores for the same changes (record,
-//! actor, counter, receive time, postcard-encoded change, clock flag and
-//! offset), encoded before the clock starts, and they go in with the
+//! the `changes` table, its index, the WAL journal and `synchronous = FULL`
+//! are exactly the server's. The rows are the ones the server stores for the
+//! same changes (record, actor, counter, receive time, the change as the log
+//! stores it (`gridsync_proto::change::log_body`), clock flag and offset),
+//! encoded before the clock starts, and they go in with the
 //! server's `INSERT` statement, one `BEGIN IMMEDIATE … COMMIT` per group of
 //! pushes. No lookup, no merge, no rule check, no record state, no access
 //! index, no HTTP: this is the ceiling the server can approach.
@@ -72,7 +72,7 @@ fn row(change: &gridsync_proto::Change) -> Row {
         record: *change.record.as_bytes(),
         actor: *change.dot.actor.as_bytes(),
         counter: change.dot.counter as i64,
-        body: postcard::to_allocvec(change).expect("encoding into a Vec cannot fail"),
+        body: gridsync_proto::change::log_body::encode(change),
     }
 }
 

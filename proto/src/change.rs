@@ -10,6 +10,8 @@ use crate::ids::{ActorId, RecordId};
 use crate::kind::RecordKind;
 use crate::value::{Leaf, MAX_DEPTH, Value};
 
+pub mod log_body;
+
 /// Longest field, entry-kind or map-key name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 /// Longest text inside one change, in bytes (a long mediation note fits).

@@ -57,6 +57,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v3.sql"),
         include_str!("../sql/v4.sql"),
         include_str!("../sql/v5.sql"),
+        include_str!("../sql/v6.sql"),
     ],
 };
 

@@ -1,6 +1,8 @@
 //! [`SqliteStorage`]: the [`Storage`] over one database file, with one
-//! writer thread ([`writer`]) and a pool of readers ([`pool`]).
+//! writer thread ([`writer`]), a checkpointer beside it ([`checkpoint`]) and
+//! a pool of readers ([`pool`]).
 
+mod checkpoint;
 mod pool;
 mod writer;
 
@@ -39,17 +41,25 @@ struct Inner {
     readers: ReadPool,
 }
 
-/// Owns the writer thread; [`WriterThread::join`] waits until every queued
-/// job is committed and the thread has ended.
+/// Owns the writer thread and its checkpointer; [`WriterThread::join`]
+/// waits until every queued job is committed, the WAL is copied back into
+/// the database, and both threads have ended.
 #[derive(Debug)]
-pub struct WriterThread(JoinHandle<()>);
+pub struct WriterThread {
+    writer: JoinHandle<()>,
+    checkpointer: JoinHandle<()>,
+}
 
 impl WriterThread {
-    /// Waits for the writer to finish. It ends once every [`SqliteStorage`]
-    /// clone (and every write still in flight) is dropped.
+    /// Waits for the writer to finish, then for the checkpointer's last
+    /// checkpoint. The writer ends once every [`SqliteStorage`] clone (and
+    /// every write still in flight) is dropped.
     pub fn join(self) {
-        if self.0.join().is_err() {
+        if self.writer.join().is_err() {
             tracing::error!("the writer thread panicked");
+        }
+        if self.checkpointer.join().is_err() {
+            tracing::error!("the checkpointer thread panicked");
         }
     }
 }
@@ -69,15 +79,22 @@ impl SqliteStorage {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| OpenError::DataDir { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(DB_FILE);
-        let conn = gridsync_sql_support::open(&path, &SCHEMA)?;
+        let mut conn = gridsync_sql_support::open(&path, &SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // The hook replaces SQLite's automatic checkpoint on the writer.
+        let (wake, checkpointer) = checkpoint::spawn(&path)?;
+        let hooked = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+            wake.after_commit(pages);
+            Ok(())
+        }));
+        hooked.map_err(|source| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, source })?;
         let (tx, rx) = mpsc::channel(CHANNEL);
-        let thread = std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("gridsync-writer".into())
             .spawn(move || writer::run(conn, rx, clock))
             .map_err(OpenError::Writer)?;
         let inner = Inner { writer: tx, readers: ReadPool::new(path, MAX_IDLE_READERS) };
-        Ok((SqliteStorage { inner: Arc::new(inner) }, WriterThread(thread)))
+        Ok((SqliteStorage { inner: Arc::new(inner) }, WriterThread { writer, checkpointer }))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use gridsync_proto::{ActorId, Change, Level, Place, RecordId, RecordKind, RecordState, Role, Unit, Value};
+use gridsync_proto::{ActorId, Level, Place, RecordId, RecordKind, RecordState, Role, Unit, Value};
 use gridsync_server_core::audit::{Event, Verdict};
 use gridsync_server_core::storage::{MonthLockHead, MonthLockRow, NewChange, NewUser, PullPage, ReadTx};
 use gridsync_server_core::{CoreError, StorageExt, passwords};
@@ -21,6 +21,7 @@ const SNAPSHOTS: &[(u32, &str)] = &[
     (2, include_str!("../sql/snapshots/v2.sql")),
     (3, include_str!("../sql/snapshots/v3.sql")),
     (4, include_str!("../sql/snapshots/v4.sql")),
+    (5, include_str!("../sql/snapshots/v5.sql")),
 ];
 
 const PATROL: RecordId = RecordId::from_bytes(hex16("019aa0c4f3e07a1b8c2d3e4f5a6b7c8d"));
@@ -54,6 +55,12 @@ fn restore(dir: &Path, version: u32, snapshot: &str) {
     conn.pragma_update(None, "application_id", SCHEMA.application_id).expect("application id");
 }
 
+/// Where the log's `AUTOINCREMENT` counter stands.
+fn log_counter(conn: &Connection) -> i64 {
+    conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'changes'", [], |r| r.get(0))
+        .expect("counter")
+}
+
 fn fresh_schema() -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let conn = gridsync_sql_support::open(&dir.path().join(DB_FILE), &SCHEMA).expect("fresh");
@@ -81,10 +88,16 @@ async fn every_older_database_upgrades_to_the_fresh_schema_with_its_data_usable(
     for &(version, snapshot) in SNAPSHOTS {
         let dir = tempfile::tempdir().expect("tempdir");
         restore(dir.path(), version, snapshot);
+        let counter_before = log_counter(&Connection::open(dir.path().join(DB_FILE)).expect("open"));
         let (storage, writer) = SqliteStorage::open(dir.path()).expect("upgrade");
 
         let reader = gridsync_sql_support::open_reader(&dir.path().join(DB_FILE), &SCHEMA).expect("reader");
         assert_eq!(schema_dump(&reader).expect("dump"), fresh, "schema upgraded from v{version}");
+        assert_eq!(
+            log_counter(&reader),
+            counter_before,
+            "the log's position counter survived v{version}'s upgrade"
+        );
         let at: u32 = reader.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
         assert_eq!(at, SCHEMA.version());
         drop(reader);
@@ -123,7 +136,7 @@ fn check_log(tx: &mut dyn ReadTx) -> Result<(), CoreError> {
     assert_eq!((tx.change_count()?, tx.record_count()?, tx.high_water()?), (8, 2, 8));
     let mut scanned = Vec::new();
     tx.scan(0, 8, 100, None, &mut |row| {
-        let change: Change = postcard::from_bytes(row.body).expect("a stored body decodes");
+        let change = row.change().expect("a stored body decodes");
         assert_eq!((change.record, change.dot.actor), (row.record, row.actor));
         assert!(!row.clock_suspect, "old changes are not suspect");
         scanned.push((row.seq, change.dot.counter));

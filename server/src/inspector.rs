@@ -30,7 +30,7 @@ pub struct LoggedChange {
     pub received_ms: u64,
     /// Whether the device's clock was far off.
     pub clock_suspect: bool,
-    /// The change, postcard-encoded, as stored.
+    /// The change as the log stores it (`gridsync_proto::change::log_body`).
     pub body: Vec<u8>,
 }
 

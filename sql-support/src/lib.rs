@@ -84,6 +84,17 @@ pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection, OpenError
     Ok(conn)
 }
 
+/// Opens a read-write connection to a database that [`open`] has prepared,
+/// leaving its schema alone: for a connection that only copies the WAL back
+/// into the database (a checkpointer beside the writer).
+pub fn open_checkpointer(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
+    let err = |source| OpenError::Sqlite { name: schema.name, source };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+    configure(&conn).map_err(err)?;
+    Ok(conn)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;

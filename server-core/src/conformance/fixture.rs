@@ -327,7 +327,7 @@ pub(super) fn raw_change(record: RecordId, actor: ActorId, counter: u64) -> Chan
 
 /// The encoded body of a change, as the log stores it.
 pub(super) fn body(change: &Change) -> Vec<u8> {
-    postcard::to_allocvec(change).expect("encoding into a Vec cannot fail")
+    gridsync_proto::change::log_body::encode(change)
 }
 
 /// Appends `change` to the log in `tx`, received at `now`; returns its position.

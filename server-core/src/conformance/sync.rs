@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use gridsync_proto::{ActorId, Change, ErrorCode, Level, Op, RecordId, RecordKind, RecordState, Role, Value};
+use gridsync_proto::{
+    ActorId, Change, Dot, ErrorCode, Level, Op, RecordId, RecordKind, RecordState, Role, Value,
+};
 
 use super::fixture::{
     COUNTY, ChangeId, GHOST_HOME, GRID_A, GRID_B, OTHER_TOWNSHIP, T0, TOWNSHIP, Town, VILLAGE_B, VILLAGE_C,
@@ -614,10 +616,15 @@ pub async fn records_are_sent_whole_as_snapshots(storage: Arc<dyn Storage>) {
         assert!(*seq > 0, "with its last update's log position");
     }
     assert_eq!(receipts.len(), whole_first.len() + other.len(), "one receipt per change of the two records");
-    let of_first: Vec<u64> = receipts.iter().filter(|r| r.record == first).map(|r| r.counter).collect();
-    let mut sorted = of_first.clone();
-    sorted.sort();
-    assert_eq!(of_first, sorted, "a record's receipts come by (actor, counter)");
+    let mut of_first: Vec<Dot> = receipts
+        .iter()
+        .filter(|r| r.record == first)
+        .map(|r| Dot { actor: r.actor, counter: r.counter })
+        .collect();
+    of_first.sort();
+    let mut dots: Vec<Dot> = whole_first.iter().map(|c| c.dot).collect();
+    dots.sort();
+    assert_eq!(of_first, dots, "a record's receipts are those of its changes, in any order");
 
     let page = tablet.pull(svc, 100).await;
     assert!(page.changes.is_empty() && page.rebuild.is_empty(), "nothing is sent as history: {page:?}");

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gridsync_proto::{Change, Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
+use gridsync_proto::{Directory, ErrorCode, Hierarchy, RecordKind, RecordState, Role};
 
 use super::ledgers::{
     IndexAccess, as_of, authorize, decode, each_state, ended_days, live_month, locked_month, refused,
@@ -307,7 +307,7 @@ fn changes_after(
             existed = true;
             return;
         }
-        match postcard::from_bytes::<Change>(row.body) {
+        match row.change() {
             Ok(change) => out.push(LateChange {
                 recorded_ms: i64::try_from(change.time.millis).unwrap_or(i64::MAX),
                 received_ms: i64::try_from(row.received_ms).unwrap_or(i64::MAX),

@@ -209,6 +209,7 @@ impl Service {
             .transpose()
             .map_err(|e| Refusal::invalid(e.to_string()).field("password"))?;
         let caller = caller.clone();
+        let directory = self.directory.clone();
         self.storage
             .write(move |tx, now| {
                 if tx.user(&new.name)?.is_some() {
@@ -216,7 +217,9 @@ impl Service {
                         .field("name")
                         .into());
                 }
-                let dir = directory::load(tx)?;
+                // The cached directory of the stored version: adding a
+                // city's workers one by one must not load 12,000 places each.
+                let (_, dir) = directory.get(tx)?;
                 let unit = new.unit.as_deref();
                 let scope =
                     policy::resolve_assignment(&dir, new.role, new.scope.as_deref().unwrap_or(""), unit)?;

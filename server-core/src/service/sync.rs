@@ -3,9 +3,11 @@
 //!
 //! A push is a list of write groups, each the changes one local write made
 //! to one record. For each group, in order (`ingest`):
-//! 1. look each dot up in the change log: the same bytes again are a
-//!    duplicate (a re-sent group is acknowledged, not applied); other bytes
-//!    are `dot_reused`;
+//! 1. recognise each change the server already has: a dot the record's
+//!    merged state has seen (its causal context) or that this push carried
+//!    before. Only those are read back from the log: the same change again
+//!    is a duplicate (a re-sent group is acknowledged, not applied); another
+//!    change under the same dot is `dot_reused`;
 //! 2. merge the group into the record's state (kind, supersedes);
 //! 3. check that every change names the pushing user as its author, and
 //!    the result with the record rules for that user
@@ -31,6 +33,7 @@ pub mod pull;
 
 use std::collections::{BTreeSet, HashMap};
 
+use gridsync_proto::change::log_body;
 use gridsync_proto::rules::RuleError;
 use gridsync_proto::wire::Refusal as GroupRefusal;
 use gridsync_proto::{
@@ -53,13 +56,18 @@ impl Service {
     pub async fn push(&self, push: PushRequest, user: String) -> CoreResult<PushResponse> {
         precheck(&push)?;
         let directory = self.directory.clone();
+        // The last owner frees the push here, not on the writer thread.
+        let push = std::sync::Arc::new(push);
+        let job_push = std::sync::Arc::clone(&push);
         // The job writes nothing until it has decided to succeed (`ingest`).
-        self.storage
+        let answer = self
+            .storage
             .write_validated(move |tx, now| {
+                let push = &*job_push;
                 let actor = tx.user(&user)?.ok_or_else(unknown_user)?.actor();
                 let (_, dir) = directory.get(tx)?;
                 let pusher = Pusher { home: home::of_actor(&dir, &actor), actor: &actor, dir: &dir, now };
-                let outcome = ingest(tx, &push, &pusher)?;
+                let outcome = ingest(tx, push, &pusher)?;
                 // Positions rise in commit order: the push's last change is
                 // the newest in the log (no `max(seq)` per push).
                 let high_seq = match outcome.last_seq {
@@ -74,7 +82,9 @@ impl Service {
                     refused: outcome.refused,
                 })
             })
-            .await
+            .await;
+        drop(push);
+        answer
     }
 }
 
@@ -150,9 +160,9 @@ struct Written {
 enum Step {
     /// The rules refused it: its audit row and the rebuild are written.
     Refused { group: usize, record: RecordId, rule: RuleError },
-    /// Its changes are appended in `township`, encoded as `bodies`, each
-    /// with whether its device clock was suspect.
-    Accepted { group: usize, township: String, bodies: Vec<(Vec<u8>, bool)> },
+    /// Its changes are appended in `township`, each with whether its device
+    /// clock was suspect.
+    Accepted { group: usize, township: String, suspects: Vec<bool> },
 }
 
 /// Applies a prechecked push inside the write transaction, in two passes:
@@ -180,21 +190,23 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
                 stored
             }
         };
-        // Earlier pushes' changes lie where the record was stored; this
-        // push's are remembered by dot. A record never stored has none.
+        // This push's changes are remembered by dot; the state has seen
+        // every change logged before, which lie where it was stored.
         let stored_home = w.stored.get(&record).cloned().flatten();
-        let mut bodies = Vec::with_capacity(group.len());
         let mut seen = 0usize;
         for (i, change) in group.iter().enumerate() {
-            let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
             let dot = (change.record, change.dot.actor, change.dot.counter);
-            let existing = match (w.appended.get(&dot), &stored_home) {
-                (Some(&g), _) => Some(group_body(push, g, change)),
-                (None, Some(township)) => tx.change_body(dot.0, township, dot.1, dot.2)?,
-                (None, None) => None,
+            // Whether the server has a change under this dot, and if so
+            // whether it is this one.
+            let same = match w.appended.get(&dot) {
+                Some(&g) => Some(group_change(push, g, change) == change),
+                None if before.as_ref().is_some_and(|s| s.context().contains(&change.dot)) => {
+                    Some(logged_change(tx, stored_home.as_deref().unwrap_or_default(), change)? == *change)
+                }
+                None => None,
             };
-            if let Some(existing) = existing {
-                if existing != body {
+            if let Some(same) = same {
+                if !same {
                     return Err(Refusal::new(
                         ErrorCode::DotReused,
                         "a change reuses the identity of an earlier, different change",
@@ -204,7 +216,6 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
                 }
                 seen += 1;
             }
-            bodies.push(body);
         }
         if seen == group.len() {
             outcome.duplicates += seen as u32;
@@ -255,7 +266,7 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
         *active = (*active).max(last);
         w.states.insert(record, Some(after));
         w.touched.insert(record);
-        steps.push(Step::Accepted { group: g, township, bodies: bodies.into_iter().zip(suspects).collect() });
+        steps.push(Step::Accepted { group: g, township, suspects });
     }
 
     // Nothing was written above; from here on only the storage can fail.
@@ -278,15 +289,15 @@ fn ingest(tx: &mut dyn WriteTx, push: &PushRequest, who: &Pusher<'_>) -> CoreRes
                     message: rule.message,
                 });
             }
-            Step::Accepted { group, township, bodies } => {
-                for (change, (body, suspect)) in push.groups[group].iter().zip(&bodies) {
+            Step::Accepted { group, township, suspects } => {
+                for (change, suspect) in push.groups[group].iter().zip(&suspects) {
                     w.last_seq = tx.append_change(&NewChange {
                         record: change.record,
                         township: &township,
                         actor: change.dot.actor,
                         counter: change.dot.counter,
                         received_ms: now,
-                        body,
+                        body: &log_body::encode(change),
                         clock_suspect: *suspect,
                         clock_offset_ms: offset,
                     })?;
@@ -337,7 +348,11 @@ fn save_touched(
         let keys: Vec<String> = access.keys.iter().map(|k| k.encode()).collect();
         let active = w.latest.get(id).copied().unwrap_or(now);
         let seq = w.seqs.get(id).copied().unwrap_or(w.last_seq);
-        tx.file_access(*id, &township, &keys, active, access.open, seq)?;
+        if w.stored.get(id).is_some_and(Option::is_some) {
+            tx.file_access(*id, &township, &keys, active, access.open, seq)?;
+        } else {
+            tx.file_new_access(*id, &township, &keys, active, access.open, seq)?;
+        }
         tx.hold(push.device, &who.home, *id)?;
         if state.kind() == RecordKind::DailyReport {
             let row = daily_report_row(state, w.filed.get(id).copied().unwrap_or(now), now);
@@ -368,7 +383,7 @@ pub(crate) fn log_authored(
     let township = home::of_access(dir, &access);
     let mut last_seq = 0;
     for change in group {
-        let body = postcard::to_allocvec(change).expect("encoding into a Vec cannot fail");
+        let body = log_body::encode(change);
         last_seq = tx.append_change(&NewChange {
             record: change.record,
             township: &township,
@@ -415,11 +430,21 @@ fn daily_report_row(state: &RecordState, filed_ms: u64, now: u64) -> DailyReport
     }
 }
 
-/// The encoded body of the change of write group `group` with `change`'s dot.
-fn group_body(push: &PushRequest, group: usize, change: &Change) -> Vec<u8> {
+/// The change of write group `group` with `change`'s dot.
+fn group_change<'p>(push: &'p PushRequest, group: usize, change: &Change) -> &'p Change {
     let same = push.groups[group].iter().find(|c| c.dot == change.dot && c.record == change.record);
-    postcard::to_allocvec(same.expect("the group appended this dot"))
-        .expect("encoding into a Vec cannot fail")
+    same.expect("the group appended this dot")
+}
+
+/// The logged change with `change`'s dot, which the record's state (stored
+/// in `township`) has seen: the log holds every change a state was built
+/// from, so a missing or unreadable one is corruption.
+fn logged_change(tx: &mut dyn WriteTx, township: &str, change: &Change) -> CoreResult<Change> {
+    let (record, actor) = (change.record, change.dot.actor);
+    let corrupt =
+        || StorageError::corrupt(format!("change {}:{} of record {record}", actor, change.dot.counter));
+    let body = tx.change_body(record, township, actor, change.dot.counter)?.ok_or_else(corrupt)?;
+    Ok(log_body::decode(&body, record, actor).map_err(|_| corrupt())?)
 }
 
 /// A record's merged state, if it has one.

@@ -13,7 +13,8 @@
 //! a row only in the township it was written to (or re-homed to with
 //! [`SyncLogWrite::rehome_record`] or [`SyncLogWrite::rehome_place`]).
 
-use gridsync_proto::{ActorId, RecordId, RecordKind};
+use gridsync_proto::change::log_body::{self, LogBodyError};
+use gridsync_proto::{ActorId, Change, RecordId, RecordKind};
 
 use super::StorageResult;
 
@@ -30,7 +31,9 @@ pub struct NewChange<'a> {
     pub counter: u64,
     /// When the server received it (Unix ms).
     pub received_ms: u64,
-    /// The change, postcard-encoded.
+    /// The change as the log stores it
+    /// ([`gridsync_proto::change::log_body::encode`]: without its record and
+    /// device, which the row holds).
     pub body: &'a [u8],
     /// Whether the device's clock was far off.
     pub clock_suspect: bool,
@@ -47,12 +50,20 @@ pub struct LogRow<'a> {
     pub received_ms: u64,
     /// Whether the device's clock was far off.
     pub clock_suspect: bool,
-    /// The change, postcard-encoded.
+    /// The change as the log stores it: decode it with
+    /// [`LogRow::change`], which reads either format.
     pub body: &'a [u8],
     /// Its record.
     pub record: RecordId,
     /// The device that made it.
     pub actor: ActorId,
+}
+
+impl LogRow<'_> {
+    /// The change this row holds.
+    pub fn change(&self) -> Result<Change, LogBodyError> {
+        log_body::decode(self.body, self.record, self.actor)
+    }
 }
 
 /// The server's receipt of one change, without its body.
@@ -173,8 +184,7 @@ pub trait SyncLogRead {
     ) -> StorageResult<()>;
 
     /// The receipts (no bodies) of the changes to `ids` at or below log
-    /// position `upto`, wherever they live: record by record (in any
-    /// order), and within a record by (actor, counter).
+    /// position `upto`, wherever they live, in any order.
     fn receipts(
         &mut self,
         ids: &[RecordId],
@@ -292,6 +302,21 @@ pub trait SyncLogWrite {
         open: bool,
         updated_seq: u64,
     ) -> StorageResult<()>;
+
+    /// [`SyncLogWrite::file_access`] for a record saved for the first time
+    /// in this transaction, which has no rows yet: a backend may insert
+    /// them without looking for old ones.
+    fn file_new_access(
+        &mut self,
+        record: RecordId,
+        township: &str,
+        keys: &[String],
+        active_ms: u64,
+        open: bool,
+        updated_seq: u64,
+    ) -> StorageResult<()> {
+        self.file_access(record, township, keys, active_ms, open, updated_seq)
+    }
 
     /// Notes that `device` (at home in `township`) holds `record` because
     /// it made it (added at cursor 0), unless it is noted already.

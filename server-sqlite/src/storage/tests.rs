@@ -237,3 +237,70 @@ async fn a_closed_writer_answers_unavailable() {
     drop(storage);
     writer.join();
 }
+
+/// Appends `n` changes of `bytes` bytes each in one write job.
+async fn append_many(storage: &SqliteStorage, n: u64, bytes: usize) {
+    storage
+        .write(move |tx, now| {
+            let record = gridsync_proto::RecordId::from_bytes(rand_like(now));
+            let body = vec![0x02; bytes];
+            for counter in 1..=n {
+                tx.append_change(&gridsync_server_core::storage::NewChange {
+                    record,
+                    township: "",
+                    actor: gridsync_proto::ActorId::from_bytes([7; 16]),
+                    counter,
+                    received_ms: now,
+                    body: &body,
+                    clock_suspect: false,
+                    clock_offset_ms: 0,
+                })?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("appended");
+}
+
+/// Sixteen bytes that differ for every `seed`.
+fn rand_like(seed: u64) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&seed.to_le_bytes());
+    out[8..].copy_from_slice(&seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    out
+}
+
+#[tokio::test]
+async fn the_checkpointer_copies_the_wal_back_beside_the_writer_and_empties_it_at_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open_with_clock(dir.path(), tick).expect("open");
+    let db = dir.path().join(crate::DB_FILE);
+    let empty = std::fs::metadata(&db).expect("db").len();
+
+    // Well past the wake threshold (1,000 pages of 4 KiB) in a few commits.
+    for _ in 0..6 {
+        append_many(&storage, 400, 2_000).await;
+    }
+    // Only a checkpoint grows the main file; the writer no longer runs one,
+    // so the checkpointer did. Bounded wait: it was woken before the last
+    // commit answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::metadata(&db).expect("db").len() <= empty {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint copied the WAL back within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let committed = storage.read(|tx| Ok(tx.change_count()?)).await.expect("count");
+    assert_eq!(committed, 2_400, "every commit is readable during checkpoints");
+
+    drop(storage);
+    tokio::task::spawn_blocking(move || writer.join()).await.expect("joined");
+    let wal = dir.path().join(format!("{}-wal", crate::DB_FILE));
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "the last checkpoint truncates the WAL"
+    );
+    let conn = rusqlite::Connection::open(&db).expect("reopen");
+    let rows: i64 = conn.query_row("SELECT count(*) FROM changes", [], |r| r.get(0)).expect("count");
+    assert_eq!(rows, 2_400, "the database holds every change in its main file");
+}

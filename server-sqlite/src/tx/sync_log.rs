@@ -60,7 +60,7 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    /// Through the `(record, actor, counter)` index: no body is read into
+    /// Through `changes_record_seq`, in log order: no body is read into
     /// memory.
     fn receipts(
         &mut self,
@@ -70,15 +70,12 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT actor, counter, received_ms, clock_suspect, seq FROM changes
-                 WHERE record = ?1 ORDER BY actor, counter",
+                "SELECT actor, counter, received_ms, clock_suspect FROM changes
+                 WHERE record = ?1 AND seq <= ?2",
             )?;
             for id in ids {
-                let mut rows = stmt.query([id.as_bytes()])?;
+                let mut rows = stmt.query(params![id.as_bytes(), i64::try_from(upto).unwrap_or(i64::MAX)])?;
                 while let Some(row) = rows.next()? {
-                    if row.get::<_, i64>(4)? as u64 > upto {
-                        continue;
-                    }
                     each(ReceiptRow {
                         record: *id,
                         actor: actor_id(row, 0, "a change's device")?,
@@ -420,6 +417,33 @@ impl SyncLogWrite for SqliteTx<'_> {
             )?;
             for key in keys {
                 insert.execute(params![key, id, active, open, seq])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Inserts only: a record saved for the first time has no rows.
+    fn file_new_access(
+        &mut self,
+        record: RecordId,
+        _township: &str,
+        keys: &[String],
+        active_ms: u64,
+        open: bool,
+        updated_seq: u64,
+    ) -> StorageResult<()> {
+        run(|| {
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for key in keys {
+                insert.execute(params![
+                    key,
+                    record.as_bytes(),
+                    active_ms as i64,
+                    open,
+                    updated_seq as i64
+                ])?;
             }
             Ok(())
         })

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use gridsync_proto::view::{EntryView, LifecycleView, StampView};
-use gridsync_proto::{Change, Date, Dot, Lifecycle, RecordState, RecordView};
+use gridsync_proto::{Date, Dot, Lifecycle, RecordState, RecordView};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -126,9 +126,7 @@ fn receipts(
     let mut out = HashMap::new();
     let mut corrupt = false;
     // Every position fits an i64 (storage guarantee 5).
-    tx.history(record.id(), township, i64::MAX as u64, &mut |row| match postcard::from_bytes::<Change>(
-        row.body,
-    ) {
+    tx.history(record.id(), township, i64::MAX as u64, &mut |row| match row.change() {
         Ok(change) => {
             out.insert(change.dot, (row.received_ms, row.clock_suspect));
         }

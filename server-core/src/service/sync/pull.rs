@@ -28,8 +28,8 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use gridsync_proto::{
-    Actor, ActorId, Change, Directory, Dot, LoggedChange, Profile, PullRequest, PullResponse, RecordId,
-    RecordState, Snapshot, receipt_runs,
+    Actor, ActorId, Directory, Dot, LoggedChange, Profile, PullRequest, PullResponse, RecordId, RecordState,
+    Snapshot, receipt_runs,
 };
 
 use crate::directory::DirectoryCache;
@@ -275,7 +275,9 @@ fn snapshots(
                 let state = RecordState::from_bytes(&bytes)
                     .map_err(|_| StorageError::corrupt(format!("record {record}")))?;
                 sent.bytes += bytes.len();
-                let receipts = receipt_runs(receipts.remove(record).unwrap_or_default());
+                let mut receipts = receipts.remove(record).unwrap_or_default();
+                receipts.sort_unstable_by_key(|&(dot, ..)| dot);
+                let receipts = receipt_runs(receipts);
                 sent.snapshots.push(Snapshot { state, receipts });
             }
             None => whole_history(tx, dir, visible, *record, high, &mut sent.changes)?,
@@ -307,19 +309,8 @@ fn whole_history(
 }
 
 fn decode(row: &LogRow<'_>) -> Result<LoggedChange, StorageError> {
-    decode_parts(row.seq, row.received_ms, row.clock_suspect, row.body)
-}
-
-/// A logged change from its log position, receipt and postcard body.
-fn decode_parts(
-    seq: u64,
-    received_ms: u64,
-    clock_suspect: bool,
-    body: &[u8],
-) -> Result<LoggedChange, StorageError> {
-    let change: Change =
-        postcard::from_bytes(body).map_err(|_| StorageError::corrupt(format!("change {seq} in the log")))?;
-    Ok(LoggedChange { seq, received_ms, clock_suspect, change })
+    let change = row.change().map_err(|_| StorageError::corrupt(format!("change {} in the log", row.seq)))?;
+    Ok(LoggedChange { seq: row.seq, received_ms: row.received_ms, clock_suspect: row.clock_suspect, change })
 }
 
 /// A change read from the log, owned.
@@ -328,6 +319,7 @@ struct OwnedRow {
     received_ms: u64,
     clock_suspect: bool,
     body: Vec<u8>,
+    record: RecordId,
     actor: ActorId,
 }
 
@@ -338,12 +330,20 @@ impl OwnedRow {
             received_ms: row.received_ms,
             clock_suspect: row.clock_suspect,
             body: row.body.to_vec(),
+            record: row.record,
             actor: row.actor,
         }
     }
 
     fn decode(&self) -> Result<LoggedChange, StorageError> {
-        decode_parts(self.seq, self.received_ms, self.clock_suspect, &self.body)
+        decode(&LogRow {
+            seq: self.seq,
+            received_ms: self.received_ms,
+            clock_suspect: self.clock_suspect,
+            body: &self.body,
+            record: self.record,
+            actor: self.actor,
+        })
     }
 }
 
