@@ -48,7 +48,12 @@ use sealed::{
 pub static SCHEMA: Schema = Schema {
     name: "handset store",
     application_id: 0x4753_4443, // "GSDC"
-    steps: &[include_str!("../sql/v1.sql"), include_str!("../sql/v2.sql"), include_str!("../sql/v3.sql")],
+    steps: &[
+        include_str!("../sql/v1.sql"),
+        include_str!("../sql/v2.sql"),
+        include_str!("../sql/v3.sql"),
+        include_str!("../sql/v4.sql"),
+    ],
 };
 
 /// Which records [`Store::list`] returns.
