@@ -81,13 +81,7 @@ impl SqliteStorage {
         let path = data_dir.join(DB_FILE);
         let mut conn = gridsync_sql_support::open(&path, &SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        // The hook replaces SQLite's automatic checkpoint on the writer.
-        let (wake, checkpointer) = checkpoint::spawn(&path)?;
-        let hooked = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
-            wake.after_commit(pages);
-            Ok(())
-        }));
-        hooked.map_err(|source| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, source })?;
+        let checkpointer = checkpoint::attach(&mut conn, &path)?;
         let (tx, rx) = mpsc::channel(CHANNEL);
         let writer = std::thread::Builder::new()
             .name("gridsync-writer".into())

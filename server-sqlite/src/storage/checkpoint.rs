@@ -46,11 +46,11 @@ const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// Wakes the checkpointer; cheap and never blocking (a wake already pending
 /// is enough).
 #[derive(Debug, Clone)]
-pub(super) struct Wake(SyncSender<()>);
+struct Wake(SyncSender<()>);
 
 impl Wake {
     /// Asks for a checkpoint if the WAL holds `pages` pages or more.
-    pub(super) fn after_commit(&self, pages: i32) {
+    fn after_commit(&self, pages: i32) {
         if pages >= WAKE_PAGES {
             match self.0.try_send(()) {
                 Ok(()) | Err(TrySendError::Full(())) => {}
@@ -62,18 +62,26 @@ impl Wake {
     }
 }
 
-/// Starts the checkpointer on the database at `path` (which the writer has
-/// opened and upgraded). It runs until every [`Wake`] is dropped.
-pub(super) fn spawn(path: &Path) -> Result<(Wake, JoinHandle<()>), OpenError> {
+/// Starts the checkpointer on the database at `path`, which `writer` has
+/// opened and upgraded, and hooks it to `writer`'s commits in place of
+/// SQLite's automatic checkpoint. It runs until `writer` is dropped.
+pub(super) fn attach(writer: &mut Connection, path: &Path) -> Result<JoinHandle<()>, OpenError> {
+    let sqlite = |source| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, source };
     let conn = gridsync_sql_support::open_checkpointer(path, &SCHEMA)?;
-    conn.busy_timeout(RESTART_WAIT)
-        .map_err(|source| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, source })?;
+    conn.busy_timeout(RESTART_WAIT).map_err(sqlite)?;
     let (tx, rx) = sync_channel(1);
     let thread = std::thread::Builder::new()
         .name("gridsync-checkpoint".into())
         .spawn(move || run(&conn, &rx))
         .map_err(OpenError::Writer)?;
-    Ok((Wake(tx), thread))
+    let wake = Wake(tx);
+    writer
+        .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+            wake.after_commit(pages);
+            Ok(())
+        }))
+        .map_err(sqlite)?;
+    Ok(thread)
 }
 
 fn run(conn: &Connection, wakes: &Receiver<()>) {

@@ -412,13 +412,7 @@ impl SyncLogWrite for SqliteTx<'_> {
             if !filed.is_empty() {
                 self.conn.prepare_cached("DELETE FROM record_access WHERE record = ?1")?.execute([id])?;
             }
-            let mut insert = self.conn.prepare_cached(
-                "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for key in keys {
-                insert.execute(params![key, id, active, open, seq])?;
-            }
-            Ok(())
+            Ok(insert_access(self.conn, record, keys, active, open, seq)?)
         })
     }
 
@@ -432,21 +426,7 @@ impl SyncLogWrite for SqliteTx<'_> {
         open: bool,
         updated_seq: u64,
     ) -> StorageResult<()> {
-        run(|| {
-            let mut insert = self.conn.prepare_cached(
-                "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for key in keys {
-                insert.execute(params![
-                    key,
-                    record.as_bytes(),
-                    active_ms as i64,
-                    open,
-                    updated_seq as i64
-                ])?;
-            }
-            Ok(())
-        })
+        run(|| Ok(insert_access(self.conn, record, keys, active_ms as i64, open, updated_seq as i64)?))
     }
 
     fn hold(&mut self, device: ActorId, _township: &str, record: RecordId) -> StorageResult<()> {
@@ -562,3 +542,21 @@ impl SyncLogWrite for SqliteTx<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// Files `record` under each of `keys`, as rows it does not have yet.
+fn insert_access(
+    conn: &rusqlite::Connection,
+    record: RecordId,
+    keys: &[String],
+    active_ms: i64,
+    open: bool,
+    updated_seq: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO record_access (key, record, active_ms, open, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for key in keys {
+        insert.execute(params![key, record.as_bytes(), active_ms, open, updated_seq])?;
+    }
+    Ok(())
+}
