@@ -5,13 +5,15 @@
 //! ([`gridsync_sql_support::open`] with [`gridsync_server_sqlite::SCHEMA`]), so
 //! the `changes` table, its index, the WAL journal and `synchronous = FULL`
 //! are exactly the server's. The rows are the ones the server stores for the
-//! same changes (record, actor, counter, receive time, the change as the log
-//! stores it (`gridsync_proto::change::log_body`), clock flag and offset),
-//! encoded before the clock starts, and they go in with the
-//! server's `INSERT` statement, one `BEGIN IMMEDIATE … COMMIT` per group of
-//! pushes. No lookup, no merge, no rule check, no record state, no access
-//! index, no HTTP: this is the ceiling the server can approach.
+//! same changes (the record's and the device's keys (schema v7, ADR 0024),
+//! counter, receive time, the change as the log stores it
+//! (`gridsync_proto::change::log_body`), clock flag and offset), encoded and
+//! keyed before the clock starts, and they go in with the server's `INSERT`
+//! statement, one `BEGIN IMMEDIATE … COMMIT` per group of pushes. No
+//! lookup, no merge, no rule check, no record state, no access index, no
+//! HTTP: this is the ceiling the server can approach.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +21,7 @@ use anyhow::{Context, ensure};
 use gridsync_proto::PushRequest;
 use rusqlite::{TransactionBehavior, params};
 
-/// The server's insert into its change log (`server/src/db/ingest.rs`).
+/// The server's insert into its change log (`server-sqlite/src/tx/sync_log.rs`).
 const INSERT: &str =
     "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -27,8 +29,11 @@ const INSERT: &str =
 /// One change-log row, ready to insert.
 #[derive(Debug)]
 pub(crate) struct Row {
-    record: [u8; 16],
-    actor: [u8; 16],
+    /// The record's key, numbered in order of first appearance as the
+    /// server numbers them.
+    record: i64,
+    /// The device's key, numbered the same way.
+    actor: i64,
     counter: i64,
     body: Vec<u8>,
 }
@@ -56,23 +61,38 @@ impl Report {
 /// server.
 pub(crate) fn batches(pushes: &[Vec<PushRequest>]) -> Vec<Vec<Row>> {
     let pages = pushes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut keys = Keys::default();
     let mut out = Vec::new();
     for page in 0..pages {
         for device in pushes {
             if let Some(push) = device.get(page) {
-                out.push(push.changes().map(row).collect());
+                out.push(push.changes().map(|c| keys.row(c)).collect());
             }
         }
     }
     out
 }
 
-fn row(change: &gridsync_proto::Change) -> Row {
-    Row {
-        record: *change.record.as_bytes(),
-        actor: *change.dot.actor.as_bytes(),
-        counter: change.dot.counter as i64,
-        body: gridsync_proto::change::log_body::encode(change),
+/// The keys the server's log gives records and devices, handed out in order
+/// of first appearance.
+#[derive(Default)]
+struct Keys {
+    records: HashMap<gridsync_proto::RecordId, i64>,
+    actors: HashMap<gridsync_proto::ActorId, i64>,
+}
+
+impl Keys {
+    fn row(&mut self, change: &gridsync_proto::Change) -> Row {
+        let next = self.records.len() as i64 + 1;
+        let record = *self.records.entry(change.record).or_insert(next);
+        let next = self.actors.len() as i64 + 1;
+        let actor = *self.actors.entry(change.dot.actor).or_insert(next);
+        Row {
+            record,
+            actor,
+            counter: change.dot.counter as i64,
+            body: gridsync_proto::change::log_body::encode(change),
+        }
     }
 }
 
@@ -96,7 +116,7 @@ pub(crate) fn run(dir: &Path, batches: &[Vec<Row>], per_transaction: usize) -> a
         {
             let mut insert = tx.prepare_cached(INSERT)?;
             for r in group.iter().flatten() {
-                insert.execute(params![&r.record[..], &r.actor[..], r.counter, now, r.body, false, 0i64])?;
+                insert.execute(params![r.record, r.actor, r.counter, now, r.body, false, 0i64])?;
                 rows += 1;
             }
         }

@@ -58,8 +58,30 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v4.sql"),
         include_str!("../sql/v5.sql"),
         include_str!("../sql/v6.sql"),
+        include_str!("../sql/v7.sql"),
     ],
 };
+
+/// Registers the SQL function `gridsync_log_body(body, author)` on `conn`:
+/// a logged change's body as the other backends store it (format 2, with
+/// its author), whatever this one stored (ADR 0024). Whoever reads the log
+/// with SQL of its own, as the data migration does, reads bodies through it.
+pub fn add_log_body_function(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "gridsync_log_body",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let body = ctx.get_raw(0).as_blob().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            let author = ctx.get_raw(1).as_str().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            let mut out = Vec::with_capacity(body.len() + author.len() + 1);
+            gridsync_proto::change::log_body::join_author(body, author, &mut out)
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            Ok(out)
+        },
+    )
+}
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "gridsync.db";

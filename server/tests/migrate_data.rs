@@ -62,7 +62,8 @@ fn loopback() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().expect("a loopback address")
 }
 
-/// Rows of every table of the embedded database, read-only.
+/// Rows of every table of the embedded database that PostgreSQL also has,
+/// read-only.
 fn sqlite_counts(data: &Path) -> anyhow::Result<BTreeMap<String, u64>> {
     let conn = rusqlite::Connection::open_with_flags(
         data.join(gridsync_server_sqlite::DB_FILE),
@@ -72,12 +73,33 @@ fn sqlite_counts(data: &Path) -> anyhow::Result<BTreeMap<String, u64>> {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    gridsync_server_sqlite::add_log_body_function(&conn)?;
     let mut counts = BTreeMap::new();
-    for name in names {
-        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| r.get(0))?;
+    for name in names.into_iter().filter(|n| n != "origins") {
+        let n: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM ({})", as_on_postgres(&name)), [], |r| r.get(0))?;
         counts.insert(name, n as u64);
     }
     Ok(counts)
+}
+
+/// The query that reads `table` of the embedded database in PostgreSQL's
+/// columns: the log there names records and devices by their ids, not by
+/// the embedded schema's keys, and keeps authors in the bodies (ADR 0024);
+/// a record is a row with a state.
+fn as_on_postgres(table: &str) -> String {
+    match table {
+        "records" => {
+            "SELECT id, kind, state, conflicted, updated_seq FROM records WHERE state IS NOT NULL".into()
+        }
+        "changes" => {
+            "SELECT c.seq, r.id, o.actor, c.counter, c.received_ms, gridsync_log_body(c.body, o.author),
+                             c.clock_suspect, c.clock_offset_ms
+                      FROM changes c JOIN records r ON r.key = c.record JOIN origins o ON o.key = c.origin"
+                .into()
+        }
+        _ => format!("SELECT * FROM \"{table}\""),
+    }
 }
 
 /// A stored value, the same on both sides (SQLite's 0/1 flags are
@@ -97,9 +119,10 @@ fn sqlite_rows(data: &Path) -> anyhow::Result<BTreeMap<String, Vec<Vec<V>>>> {
         data.join(gridsync_server_sqlite::DB_FILE),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?;
+    gridsync_server_sqlite::add_log_body_function(&conn)?;
     let mut all = BTreeMap::new();
     for table in sqlite_counts(data)?.into_keys() {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\""))?;
+        let mut stmt = conn.prepare(&as_on_postgres(&table))?;
         let width = stmt.column_count();
         let mut rows: Vec<Vec<V>> = stmt
             .query_map([], |row| {

@@ -38,14 +38,21 @@ pub(crate) fn files(dir: &Path) -> anyhow::Result<Vec<(String, u64)>> {
     Ok(files)
 }
 
-/// Checkpoints the stopped server's database `db` (its WAL copied into
-/// the database file and truncated), then returns the bytes of each of its
-/// tables and indexes, largest first (SQLite's `dbstat`).
-pub(crate) fn checkpoint_and_tables(db: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+/// Checkpoints the database `db`, which no server has open: its WAL copied
+/// into the database file and truncated. Returns the connection.
+pub(crate) fn checkpoint(db: &Path) -> anyhow::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(db).with_context(|| format!("cannot open {}", db.display()))?;
     let (busy, _, _): (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     anyhow::ensure!(busy == 0, "the server's database is still in use: cannot checkpoint it");
+    Ok(conn)
+}
+
+/// Checkpoints the stopped server's database `db` ([`checkpoint`]), then
+/// returns the bytes of each of its tables and indexes, largest first
+/// (SQLite's `dbstat`).
+pub(crate) fn checkpoint_and_tables(db: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+    let conn = checkpoint(db)?;
     let mut stmt = conn.prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")?;
     let tables = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?

@@ -12,6 +12,14 @@
 //!
 //! Only format 2 is written. Whichever format a row holds, [`decode`] gives
 //! the same [`Change`], so code that compares changes compares decoded ones.
+//!
+//! A backend may keep a change's author beside the row rather than in it
+//! (the embedded one names the device and author of a row by one small
+//! number, ADR 0024): [`split_author`] turns a format 2 body into the
+//! author and the rest, a **format 3** body (the byte `0x03`, then the
+//! format 2 body's kind and counter, then its time and operation), and
+//! [`join_author`] gives the format 2 body back, byte for byte. Format 3
+//! is only ever stored: [`decode`] does not read it.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +33,8 @@ use crate::kind::RecordKind;
 const FORMAT_1: u8 = 0x10;
 /// The first byte of a format 2 body.
 const FORMAT_2: u8 = 0x02;
+/// The first byte of a format 3 body (format 2 without its author).
+const FORMAT_3: u8 = 0x03;
 
 /// What a format 2 body holds, borrowed for writing.
 #[derive(Serialize)]
@@ -99,6 +109,50 @@ pub fn decode(body: &[u8], record: RecordId, actor: ActorId) -> Result<Change, L
     }
 }
 
+/// How many bytes of a format 2 or 3 body's postcard (after its format
+/// byte) are the kind and the counter, which come before the author.
+fn kind_and_counter(parts: &[u8]) -> Result<usize, postcard::Error> {
+    let (_, rest) = postcard::take_from_bytes::<RecordKind>(parts)?;
+    let (_, rest) = postcard::take_from_bytes::<u64>(rest)?;
+    Ok(parts.len() - rest.len())
+}
+
+/// A format 2 body's author, and the body without it (format 3); `None`
+/// for a body of another format or one that does not decode that far.
+pub fn split_author(body: &[u8]) -> Option<(&str, Vec<u8>)> {
+    let parts = body.strip_prefix(&[FORMAT_2])?;
+    let head = kind_and_counter(parts).ok()?;
+    let (author, tail) = postcard::take_from_bytes::<&str>(&parts[head..]).ok()?;
+    let mut out = Vec::with_capacity(1 + head + tail.len());
+    out.push(FORMAT_3);
+    out.extend_from_slice(&parts[..head]);
+    out.extend_from_slice(tail);
+    Some((author, out))
+}
+
+/// The format 2 body that [`split_author`] split into `author` and `body`,
+/// written into `out` (cleared first). A body of another format is copied
+/// as it is (format 1 and 2 hold their author; [`decode`] judges the rest).
+pub fn join_author(body: &[u8], author: &str, out: &mut Vec<u8>) -> Result<(), LogBodyError> {
+    out.clear();
+    match body.split_first() {
+        Some((&FORMAT_3, parts)) => {
+            let head = kind_and_counter(parts)?;
+            out.push(FORMAT_2);
+            out.extend_from_slice(&parts[..head]);
+            postcard::to_extend(author, std::mem::take(out))
+                .map(|written| *out = written)
+                .expect("writing into a Vec cannot fail");
+            out.extend_from_slice(&parts[head..]);
+            Ok(())
+        }
+        _ => {
+            out.extend_from_slice(body);
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -158,6 +212,31 @@ mod tests {
             let other = RecordId::from_bytes([8; 16]);
             assert_eq!(decode(&body, other, change.dot.actor), Err(LogBodyError::Mismatch));
         }
+    }
+
+    #[test]
+    fn format_3_is_format_2_without_its_author_and_joins_back_byte_for_byte() {
+        for op in ops() {
+            let change = change(op);
+            let body = encode(&change);
+            let (author, bare) = split_author(&body).expect("a format 2 body splits");
+            assert_eq!(author, "wang.fang");
+            assert_eq!(bare[0], FORMAT_3);
+            assert_eq!(body.len() - bare.len(), 1 + author.len(), "the author and its length");
+            assert_eq!(decode(&bare, change.record, change.dot.actor), Err(LogBodyError::UnknownFormat));
+            let mut joined = vec![9; 3];
+            join_author(&bare, author, &mut joined).expect("joins");
+            assert_eq!(joined, body);
+        }
+        let whole = postcard::to_allocvec(&change(Op::Create)).expect("encode");
+        assert_eq!(split_author(&whole), None, "format 1 keeps its author");
+        let mut out = Vec::new();
+        join_author(&whole, "ignored", &mut out).expect("copied");
+        assert_eq!(out, whole);
+        assert_eq!(split_author(&[FORMAT_2, 1]), None, "cut short");
+        join_author(&[7, 1], "x", &mut out).expect("copied");
+        assert_eq!(out, [7, 1], "decode, not the join, judges an unknown format");
+        assert!(matches!(join_author(&[FORMAT_3, 200], "x", &mut out), Err(LogBodyError::Malformed(_))));
     }
 
     #[test]

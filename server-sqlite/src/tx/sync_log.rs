@@ -3,6 +3,7 @@
 //! This is the benchmarked ingest and pull path: one statement per row
 //! written, ids and bodies read in place.
 
+use gridsync_proto::change::log_body;
 use gridsync_proto::{ActorId, RecordId, RecordKind};
 use gridsync_server_core::storage::{
     AccessRow, DailyReportRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord,
@@ -10,7 +11,7 @@ use gridsync_server_core::storage::{
 };
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteTx, actor_id, blob, record_id, run};
+use super::{SqliteTx, actor_id, blob, logged_body, record_id, run};
 
 impl SyncLogRead for SqliteTx<'_> {
     fn change_body(
@@ -21,11 +22,15 @@ impl SyncLogRead for SqliteTx<'_> {
         counter: u64,
     ) -> StorageResult<Option<Vec<u8>>> {
         run(|| {
-            Ok(self
-                .conn
-                .prepare_cached("SELECT body FROM changes WHERE record = ?1 AND actor = ?2 AND counter = ?3")?
-                .query_row(params![record.as_bytes(), actor.as_bytes(), counter as i64], |r| r.get(0))
-                .optional()?)
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT c.body, o.author FROM changes c JOIN origins o ON o.key = c.origin
+                 WHERE c.record = (SELECT key FROM records WHERE id = ?1) AND o.actor = ?2 AND c.counter = ?3",
+            )?;
+            let mut rows = stmt.query(params![record.as_bytes(), actor.as_bytes(), counter as i64])?;
+            let Some(row) = rows.next()? else { return Ok(None) };
+            let mut body = Vec::new();
+            logged_body(row, 0, 1, &mut body)?;
+            Ok(Some(body))
         })
     }
 
@@ -33,7 +38,7 @@ impl SyncLogRead for SqliteTx<'_> {
         run(|| {
             Ok(self
                 .conn
-                .prepare_cached("SELECT state FROM records WHERE id = ?1")?
+                .prepare_cached("SELECT state FROM records WHERE id = ?1 AND state IS NOT NULL")?
                 .query_row([id.as_bytes()], |r| r.get(0))
                 .optional()?)
         })
@@ -47,8 +52,9 @@ impl SyncLogRead for SqliteTx<'_> {
         each: &mut dyn FnMut(RecordId, u64, &[u8]),
     ) -> StorageResult<()> {
         run(|| {
-            let mut stmt =
-                self.conn.prepare_cached("SELECT updated_seq, state FROM records WHERE id = ?1")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT updated_seq, state FROM records WHERE id = ?1 AND state IS NOT NULL",
+            )?;
             for id in ids {
                 let mut rows = stmt.query([id.as_bytes()])?;
                 if let Some(row) = rows.next()? {
@@ -60,8 +66,7 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    /// Through `changes_record_seq`, in log order: no body is read into
-    /// memory.
+    /// Through `changes_record`, in log order: no body is read into memory.
     fn receipts(
         &mut self,
         ids: &[RecordId],
@@ -70,8 +75,9 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT actor, counter, received_ms, clock_suspect FROM changes
-                 WHERE record = ?1 AND seq <= ?2",
+                "SELECT o.actor, c.counter, c.received_ms, c.clock_suspect
+                 FROM changes c JOIN origins o ON o.key = c.origin
+                 WHERE c.record = (SELECT key FROM records WHERE id = ?1) AND c.seq <= ?2",
             )?;
             for id in ids {
                 let mut rows = stmt.query(params![id.as_bytes(), i64::try_from(upto).unwrap_or(i64::MAX)])?;
@@ -184,16 +190,18 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
-                 WHERE record = ?1 AND seq <= ?2 ORDER BY seq",
+                "SELECT c.seq, c.received_ms, c.clock_suspect, c.body, o.actor, o.author
+                 FROM changes c JOIN origins o ON o.key = c.origin
+                 WHERE c.record = (SELECT key FROM records WHERE id = ?1) AND c.seq <= ?2 ORDER BY c.seq",
             )?;
             let mut rows = stmt.query(params![record.as_bytes(), upto as i64])?;
+            let mut body = Vec::new();
             while let Some(row) = rows.next()? {
                 each(LogRow {
                     seq: row.get::<_, i64>(0)? as u64,
                     received_ms: row.get::<_, i64>(1)? as u64,
                     clock_suspect: row.get(2)?,
-                    body: blob(row, 3, "a change's body")?,
+                    body: logged_body(row, 3, 5, &mut body)?,
                     record,
                     actor: actor_id(row, 4, "a change's device")?,
                 });
@@ -202,7 +210,7 @@ impl SyncLogRead for SqliteTx<'_> {
         })
     }
 
-    /// One range of the `(record, seq)` index per record.
+    /// One range of the per-record index (`changes_record`) per record.
     fn changes_of(
         &mut self,
         records: &[(RecordId, u64)],
@@ -213,10 +221,13 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT seq, received_ms, clock_suspect, body, actor FROM changes
-                 WHERE record = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+                "SELECT c.seq, c.received_ms, c.clock_suspect, c.body, o.actor, o.author
+                 FROM changes c JOIN origins o ON o.key = c.origin
+                 WHERE c.record = (SELECT key FROM records WHERE id = ?1) AND c.seq > ?2 AND c.seq <= ?3
+                 ORDER BY c.seq LIMIT ?4",
             )?;
             let limit = i64::try_from(per_record).unwrap_or(i64::MAX);
+            let mut body = Vec::new();
             for (record, after) in records {
                 let mut rows = stmt.query(params![record.as_bytes(), *after as i64, upto as i64, limit])?;
                 while let Some(row) = rows.next()? {
@@ -224,7 +235,7 @@ impl SyncLogRead for SqliteTx<'_> {
                         seq: row.get::<_, i64>(0)? as u64,
                         received_ms: row.get::<_, i64>(1)? as u64,
                         clock_suspect: row.get(2)?,
-                        body: blob(row, 3, "a change's body")?,
+                        body: logged_body(row, 3, 5, &mut body)?,
                         record: *record,
                         actor: actor_id(row, 4, "a change's device")?,
                     });
@@ -244,19 +255,19 @@ impl SyncLogRead for SqliteTx<'_> {
     ) -> StorageResult<()> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT seq, received_ms, clock_suspect, body, record, actor FROM changes
-                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                "SELECT c.seq, c.received_ms, c.clock_suspect, c.body, r.id, o.actor, o.author
+                 FROM changes c JOIN records r ON r.key = c.record JOIN origins o ON o.key = c.origin
+                 WHERE c.seq > ?1 AND c.seq <= ?2 ORDER BY c.seq LIMIT ?3",
             )?;
             let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
             let mut rows = stmt.query(params![after as i64, upto as i64, limit])?;
+            let mut body = Vec::new();
             while let Some(row) = rows.next()? {
-                // Most of the log is other scopes': the body is lent in
-                // place, and copied only by whoever sends it.
                 let go_on = each(LogRow {
                     seq: row.get::<_, i64>(0)? as u64,
                     received_ms: row.get::<_, i64>(1)? as u64,
                     clock_suspect: row.get(2)?,
-                    body: blob(row, 3, "a change's body")?,
+                    body: logged_body(row, 3, 6, &mut body)?,
                     record: record_id(row, 4, "a change's record")?,
                     actor: actor_id(row, 5, "a change's device")?,
                 });
@@ -278,16 +289,19 @@ impl SyncLogRead for SqliteTx<'_> {
 
     fn record_count(&mut self) -> StorageResult<u64> {
         run(|| {
-            let n: i64 =
-                self.conn.prepare_cached("SELECT count(*) FROM records")?.query_row([], |r| r.get(0))?;
+            let n: i64 = self
+                .conn
+                .prepare_cached("SELECT count(*) FROM records WHERE state IS NOT NULL")?
+                .query_row([], |r| r.get(0))?;
             Ok(n as u64)
         })
     }
 
     fn records_of_kind(&mut self, kind: RecordKind) -> StorageResult<Vec<Vec<u8>>> {
         run(|| {
-            let mut stmt =
-                self.conn.prepare_cached("SELECT state FROM records WHERE kind = ?1 ORDER BY id")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT state FROM records WHERE kind = ?1 AND state IS NOT NULL ORDER BY id",
+            )?;
             let rows = stmt.query_map([kind.code()], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -304,7 +318,8 @@ impl SyncLogRead for SqliteTx<'_> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT updated_seq, state FROM records
-                 WHERE kind = ?1 AND updated_seq > ?2 AND updated_seq <= ?3 ORDER BY updated_seq, id LIMIT ?4",
+                 WHERE kind = ?1 AND updated_seq > ?2 AND updated_seq <= ?3 AND state IS NOT NULL
+                 ORDER BY updated_seq, id LIMIT ?4",
             )?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut rows = stmt.query(params![kind.code(), after as i64, upto as i64, limit])?;
@@ -318,8 +333,9 @@ impl SyncLogRead for SqliteTx<'_> {
 
     fn each_record(&mut self, kind: RecordKind, each: &mut dyn FnMut(&[u8]) -> bool) -> StorageResult<()> {
         run(|| {
-            let mut stmt =
-                self.conn.prepare_cached("SELECT state FROM records WHERE kind = ?1 ORDER BY id")?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT state FROM records WHERE kind = ?1 AND state IS NOT NULL ORDER BY id",
+            )?;
             let mut rows = stmt.query([kind.code()])?;
             while let Some(row) = rows.next()? {
                 if !each(blob(row, 0, "a record's state")?) {
@@ -332,19 +348,27 @@ impl SyncLogRead for SqliteTx<'_> {
 }
 
 impl SyncLogWrite for SqliteTx<'_> {
+    /// The row names its record, and its device and author, by their keys
+    /// (schema v7, ADR 0024), and its body leaves the author out (format 3):
+    /// a record new to the server gets its `records` row here, which
+    /// [`SyncLogWrite::save_record`] fills in.
     fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64> {
         run(|| {
+            let record = self.record_key(change.record)?;
+            let split = log_body::split_author(change.body);
+            let (author, body) = split.as_ref().map_or(("", change.body), |(a, b)| (*a, b.as_slice()));
+            let origin = self.origin_key(change.actor, author)?;
             self.conn
                 .prepare_cached(
-                    "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
+                    "INSERT INTO changes (record, origin, counter, received_ms, body, clock_suspect, clock_offset_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![
-                    change.record.as_bytes(),
-                    change.actor.as_bytes(),
+                    record,
+                    origin,
                     change.counter as i64,
                     change.received_ms as i64,
-                    change.body,
+                    body,
                     change.clock_suspect,
                     change.clock_offset_ms
                 ])?;
@@ -357,7 +381,8 @@ impl SyncLogWrite for SqliteTx<'_> {
             self.conn
                 .prepare_cached(
                     "INSERT INTO records (id, kind, state, conflicted, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, conflicted = excluded.conflicted,
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, state = excluded.state,
+                                                    conflicted = excluded.conflicted,
                                                     updated_seq = excluded.updated_seq",
                 )?
                 .execute(params![

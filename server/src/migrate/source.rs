@@ -69,6 +69,7 @@ impl Source {
         let conn = Connection::open_with_flags(&path, flags)
             .with_context(|| format!("cannot open the server database in {}", data.display()))?;
         conn.busy_timeout(BUSY_WAIT)?;
+        gridsync_server_sqlite::add_log_body_function(&conn)?;
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "query_only", true)?;
         conn.execute_batch("BEGIN")?;
@@ -127,13 +128,19 @@ impl Source {
             |r| r.get(0),
         )?;
         let mut tables = Vec::with_capacity(names.len());
-        for name in names {
+        for name in names.into_iter().filter(|n| !LOCAL_TABLES.contains(&n.as_str())) {
             let mut columns = Vec::new();
             let mut key = Vec::new();
             let mut info = self.conn.prepare(&format!("PRAGMA table_info({})", quoted(&name)))?;
             let mut rows = info.query([])?;
             while let Some(row) = rows.next()? {
-                let column: String = row.get("name")?;
+                let mut column: String = row.get("name")?;
+                if LOCAL_COLUMNS.contains(&(name.as_str(), column.as_str())) {
+                    continue;
+                }
+                if let Some((_, _, theirs)) = RENAMED.iter().find(|(t, c, _)| *t == name && *c == column) {
+                    column = (*theirs).to_owned();
+                }
                 let pk: i64 = row.get("pk")?;
                 if pk > 0 {
                     key.push((pk, column.clone()));
@@ -141,8 +148,15 @@ impl Source {
                 columns.push(column);
             }
             key.sort();
-            let rows: i64 =
-                self.conn.query_row(&format!("SELECT count(*) FROM {}", quoted(&name)), [], |r| r.get(0))?;
+            let mut key: Vec<String> = key.into_iter().map(|(_, c)| c).collect();
+            if let Some((_, by)) = LOCAL_KEYS.iter().find(|(table, _)| *table == name) {
+                key = vec![(*by).to_owned()];
+            }
+            let rows: i64 = self.conn.query_row(
+                &format!("SELECT count(*) FROM {}{}", quoted(&name), filter(&name)),
+                [],
+                |r| r.get(0),
+            )?;
             let autoincrement = if has_sequences {
                 self.conn
                     .prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1")?
@@ -155,7 +169,7 @@ impl Source {
             tables.push(Table {
                 name,
                 columns,
-                key: key.into_iter().map(|(_, c)| c).collect(),
+                key,
                 rows: u64::try_from(rows).context("a negative row count")?,
                 autoincrement,
             });
@@ -170,8 +184,9 @@ impl Source {
     /// The statement that reads every row of `table`, its columns in
     /// [`Table::columns`] order, by primary key.
     pub(super) fn rows(&self, table: &Table) -> anyhow::Result<Statement<'_>> {
-        let columns: Vec<String> = table.columns.iter().map(|c| quoted(c)).collect();
-        let mut sql = format!("SELECT {} FROM {}", columns.join(", "), quoted(&table.name));
+        let columns: Vec<String> = table.columns.iter().map(|c| expression(&table.name, c)).collect();
+        let mut sql =
+            format!("SELECT {} FROM {}{}", columns.join(", "), quoted(&table.name), filter(&table.name));
         if !table.key.is_empty() {
             let key: Vec<String> = table.key.iter().map(|c| quoted(c)).collect();
             sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
@@ -210,6 +225,43 @@ impl Source {
         }
         Ok(check.finish())
     }
+}
+
+/// Tables of the embedded schema that PostgreSQL's has no use for: the log
+/// there names devices by their ids and keeps authors in the bodies
+/// (ADR 0024).
+const LOCAL_TABLES: &[&str] = &["origins"];
+
+/// Columns of the embedded schema that PostgreSQL's does not have.
+const LOCAL_COLUMNS: &[(&str, &str)] = &[("records", "key")];
+
+/// Columns that PostgreSQL's schema names otherwise: (table, here, there).
+const RENAMED: &[(&str, &str, &str)] = &[("changes", "origin", "actor")];
+
+/// Tables whose rows are read in the order of another key than their
+/// primary key, which is local.
+const LOCAL_KEYS: &[(&str, &str)] = &[("records", "id")];
+
+/// The expression that reads PostgreSQL's `column` of `table`: the log's
+/// record and origin keys (ADR 0024) as the ids they stand for, and its
+/// bodies with their authors (`gridsync_log_body`).
+fn expression(table: &str, column: &str) -> String {
+    match (table, column) {
+        ("changes", "record") => "(SELECT id FROM records WHERE records.key = changes.record)".to_owned(),
+        ("changes", "actor") => "(SELECT actor FROM origins WHERE origins.key = changes.origin)".to_owned(),
+        ("changes", "body") => {
+            "gridsync_log_body(body, (SELECT author FROM origins WHERE origins.key = changes.origin))"
+                .to_owned()
+        }
+        _ => quoted(column),
+    }
+}
+
+/// The rows of `table` that are copied: a record's row without a state is
+/// one whose changes were logged without a state (only the storage seam's
+/// own tests leave such rows), not a record.
+fn filter(table: &str) -> &'static str {
+    if table == "records" { " WHERE state IS NOT NULL" } else { "" }
 }
 
 /// Whether SQLite said another connection holds the database.

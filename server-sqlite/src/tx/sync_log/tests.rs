@@ -232,3 +232,90 @@ fn the_log_is_scanned_in_order_and_stops_when_asked() {
     assert_eq!(history, [(seqs[0], a, 100), (seqs[2], a, 102)]);
     assert_eq!(tx.change_count().expect("count"), 5);
 }
+
+#[test]
+fn the_log_names_records_and_origins_by_key_and_keeps_authors_beside_the_bodies() {
+    use gridsync_proto::change::log_body;
+    use gridsync_proto::{Change, Dot, Hlc, Op, RecordKind, Value};
+    use gridsync_server_core::storage::NewChange;
+
+    let (_dir, conn) = db();
+    let tx = &mut SqliteTx::new(&conn);
+    let (record, phone) = (RecordId::from_bytes([1; 16]), ActorId::from_bytes([2; 16]));
+    let change = |counter: u64, author: &str| Change {
+        record,
+        kind: RecordKind::Patrol,
+        dot: Dot { actor: phone, counter },
+        author: author.into(),
+        time: Hlc::from_millis(1_795_000_000_000 + counter),
+        op: Op::Set {
+            field: "summary".into(),
+            value: Value::Text(format!("巡查 {counter}")),
+            supersedes: vec![],
+        },
+    };
+    let made = [change(1, "li.wei"), change(2, "li.wei"), change(3, "zhao.min")];
+    let mut seqs = Vec::new();
+    for c in &made {
+        let body = log_body::encode(c);
+        seqs.push(
+            tx.append_change(&NewChange {
+                record,
+                township: "",
+                actor: phone,
+                counter: c.dot.counter,
+                received_ms: 7,
+                body: &body,
+                clock_suspect: false,
+                clock_offset_ms: 0,
+            })
+            .expect("append"),
+        );
+    }
+    // One record row (no state yet), two origins, and bodies without authors.
+    let stored: Vec<(i64, i64, Vec<u8>)> = conn
+        .prepare("SELECT record, origin, body FROM changes ORDER BY seq")
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let key: i64 = conn
+        .query_row("SELECT key FROM records WHERE id = ?1", [record.as_bytes()], |r| r.get(0))
+        .expect("key");
+    assert!(stored.iter().all(|(r, _, _)| *r == key));
+    assert_eq!(stored[0].1, stored[1].1, "one origin for one device and author");
+    assert_ne!(stored[1].1, stored[2].1, "another author, another origin");
+    for ((_, _, body), c) in stored.iter().zip(&made) {
+        assert_eq!(
+            body.len() + 1 + c.author.len(),
+            log_body::encode(c).len(),
+            "the author is not in the body"
+        );
+    }
+    let origins: i64 = conn.query_row("SELECT count(*) FROM origins", [], |r| r.get(0)).expect("count");
+    assert_eq!(origins, 2);
+    assert_eq!(tx.record_state(record).expect("state"), None, "a row without a state is no record");
+    assert_eq!(tx.record_count().expect("count"), 0);
+
+    // Every read gives the change back whole.
+    let mut history = Vec::new();
+    tx.history(record, "", seqs[2], &mut |row| history.push(row.change().expect("decodes")))
+        .expect("history");
+    assert_eq!(history, made);
+    let mut scanned = Vec::new();
+    tx.scan(0, seqs[2], 10, None, &mut |row| {
+        scanned.push(row.change().expect("decodes"));
+        true
+    })
+    .expect("scan");
+    assert_eq!(scanned, made);
+    let mut since = Vec::new();
+    tx.changes_of(&[(record, seqs[0])], None, seqs[2], 10, &mut |row| {
+        since.push(row.change().expect("decodes"))
+    })
+    .expect("changes_of");
+    assert_eq!(since, made[1..]);
+    let body = tx.change_body(record, "", phone, 3).expect("body").expect("logged");
+    assert_eq!(body, log_body::encode(&made[2]));
+}
