@@ -5,9 +5,10 @@
 //! ([`gridsync_sql_support::open`] with [`gridsync_server_sqlite::SCHEMA`]), so
 //! the `changes` table, its index, the WAL journal and `synchronous = FULL`
 //! are exactly the server's. The rows are the ones the server stores for the
-//! same changes (the record's and the device's keys (schema v7, ADR 0024),
-//! counter, receive time, the change as the log stores it
-//! (`gridsync_proto::change::log_body`), clock flag and offset), encoded and
+//! same changes (the keys of the record and of the device and author
+//! (schema v7, ADR 0024), counter, receive time, the change as the log
+//! stores it (`gridsync_proto::change::log_body`, without its author),
+//! clock flag and offset), encoded and
 //! keyed before the clock starts, and they go in with the server's `INSERT`
 //! statement, one `BEGIN IMMEDIATE … COMMIT` per group of pushes. No
 //! lookup, no merge, no rule check, no record state, no access index, no
@@ -23,7 +24,7 @@ use rusqlite::{TransactionBehavior, params};
 
 /// The server's insert into its change log (`server-sqlite/src/tx/sync_log.rs`).
 const INSERT: &str =
-    "INSERT INTO changes (record, actor, counter, received_ms, body, clock_suspect, clock_offset_ms)
+    "INSERT INTO changes (record, origin, counter, received_ms, body, clock_suspect, clock_offset_ms)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// One change-log row, ready to insert.
@@ -32,8 +33,8 @@ pub(crate) struct Row {
     /// The record's key, numbered in order of first appearance as the
     /// server numbers them.
     record: i64,
-    /// The device's key, numbered the same way.
-    actor: i64,
+    /// The key of the device and author, numbered the same way.
+    origin: i64,
     counter: i64,
     body: Vec<u8>,
 }
@@ -73,26 +74,26 @@ pub(crate) fn batches(pushes: &[Vec<PushRequest>]) -> Vec<Vec<Row>> {
     out
 }
 
-/// The keys the server's log gives records and devices, handed out in order
-/// of first appearance.
+/// The keys the server's log gives records and origins (device and
+/// author), handed out in order of first appearance.
 #[derive(Default)]
 struct Keys {
     records: HashMap<gridsync_proto::RecordId, i64>,
-    actors: HashMap<gridsync_proto::ActorId, i64>,
+    origins: HashMap<(gridsync_proto::ActorId, String), i64>,
 }
 
 impl Keys {
+    /// The row the server stores for `change`: its keys, and its body
+    /// without the author (format 3).
     fn row(&mut self, change: &gridsync_proto::Change) -> Row {
+        use gridsync_proto::change::log_body;
         let next = self.records.len() as i64 + 1;
         let record = *self.records.entry(change.record).or_insert(next);
-        let next = self.actors.len() as i64 + 1;
-        let actor = *self.actors.entry(change.dot.actor).or_insert(next);
-        Row {
-            record,
-            actor,
-            counter: change.dot.counter as i64,
-            body: gridsync_proto::change::log_body::encode(change),
-        }
+        let next = self.origins.len() as i64 + 1;
+        let origin = *self.origins.entry((change.dot.actor, change.author.clone())).or_insert(next);
+        let whole = log_body::encode(change);
+        let body = log_body::split_author(&whole).map_or(whole.clone(), |(_, bare)| bare);
+        Row { record, origin, counter: change.dot.counter as i64, body }
     }
 }
 
@@ -116,7 +117,7 @@ pub(crate) fn run(dir: &Path, batches: &[Vec<Row>], per_transaction: usize) -> a
         {
             let mut insert = tx.prepare_cached(INSERT)?;
             for r in group.iter().flatten() {
-                insert.execute(params![r.record, r.actor, r.counter, now, r.body, false, 0i64])?;
+                insert.execute(params![r.record, r.origin, r.counter, now, r.body, false, 0i64])?;
                 rows += 1;
             }
         }
