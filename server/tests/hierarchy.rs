@@ -161,9 +161,13 @@ fn a_county_imports_from_csv_and_a_grid_moves_without_touching_records() {
         [record.as_bytes()],
     )
     .expect("record");
+    // The log names its record and origin (device and author) by key (ADR 0024).
+    conn.execute("INSERT INTO origins (actor, author) VALUES (?1, '')", [ActorId::random().as_bytes()])
+        .expect("origin");
     conn.execute(
-        "INSERT INTO changes (record, actor, counter, received_ms, body) VALUES (?1, ?2, 1, 1000, x'0304')",
-        rusqlite::params![record.as_bytes(), ActorId::random().as_bytes()],
+        "INSERT INTO changes (record, origin, counter, received_ms, body)
+         VALUES ((SELECT key FROM records WHERE id = ?1), last_insert_rowid(), 1, 1000, x'0304')",
+        [record.as_bytes()],
     )
     .expect("change");
     conn.execute(
