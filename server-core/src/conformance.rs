@@ -18,6 +18,7 @@
 //! | identity | [`users_are_stored_and_assigned`], [`enrollment_codes_are_single_use`], [`sessions_expire`], [`revocation_keeps_the_first_time_and_deactivation_revokes`] |
 //! | the report read side | [`daily_reports_are_read_back`] |
 //! | locked months | [`months_lock_once_and_read_back`] |
+//! | figures for monitoring | [`vitals_count_conflicts_devices_and_size`] |
 //!
 //! # Running it for a backend
 //!
@@ -84,6 +85,7 @@ mod fixture;
 mod identity;
 mod ledgers;
 mod reports;
+mod stats;
 mod sync;
 
 use std::any::Any;
@@ -101,6 +103,7 @@ pub use identity::{
 };
 pub use ledgers::{an_indexed_month_is_the_month_read_whole, months_lock_once_and_read_back};
 pub use reports::daily_reports_are_read_back;
+pub use stats::vitals_count_conflicts_devices_and_size;
 pub use sync::{
     changes_of_reads_only_the_named_records, pull_cursors_are_per_device, pull_pages_cut_at_log_positions,
     push_then_pull_round_trip, records_are_sent_whole_as_snapshots, records_follow_their_home,
@@ -147,6 +150,7 @@ pub const CASES: &[&str] = &[
     "daily_reports_are_read_back",
     "months_lock_once_and_read_back",
     "an_indexed_month_is_the_month_read_whole",
+    "vitals_count_conflicts_devices_and_size",
 ];
 
 /// Runs one case on a fresh storage from `factory`, in its own
@@ -210,6 +214,7 @@ macro_rules! conformance_suite {
             daily_reports_are_read_back,
             months_lock_once_and_read_back,
             an_indexed_month_is_the_month_read_whole,
+            vitals_count_conflicts_devices_and_size,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

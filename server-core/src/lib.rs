@@ -17,6 +17,7 @@
 //! * [`policy`]: role rules and scope ranking; [`directory`]: the versioned directory cache;
 //! * [`guard`]: replay protection and rate limits behind traits; [`audit`]: the hash chain;
 //! * [`ledger`]: the merged ledgers (一表一帐) and rankings as a pure computation over record states, rendered to a neutral sheet model;
+//! * [`metrics`]: the names of the metrics every layer records, and the scrape-time [`metrics::Vitals`];
 //! * `conformance` (feature `conformance`): the suite every backend must pass.
 
 pub mod audit;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod guard;
 pub mod home;
 pub mod ledger;
+pub mod metrics;
 pub mod passwords;
 pub mod policy;
 pub mod service;

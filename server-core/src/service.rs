@@ -195,6 +195,22 @@ impl Service {
         self.storage.healthy()
     }
 
+    /// The figures of the scrape-time gauges ([`crate::metrics`]), read in
+    /// one snapshot: open conflicts, devices by last-sync age and the
+    /// database's size. Each read is of bounded cost ([`crate::storage::StatsRead`]).
+    pub async fn vitals(&self) -> CoreResult<crate::metrics::Vitals> {
+        self.storage
+            .read(|tx| {
+                let now = crate::clock::now_ms();
+                Ok(crate::metrics::Vitals {
+                    conflicts_open: tx.open_conflicts()?,
+                    devices: crate::metrics::Vitals::count_devices(&tx.device_last_syncs()?, now),
+                    database_bytes: tx.database_bytes()?,
+                })
+            })
+            .await
+    }
+
     /// Appends one event to the audit log, durably.
     pub async fn audit(&self, event: Event) -> CoreResult<()> {
         self.storage.write(move |tx, now| Ok(tx.append_audit(now, &event)?)).await

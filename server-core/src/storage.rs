@@ -19,6 +19,7 @@
 //! | audit | [`AuditRead`]: the hash-chained log | [`AuditWrite`] |
 //! | reports | [`ReportRead`]: the daily-report rows | (written by the sync log) |
 //! | ledgers | [`LedgerRead`]: locked months | [`LedgerWrite`] |
+//! | stats | [`StatsRead`]: figures for monitoring, of bounded cost | |
 //!
 //! [`ReadTx`] is all the read traits, [`WriteTx`] all of them. The service
 //! layer ([`crate::service`]) composes an operation from these calls:
@@ -57,6 +58,7 @@ mod directory;
 mod identity;
 mod ledgers;
 mod reports;
+mod stats;
 mod sync_log;
 
 use std::any::Any;
@@ -72,6 +74,7 @@ pub use identity::{
 };
 pub use ledgers::{LedgerRead, LedgerWrite, MonthLockHead, MonthLockRow};
 pub use reports::{DailyReportRow, ReportRead};
+pub use stats::StatsRead;
 pub use sync_log::{
     AccessRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord, SyncLogRead, SyncLogWrite,
 };
@@ -94,10 +97,13 @@ pub type ReadJob = Box<dyn FnOnce(&mut dyn ReadTx) -> Result<Erased, CoreError> 
 pub type StorageFuture = Pin<Box<dyn Future<Output = Result<Erased, CoreError>> + Send>>;
 
 /// Every read a transaction offers.
-pub trait ReadTx: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead {}
+pub trait ReadTx:
+    SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + StatsRead
+{
+}
 
-impl<T: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + ?Sized> ReadTx
-    for T
+impl<T: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + StatsRead + ?Sized>
+    ReadTx for T
 {
 }
 

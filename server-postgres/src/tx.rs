@@ -12,6 +12,7 @@ mod directory;
 mod identity;
 mod ledgers;
 mod reports;
+mod stats;
 mod sync_log;
 
 use std::fmt;

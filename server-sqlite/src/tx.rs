@@ -7,6 +7,7 @@ mod directory;
 mod identity;
 mod ledgers;
 mod reports;
+mod stats;
 mod sync_log;
 
 use std::collections::HashMap;

@@ -41,6 +41,8 @@ pub fn build(
     handle_signals: bool,
 ) -> anyhow::Result<(Server, Vec<SocketAddr>, Backend)> {
     let database = settings.database()?;
+    settings.metrics_access()?;
+    crate::metrics::install();
     let tls = match settings.tls_files()? {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
@@ -67,6 +69,7 @@ pub fn build(
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await?;
+                    crate::metrics::observe(&route, &res, started);
                     tracing::info!(
                         %method,
                         route,

@@ -67,6 +67,11 @@ pub struct Settings {
     /// The deployment's time zone, minutes east of UTC (China: 480): when a
     /// day starts, for daily reports.
     pub utc_offset_minutes: i32,
+    /// `metrics_token` / `GRIDSYNC_METRICS_TOKEN`: the bearer token that
+    /// reads `/metrics` from any address (at least
+    /// [`crate::metrics::MIN_TOKEN_LEN`] characters); `None`: only this
+    /// machine may, directly ([`crate::metrics::Access`]).
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -93,7 +98,22 @@ impl Settings {
             trusted_proxies: Vec::new(),
             scope: ScopeSettings::default(),
             utc_offset_minutes: CHINA_UTC_OFFSET_MINUTES,
+            metrics_token: None,
         }
+    }
+
+    /// Who may read `/metrics`; fails when the token is too short to guess
+    /// at.
+    pub fn metrics_access(&self) -> anyhow::Result<crate::metrics::Access> {
+        if let Some(token) = &self.metrics_token
+            && token.trim().chars().count() < crate::metrics::MIN_TOKEN_LEN
+        {
+            anyhow::bail!(
+                "metrics_token is too short: use at least {} characters (e.g. `openssl rand -hex 24`)",
+                crate::metrics::MIN_TOKEN_LEN
+            );
+        }
+        Ok(crate::metrics::Access::new(self.metrics_token.as_deref().map(str::trim)))
     }
 
     /// Where the data lives: the PostgreSQL database of
@@ -156,6 +176,7 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("scope", &self.scope)
             .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -180,6 +201,7 @@ impl fmt::Debug for Settings {
 /// device_record_budget = 10000
 /// replication_days = 90
 /// utc_offset_minutes = 480
+/// metrics_token = "…"              # bearer token for /metrics; leave out to serve it to this machine only
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,7 +240,13 @@ pub struct FileSettings {
     pub replication_days: Option<u32>,
     /// The deployment's time zone, minutes east of UTC.
     pub utc_offset_minutes: Option<i32>,
+    /// Bearer token that reads `/metrics` from any address.
+    pub metrics_token: Option<String>,
 }
+
+/// The environment variable that sets [`Settings::metrics_token`] (over
+/// the file's), kept off the command line where `ps` would show it.
+pub const METRICS_TOKEN_ENV: &str = "GRIDSYNC_METRICS_TOKEN";
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -252,6 +280,8 @@ pub struct Overrides {
     pub workers: Option<usize>,
     /// `--log-format` / `GRIDSYNC_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
+    /// [`METRICS_TOKEN_ENV`].
+    pub metrics_token: Option<String>,
 }
 
 /// Layers overrides over the file over the defaults.
@@ -295,6 +325,7 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     if let Some(offset) = file.utc_offset_minutes.filter(|o| (-14 * 60..=14 * 60).contains(o)) {
         settings.utc_offset_minutes = offset;
     }
+    settings.metrics_token = overrides.metrics_token.or(file.metrics_token).filter(|t| !t.trim().is_empty());
     settings
 }
 
@@ -398,6 +429,25 @@ mod tests {
         let flags = Overrides { database: Some("mysql://root:pw@db/g".into()), ..Overrides::default() };
         let err = resolve(flags, FileSettings::default()).database().expect_err("mysql").to_string();
         assert!(err.contains("--database") && !err.contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn the_metrics_token_layers_is_hidden_and_must_be_long() {
+        let file: FileSettings =
+            toml::from_str("metrics_token = \"from-the-file-0123456789\"\n").expect("toml");
+        let s = resolve(Overrides::default(), file);
+        assert_eq!(s.metrics_token.as_deref(), Some("from-the-file-0123456789"));
+        assert!(!format!("{s:?}").contains("from-the-file"), "Debug hides the token: {s:?}");
+        assert!(matches!(s.metrics_access().expect("long enough"), crate::metrics::Access::Token(_)));
+        let env = Overrides { metrics_token: Some("from-the-environment-01".into()), ..Overrides::default() };
+        let file: FileSettings =
+            toml::from_str("metrics_token = \"from-the-file-0123456789\"\n").expect("toml");
+        assert_eq!(resolve(env, file).metrics_token.as_deref(), Some("from-the-environment-01"));
+        let none = resolve(Overrides::default(), FileSettings::default());
+        assert_eq!(none.metrics_access().expect("loopback"), crate::metrics::Access::Loopback);
+        let short = Overrides { metrics_token: Some("short".into()), ..Overrides::default() };
+        let err = resolve(short, FileSettings::default()).metrics_access().expect_err("short").to_string();
+        assert!(err.contains("too short") && !err.contains("short\""), "{err}");
     }
 
     #[test]

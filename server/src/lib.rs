@@ -25,6 +25,7 @@
 //!   guards ([`Backend`]);
 //! * [`config`]: settings from flags, environment and a TOML file;
 //! * [`export`]: the ledgers' sheets written as XLSX, CSV and JSON;
+//! * [`metrics`]: Prometheus metrics at `/metrics`, and who may read them;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
@@ -34,6 +35,7 @@ pub mod console;
 pub mod demo;
 pub mod export;
 mod inspector;
+pub mod metrics;
 pub mod migrate;
 pub mod operator;
 pub mod tls;

@@ -455,7 +455,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
-            let overrides = Overrides { data: cli.data, database: cli.database, listen, workers, log_format };
+            let metrics_token = std::env::var(config::METRICS_TOKEN_ENV).ok();
+            let overrides = Overrides {
+                data: cli.data,
+                database: cli.database,
+                listen,
+                workers,
+                log_format,
+                metrics_token,
+            };
             let mut settings = config::resolve(overrides, file);
             settings.override_tls(tls_cert, tls_key);
             init_logging(settings.json_logs);

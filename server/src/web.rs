@@ -12,6 +12,7 @@
 //! | POST   | `/v1/admin/disputes/{id}/resolve` | JSON → a change settling a field's conflict | staff sessions |
 //! | POST   | `/v1/admin/disputes/{id}/steps` | JSON → a lifecycle step | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
+//! | GET    | `/metrics`       | → Prometheus text ([`crate::metrics`]) | `metrics_token` bearer, or this machine |
 //! | GET    | `/`, `/console/...` | HTML (see [`crate::console`])    | staff sessions (cookie) |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
@@ -52,6 +53,8 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[IpAddr]>,
+    /// Who may read `/metrics`.
+    pub metrics: crate::metrics::Access,
 }
 
 impl AppState {
@@ -70,6 +73,8 @@ impl AppState {
             max_page: settings.max_page,
             limiter,
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            // A token too short is refused by `app::build` before a state is made.
+            metrics: settings.metrics_access().unwrap_or(crate::metrics::Access::Loopback),
         }
     }
 
@@ -133,6 +138,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(admin_api::configure)
     .service(
         web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(crate::metrics::scrape))
+            .default_service(web::to(method_not_allowed)),
     )
     .default_service(web::to(not_found));
 }

@@ -83,8 +83,27 @@ impl Service {
                 })
             })
             .await;
+        count_push(&push, &answer);
         drop(push);
         answer
+    }
+}
+
+/// Counts a push and its changes by outcome ([`crate::metrics`]).
+fn count_push(push: &PushRequest, answer: &CoreResult<PushResponse>) {
+    use crate::metrics::{PUSH_CHANGES, PUSH_GROUPS_REFUSED, PUSHES};
+    metrics::counter!(PUSHES).increment(1);
+    if let Ok(response) = answer {
+        metrics::counter!(PUSH_CHANGES, "outcome" => "accepted").increment(response.accepted.into());
+        metrics::counter!(PUSH_CHANGES, "outcome" => "duplicate").increment(response.duplicates.into());
+        let group_len = |r: &GroupRefusal| push.groups.get(r.group as usize).map_or(0, Vec::len) as u64;
+        let refused: u64 = response.refused.iter().map(group_len).sum();
+        if refused > 0 {
+            metrics::counter!(PUSH_CHANGES, "outcome" => "refused").increment(refused);
+        }
+        for refusal in &response.refused {
+            metrics::counter!(PUSH_GROUPS_REFUSED, "code" => refusal.code.as_str()).increment(1);
+        }
     }
 }
 

@@ -14,12 +14,19 @@
 //! open): if not, it fails alone; if so, the transaction is rolled back, the
 //! jobs that ran in it fail with a `busy` error (retry), and the jobs after
 //! it go on in a new transaction. Nothing of a failed job is ever kept.
+//!
+//! The writer reports its queue (jobs taken plus jobs waiting, when a group
+//! starts; jobs waiting, when it ends), each group's time and its number of
+//! jobs through the `metrics` facade
+//! ([`gridsync_server_core::metrics::WRITER_QUEUE`] and after).
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
 
+use ::metrics::{gauge, histogram};
 use gridsync_server_core::storage::{Erased, WriteJob};
-use gridsync_server_core::{CoreError, StorageError, StorageErrorKind};
+use gridsync_server_core::{CoreError, StorageError, StorageErrorKind, metrics};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,7 +68,12 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, clock: fn()
                 Err(_) => break,
             }
         }
+        let (jobs, started) = (group.len(), Instant::now());
+        gauge!(metrics::WRITER_QUEUE).set((jobs + rx.len()) as f64);
         commit_group(&mut conn, &mut group, clock());
+        histogram!(metrics::WRITER_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        histogram!(metrics::WRITER_GROUP_JOBS).record(jobs as f64);
+        gauge!(metrics::WRITER_QUEUE).set(rx.len() as f64);
     }
     tracing::debug!("writer stopped: no more work can arrive");
 }

@@ -143,6 +143,9 @@ impl Service {
                 })
                 .await?
         };
+        metrics::counter!(crate::metrics::PULL_PAGES).increment(1);
+        metrics::counter!(crate::metrics::PULL_CHANGES).increment(response.changes.len() as u64);
+        metrics::counter!(crate::metrics::PULL_SNAPSHOTS).increment(response.snapshots.len() as u64);
         if more {
             let next = Paging { cursor: response.cursor, made_ms, scope };
             self.paging.lock().unwrap_or_else(|p| p.into_inner()).insert(device, next);
