@@ -57,11 +57,13 @@ const TOWNSHIP: &str = "620802";
 const VILLAGE: &str = "620802001";
 const GRIDS: [&str; 2] = ["620802001-01", "620802001-02"];
 /// Kills in the short run (`cargo test`), when `GRIDSYNC_CHAOS_ROUNDS` is not set.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 20;
 /// The longest the server runs between a restart and its next kill.
 const MAX_LIFE_MS: u64 = 1_500;
 /// How long the server may take to answer `/health` after it starts.
 const READY_WITHIN: Duration = Duration::from_secs(60);
+/// The longest a handset pauses between two rounds of work, as people do.
+const MAX_PAUSE_MS: u64 = 40;
 /// Syncs each handset may need to send everything once the server stays up.
 const SETTLE_SYNCS: usize = 10;
 
@@ -244,6 +246,9 @@ struct Journal {
     records: HashMap<RecordId, &'static str>,
     /// Push answers received.
     answers: u64,
+    /// Changes those answers called duplicates: sent again after the server
+    /// stored them but died before it answered.
+    duplicates: u64,
     /// Requests that failed because the server was down or died.
     failed: u64,
 }
@@ -292,6 +297,7 @@ impl Transport for Tapped {
                 let push: PushRequest = wire::decode(&body, &BIG).expect("the handset's push decodes");
                 let response: PushResponse = wire::decode(bytes, &BIG).expect("the push answer decodes");
                 journal.answers += 1;
+                journal.duplicates += u64::from(response.duplicates);
                 for (group, changes) in push.groups.iter().enumerate() {
                     if response.refused.iter().any(|r| r.group as usize == group) {
                         continue;
@@ -347,10 +353,12 @@ impl Phone {
         let now = gridsync_server_core::clock::now_ms();
         let tag = format!("{} {round} {}", self.name, self.rng.below(10_000));
         if let Some(grid) = self.grid {
-            let patrol = self.store.start_patrol(now).expect("a patrol");
-            lock(journal).records.insert(patrol, grid);
-            self.store.end_patrol(patrol, now + 1, Some(&tag)).expect("the patrol ends");
-            if round == 0 || self.rng.chance(30) {
+            if round == 0 || self.rng.chance(25) {
+                let patrol = self.store.start_patrol(now).expect("a patrol");
+                lock(journal).records.insert(patrol, grid);
+                self.store.end_patrol(patrol, now + 1, Some(&tag)).expect("the patrol ends");
+            }
+            if round == 0 || self.rng.chance(10) {
                 let dispute = NewDispute {
                     place: None,
                     source: "patrol".into(),
@@ -548,10 +556,12 @@ fn acknowledged_edits_survive_a_server_killed_at_random() {
                             Ok(true) => {
                                 syncs.fetch_add(1, Ordering::Relaxed);
                             }
-                            // The server is down: wait a little for it.
-                            Ok(false) => std::thread::sleep(Duration::from_millis(20)),
+                            // The server is down: the next round tries again.
+                            Ok(false) => {}
                             Err(e) => return Some(format!("{} round {round}: {e}", phone.name)),
                         }
+                        let pause = phone.rng.below(MAX_PAUSE_MS);
+                        std::thread::sleep(Duration::from_millis(pause));
                     }
                     None
                 })
@@ -593,12 +603,14 @@ fn acknowledged_edits_survive_a_server_killed_at_random() {
     let verdict = gridsync(&data, &["audit", "verify"]);
     assert!(verdict.contains("audit log intact"), "{verdict}");
     println!(
-        "chaos: {rounds} kills, {} server starts, {} records, {} changes acknowledged, {} push answers, \
-         {} syncs completed, {} requests failed on a dead server, in {:?} (seed {seed})",
+        "chaos: {rounds} kills, {} server starts, {} records, {} changes acknowledged, {} push answers \
+         ({} changes in them stored before a kill and sent again), {} syncs completed, {} requests failed on a dead server, \
+         in {:?} (seed {seed})",
         server.starts,
         journal.records.len(),
         journal.acked.len(),
         journal.answers,
+        journal.duplicates,
         syncs.load(Ordering::Relaxed),
         journal.failed,
         started.elapsed()
