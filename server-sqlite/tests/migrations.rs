@@ -23,6 +23,7 @@ const SNAPSHOTS: &[(u32, &str)] = &[
     (4, include_str!("../sql/snapshots/v4.sql")),
     (5, include_str!("../sql/snapshots/v5.sql")),
     (6, include_str!("../sql/snapshots/v6.sql")),
+    (7, include_str!("../sql/snapshots/v7.sql")),
 ];
 
 const PATROL: RecordId = RecordId::from_bytes(hex16("019aa0c4f3e07a1b8c2d3e4f5a6b7c8d"));
