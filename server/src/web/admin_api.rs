@@ -132,7 +132,8 @@ struct LoginRequest {
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "A session.", body = openapi::Session),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 429, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 429, response = openapi::Refused),
     )
 )]
 async fn login(
@@ -216,12 +217,15 @@ struct AddUserBody {
     path = "/v1/admin/users",
     tag = "admin",
     summary = "Add a user",
-    description = "A department user gives its `unit`, others a `scope` (a place code). Admins add roles below theirs, within their subtree.",
+    description = "A department user gives its `unit`, others a `scope` (a place code). Admins add roles \
+                   below theirs, within their subtree.",
     request_body(content = AddUserBody, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(
         (status = 201, description = "The user added.", body = UserView),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused), (status = 409, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
     )
 )]
 async fn add_user(
@@ -251,7 +255,9 @@ struct Assign {
     security(("staff_session" = [])),
     responses(
         (status = 200, description = "The user, assigned.", body = UserView),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused), (status = 409, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
     )
 )]
 async fn assign(
@@ -275,7 +281,8 @@ async fn assign(
     security(("staff_session" = [])),
     responses(
         (status = 200, description = "Deactivated.", body = openapi::Deactivated),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
     )
 )]
 async fn deactivate(
@@ -299,12 +306,14 @@ struct Issue {
     path = "/v1/admin/enrollments",
     tag = "admin",
     summary = "Issue an enrollment code",
-    description = "A one-time code (and its QR code) that enrolls one device for `user`; `ttl_seconds` defaults to a day, `server_url` to the URL this request reached.",
+    description = "A one-time code (and its QR code) that enrolls one device for `user`; `ttl_seconds` \
+                   defaults to a day, `server_url` to the URL this request reached.",
     request_body(content = Issue, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(
         (status = 201, description = "The code.", body = openapi::IssuedEnrollment),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
     )
 )]
 async fn issue(
@@ -369,12 +378,14 @@ struct Revoke {
     tag = "admin",
     summary = "Revoke a device",
     params(("id" = String, Path, description = "The device's id (a UUID).")),
-    description = "Revokes the device; with `wipe` it is also ordered to erase its store at its next sync. The body may be empty.",
+    description = "Revokes the device; with `wipe` it is also ordered to erase its store at its next \
+                   sync. The body may be empty.",
     request_body(content = Option<Revoke>, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(
         (status = 200, description = "Revoked.", body = openapi::RevokedDevice),
-        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
     )
 )]
 async fn revoke(

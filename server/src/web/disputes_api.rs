@@ -174,7 +174,8 @@ async fn list(
     description = "The dispute, its lifecycle history, mediations, conflicts, and what the reader may do.",
     security(("staff_session" = [])),
     responses(
-        (status = 200, description = "The dispute.", body = gridsync_server_core::service::disputes::DisputeDetail),
+        (status = 200, description = "The dispute.",
+         body = gridsync_server_core::service::disputes::DisputeDetail),
         (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
         (status = 404, response = openapi::Refused),
     )
@@ -218,11 +219,13 @@ fn resolve_request(body: &[u8]) -> Result<ResolveConflict, ApiError> {
     tag = "disputes",
     summary = "Settle a field's conflict",
     params(("id" = String, Path, description = "The dispute's record id.")),
-    description = "A change that supersedes every competing value the caller saw: `pick` one of them, or give a new `value`.",
+    description = "A change that supersedes every competing value the caller saw: `pick` one of them, or \
+                   give a new `value`.",
     request_body(content = openapi::ResolveBody, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(
-        (status = 200, description = "The change written and the dispute after it.", body = gridsync_server_core::service::disputes::DeskWrite),
+        (status = 200, description = "The change written and the dispute after it.",
+         body = gridsync_server_core::service::disputes::DeskWrite),
         (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
         (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
         (status = 409, response = openapi::Refused),
@@ -270,11 +273,13 @@ fn step_request(body: &[u8]) -> Result<DeskStep, ApiError> {
     tag = "disputes",
     summary = "Take a lifecycle step",
     params(("id" = String, Path, description = "The dispute's record id.")),
-    description = "Accept, mediate, resolve, escalate, transfer… as the lifecycle rules allow; `after` is the detail's `head`.",
+    description = "Accept, mediate, resolve, escalate, transfer… as the lifecycle rules allow; `after` is \
+                   the detail's `head`.",
     request_body(content = StepBody, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(
-        (status = 200, description = "The change written and the dispute after it.", body = gridsync_server_core::service::disputes::DeskWrite),
+        (status = 200, description = "The change written and the dispute after it.",
+         body = gridsync_server_core::service::disputes::DeskWrite),
         (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
         (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
         (status = 409, response = openapi::Refused),

@@ -105,7 +105,8 @@ struct FeedQuery {
     path = "/v1/admin/feed",
     tag = "ledgers",
     summary = "The change feed",
-    description = "One page of the records within the place as JSON lines: `{position, record}` per record, then `{next, more}`. Needs a role that sees parties' names. Audited.",
+    description = "One page of the records within the place as JSON lines: `{position, record}` per \
+                   record, then `{next, more}`. Needs a role that sees parties' names. Audited.",
     params(FeedQuery),
     security(("staff_session" = [])),
     responses(
@@ -139,7 +140,8 @@ async fn feed(
     path = "/v1/admin/ledgers/locks",
     tag = "ledgers",
     summary = "Lock a month",
-    description = "Locks the place's month and that of every place below it not yet locked; a locked month's file is the same at every download. County admins and administrators.",
+    description = "Locks the place's month and that of every place below it not yet locked; a locked \
+                   month's file is the same at every download. County admins and administrators.",
     request_body(content = LockBody, content_type = "application/json"),
     security(("staff_session" = [])),
     responses(

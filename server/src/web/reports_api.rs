@@ -40,11 +40,13 @@ struct DailyQuery {
     path = "/v1/admin/reports/daily",
     tag = "reports",
     summary = "Daily report completeness",
-    description = "Which grid workers within the place filed their daily report on time, late, or not at all. Audited.",
+    description = "Which grid workers within the place filed their daily report on time, late, or not at \
+                   all. Audited.",
     params(DailyQuery),
     security(("staff_session" = [])),
     responses(
-        (status = 200, description = "The day's completeness.", body = gridsync_server_core::service::reports::Completeness),
+        (status = 200, description = "The day's completeness.",
+         body = gridsync_server_core::service::reports::Completeness),
         (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
         (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
     )

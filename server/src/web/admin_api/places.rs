@@ -195,7 +195,8 @@ fn csv_text(req: &HttpRequest, body: &web::Bytes) -> Result<String, ApiError> {
     path = "/v1/admin/places/import",
     tag = "places",
     summary = "Import places",
-    description = "CSV text in UTF-8 with the header `code,name,level,parent`; every row is checked before any is stored.",
+    description = "CSV text in UTF-8 with the header `code,name,level,parent`; every row is checked \
+                   before any is stored.",
     request_body(content = String, content_type = "text/csv"),
     security(("staff_session" = [])),
     responses(
@@ -221,7 +222,8 @@ async fn import_places(
     path = "/v1/admin/units/import",
     tag = "places",
     summary = "Import units",
-    description = "CSV text in UTF-8 with the header `code,name,kind,place`; every row is checked before any is stored.",
+    description = "CSV text in UTF-8 with the header `code,name,kind,place`; every row is checked before \
+                   any is stored.",
     request_body(content = String, content_type = "text/csv"),
     security(("staff_session" = [])),
     responses(
