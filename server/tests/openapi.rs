@@ -118,7 +118,9 @@ fn every_refusal_is_an_error_body_and_every_caller_is_named() {
             if path.starts_with("/v1/sync/") {
                 assert!(security.contains("device_signature"), "{method} {path}");
                 let params = operation["parameters"].to_string();
-                for header in ["x-gridsync-device", "x-gridsync-time", "x-gridsync-nonce"] {
+                for header in
+                    ["x-gridsync-device", "x-gridsync-time", "x-gridsync-nonce", "x-gridsync-signature"]
+                {
                     assert!(params.contains(header), "{method} {path} {header}");
                 }
             }

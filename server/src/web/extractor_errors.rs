@@ -28,21 +28,39 @@ pub(super) fn path() -> web::PathConfig {
     })
 }
 
-/// serde's message without the offending value: the parameter it names
-/// (`missing field `place``, `invalid digit found in string`), cut short.
+/// What serde found wrong, when its message cannot carry what was sent: a
+/// missing or repeated field (the name is the route's own) or a number
+/// that does not parse. Any other message (an unknown variant, an invalid
+/// type) may quote the value, which could be personal: a fixed text then.
 fn field_problem(serde_message: &str) -> String {
-    // serde_urlencoded's messages name the field or the type expected and,
-    // for some, quote the value sent: keep only what precedes a quote
-    // other than the field name's backticks.
-    let text = serde_message.split(['"', '\'']).next().unwrap_or_default().trim();
-    let text: String = text.chars().take(120).collect();
-    if text.is_empty() { "a parameter is missing or not of its type".to_owned() } else { text }
+    const NUMBERS: [&str; 4] = [
+        "invalid digit found in string",
+        "number too large to fit in target type",
+        "number too small to fit in target type",
+        "cannot parse integer from empty string",
+    ];
+    let names_a_field = |prefix: &str| {
+        serde_message.strip_prefix(prefix).is_some_and(|rest| {
+            rest.starts_with('`')
+                && rest.ends_with('`')
+                && rest[1..rest.len() - 1].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    if names_a_field("missing field ")
+        || names_a_field("duplicate field ")
+        || NUMBERS.contains(&serde_message)
+    {
+        serde_message.to_owned()
+    } else {
+        "a parameter is not of its type".to_owned()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use actix_web::http::StatusCode;
-    use actix_web::{App, HttpResponse, test};
+    use actix_web::test as actix_test;
+    use actix_web::{App, HttpResponse};
     use gridsync_proto::ErrorBody;
     use serde::Deserialize;
 
@@ -60,14 +78,29 @@ mod tests {
 
     #[actix_web::test]
     async fn a_bad_query_is_a_json_refusal_that_names_the_parameter() {
-        let app = test::init_service(App::new().app_data(query()).route("/p", web::get().to(page))).await;
-        for uri in ["/p?after=not-a-number", "/p", "/p?after=-1"] {
-            let response = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        let app =
+            actix_test::init_service(App::new().app_data(query()).route("/p", web::get().to(page))).await;
+        for uri in ["/p?after=not-a-number", "/p", "/p?after=-1", "/p?after=1&after=2"] {
+            let response =
+                actix_test::call_service(&app, actix_test::TestRequest::get().uri(uri).to_request()).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
-            let body: ErrorBody = test::read_body_json(response).await;
+            let body: ErrorBody = actix_test::read_body_json(response).await;
             assert_eq!(body.code, ErrorCode::InvalidRequest, "{uri}");
             assert!(body.message.starts_with("query: "), "{uri}: {}", body.message);
             assert!(!body.message.contains("not-a-number"), "the value is not echoed: {}", body.message);
+        }
+    }
+
+    #[test]
+    fn only_messages_that_cannot_quote_the_value_pass_through() {
+        assert_eq!(field_problem("missing field `place`"), "missing field `place`");
+        assert_eq!(field_problem("invalid digit found in string"), "invalid digit found in string");
+        for leaky in [
+            "unknown variant `王小明`, expected `a` or `b`",
+            "invalid type: string \"110101199001011234\", expected u64",
+            "missing field `a b`",
+        ] {
+            assert_eq!(field_problem(leaky), "a parameter is not of its type", "{leaky}");
         }
     }
 }

@@ -15,7 +15,7 @@
 //!   admin route;
 //! - `device_signature`: a device's Ed25519 signature
 //!   (`x-gridsync-signature`) over the method, path, time, nonce and body,
-//!   with the device, time and nonce headers as parameters, on push and
+//!   with it and the device, time and nonce headers as parameters, on push and
 //!   pull, whose bodies are binary `application/x-gridsync` envelopes.
 //!
 //! Every refusal is the JSON [`ErrorBody`] with a stable [`ErrorCode`]; the
@@ -154,8 +154,8 @@ impl PartialSchema for Download {
 
 impl ToSchema for Download {}
 
-/// The headers a device signs a sync request with, besides the signature
-/// itself (the `device_signature` security scheme).
+/// The headers a device signs a sync request with (the signature is also
+/// the `device_signature` security scheme).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code, reason = "described, not read: the Signed extractor reads the headers")]
@@ -172,6 +172,11 @@ pub(crate) struct DeviceHeaders {
     #[serde(rename = "x-gridsync-nonce")]
     #[param(pattern = "^[0-9a-f]{32}$")]
     pub(crate) nonce: String,
+    /// The Ed25519 signature (URL-safe base64 without padding) over the method, path, time,
+    /// nonce and body as sent: the `device_signature` security scheme.
+    #[serde(rename = "x-gridsync-signature")]
+    #[param(pattern = "^[A-Za-z0-9_-]{86}$")]
+    pub(crate) signature: String,
 }
 
 /// The security schemes: staff bearer sessions and device signatures.
