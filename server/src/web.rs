@@ -43,6 +43,7 @@ use serde_json::json;
 use crate::config::Settings;
 pub use error::ApiError;
 pub use extract::Signed;
+pub use extractor_errors::json_errors;
 
 /// Shared state of the HTTP workers.
 #[derive(Debug, Clone)]

@@ -110,6 +110,9 @@ fn every_refusal_is_an_error_body_and_every_caller_is_named() {
             for status in ["500", "503"] {
                 assert!(responses.contains_key(status), "{method} {path} {status}");
             }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("413"), "{method} {path} 413");
+            }
             let security = operation["security"].to_string();
             if path.starts_with("/v1/admin/") && path != "/v1/admin/login" {
                 assert!(security.contains("staff_session"), "{method} {path}");
@@ -190,6 +193,25 @@ fn a_query_that_does_not_parse_is_a_json_refusal() {
         let body: ErrorBody = response.json().expect("an error body");
         assert_eq!(body.code, ErrorCode::InvalidRequest, "{path}");
         assert!(!body.message.contains("not-a-number"), "{path}: {}", body.message);
+    }
+}
+
+#[test]
+fn a_body_over_the_limit_is_a_json_refusal() {
+    // Regression: actix's body extractor answered `A payload reached size limit.` in plain text.
+    let (server, _dir) = demo_server();
+    let http = Client::new();
+    let token = login(&http, &server);
+    let big = format!(r#"{{"name": "{}", "role": "worker"}}"#, "x".repeat(300 * 1024));
+    for (path, token) in [("/v1/admin/users", Some(&token)), ("/v1/admin/login", None)] {
+        let mut request = http.post(format!("{}{path}", server.url())).body(big.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.header("content-type", "application/json").send().expect("answer");
+        assert_eq!(response.status().as_u16(), 413, "{path}");
+        let body: ErrorBody = response.json().expect("an error body");
+        assert_eq!(body.code, ErrorCode::PayloadTooLarge, "{path}");
     }
 }
 

@@ -1,14 +1,65 @@
-//! The errors of actix's own extractors (`web::Query`, `web::Path`) as
-//! the JSON [`gridsync_proto::ErrorBody`] with a stable code, instead of
-//! actix's plain text (`Query deserialize error: …`): a client reads every
-//! refusal the same way. The message names what is wrong, never echoes the
-//! request.
+//! The errors actix answers on its own, as the JSON
+//! [`gridsync_proto::ErrorBody`] with a stable code instead of actix's
+//! plain text (`Query deserialize error: …`, `A payload reached size
+//! limit.`): a client reads every refusal of the API the same way. The
+//! message names what is wrong, never echoes the request.
+//!
+//! `web::Query` and `web::Path` take error handlers ([`query`], [`path`]);
+//! the body extractors (`web::Bytes`) do not, so [`json_errors`] rewrites
+//! any other error answer of the API that is not JSON.
 
+use actix_web::dev::ServiceResponse;
 use actix_web::error::{PathError, QueryPayloadError};
-use actix_web::{HttpRequest, web};
-use gridsync_proto::ErrorCode;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpRequest, HttpResponse, web};
+use gridsync_proto::{ErrorBody, ErrorCode};
 
 use super::ApiError;
+
+/// Rewrites an error answer of the API (`/v1/...`, `/health`) whose body
+/// is not JSON into the JSON error body, its code chosen by the status;
+/// wrap the app in it. The console's pages (HTML) are left as they are.
+pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let path = res.request().path();
+        let api = path.starts_with("/v1/") || path == "/health";
+        let json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !api || json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let (code, message) = of_status(status);
+        let body = ErrorBody { code, message: message.to_owned(), change_index: None, server_time_ms: None };
+        let (req, _) = res.into_parts();
+        let answer = HttpResponse::build(status).json(body);
+        Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))
+    })
+}
+
+/// The code and message of an error status that actix answered itself
+/// (the status is kept).
+fn of_status(status: StatusCode) -> (ErrorCode, &'static str) {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "the request body is over the limit"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorCode::UnsupportedMediaType, "the body's media type is not taken")
+        }
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            (ErrorCode::MethodNotAllowed, "this endpoint does not take that method")
+        }
+        s if s.is_server_error() => {
+            (ErrorCode::Internal, "the server failed; nothing of the request was applied")
+        }
+        _ => (ErrorCode::Malformed, "the request cannot be read"),
+    }
+}
 
 /// A query string that does not fit the route's parameters: `invalid_request`.
 pub(super) fn query() -> web::QueryConfig {

@@ -19,8 +19,9 @@
 //!   pull, whose bodies are binary `application/x-gridsync` envelopes.
 //!
 //! Every refusal is the JSON [`ErrorBody`] with a stable [`ErrorCode`]; the
-//! statuses each route may answer are listed on it, and [`ServerFailures`]
-//! adds `500` (`internal`) and `503` (`unavailable`) to every route.
+//! statuses each route may answer are listed on it, and [`CommonRefusals`]
+//! adds `500` (`internal`) and `503` (`unavailable`) to every route, and
+//! `413` (`payload_too_large`) to every route that takes a body.
 
 use actix_web::HttpResponse;
 use gridsync_proto::{ErrorBody, ErrorCode};
@@ -84,7 +85,7 @@ use super::{admin_api, disputes_api, ledgers_api, reports_api};
         disputes_api::step,
     ),
     components(schemas(ErrorBody, ErrorCode), responses(Refused)),
-    modifiers(&SecuritySchemes, &ServerFailures),
+    modifiers(&SecuritySchemes, &CommonRefusals),
     tags(
         (name = "sync", description = "Signed devices: push and pull `application/x-gridsync` envelopes."),
         (name = "enrollment", description = "A device enrolls with a one-time code."),
@@ -210,12 +211,13 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Adds `500 internal` and `503 unavailable` to every operation: any route
-/// can fail on the server's side, and nothing of the request is applied then.
+/// Adds `500 internal` and `503 unavailable` to every operation (any route
+/// can fail on the server's side, and nothing of the request is applied
+/// then), and `413 payload_too_large` to every one that takes a body.
 #[derive(Debug)]
-struct ServerFailures;
+struct CommonRefusals;
 
-impl Modify for ServerFailures {
+impl Modify for CommonRefusals {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         for item in doc.paths.paths.values_mut() {
             let operations = [
@@ -227,7 +229,9 @@ impl Modify for ServerFailures {
                 &mut item.head,
             ];
             for operation in operations.into_iter().flatten() {
-                for status in ["500", "503"] {
+                let takes_a_body = operation.request_body.is_some();
+                let statuses = ["500", "503"].into_iter().chain(takes_a_body.then_some("413"));
+                for status in statuses {
                     operation
                         .responses
                         .responses
