@@ -119,7 +119,9 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, 
 
 #[derive(Deserialize, ToSchema)]
 struct LoginRequest {
+    /// The user's name.
     user: String,
+    /// Their password.
     password: String,
 }
 
@@ -173,10 +175,15 @@ async fn logout(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, 
 /// A user as the API shows it.
 #[derive(Serialize, ToSchema)]
 struct UserView {
+    /// The user's name.
     name: String,
+    /// Their role.
     role: Role,
+    /// Their place (`""`: the whole deployment).
     scope: String,
+    /// A department user's unit.
     unit: Option<String>,
+    /// Whether they may log in and sync (deactivated users may not).
     active: bool,
 }
 
@@ -205,10 +212,15 @@ async fn list_users(state: web::Data<AppState>, who: Staff) -> Result<HttpRespon
 
 #[derive(Deserialize, ToSchema)]
 struct AddUserBody {
+    /// The new user's name.
     name: String,
+    /// Their role (below the caller's).
     role: Role,
+    /// Their place (not for department users).
     scope: Option<String>,
+    /// A department user's unit.
     unit: Option<String>,
+    /// A password, for staff who log in.
     password: Option<String>,
 }
 
@@ -240,7 +252,9 @@ async fn add_user(
 
 #[derive(Deserialize, ToSchema)]
 struct Assign {
+    /// The new place.
     scope: Option<String>,
+    /// The new unit (department users).
     unit: Option<String>,
 }
 
@@ -296,8 +310,11 @@ async fn deactivate(
 
 #[derive(Deserialize, ToSchema)]
 struct Issue {
+    /// Whose device the code enrolls.
     user: String,
+    /// How long the code lives (default a day).
     ttl_seconds: Option<u64>,
+    /// The server URL the QR code names (default: the one this request reached).
     server_url: Option<String>,
 }
 
@@ -368,6 +385,7 @@ async fn list_devices(state: web::Data<AppState>, who: Staff) -> Result<HttpResp
 
 #[derive(Deserialize, ToSchema)]
 struct Revoke {
+    /// Also order the device to erase its store (default false).
     #[serde(default)]
     wipe: bool,
 }

@@ -244,11 +244,17 @@ async fn resolve(
 
 #[derive(Deserialize, ToSchema)]
 struct StepBody {
+    /// The step: `accept`, `mediate`, `resolve`, `escalate`, `transfer`, …
     action: String,
+    /// The step it follows: the detail's `head` (`DEVICE:COUNTER`).
     after: Option<String>,
+    /// Where an escalation goes (default: the place above the owner).
     to: Option<String>,
+    /// The department a transfer goes to.
     unit: Option<String>,
+    /// A transfer letter's number.
     letter_number: Option<String>,
+    /// A note on the step.
     note: Option<String>,
 }
 

@@ -64,7 +64,9 @@ struct MonthQuery {
 
 #[derive(Deserialize, ToSchema)]
 struct LockBody {
+    /// The place's code.
     place: String,
+    /// The month, `YYYY-MM`, ended.
     month: String,
 }
 

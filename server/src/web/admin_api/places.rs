@@ -148,6 +148,7 @@ async fn add_unit(
 
 #[derive(Deserialize, ToSchema)]
 struct UnitMove {
+    /// The unit's new place.
     place: String,
 }
 
