@@ -77,6 +77,7 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
 
 /// What a user may do. Staff act through the admin API; workers through devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, everywhere.
@@ -136,6 +137,7 @@ impl std::fmt::Display for Role {
 
 /// A device asks to be enrolled (JSON body of `POST /v1/enroll`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// The one-time enrollment code.
     pub code: String,
@@ -147,6 +149,7 @@ pub struct EnrollRequest {
 
 /// The server enrolled the device (JSON answer of `POST /v1/enroll`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// The user the device now acts for.
     pub user: String,
@@ -163,6 +166,7 @@ pub struct EnrollResponse {
 
 /// What an enrollment QR code holds (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentTicket {
     /// The server's base URL.
     pub server: String,

@@ -72,6 +72,8 @@ pub mod error;
 pub mod hlc;
 pub mod ids;
 pub mod kind;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod place;
 pub mod profile;
 pub mod record;

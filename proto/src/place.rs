@@ -27,6 +27,7 @@ const MAX_DEPTH: usize = 16;
 
 /// A level of the hierarchy, from the top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// A prefecture-level city (市), with its command centre.
@@ -123,6 +124,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// One place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Place {
     /// Its stable code.
     pub code: String,
@@ -136,6 +138,7 @@ pub struct Place {
 
 /// One unit (职能部门): a police station, a justice office, a housing bureau…
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unit {
     /// Its stable code.
     pub code: String,

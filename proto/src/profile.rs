@@ -13,6 +13,7 @@ use crate::place::{Directory, Hierarchy, Level, Place, Unit};
 
 /// A user as the rules see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// The user name (the author of their changes).
     pub user: String,
@@ -77,6 +78,7 @@ impl Actor {
 
 /// A user's profile as their device holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Profile {
     /// Who.
     pub actor: Actor,

@@ -16,6 +16,7 @@ pub type Receipts<'a> = &'a dyn Fn(&Dot) -> Option<(u64, bool)>;
 /// every competing value, entries in time order and, for a dispute, its
 /// lifecycle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordView {
     /// Record id.
     pub id: String,
@@ -24,6 +25,7 @@ pub struct RecordView {
     /// Who created the record, if that change has arrived.
     pub created: Option<StampView>,
     /// Field name → value (in a conflict, the latest value by hybrid time).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: Map<String, Json>,
     /// Fields with competing values, by field name.
     pub conflicts: Vec<ConflictView>,
@@ -36,6 +38,7 @@ pub struct RecordView {
 
 /// Origin of a value or entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StampView {
     /// Device (actor) id.
     pub device: String,
@@ -51,6 +54,7 @@ pub struct StampView {
 
 /// A dispute's lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LifecycleView {
     /// Its stage (`found`, `accepted`, …, `closed`).
     pub stage: String,
@@ -70,6 +74,7 @@ pub struct LifecycleView {
 
 /// One lifecycle step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepView {
     /// Its reference (`DEVICE:COUNTER`), which later steps name as parent.
     pub id: String,
@@ -104,6 +109,7 @@ pub struct StepView {
 
 /// One field in conflict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictView {
     /// The field.
     pub field: String,
@@ -113,6 +119,7 @@ pub struct ConflictView {
 
 /// One competing value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CandidateView {
     /// The value.
     pub value: Json,
@@ -123,10 +130,12 @@ pub struct CandidateView {
 
 /// One entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryView {
     /// Entry sort, e.g. `note`.
     pub entry: String,
     /// Attributes.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub body: Map<String, Json>,
     /// Where it came from.
     #[serde(flatten)]

@@ -60,6 +60,7 @@ pub fn build(
         App::new()
             .app_data(state)
             .app_data(limits)
+            .wrap(web::json_errors())
             .wrap(Compress::default())
             .wrap_fn(|req, srv| {
                 let started = Instant::now();

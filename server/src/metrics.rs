@@ -145,6 +145,21 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// `GET /metrics`: the scrape-time gauges read, then everything rendered
 /// in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics",
+    description = "Counters, histograms and gauges in the Prometheus text format, labelled by route \
+                   pattern, stable error code, operation and outcome only. Readable with the \
+                   `metrics_token` setting as a bearer token or, without one, from this machine only \
+                   (a loopback peer that is not a trusted proxy and sent no forwarding header).",
+    responses(
+        (status = 200, description = "The exposition text.", content_type = "text/plain", body = String),
+        (status = 401, response = crate::web::openapi::Refused),
+        (status = 403, response = crate::web::openapi::Refused),
+    )
+)]
 pub(crate) async fn scrape(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.metrics.check(&req, &state.trusted_proxies)?;
     let handle = install().ok_or_else(|| {

@@ -13,6 +13,7 @@
 //! | POST   | `/v1/admin/disputes/{id}/steps` | JSON → a lifecycle step | staff sessions |
 //! | GET    | `/health`        | → JSON status                       | anyone         |
 //! | GET    | `/metrics`       | → Prometheus text ([`crate::metrics`]) | `metrics_token` bearer, or this machine |
+//! | GET    | `/v1/openapi.json` | → the OpenAPI document of all of these (see [`openapi`]) | anyone |
 //! | GET    | `/`, `/console/...` | HTML (see [`crate::console`])    | staff sessions (cookie) |
 //!
 //! Sync bodies are `application/x-gridsync` envelopes signed by the device
@@ -23,7 +24,9 @@ pub mod admin_api;
 pub mod disputes_api;
 pub mod error;
 mod extract;
+mod extractor_errors;
 pub mod ledgers_api;
+pub mod openapi;
 pub mod reports_api;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -41,6 +44,7 @@ use serde_json::json;
 use crate::config::Settings;
 pub use error::ApiError;
 pub use extract::Signed;
+pub use extractor_errors::json_errors;
 
 /// Shared state of the HTTP workers.
 #[derive(Debug, Clone)]
@@ -144,6 +148,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(crate::metrics::scrape))
             .default_service(web::to(method_not_allowed)),
     )
+    .service(
+        web::resource("/v1/openapi.json")
+            .route(web::get().to(openapi::openapi_json))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .app_data(extractor_errors::query())
+    .app_data(extractor_errors::path())
     .default_service(web::to(not_found));
 }
 
@@ -152,6 +163,26 @@ pub fn app_data(state: AppState, limits: Limits) -> (web::Data<AppState>, web::D
     (web::Data::new(state), web::Data::new(limits))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sync/push",
+    tag = "sync",
+    summary = "Push changes",
+    description = "A device sends its unsent changes (a `PushRequest` envelope, optionally gzip-compressed \
+                   with `Content-Encoding: gzip`); the answer (`PushResponse`, in the request's protocol \
+                   version) is sent once every accepted change is durable.",
+    params(openapi::DeviceHeaders),
+    request_body(content = openapi::Envelope, content_type = "application/x-gridsync",
+                 description = "A signed `PushRequest` envelope (postcard in a `GS` envelope)."),
+    security(("device_signature" = [])),
+    responses(
+        (status = 200, description = "A `PushResponse` envelope: accepted, duplicates, refused groups.",
+         content_type = "application/x-gridsync", body = openapi::Envelope),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 409, response = openapi::Refused),
+        (status = 413, response = openapi::Refused), (status = 415, response = openapi::Refused),
+    )
+)]
 async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result<HttpResponse, ApiError> {
     let Signed { from, message: request, version } = signed;
     same_device(from.device, request.device)?;
@@ -167,6 +198,25 @@ async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result
     Ok(message_as(version, &response))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sync/pull",
+    tag = "sync",
+    summary = "Pull changes",
+    description = "A device asks for what changed in its scope after its cursor (a `PullRequest` \
+                   envelope); the answer is a `PullResponse` page in the request's protocol version.",
+    params(openapi::DeviceHeaders),
+    request_body(content = openapi::Envelope, content_type = "application/x-gridsync",
+                 description = "A signed `PullRequest` envelope (postcard in a `GS` envelope)."),
+    security(("device_signature" = [])),
+    responses(
+        (status = 200, description = "A `PullResponse` envelope: one page of changes and records.",
+         content_type = "application/x-gridsync", body = openapi::Envelope),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 413, response = openapi::Refused),
+        (status = 415, response = openapi::Refused),
+    )
+)]
 async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result<HttpResponse, ApiError> {
     let Signed { from, message: mut request, version } = signed;
     same_device(from.device, request.device)?;
@@ -205,6 +255,21 @@ fn same_device(signer: ActorId, named: ActorId) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/enroll",
+    tag = "enrollment",
+    summary = "Enroll a device",
+    description = "A device presents a one-time enrollment code and its Ed25519 public key. \
+                   Rate-limited per client address.",
+    request_body(content = gridsync_proto::EnrollRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Enrolled: the user the device acts for.", body = EnrollResponse),
+        (status = 400, response = openapi::Refused), (status = 403, response = openapi::Refused),
+        (status = 409, response = openapi::Refused), (status = 410, response = openapi::Refused),
+        (status = 429, response = openapi::Refused),
+    )
+)]
 async fn enroll(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -225,6 +290,16 @@ async fn enroll(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "Health",
+    responses(
+        (status = 200, description = "Ready: the database answers.", body = openapi::Health),
+        (status = 503, description = "Not ready: the database does not answer.", body = openapi::Health),
+    )
+)]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let service = state.service.clone();
     let ok = web::block(move || service.healthy()).await.unwrap_or(false);

@@ -17,6 +17,7 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 
 /// Where a dispute stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Registered, not yet taken on (发现登记).
@@ -87,6 +88,7 @@ impl fmt::Display for Stage {
 
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The owner takes it on: found → accepted.

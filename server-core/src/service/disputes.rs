@@ -60,6 +60,7 @@ use crate::{home, policy};
 
 /// What a desk write did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeskWrite {
     /// The ids (`DEVICE:COUNTER`) of the changes it logged.
     pub changes: Vec<String>,

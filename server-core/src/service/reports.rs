@@ -22,6 +22,7 @@ use crate::storage::{DailyReportRow, IdentityRead, ReportRead, StorageExt, Stora
 
 /// How a worker stands for the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Filing {
     /// Filed before the day ended.
@@ -34,6 +35,7 @@ pub enum Filing {
 
 /// One worker's line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerLine {
     /// The worker's user name.
     pub worker: String,
@@ -51,6 +53,7 @@ pub struct WorkerLine {
 
 /// The day's completeness for a place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completeness {
     /// The day.
     pub date: Date,

@@ -18,6 +18,7 @@ pub struct MonthLockRow {
 
 /// A locked month without its ledgers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonthLockHead {
     /// The place's code.
     pub place: String,

@@ -43,12 +43,14 @@ use gridsync_server_core::service::people::AddUser;
 use gridsync_server_core::storage::{Device, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi;
 use crate::operator;
 
-mod places;
+pub mod places;
 
 /// Default enrollment code lifetime.
 const DEFAULT_TTL_S: u64 = 24 * 60 * 60;
@@ -115,12 +117,27 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, 
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body is not the expected JSON"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
+    /// The user's name.
     user: String,
+    /// Their password.
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/login",
+    tag = "admin",
+    summary = "Log in",
+    description = "Opens a staff session. Rate-limited per client address; wrong passwords are audited.",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A session.", body = openapi::Session),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 429, response = openapi::Refused),
+    )
+)]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -138,18 +155,35 @@ async fn login(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/logout",
+    tag = "admin",
+    summary = "Log out",
+    description = "Ends the session of the bearer token.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 204, description = "The session ended."),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+    )
+)]
 async fn logout(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
     state.service.logout(&who.user.name, &who.token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A user as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct UserView {
+    /// The user's name.
     name: String,
+    /// Their role.
     role: Role,
+    /// Their place (`""`: the whole deployment).
     scope: String,
+    /// A department user's unit.
     unit: Option<String>,
+    /// Whether they may log in and sync (deactivated users may not).
     active: bool,
 }
 
@@ -159,20 +193,53 @@ impl From<User> for UserView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/users",
+    tag = "admin",
+    summary = "List users",
+    description = "The users within the caller's subtree (administrators and auditors see all).",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The users.", body = [UserView]),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+    )
+)]
 async fn list_users(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
     let users = state.service.list_users(&who.caller()).await?;
     Ok(HttpResponse::Ok().json(users.into_iter().map(UserView::from).collect::<Vec<_>>()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AddUserBody {
+    /// The new user's name.
     name: String,
+    /// Their role (below the caller's).
     role: Role,
+    /// Their place (not for department users).
     scope: Option<String>,
+    /// A department user's unit.
     unit: Option<String>,
+    /// A password, for staff who log in.
     password: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "admin",
+    summary = "Add a user",
+    description = "A department user gives its `unit`, others a `scope` (a place code). Admins add roles \
+                   below theirs, within their subtree.",
+    request_body(content = AddUserBody, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 201, description = "The user added.", body = UserView),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
+    )
+)]
 async fn add_user(
     state: web::Data<AppState>,
     who: Staff,
@@ -183,12 +250,30 @@ async fn add_user(
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Assign {
+    /// The new place.
     scope: Option<String>,
+    /// The new unit (department users).
     unit: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{name}/assign",
+    tag = "admin",
+    summary = "Move a user",
+    params(("name" = String, Path, description = "The user's name.")),
+    description = "Assigns the user to another place (`scope`) or unit.",
+    request_body(content = Assign, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The user, assigned.", body = UserView),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
+    )
+)]
 async fn assign(
     state: web::Data<AppState>,
     who: Staff,
@@ -200,6 +285,20 @@ async fn assign(
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{name}/deactivate",
+    tag = "admin",
+    summary = "Deactivate a user",
+    params(("name" = String, Path, description = "The user's name.")),
+    description = "Deactivates the user and revokes all their devices.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "Deactivated.", body = openapi::Deactivated),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn deactivate(
     state: web::Data<AppState>,
     who: Staff,
@@ -209,13 +308,31 @@ async fn deactivate(
     Ok(HttpResponse::Ok().json(json!({ "devices_revoked": revoked })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Issue {
+    /// Whose device the code enrolls.
     user: String,
+    /// How long the code lives (default a day).
     ttl_seconds: Option<u64>,
+    /// The server URL the QR code names (default: the one this request reached).
     server_url: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/enrollments",
+    tag = "admin",
+    summary = "Issue an enrollment code",
+    description = "A one-time code (and its QR code) that enrolls one device for `user`; `ttl_seconds` \
+                   defaults to a day, `server_url` to the URL this request reached.",
+    request_body(content = Issue, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 201, description = "The code.", body = openapi::IssuedEnrollment),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn issue(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -249,17 +366,46 @@ fn device_view(d: Device) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/devices",
+    tag = "admin",
+    summary = "List devices",
+    description = "The devices of the users within the caller's subtree.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The devices.", body = [openapi::DeviceView]),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+    )
+)]
 async fn list_devices(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
     let devices = state.service.list_devices(&who.caller()).await?;
     Ok(HttpResponse::Ok().json(devices.into_iter().map(device_view).collect::<Vec<_>>()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Revoke {
+    /// Also order the device to erase its store (default false).
     #[serde(default)]
     wipe: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/devices/{id}/revoke",
+    tag = "admin",
+    summary = "Revoke a device",
+    params(("id" = String, Path, description = "The device's id (a UUID).")),
+    description = "Revokes the device; with `wipe` it is also ordered to erase its store at its next \
+                   sync. The body may be empty.",
+    request_body(content = Option<Revoke>, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "Revoked.", body = openapi::RevokedDevice),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn revoke(
     state: web::Data<AppState>,
     who: Staff,
@@ -272,6 +418,18 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(json!({ "revoked": id.to_string(), "wipe": wipe })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit/verify",
+    tag = "admin",
+    summary = "Verify the audit log",
+    description = "Checks every link of the hash-chained audit log.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The verdict.", body = openapi::AuditVerdict),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+    )
+)]
 async fn verify(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
     let verdict = state.service.verify_audit(&who.caller()).await?;
     Ok(HttpResponse::Ok().json(match verdict {

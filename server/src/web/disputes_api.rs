@@ -27,10 +27,12 @@ use gridsync_proto::{Action, Dot, ErrorCode, RecordId, Stage, Value};
 use gridsync_server_core::service::disputes::{Choice, DeskStep, DisputeQuery, ResolveConflict};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::admin_api::{Staff, json_body};
 use super::error::ApiError;
+use super::openapi;
 
 /// Registers the desk's routes. Call before the admin scope so that its
 /// catch-all does not shadow them.
@@ -43,17 +45,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A list's query as text, before it is checked (the console's list page
 /// reads the same parameters).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Disputes owned within this place (required).
+    #[param(required = true, example = "620802100")]
     pub(crate) place: Option<String>,
+    /// Only this stage.
     pub(crate) stage: Option<String>,
+    /// Only this category.
     pub(crate) category: Option<String>,
+    /// Only this risk level, 1 to 4.
+    #[param(pattern = "^[1-4]$")]
     pub(crate) risk: Option<String>,
+    /// Only disputes owned by exactly this place.
     pub(crate) owner: Option<String>,
+    /// `true`/`1` or `false`/`0`: only overdue disputes, or only those that are not.
+    #[param(pattern = "^(true|false|1|0)$")]
     pub(crate) overdue: Option<String>,
+    /// `true`/`1` or `false`/`0`: only flagged disputes, or only unflagged ones.
+    #[param(pattern = "^(true|false|1|0)$")]
     pub(crate) flagged: Option<String>,
+    /// `true`/`1` or `false`/`0`: only disputes with a field in conflict, or only those without.
+    #[param(pattern = "^(true|false|1|0)$")]
     pub(crate) conflict: Option<String>,
+    /// The page starts after this dispute: the previous page's `next`.
     pub(crate) before: Option<String>,
+    /// Most lines (default 50, at most 500).
+    #[param(pattern = "^[0-9]{1,3}$")]
     pub(crate) limit: Option<String>,
 }
 
@@ -123,6 +142,20 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/disputes",
+    tag = "disputes",
+    summary = "List disputes",
+    description = "A page of the dispute desk's list, newest first, filtered.",
+    params(ListQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "A page.", body = gridsync_server_core::service::disputes::DisputePage),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     who: Staff,
@@ -132,6 +165,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(state.service.list_disputes(&who.caller(), query).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/disputes/{id}",
+    tag = "disputes",
+    summary = "One dispute",
+    params(("id" = String, Path, description = "The dispute's record id.")),
+    description = "The dispute, its lifecycle history, mediations, conflicts, and what the reader may do.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The dispute.",
+         body = gridsync_server_core::service::disputes::DisputeDetail),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+        (status = 404, response = openapi::Refused),
+    )
+)]
 async fn one(
     state: web::Data<AppState>,
     who: Staff,
@@ -165,6 +213,24 @@ fn resolve_request(body: &[u8]) -> Result<ResolveConflict, ApiError> {
     Ok(ResolveConflict { field, seen, choice })
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/disputes/{id}/resolve",
+    tag = "disputes",
+    summary = "Settle a field's conflict",
+    params(("id" = String, Path, description = "The dispute's record id.")),
+    description = "A change that supersedes every competing value the caller saw: `pick` one of them, or \
+                   give a new `value`.",
+    request_body(content = openapi::ResolveBody, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The change written and the dispute after it.",
+         body = gridsync_server_core::service::disputes::DeskWrite),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
+    )
+)]
 async fn resolve(
     state: web::Data<AppState>,
     who: Staff,
@@ -176,13 +242,19 @@ async fn resolve(
     Ok(HttpResponse::Ok().json(state.service.resolve_dispute_conflict(&who.caller(), id, request).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct StepBody {
+    /// The step: `accept`, `mediate`, `resolve`, `escalate`, `transfer`, …
     action: String,
+    /// The step it follows: the detail's `head` (`DEVICE:COUNTER`).
     after: Option<String>,
+    /// Where an escalation goes (default: the place above the owner).
     to: Option<String>,
+    /// The department a transfer goes to.
     unit: Option<String>,
+    /// A transfer letter's number.
     letter_number: Option<String>,
+    /// A note on the step.
     note: Option<String>,
 }
 
@@ -201,6 +273,24 @@ fn step_request(body: &[u8]) -> Result<DeskStep, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/disputes/{id}/steps",
+    tag = "disputes",
+    summary = "Take a lifecycle step",
+    params(("id" = String, Path, description = "The dispute's record id.")),
+    description = "Accept, mediate, resolve, escalate, transfer… as the lifecycle rules allow; `after` is \
+                   the detail's `head`.",
+    request_body(content = StepBody, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The change written and the dispute after it.",
+         body = gridsync_server_core::service::disputes::DeskWrite),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+        (status = 409, response = openapi::Refused),
+    )
+)]
 async fn step(
     state: web::Data<AppState>,
     who: Staff,

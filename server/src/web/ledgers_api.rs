@@ -25,10 +25,12 @@ use gridsync_server_core::ledger::{Corrections, Month, Quarter, Rankings};
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::ledgers::MonthLedgers;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::admin_api::{Staff, json_body};
 use super::error::ApiError;
+use super::openapi;
 use crate::export::{self, Book, Format};
 
 /// Registers the ledger routes. Call before the admin scope so that its
@@ -43,38 +45,78 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/admin/feed").route(web::get().to(feed)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MonthQuery {
+    /// The place's code.
+    #[param(example = "620802100")]
     place: String,
+    /// The month, `YYYY-MM`.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-11")]
     month: String,
+    /// `xlsx` (the default), `json` or `csv`.
+    #[param(pattern = "^(xlsx|json|csv)$")]
     format: Option<String>,
+    /// With `csv`: which sheet, from 1 (the default).
+    #[param(minimum = 1)]
     sheet: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LockBody {
+    /// The place's code.
     place: String,
+    /// The month, `YYYY-MM`, ended.
     month: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RankingQuery {
+    /// The place's code.
+    #[param(example = "620802100")]
     place: String,
+    /// The quarter, `YYYY-Qn`.
+    #[param(pattern = r"^[0-9]{4}-Q[1-4]$", example = "2026-Q3")]
     quarter: String,
+    /// `xlsx` (the default), `json` or `csv`.
+    #[param(pattern = "^(xlsx|json|csv)$")]
     format: Option<String>,
+    /// With `csv`: which sheet, from 1 (the default).
+    #[param(minimum = 1)]
     sheet: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
+    /// The place's code.
+    #[param(example = "620802100")]
     place: String,
+    /// The position the previous page ended at (`next`); 0 (the default) for the first page.
     #[serde(default)]
     after: u64,
+    /// Most records in the page (default 500).
     limit: Option<u32>,
 }
 
 /// One page of the change feed as JSON lines: each record, then where the
 /// next page starts.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/feed",
+    tag = "ledgers",
+    summary = "The change feed",
+    description = "One page of the records within the place as JSON lines: `{position, record}` per \
+                   record, then `{next, more}`. Needs a role that sees parties' names. Audited.",
+    params(FeedQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "JSON lines.", content_type = "application/x-ndjson", body = String),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn feed(
     state: web::Data<AppState>,
     who: Staff,
@@ -95,6 +137,22 @@ async fn feed(
 
 /// Locks a month: `201 Created` when this call locked it, `200 OK` with
 /// the lock there was otherwise.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/ledgers/locks",
+    tag = "ledgers",
+    summary = "Lock a month",
+    description = "Locks the place's month and that of every place below it not yet locked; a locked \
+                   month's file is the same at every download. County admins and administrators.",
+    request_body(content = LockBody, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 201, description = "This call locked it.", body = openapi::LockAnswer),
+        (status = 200, description = "It was locked already: that lock.", body = openapi::LockAnswer),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn lock(state: web::Data<AppState>, who: Staff, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let LockBody { place, month } = json_body(&body)?;
     let month: Month = month.parse().map_err(|e| invalid("month", e))?;
@@ -103,10 +161,41 @@ async fn lock(state: web::Data<AppState>, who: Staff, body: web::Bytes) -> Resul
     Ok(answer.json(serde_json::json!({ "lock": lock.head, "places_locked": lock.places_locked })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/ledgers/locks",
+    tag = "ledgers",
+    summary = "List month locks",
+    description = "The locks of places within and above the caller's scope.",
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The locks.", body = [gridsync_server_core::storage::MonthLockHead]),
+        (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
+    )
+)]
 async fn locks(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.service.month_locks(&who.caller()).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/ledgers/corrections",
+    tag = "ledgers",
+    summary = "A locked month's corrections",
+    description = "What changed in a locked month after it was locked. Audited.",
+    params(MonthQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The file, as an attachment: XLSX, JSON or CSV by `format`.",
+         content(
+            (openapi::Download = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (serde_json::Value = "application/json"),
+            (String = "text/csv"),
+         )),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn corrections(
     state: web::Data<AppState>,
     who: Staff,
@@ -124,6 +213,25 @@ fn format_of(format: Option<String>) -> Result<Format, ApiError> {
     format.as_deref().unwrap_or("xlsx").parse().map_err(|e| invalid("format", e))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/ledgers/month",
+    tag = "ledgers",
+    summary = "A month's ledgers",
+    description = "The month's table and register for the place. Audited.",
+    params(MonthQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The file, as an attachment: XLSX, JSON or CSV by `format`.",
+         content(
+            (openapi::Download = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (serde_json::Value = "application/json"),
+            (String = "text/csv"),
+         )),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn month(
     state: web::Data<AppState>,
     who: Staff,
@@ -166,6 +274,25 @@ pub(crate) async fn month_file(
     download(source, format, sheet, format!("{name}-{place}-{month}")).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/ledgers/ranking",
+    tag = "ledgers",
+    summary = "A quarter's rankings",
+    description = "The quarter's dispute rankings for the place. Audited.",
+    params(RankingQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The file, as an attachment: XLSX, JSON or CSV by `format`.",
+         content(
+            (openapi::Download = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (serde_json::Value = "application/json"),
+            (String = "text/csv"),
+         )),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn ranking(
     state: web::Data<AppState>,
     who: Staff,

@@ -11,10 +11,12 @@
 use actix_web::{HttpResponse, web};
 use gridsync_proto::{Date, ErrorCode};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::admin_api::Staff;
 use super::error::ApiError;
+use super::openapi;
 
 /// Registers the report routes. Call before the admin scope so that its
 /// catch-all does not shadow them.
@@ -22,12 +24,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/reports/daily").route(web::get().to(daily)));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DailyQuery {
+    /// The day, `YYYY-MM-DD`.
+    #[param(format = Date, example = "2026-12-01")]
     date: String,
+    /// The place: every grid worker at or below it counts.
+    #[param(example = "620802100")]
     place: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/reports/daily",
+    tag = "reports",
+    summary = "Daily report completeness",
+    description = "Which grid workers within the place filed their daily report on time, late, or not at \
+                   all. Audited.",
+    params(DailyQuery),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "The day's completeness.",
+         body = gridsync_server_core::service::reports::Completeness),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
 async fn daily(
     state: web::Data<AppState>,
     who: Staff,

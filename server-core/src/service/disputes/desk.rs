@@ -105,6 +105,7 @@ pub(crate) fn resolve_edits(record: &RecordState, request: &ResolveConflict) -> 
 /// page shows no form whose write the service would refuse for who the
 /// user is; the service still judges every write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeskOffer {
     /// The desk's steps ([`DESK_ACTIONS`]) the user may take now.
     pub steps: Vec<Action>,

@@ -20,6 +20,7 @@ const MEDIATION: &str = "mediation";
 
 /// A dispute as the desk shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputeDetail {
     /// Its line in the list (stage, owner, flags, overdue…).
     pub line: DisputeLine,
@@ -43,6 +44,7 @@ pub struct DisputeDetail {
 
 /// One field with competing values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldConflict {
     /// The field.
     pub field: String,
@@ -52,6 +54,7 @@ pub struct FieldConflict {
 
 /// One competing value and its origin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// Its id (`DEVICE:COUNTER`): pass the candidates' ids back as `seen`,
     /// and one of them as `pick`, to settle the conflict.

@@ -50,6 +50,7 @@ pub struct DisputeQuery {
 
 /// One dispute in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputeLine {
     /// Record id.
     pub id: String,
@@ -83,6 +84,7 @@ pub struct DisputeLine {
 
 /// One page of the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisputePage {
     /// How many disputes match the filters, on every page together.
     pub total: usize,

@@ -26,6 +26,7 @@ pub const PLACES_HEADER: [&str; 4] = ["code", "name", "level", "parent"];
 pub const UNITS_HEADER: [&str; 4] = ["code", "name", "kind", "place"];
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     /// Rows whose code was new.
     pub added: u64,
