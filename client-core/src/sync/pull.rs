@@ -100,10 +100,13 @@ fn forget(conn: &Connection, id: RecordId) -> Result<()> {
 fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport) -> Result<()> {
     let cipher = &store.cipher;
     let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A repaired store's first page from cursor 0 starts it afresh, as a
+    // reset does: what it kept without unsent changes is sent again whole.
+    let reset = page.reset || (store.device.restoring && store.device.cursor == 0);
     let needs_pending =
-        page.reset || !page.removed.is_empty() || !page.rebuild.is_empty() || !page.snapshots.is_empty();
+        reset || !page.removed.is_empty() || !page.rebuild.is_empty() || !page.snapshots.is_empty();
     let pending = if needs_pending { pending_by_record(&tx, cipher)? } else { HashMap::new() };
-    if page.reset {
+    if reset {
         let ids: Vec<Vec<u8>> =
             tx.prepare("SELECT id FROM records")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
         for raw in ids {
@@ -112,7 +115,9 @@ fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport
                 forget(&tx, id)?;
             }
         }
-        tracing::warn!("the server did not know this device's cursor; starting afresh");
+        if page.reset {
+            tracing::warn!("the server did not know this device's cursor; starting afresh");
+        }
     }
     for id in &page.removed {
         // A record with unsent changes stays until the server has judged them.
@@ -166,13 +171,16 @@ fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport
     if let Some(profile) = &page.profile {
         save_profile(&tx, cipher, profile)?;
     }
+    // The last page of a repaired store's first pull: it holds its scope again.
+    let restored = store.device.restoring && !page.more;
     tx.execute(
-        "UPDATE device SET cursor = ?1, withheld = ?2 WHERE id = 1",
-        params![page.cursor as i64, page.withheld],
+        "UPDATE device SET cursor = ?1, withheld = ?2, restoring = restoring AND NOT ?3 WHERE id = 1",
+        params![page.cursor as i64, page.withheld, restored],
     )?;
     tx.commit()?;
     store.device.clock = clock;
     store.device.cursor = page.cursor;
+    store.device.restoring &= !restored;
     if let Some(profile) = page.profile {
         store.adopt_profile(profile);
     }
