@@ -26,10 +26,13 @@
 //! request, so a shared store ([`run_shared`]) answers the app's reads
 //! while the run waits on the network.
 //!
-//! A store rebuilt by a repair ([`crate::doctor`]) starts from cursor 0:
-//! the run pushes the salvaged outbox first, then pulls every record in
-//! scope again; its first page forgets the records the repair kept that
-//! have no unsent changes left, and its last page ends the restoring.
+//! A store rebuilt by a repair ([`crate::doctor`]) pushes the salvaged
+//! outbox first, then pulls every record in scope again: its first pull
+//! presents a cursor no server issues, which the server answers as any
+//! unknown cursor, with a `reset` and every record in scope whole (it
+//! would count the records this device wrote as held from cursor 0); the
+//! reset forgets the records the repair kept that have no unsent changes
+//! left, and the pull's last page ends the restoring.
 //!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
