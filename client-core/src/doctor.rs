@@ -174,7 +174,7 @@ pub fn repair(path: &Path, key: &StoreKey) -> Result<RepairReport> {
     fs::rename(&building, salvaged_path(path)).map_err(io)?;
     sync_dir(path)?;
     report.damaged_file = Some(swap(path)?);
-    tracing::warn!(
+    tracing::info!(
         unsent = report.unsent_changes,
         lost = report.lost_changes,
         rejections = report.rejections,

@@ -199,7 +199,7 @@ impl Store {
             return Err(Error::NotInitialized);
         }
         if !health::quick_check(path)? {
-            tracing::error!("the handset store failed its check on open: it refuses writes and syncs");
+            tracing::info!("the handset store failed its check on open: it refuses writes and syncs");
             return Self::open_damaged(path, key);
         }
         let mut conn = gridsync_sql_support::open(path, &SCHEMA)?;
@@ -261,6 +261,29 @@ impl Store {
         self.damaged.get()
     }
 
+    /// Repairs this store in place ([`crate::doctor::repair`]): closes
+    /// it, salvages it into a fresh store if it is damaged, and goes on
+    /// with the store then at its path. A sound store is left as it is.
+    /// `key` is the store's key.
+    pub fn repair(&mut self, key: &StoreKey) -> Result<crate::doctor::RepairReport> {
+        self.live()?;
+        // The repair needs the file closed: no connection may be left on it.
+        drop(std::mem::replace(&mut self.conn, Connection::open_in_memory()?));
+        let repaired = crate::doctor::repair(&self.path, key);
+        match Store::open(&self.path, key) {
+            Ok(store) => *self = store,
+            Err(e) => {
+                // Nothing usable at the path: refuse everything from now on.
+                self.damaged.set(true);
+                return Err(match repaired {
+                    Err(failed) => failed,
+                    Ok(_) => e,
+                });
+            }
+        }
+        repaired
+    }
+
     /// Whether the store was rebuilt by a repair and has not yet pulled its
     /// records again to the end (the next sync does).
     pub fn is_restoring(&self) -> bool {
@@ -278,7 +301,7 @@ impl Store {
     pub(crate) fn watch<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
             if e.is_damage() && !self.wiped && !self.damaged.replace(true) {
-                tracing::error!("the handset store is damaged: from now on it refuses writes and syncs");
+                tracing::warn!("the handset store is damaged: from now on it refuses writes and syncs");
             }
         }
         result
