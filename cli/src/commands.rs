@@ -1,7 +1,7 @@
 //! The subcommands: each opens the store, calls client-core and prints.
 //!
 //! * [`device`]: `init`, `enroll`, `sync`, `status`;
-//! * [`doctor`]: `doctor`;
+//! * [`doctor`]: `doctor`, which checks and repairs the store;
 //! * [`records`]: `new`, `set`, `note`, `show`, `list`, `conflicts`, `resolve`;
 //! * [`work`]: `patrol`, `visit`, `report`, `household`;
 //! * [`disputes`]: `dispute`, `rejected`.

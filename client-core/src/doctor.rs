@@ -252,15 +252,27 @@ fn build(path: &Path, cipher: &Cipher, salvage: &Salvage) -> Result<RepairReport
     }
     for unsent in &salvage.outbox {
         // At its old position: the sealed value is bound to it.
-        tx.prepare_cached("INSERT INTO outbox (seq, change, grp) VALUES (?1, ?2, ?3)")?
-            .execute(params![unsent.seq, unsent.sealed, unsent.grp])?;
+        tx.prepare_cached("INSERT INTO outbox (seq, change, grp) VALUES (?1, ?2, ?3)")?.execute(params![
+            unsent.seq,
+            unsent.sealed,
+            unsent.grp
+        ])?;
     }
     for r in &salvage.rejected {
         tx.prepare_cached(
             "INSERT INTO rejected (id, record, kind, code, field, message, refused_ms, changes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .execute(params![r.id, r.record, r.kind, r.code, r.field, r.message, r.refused_ms, r.sealed])?;
+        .execute(params![
+            r.id,
+            r.record,
+            r.kind,
+            r.code,
+            r.field,
+            r.message,
+            r.refused_ms,
+            r.sealed
+        ])?;
     }
     for state in &salvage.kept {
         save_state(&tx, cipher, state)?;

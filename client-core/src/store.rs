@@ -299,10 +299,12 @@ impl Store {
     /// Passes `result` on, switching the store to the damaged state if it
     /// is an error that shows damage (any statement may find it).
     pub(crate) fn watch<T>(&self, result: Result<T>) -> Result<T> {
-        if let Err(e) = &result {
-            if e.is_damage() && !self.wiped && !self.damaged.replace(true) {
-                tracing::warn!("the handset store is damaged: from now on it refuses writes and syncs");
-            }
+        if let Err(e) = &result
+            && e.is_damage()
+            && !self.wiped
+            && !self.damaged.replace(true)
+        {
+            tracing::warn!("the handset store is damaged: from now on it refuses writes and syncs");
         }
         result
     }

@@ -66,8 +66,9 @@ fn day() -> Date {
 /// number, whether it is a leaf), from SQLite's `dbstat`.
 fn pages(path: &Path, table: &str) -> Vec<(u64, bool)> {
     let conn = rusqlite::Connection::open(path).expect("open");
-    let mut stmt =
-        conn.prepare("SELECT pageno, pagetype = 'leaf' FROM dbstat WHERE name = ?1 ORDER BY pageno").expect("dbstat");
+    let mut stmt = conn
+        .prepare("SELECT pageno, pagetype = 'leaf' FROM dbstat WHERE name = ?1 ORDER BY pageno")
+        .expect("dbstat");
     stmt.query_map([table], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
         .expect("pages")
         .collect::<Result<_, _>>()
@@ -122,18 +123,19 @@ fn a_damaged_store_refuses_writes_and_doctor_salvages_identity_and_outbox() {
     assert!(matches!(store.list(&RecordFilter::default()), Err(Error::Damaged)));
     for refused in [
         store.file_all_safe("2026-12-02".parse().expect("date")).map(drop),
-        store.record_visit(&Visit {
-            grid: None,
-            household: None,
-            address: Some("东关村 1 号".into()),
-            visited_ms: 1,
-            person_category: "general".into(),
-            purpose: "routine".into(),
-            result: None,
-            follow_up_due: None,
-            gps: None,
-        })
-        .map(drop),
+        store
+            .record_visit(&Visit {
+                grid: None,
+                household: None,
+                address: Some("东关村 1 号".into()),
+                visited_ms: 1,
+                person_category: "general".into(),
+                purpose: "routine".into(),
+                result: None,
+                follow_up_due: None,
+                gps: None,
+            })
+            .map(drop),
         store.sync(&Unreachable).map(drop),
         store.pin_ca(b"not even a certificate"),
     ] {

@@ -24,8 +24,8 @@ use crate::error::GridError;
 use crate::listener::{Observer, SyncListener};
 use crate::transport::{ForeignAdapter, ForeignTransport};
 use crate::types::{
-    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, RepairSummary, StepDetails, SyncSummary,
-    Visit,
+    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, RepairSummary, StepDetails,
+    SyncSummary, Visit,
 };
 
 /// The author a store writes until it is enrolled (nothing can be written
@@ -632,7 +632,10 @@ mod tests {
         let store = GridStore::open(path.clone(), vec![7; 32], None).expect("a damaged store opens");
         assert!(store.is_damaged().expect("damaged"));
         let refused = store.create_record("visit".into(), "{}".into()).expect_err("refused");
-        assert!(matches!(&refused, GridError::Damaged { reason } if reason.contains("gridsync doctor")), "{refused}");
+        assert!(
+            matches!(&refused, GridError::Damaged { reason } if reason.contains("gridsync doctor")),
+            "{refused}"
+        );
         assert!(matches!(store.sync(None), Err(GridError::Damaged { .. })));
         assert_eq!(store.pending_changes().expect("the outbox is readable"), 0);
 

@@ -101,7 +101,10 @@ fn a_damaged_store_is_repaired_and_loses_nothing_acknowledged_or_unsent(kind: Ki
     let mut store = Store::open(&path, &key)?;
     assert!(store.is_damaged());
     let refused = store.file_all_safe(day("2026-12-03")).expect_err("a damaged store takes no write");
-    assert!(matches!(refused, Error::Damaged) && refused.to_string().contains("gridsync doctor"), "{refused}");
+    assert!(
+        matches!(refused, Error::Damaged) && refused.to_string().contains("gridsync doctor"),
+        "{refused}"
+    );
     assert!(matches!(store.sync(&server.transport()), Err(Error::Damaged)));
     assert_eq!(store.pending()?, unsent, "the unsent changes are still there, and readable");
     assert_eq!(server.inspect()?.change_count()?, acknowledged, "a damaged store sends nothing");

@@ -52,7 +52,10 @@ fn text(r: &RepairReport) -> String {
         r.records_kept, r.records_found
     );
     if r.enrollment {
-        let _ = writeln!(s, "next: `gridsync sync` sends the unsent changes first, then pulls every record again");
+        let _ = writeln!(
+            s,
+            "next: `gridsync sync` sends the unsent changes first, then pulls every record again"
+        );
     } else {
         let _ = writeln!(
             s,

@@ -15,7 +15,9 @@ use rusqlite::{Connection, Row};
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
 use crate::store::DeviceSecret;
-use crate::store::sealed::{KEY_CHECK, KEY_CHECK_AAD, open_change, open_profile, open_rejected, open_secret, open_state};
+use crate::store::sealed::{
+    KEY_CHECK, KEY_CHECK_AAD, open_change, open_profile, open_rejected, open_secret, open_state,
+};
 
 /// The oldest handset schema a repair reads (write groups and refused
 /// writes appeared in version 3).
@@ -97,7 +99,8 @@ impl Salvage {
 
 /// Reads everything that can be read from the store on `conn` with `cipher`.
 pub(super) fn salvage(conn: &Connection, cipher: &Cipher) -> Result<Salvage> {
-    let unreadable = |_| Error::Unrepairable("its first page (the file header and the table list) is unreadable");
+    let unreadable =
+        |_| Error::Unrepairable("its first page (the file header and the table list) is unreadable");
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(unreadable)?;
     let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(unreadable)?;
     if app_id != crate::store::SCHEMA.application_id {
@@ -131,7 +134,8 @@ pub(super) fn salvage(conn: &Connection, cipher: &Cipher) -> Result<Salvage> {
 /// The device row. Without its device id nothing else is of use: the
 /// unsent changes are signed and numbered as that device.
 fn identity(conn: &Connection, cipher: &Cipher) -> Result<Identity> {
-    type Row = (Vec<u8>, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+    type Row =
+        (Vec<u8>, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Row = conn
         .query_row(
             "SELECT actor, server_url, hlc_millis, hlc_logical, key_check, secret, profile, ca_pem
@@ -141,7 +145,8 @@ fn identity(conn: &Connection, cipher: &Cipher) -> Result<Identity> {
         )
         .map_err(|_| Error::Unrepairable("the device identity cannot be read"))?;
     let (actor, server_url, millis, logical, key_check, secret, profile, ca_pem) = row;
-    let actor = ActorId::from_slice(&actor).ok_or(Error::Unrepairable("the device identity cannot be read"))?;
+    let actor =
+        ActorId::from_slice(&actor).ok_or(Error::Unrepairable("the device identity cannot be read"))?;
     let key_check_opens =
         key_check.as_deref().and_then(|k| cipher.open(KEY_CHECK_AAD, k).ok()).as_deref() == Some(KEY_CHECK);
     let opened_secret = secret.as_deref().map(|s| open_secret(cipher, s).ok());
@@ -172,7 +177,8 @@ fn identity(conn: &Connection, cipher: &Cipher) -> Result<Identity> {
 /// all open; a group that is not whole is not pushed (it would be half of
 /// one write), and its changes count as lost.
 fn outbox(conn: &Connection, cipher: &Cipher) -> (Vec<Unsent>, u64, u64, HashSet<RecordId>) {
-    let scan = scan(conn, "outbox", "seq, grp, change", |r| Ok((r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)));
+    let scan =
+        scan(conn, "outbox", "seq, grp, change", |r| Ok((r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)));
     let mut lost = scan.unreadable;
     let breaks: HashSet<i64> = scan.breaks.into_iter().collect();
     let mut by_group: BTreeMap<i64, Vec<Option<Unsent>>> = BTreeMap::new();
@@ -223,8 +229,8 @@ fn rejected(conn: &Connection, cipher: &Cipher) -> (Vec<Refused>, u64) {
     let mut lost = scan.unreadable;
     let mut out = Vec::new();
     for (id, refused) in scan.rows {
-        let readable =
-            RecordId::from_slice(&refused.record).is_some() && open_rejected(cipher, id, &refused.sealed).is_ok();
+        let readable = RecordId::from_slice(&refused.record).is_some()
+            && open_rejected(cipher, id, &refused.sealed).is_ok();
         if readable {
             out.push(refused);
         } else {
@@ -244,8 +250,9 @@ fn records(conn: &Connection, cipher: &Cipher, incomplete: &HashSet<RecordId>, s
     for u in &salvage.outbox {
         unsent.entry(u.change.record).or_default().push(&u.change);
     }
-    let scan =
-        scan(conn, "records", "rowid, id, kind, state", |r| Ok((r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(3)?)));
+    let scan = scan(conn, "records", "rowid, id, kind, state", |r| {
+        Ok((r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(3)?))
+    });
     salvage.records_found = scan.rows.len() as u64 + scan.unreadable;
     salvage.records_unreadable = scan.unreadable;
     let rows = scan.rows;
@@ -268,7 +275,8 @@ fn records(conn: &Connection, cipher: &Cipher, incomplete: &HashSet<RecordId>, s
             continue;
         }
         let created_here = changes.iter().find(|c| matches!(c.op, Op::Create)).map(|c| c.kind);
-        let Some(mut state) = states.remove(&id).or_else(|| created_here.map(|kind| RecordState::new(id, kind)))
+        let Some(mut state) =
+            states.remove(&id).or_else(|| created_here.map(|kind| RecordState::new(id, kind)))
         else {
             continue;
         };
@@ -381,10 +389,9 @@ fn read_batch<T>(
 /// `None` if nothing past it can be read.
 fn step_over(conn: &Connection, probe: &str, after: i64) -> Option<i64> {
     let readable = |from: i64| -> bool {
-        conn.prepare(probe).and_then(|mut s| s.query_row([from], |r| r.get::<_, i64>(0))).map_or_else(
-            |e| matches!(e, rusqlite::Error::QueryReturnedNoRows),
-            |_| true,
-        )
+        conn.prepare(probe)
+            .and_then(|mut s| s.query_row([from], |r| r.get::<_, i64>(0)))
+            .map_or_else(|e| matches!(e, rusqlite::Error::QueryReturnedNoRows), |_| true)
     };
     let mut failed = after;
     let mut step: i64 = 1;

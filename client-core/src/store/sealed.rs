@@ -40,7 +40,8 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
             },
         )
         .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring)) = row else {
+    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring)) = row
+    else {
         return Ok(None);
     };
     let key_check = key_check.ok_or(Error::Corrupt("device key check"))?;
