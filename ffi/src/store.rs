@@ -157,7 +157,10 @@ impl GridStore {
     }
 
     /// Opens the store at `path` with its `key`. A missing file is
-    /// `Storage` (nothing is created); another key is `Storage` too.
+    /// `Storage` (nothing is created); another key is `Storage` too. A
+    /// damaged file opens refusing writes and syncs (`is_damaged`; offer
+    /// `repair`); one too damaged to read its device identity, or whose
+    /// repair was interrupted, is `Damaged` (offer `repair_store`).
     #[uniffi::constructor(default(transport = None))]
     pub fn open(
         path: String,
