@@ -20,7 +20,8 @@ pub(crate) use field::{GpsArgs, HouseholdCommand, PatrolCommand, ReportCommand, 
 /// Field values are given as `KEY=TEXT` (always text) or `KEY:=JSON` (a
 /// number, true/false, null, a list or an object). Exit codes: 0 ok, 1 usage,
 /// validation or rule error, 2 sync refused by the server, 3 server
-/// unreachable (unsent changes are kept; sync again later), 4 device revoked.
+/// unreachable (unsent changes are kept; sync again later), 4 device revoked,
+/// 5 store damaged (it refuses writes and syncs: run `gridsync doctor`).
 #[derive(Debug, Parser)]
 #[command(name = "gridsync", version)]
 pub(crate) struct Cli {
@@ -158,6 +159,16 @@ pub(crate) enum Command {
     },
     /// Show the device, its user, unsent changes, refused writes and the sync cursor.
     Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the store thoroughly and, if it is damaged, salvage its device
+    /// identity, unsent changes and refused writes into a fresh store, which
+    /// takes its place; the damaged file is kept aside as FILE.damaged-N.
+    /// The next `sync` sends the unsent changes first, then pulls every
+    /// record again.
+    Doctor {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,

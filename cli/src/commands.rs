@@ -1,12 +1,14 @@
 //! The subcommands: each opens the store, calls client-core and prints.
 //!
 //! * [`device`]: `init`, `enroll`, `sync`, `status`;
+//! * [`doctor`]: `doctor`, which checks and repairs the store;
 //! * [`records`]: `new`, `set`, `note`, `show`, `list`, `conflicts`, `resolve`;
 //! * [`work`]: `patrol`, `visit`, `report`, `household`;
 //! * [`disputes`]: `dispute`, `rejected`.
 
 mod device;
 mod disputes;
+mod doctor;
 mod failure;
 mod keys;
 mod records;
@@ -67,6 +69,7 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn Write) -> Result<()> {
         Command::Enroll { code } => device::enroll(ctx, &code),
         Command::Sync { json } => device::sync(ctx, json, out),
         Command::Status { json } => device::status(ctx, json, out),
+        Command::Doctor { json } => doctor::doctor(ctx, json, out),
         Command::New { kind, set } => records::new(ctx, kind.into(), &set, out),
         Command::Set { id, fields } => records::set(ctx, id, &fields),
         Command::Note { id, text } => records::note(ctx, id, &text),

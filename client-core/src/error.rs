@@ -7,10 +7,32 @@ use gridsync_proto::{ErrorBody, ErrorCode, InvalidChange, MergeError, RecordId, 
 pub enum Error {
     /// The store file cannot be opened or upgraded.
     #[error(transparent)]
-    Open(#[from] gridsync_sql_support::OpenError),
+    Open(gridsync_sql_support::OpenError),
     /// SQLite failed.
     #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(rusqlite::Error),
+    /// The store file is damaged (its self-check on open failed, SQLite
+    /// found a corrupt page, or a sealed value no longer opens): it refuses
+    /// every write and every sync, so that nothing more is acknowledged
+    /// into a file that can no longer hold it. What can still be read may
+    /// be read. `gridsync doctor` (in the app: the repair) salvages the
+    /// device identity and the unsent changes into a fresh store.
+    #[error(
+        "the handset store is damaged and refuses writes and syncs; run `gridsync doctor` \
+         (in the app: Repair) to salvage its identity and unsent changes into a fresh store"
+    )]
+    Damaged,
+    /// A repair cannot salvage the store at all (its device identity is
+    /// unreadable, or the file is not a handset store of a version it
+    /// knows); the damaged file is left as it was.
+    #[error("the handset store cannot be repaired: {0}; the file is left as it was")]
+    Unrepairable(&'static str),
+    /// A repaired store has not yet pulled its records again: a record it
+    /// does not hold cannot be written under a fixed id (a daily report)
+    /// before the first complete sync, which could otherwise reuse a change
+    /// id the server already holds. Nothing was written.
+    #[error("this store was repaired and has not pulled its records again yet; sync first")]
+    Restoring,
     /// The device was revoked with a wipe order: its store has been erased.
     #[error("this device was revoked and its local data has been erased")]
     Wiped,
@@ -79,7 +101,37 @@ pub enum Error {
     Protocol(#[from] WireError),
 }
 
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_corruption(&e) { Error::Damaged } else { Error::Storage(e) }
+    }
+}
+
+impl From<gridsync_sql_support::OpenError> for Error {
+    fn from(e: gridsync_sql_support::OpenError) -> Self {
+        match &e {
+            gridsync_sql_support::OpenError::Sqlite { source, .. } if is_corruption(source) => Error::Damaged,
+            _ => Error::Open(e),
+        }
+    }
+}
+
+/// Whether SQLite says the file is damaged (`SQLITE_CORRUPT`,
+/// `SQLITE_NOTADB`), as any statement may find out at any time.
+pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
 impl Error {
+    /// Whether this error shows the store file to be damaged: the store
+    /// then refuses writes and syncs ([`Error::Damaged`]).
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Error::Damaged | Error::Corrupt(_))
+    }
+
     /// The server's error code, for a refused request.
     pub fn server_code(&self) -> Option<ErrorCode> {
         match self {

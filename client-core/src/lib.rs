@@ -44,6 +44,7 @@
 
 pub mod crypto;
 pub mod disputes;
+pub mod doctor;
 pub mod error;
 pub mod identity;
 pub mod rejections;
@@ -54,6 +55,7 @@ pub mod work;
 
 pub use crypto::StoreKey;
 pub use disputes::{Mediation, NewDispute, Party, StepDetails};
+pub use doctor::RepairReport;
 pub use error::{Error, Result};
 pub use identity::{Signer, SigningKey};
 pub use rejections::{Receipt, Rejection};

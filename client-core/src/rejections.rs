@@ -48,6 +48,11 @@ impl Store {
     /// Every refused write kept on this device, oldest first.
     pub fn rejections(&self) -> Result<Vec<Rejection>> {
         self.live()?;
+        self.watch(self.rejection_rows())
+    }
+
+    /// [`Store::rejections`], without the damage watch.
+    fn rejection_rows(&self) -> Result<Vec<Rejection>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, record, kind, code, field, message, refused_ms, changes FROM rejected ORDER BY id",
         )?;
@@ -84,7 +89,13 @@ impl Store {
     /// server never accepted (its creation was refused) goes with its last
     /// rejection, unless it has other unsent changes.
     pub fn dismiss_rejection(&mut self, id: i64) -> Result<()> {
-        self.live()?;
+        self.writable()?;
+        let dismissed = self.dismiss(id);
+        self.watch(dismissed)
+    }
+
+    /// [`Store::dismiss_rejection`], without the damage checks.
+    fn dismiss(&mut self, id: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         let record: Option<Vec<u8>> =
             tx.query_row("SELECT record FROM rejected WHERE id = ?1", [id], |r| r.get(0)).optional()?;
@@ -108,6 +119,11 @@ impl Store {
     /// The server's receipts of a record's changes, by dot.
     pub fn receipts(&self, record: RecordId) -> Result<HashMap<Dot, Receipt>> {
         self.live()?;
+        self.watch(self.receipt_rows(record))
+    }
+
+    /// [`Store::receipts`], without the damage watch.
+    fn receipt_rows(&self, record: RecordId) -> Result<HashMap<Dot, Receipt>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT actor, counter, received_ms, clock_suspect FROM receipts WHERE record = ?1",
         )?;
@@ -141,6 +157,7 @@ impl Store {
     /// server last said.
     pub fn withheld(&self) -> Result<u32> {
         self.live()?;
-        Ok(self.conn.query_row("SELECT withheld FROM device WHERE id = 1", [], |r| r.get(0))?)
+        let withheld = self.conn.query_row("SELECT withheld FROM device WHERE id = 1", [], |r| r.get(0));
+        self.watch(withheld.map_err(Error::from))
     }
 }

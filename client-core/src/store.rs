@@ -16,10 +16,17 @@
 //! the app supplies (see [`crate::crypto`]); record ids, kinds, the conflict
 //! flag, the device's actor id, server URL, clock and cursor stay readable,
 //! for queries and sync.
+//!
+//! The store checks itself on open ([`health`]): a damaged file opens in a
+//! state that refuses writes and syncs with [`Error::Damaged`] but still
+//! answers reads where it can, and so does a store on which any statement
+//! later finds damage. [`crate::doctor`] salvages such a store.
 
+pub(crate) mod health;
 mod migrate;
 pub(crate) mod sealed;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +60,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v2.sql"),
         include_str!("../sql/v3.sql"),
         include_str!("../sql/v4.sql"),
+        include_str!("../sql/v5.sql"),
     ],
 };
 
@@ -90,6 +98,8 @@ pub(crate) struct Device {
     pub(crate) profile: Option<Profile>,
     pub(crate) clock: HlcClock,
     pub(crate) cursor: u64,
+    /// Rebuilt by a repair and not yet pulled again to the end.
+    pub(crate) restoring: bool,
 }
 
 /// What the device keeps sealed in its row: the author name written into
@@ -130,6 +140,8 @@ pub struct Store {
     path: PathBuf,
     signer: Option<Signer>,
     wiped: bool,
+    /// Found damaged: every write and sync is refused from then on.
+    damaged: Cell<bool>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -172,9 +184,23 @@ impl Store {
     /// A store written before encryption at rest (schema version 1) is
     /// encrypted with `key` here, in one transaction, and then compacted so
     /// that its plaintext does not linger in free pages or the WAL.
+    ///
+    /// The file checks itself first (`PRAGMA quick_check`): a damaged store
+    /// opens in the damaged state ([`Store::is_damaged`]), in which reads
+    /// answer what they can and every write and sync is [`Error::Damaged`];
+    /// a store too damaged to read its device identity, and one whose
+    /// repair was interrupted, do not open at all ([`Error::Damaged`]).
+    /// Either way `gridsync doctor` ([`crate::doctor::repair`]) is next.
     pub fn open(path: &Path, key: &StoreKey) -> Result<Store> {
+        if crate::doctor::interrupted(path) {
+            return Err(Error::Damaged);
+        }
         if !path.exists() {
             return Err(Error::NotInitialized);
+        }
+        if !health::quick_check(path)? {
+            tracing::info!("the handset store failed its check on open: it refuses writes and syncs");
+            return Self::open_damaged(path, key);
         }
         let mut conn = gridsync_sql_support::open(path, &SCHEMA)?;
         // Records that leave the device's scope are overwritten, not just unlinked.
@@ -187,7 +213,100 @@ impl Store {
             None => None,
         };
         let directory = device.profile.as_ref().map(Profile::directory).unwrap_or_default();
-        Ok(Store { conn, device, cipher, directory, path: path.to_owned(), signer, wiped: false })
+        Ok(Store {
+            conn,
+            device,
+            cipher,
+            directory,
+            path: path.to_owned(),
+            signer,
+            wiped: false,
+            damaged: Cell::new(false),
+        })
+    }
+
+    /// Opens a store that failed its check, read-only, in the damaged
+    /// state: what can be read can be read; nothing can be written.
+    fn open_damaged(path: &Path, key: &StoreKey) -> Result<Store> {
+        let conn = health::open_read_only(path)?;
+        let cipher = Cipher::new(key);
+        let device = match load_device(&conn, &cipher) {
+            Ok(Some(device)) => device,
+            Err(Error::WrongKey) => return Err(Error::WrongKey),
+            Ok(None) | Err(_) => return Err(Error::Damaged),
+        };
+        let signer = device
+            .secret
+            .signing_key
+            .as_ref()
+            .and_then(|pkcs8| SigningKey::from_pkcs8(pkcs8.clone()).ok())
+            .map(|key| Signer::new(device.actor, key));
+        let directory = device.profile.as_ref().map(Profile::directory).unwrap_or_default();
+        Ok(Store {
+            conn,
+            device,
+            cipher,
+            directory,
+            path: path.to_owned(),
+            signer,
+            wiped: false,
+            damaged: Cell::new(true),
+        })
+    }
+
+    /// Whether the store was found damaged (on open or by a later
+    /// statement): it then refuses writes and syncs with [`Error::Damaged`]
+    /// until it is repaired ([`crate::doctor::repair`]).
+    pub fn is_damaged(&self) -> bool {
+        self.damaged.get()
+    }
+
+    /// Repairs this store in place ([`crate::doctor::repair`]): closes
+    /// it, salvages it into a fresh store if it is damaged, and goes on
+    /// with the store then at its path. A sound store is left as it is.
+    /// `key` is the store's key.
+    pub fn repair(&mut self, key: &StoreKey) -> Result<crate::doctor::RepairReport> {
+        self.live()?;
+        // The repair needs the file closed: no connection may be left on it.
+        drop(std::mem::replace(&mut self.conn, Connection::open_in_memory()?));
+        let repaired = crate::doctor::repair(&self.path, key);
+        match Store::open(&self.path, key) {
+            Ok(store) => *self = store,
+            Err(e) => {
+                // Nothing usable at the path: refuse everything from now on.
+                self.damaged.set(true);
+                return Err(match repaired {
+                    Err(failed) => failed,
+                    Ok(_) => e,
+                });
+            }
+        }
+        repaired
+    }
+
+    /// Whether the store was rebuilt by a repair and has not yet pulled its
+    /// records again to the end (the next sync does).
+    pub fn is_restoring(&self) -> bool {
+        self.device.restoring
+    }
+
+    /// Refuses to write to a wiped or damaged store.
+    pub(crate) fn writable(&self) -> Result<()> {
+        self.live()?;
+        if self.damaged.get() { Err(Error::Damaged) } else { Ok(()) }
+    }
+
+    /// Passes `result` on, switching the store to the damaged state if it
+    /// is an error that shows damage (any statement may find it).
+    pub(crate) fn watch<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result
+            && e.is_damage()
+            && !self.wiped
+            && !self.damaged.replace(true)
+        {
+            tracing::warn!("the handset store is damaged: from now on it refuses writes and syncs");
+        }
+        result
     }
 
     /// Enrolls this device with a one-time code from the township: makes the
@@ -195,7 +314,7 @@ impl Store {
     /// as the user the code was issued for (who becomes the author of this
     /// device's changes).
     pub fn enroll(&mut self, transport: &dyn Transport, code: &str) -> Result<EnrollResponse> {
-        self.live()?;
+        self.writable()?;
         let key = SigningKey::generate()?;
         let request = EnrollRequest {
             code: code.trim().to_owned(),
@@ -214,7 +333,8 @@ impl Store {
         let secret = DeviceSecret { author: enrolled.user.clone(), signing_key: Some(key.pkcs8().to_vec()) };
         self.save_secret(secret)?;
         if let Some(profile) = &enrolled.profile {
-            self.set_profile(&self.conn, profile)?;
+            let saved = self.set_profile(&self.conn, profile);
+            self.watch(saved)?;
             self.adopt_profile(profile.clone());
         }
         let signer = Signer::new(self.device.actor, key);
@@ -252,18 +372,19 @@ impl Store {
 
     /// Trusts only this township CA (PEM) for HTTPS to the server, durably.
     pub fn pin_ca(&mut self, ca_pem: &[u8]) -> Result<()> {
-        self.live()?;
+        self.writable()?;
         // Refuse a file that is not a CA certificate now, not at sync time.
         HttpTransport::with_pinned_ca("https://check.invalid", ca_pem)?;
-        self.conn.execute("UPDATE device SET ca_pem = ?1 WHERE id = 1", [ca_pem])?;
+        let pinned = self.conn.execute("UPDATE device SET ca_pem = ?1 WHERE id = 1", [ca_pem]);
+        self.watch(pinned.map_err(Error::from))?;
         Ok(())
     }
 
     /// The HTTP transport to this store's server (pinned to its CA, if set).
     pub fn http_transport(&self) -> Result<HttpTransport> {
         self.live()?;
-        let ca: Option<Vec<u8>> =
-            self.conn.query_row("SELECT ca_pem FROM device WHERE id = 1", [], |r| r.get(0))?;
+        let ca = self.conn.query_row("SELECT ca_pem FROM device WHERE id = 1", [], |r| r.get(0));
+        let ca: Option<Vec<u8>> = self.watch(ca.map_err(Error::from))?;
         match ca {
             Some(pem) => HttpTransport::with_pinned_ca(&self.device.server_url, &pem),
             None => HttpTransport::new(&self.device.server_url),
@@ -315,8 +436,10 @@ impl Store {
 
     /// Replaces the sealed device secret (author and signing key), durably.
     pub(crate) fn save_secret(&mut self, secret: DeviceSecret) -> Result<()> {
+        self.writable()?;
         let sealed = seal_secret(&self.cipher, &secret)?;
-        let changed = self.conn.execute("UPDATE device SET secret = ?1 WHERE id = 1", [sealed])?;
+        let changed = self.conn.execute("UPDATE device SET secret = ?1 WHERE id = 1", [sealed]);
+        let changed = self.watch(changed.map_err(Error::from))?;
         if changed != 1 {
             return Err(Error::NotInitialized);
         }
@@ -356,6 +479,11 @@ impl Store {
         edits: impl IntoIterator<Item = Edit>,
     ) -> Result<Vec<Dot>> {
         let exists = self.get(id)?.is_some();
+        if !exists && self.device.restoring {
+            // This device may have written the record before the repair: a
+            // new creation could reuse one of its change ids.
+            return Err(Error::Restoring);
+        }
         self.write(id, (!exists).then_some(kind), edits)
     }
 
@@ -396,12 +524,17 @@ impl Store {
     /// One record, if this device holds it.
     pub fn get(&self, id: RecordId) -> Result<Option<RecordState>> {
         self.live()?;
-        load_state(&self.conn, &self.cipher, id)
+        self.watch(load_state(&self.conn, &self.cipher, id))
     }
 
     /// Records matching `filter`, oldest first.
     pub fn list(&self, filter: &RecordFilter) -> Result<Vec<RecordState>> {
         self.live()?;
+        self.watch(self.list_rows(filter))
+    }
+
+    /// [`Store::list`], without the damage watch.
+    fn list_rows(&self, filter: &RecordFilter) -> Result<Vec<RecordState>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, state FROM records
              WHERE (?1 IS NULL OR kind = ?1) AND (?2 = 0 OR conflicted = 1)
@@ -447,7 +580,8 @@ impl Store {
     /// Changes made here that the server has not acknowledged yet.
     pub fn pending(&self) -> Result<u64> {
         self.live()?;
-        Ok(self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+        let count = self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0));
+        Ok(self.watch(count.map_err(Error::from))? as u64)
     }
 
     /// Runs one sync with the server: push the outbox, then pull.
@@ -474,14 +608,26 @@ impl Store {
 
     /// Makes changes from edits, checks them with the record rules as one
     /// group, and commits them with the record's new state. Returns the
-    /// changes' dots.
+    /// changes' dots. A damaged store refuses; damage found on the way
+    /// rolls the write back and leaves the store damaged.
     fn write(
         &mut self,
         id: RecordId,
         create: Option<RecordKind>,
         edits: impl IntoIterator<Item = Edit>,
     ) -> Result<Vec<Dot>> {
-        self.live()?;
+        self.writable()?;
+        let written = self.write_group(id, create, edits);
+        self.watch(written)
+    }
+
+    /// [`Store::write`], without the damage checks.
+    fn write_group(
+        &mut self,
+        id: RecordId,
+        create: Option<RecordKind>,
+        edits: impl IntoIterator<Item = Edit>,
+    ) -> Result<Vec<Dot>> {
         let profile = self.device.profile.as_ref().ok_or(Error::NotEnrolled)?;
         let actor = self.device.actor;
         let author = self.device.secret.author.clone();

@@ -26,6 +26,14 @@
 //! request, so a shared store ([`run_shared`]) answers the app's reads
 //! while the run waits on the network.
 //!
+//! A store rebuilt by a repair ([`crate::doctor`]) pushes the salvaged
+//! outbox first, then pulls every record in scope again: its first pull
+//! presents a cursor no server issues, which the server answers as any
+//! unknown cursor, with a `reset` and every record in scope whole (it
+//! would count the records this device wrote as held from cursor 0); the
+//! reset forgets the records the repair kept that have no unsent changes
+//! left, and the pull's last page ends the restoring.
+//!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
 //! page not yet committed is fetched again from the unchanged cursor.
@@ -184,10 +192,19 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
     options: &SyncOptions,
     observer: &dyn SyncObserver,
 ) -> Result<SyncReport> {
-    access.with_store(|store| store.signer().map(|_| ()))?; // enrolled, and not wiped
+    // Enrolled, not wiped, not damaged: a damaged store neither pushes
+    // (its outbox may be incomplete) nor pulls (nothing is written to it).
+    access.with_store(|store| store.writable().and_then(|()| store.signer().map(|_| ())))?;
     let mut report = SyncReport::default();
-    push::push(access, transport, options, observer, &mut report)?;
-    pull::pull(access, transport, options, observer, &mut report)?;
+    let exchanged = push::push(access, transport, options, observer, &mut report)
+        .and_then(|()| pull::pull(access, transport, options, observer, &mut report));
+    if let Err(e) = exchanged {
+        if e.is_damage() {
+            // Whatever statement found the damage, the store refuses from now on.
+            let _ = access.with_store(|store| store.watch(Err::<(), _>(Error::Damaged)));
+        }
+        return Err(e);
+    }
     let (cursor, to_push) = access.with_store(|store| Ok((store.device.cursor, store.pending()?)))?;
     report.cursor = cursor;
     observer.progress(&SyncProgress {

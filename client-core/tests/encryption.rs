@@ -252,8 +252,16 @@ fn sealed_values_cannot_be_swapped_between_records() {
 
     let mut store = Store::open(&path, &key).expect("open");
     assert!(matches!(store.get(a), Err(Error::Corrupt(_))));
+    // A value that no longer opens is damage: the store refuses writes
+    // and syncs from then on, and still answers what it can read.
+    assert!(store.is_damaged());
     assert_eq!(store.get(b).expect("get").expect("b").value("door_plate"), Some(&Value::from("李四")));
+    assert!(matches!(store.sync(&FakeServer::new(vec![])), Err(Error::Damaged)));
+    drop(store);
+    let mut store = Store::open(&path, &key).expect("open");
     assert!(matches!(store.sync(&FakeServer::new(vec![])), Err(Error::Corrupt("outbox entry"))));
+    assert!(store.is_damaged());
+    assert!(!gridsync_client_core::doctor::check(&path, &key).expect("check"), "doctor finds it too");
 }
 
 /// Writes a store the way a build before encryption at rest did: schema

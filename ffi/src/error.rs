@@ -9,7 +9,8 @@
 //! | [`GridError::Wiped`] | stops, clears its UI and deletes the store key: the store files are gone |
 //! | [`GridError::Auth`] | asks for a new enrollment code |
 //! | [`GridError::Validation`] | shows the refusal next to the field; nothing was written |
-//! | [`GridError::Storage`] | reports a broken store (wrong key, corrupt file, full disk) |
+//! | [`GridError::Damaged`] | offers the repair (`GridStore.repair` or `repair_store`); reads still work |
+//! | [`GridError::Storage`] | reports a broken store (wrong key, unrepairable file, full disk) |
 //! | [`GridError::Other`] | reports a bug or asks for an update |
 //!
 //! No message ever contains record content: the reasons are the core's and
@@ -67,8 +68,20 @@ pub enum GridError {
         /// The rule broken, for people.
         reason: String,
     },
-    /// The store cannot be used: wrong key, corrupt or too new a file, no
-    /// store at that path, a full or failing disk.
+    /// The store file is damaged: it refuses every write and sync (nothing
+    /// more is acknowledged into a file that cannot hold it), and answers
+    /// the reads it still can. The app offers the repair:
+    /// `GridStore.repair()`, or `repair_store(path, key)` when `open`
+    /// itself fails with this error. The repair salvages the device's
+    /// enrollment and unsent changes into a fresh store; the next sync
+    /// sends them and pulls every record again.
+    #[error("damaged: {reason}")]
+    Damaged {
+        /// What to do, for people.
+        reason: String,
+    },
+    /// The store cannot be used: wrong key, too new or unrepairable a
+    /// file, no store at that path, a full or failing disk.
     #[error("storage: {reason}")]
     Storage {
         /// What went wrong.
@@ -103,6 +116,11 @@ impl From<CoreError> for GridError {
         let reason = e.to_string();
         match e {
             CoreError::Wiped => GridError::Wiped,
+            CoreError::Damaged => GridError::Damaged { reason },
+            // A stored value that no longer opens is damage too: the store
+            // now refuses writes, and the repair is what helps.
+            CoreError::Corrupt(_) => GridError::Damaged { reason: CoreError::Damaged.to_string() },
+            CoreError::Restoring => GridError::validation("restoring", None, reason),
             CoreError::Cancelled => GridError::Cancelled,
             CoreError::NotEnrolled => GridError::Auth { code: "not_enrolled".into(), reason },
             CoreError::Network(reason) => GridError::Network { reason },
@@ -127,8 +145,8 @@ impl From<CoreError> for GridError {
             | CoreError::Storage(_)
             | CoreError::WrongKey
             | CoreError::KeyFormat
-            | CoreError::Corrupt(_)
             | CoreError::NotInitialized
+            | CoreError::Unrepairable(_)
             | CoreError::AlreadyInitialized => GridError::Storage { reason },
             CoreError::Crypto(_) => GridError::Other { reason },
         }
@@ -226,9 +244,18 @@ mod tests {
             GridError::from(CoreError::Protocol(gridsync_proto::WireError::BadMagic)),
             GridError::Network { .. }
         ));
-        for e in [CoreError::WrongKey, CoreError::NotInitialized, CoreError::Corrupt("record state")] {
+        for e in [CoreError::WrongKey, CoreError::NotInitialized, CoreError::Unrepairable("device id")] {
             assert!(matches!(GridError::from(e), GridError::Storage { .. }));
         }
+        for e in [CoreError::Damaged, CoreError::Corrupt("record state")] {
+            assert!(
+                matches!(GridError::from(e), GridError::Damaged { reason } if reason.contains("gridsync doctor"))
+            );
+        }
+        assert!(matches!(
+            GridError::from(CoreError::Restoring),
+            GridError::Validation { code, field: None, .. } if code == "restoring"
+        ));
         assert!(matches!(GridError::from(rejected(ErrorCode::UnsupportedVersion)), GridError::Other { .. }));
         assert!(matches!(GridError::from(CoreError::Crypto("nonce")), GridError::Other { .. }));
     }

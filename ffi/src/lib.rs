@@ -37,11 +37,11 @@ pub mod types;
 
 pub use error::GridError;
 pub use listener::SyncListener;
-pub use store::{GridStore, store_exists};
+pub use store::{GridStore, repair_store, store_exists};
 pub use transport::{ForeignTransport, Header, HttpAnswer, TransportError};
 pub use types::{
-    CandidateInfo, ConflictInfo, Enrolled, Gps, Mediation, NewDispute, Party, RejectionInfo, StepDetails,
-    SyncPhase, SyncProgressInfo, SyncSummary, Visit,
+    CandidateInfo, ConflictInfo, Enrolled, Gps, Mediation, NewDispute, Party, RejectionInfo, RepairSummary,
+    StepDetails, SyncPhase, SyncProgressInfo, SyncSummary, Visit,
 };
 
 /// The version of the core library these bindings wrap.

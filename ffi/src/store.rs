@@ -24,7 +24,8 @@ use crate::error::GridError;
 use crate::listener::{Observer, SyncListener};
 use crate::transport::{ForeignAdapter, ForeignTransport};
 use crate::types::{
-    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, StepDetails, SyncSummary, Visit,
+    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, RepairSummary, StepDetails,
+    SyncSummary, Visit,
 };
 
 /// The author a store writes until it is enrolled (nothing can be written
@@ -156,7 +157,10 @@ impl GridStore {
     }
 
     /// Opens the store at `path` with its `key`. A missing file is
-    /// `Storage` (nothing is created); another key is `Storage` too.
+    /// `Storage` (nothing is created); another key is `Storage` too. A
+    /// damaged file opens refusing writes and syncs (`is_damaged`; offer
+    /// `repair`); one too damaged to read its device identity, or whose
+    /// repair was interrupted, is `Damaged` (offer `repair_store`).
     #[uniffi::constructor(default(transport = None))]
     pub fn open(
         path: String,
@@ -460,6 +464,35 @@ impl GridStore {
         Ok(SyncSummary::of(&report, pending))
     }
 
+    // ---- Damage and repair ---------------------------------------------
+
+    /// Whether the store was found damaged (on open, or by a later call):
+    /// it then refuses writes and syncs with `GridError.Damaged` and
+    /// answers the reads it can, until `repair` is run.
+    pub fn is_damaged(&self) -> Result<bool, GridError> {
+        self.with(|s| Ok(s.is_damaged()))
+    }
+
+    /// Whether the store was rebuilt by a repair and has not yet pulled its
+    /// records again (the next sync does): until then a daily report of a
+    /// day it does not hold is refused (`Validation`, code `restoring`).
+    pub fn is_restoring(&self) -> Result<bool, GridError> {
+        self.with(|s| Ok(s.is_restoring()))
+    }
+
+    /// Repairs a damaged store: salvages the device's enrollment, unsent
+    /// changes and refused writes into a fresh store, checks it and swaps
+    /// it into place, keeping the damaged file aside; the store goes on
+    /// with the fresh one. A sound store is left as it is
+    /// (`repaired == false`). Blocking (it reads the whole file): call it
+    /// from a background worker, with no sync running. Then sync: the
+    /// unsent changes are sent first, then every record is pulled again.
+    pub fn repair(&self) -> Result<RepairSummary, GridError> {
+        let _no_sync = self.syncing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = self.lock()?;
+        Ok(store.repair(&self.key)?.into())
+    }
+
     /// Asks the sync under way to stop before its next request: it then
     /// fails with `Cancelled`, keeping what it did. Never waits; no effect
     /// when no sync runs (the next one starts afresh).
@@ -479,6 +512,15 @@ impl StoreAccess for Shared<'_> {
     ) -> gridsync_client_core::Result<T> {
         f(&mut *self.0.lock_core()?)
     }
+}
+
+/// Repairs the store at `path` when `GridStore.open` itself fails with
+/// `GridError.Damaged` (see `GridStore.repair`); no `GridStore` may be open
+/// on `path`. `key` is the store's 32-byte key. Then open it again.
+#[uniffi::export]
+pub fn repair_store(path: String, key: Vec<u8>) -> Result<RepairSummary, GridError> {
+    let (key, _) = keys(key)?;
+    Ok(gridsync_client_core::doctor::repair(Path::new(&path), &key)?.into())
 }
 
 /// Whether a store file exists at `path` (e.g. after a wipe, it does not).
@@ -567,6 +609,59 @@ mod tests {
         assert_eq!(store.get_record(RecordId::generate(1).to_string()).expect("none"), None);
         assert!(store.list_records(None, false).expect("list").is_empty());
         assert!(matches!(store.sync(None), Err(GridError::Auth { .. })));
+    }
+
+    /// Overwrites the root page of `table` in the closed store at `path`
+    /// with garbage, leaving the file header intact.
+    fn smash(path: &str, table: &str) {
+        use std::io::{Seek, SeekFrom, Write};
+        let conn = rusqlite::Connection::open(path).expect("open");
+        let root: i64 = conn
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0))
+            .expect("root page");
+        drop(conn);
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).expect("open the file");
+        file.seek(SeekFrom::Start((root as u64 - 1) * 4096)).expect("seek");
+        file.write_all(&[0x5a; 4096]).expect("garbage");
+    }
+
+    #[test]
+    fn a_damaged_store_refuses_writes_and_repairs_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("h.db").display().to_string();
+        let device = new_store(&dir).device_id();
+        smash(&path, "records");
+
+        let store = GridStore::open(path.clone(), vec![7; 32], None).expect("a damaged store opens");
+        assert!(store.is_damaged().expect("damaged"));
+        let refused = store.create_record("visit".into(), "{}".into()).expect_err("refused");
+        assert!(
+            matches!(&refused, GridError::Damaged { reason } if reason.contains("gridsync doctor")),
+            "{refused}"
+        );
+        assert!(matches!(store.sync(None), Err(GridError::Damaged { .. })));
+        assert_eq!(store.pending_changes().expect("the outbox is readable"), 0);
+
+        let repaired = store.repair().expect("repair");
+        assert!(repaired.repaired && repaired.device_id == device, "{repaired:?}");
+        assert_eq!(repaired.damaged_file.as_deref(), Some(format!("{path}.damaged-1").as_str()));
+        assert!(!store.is_damaged().expect("sound") && store.is_restoring().expect("restoring"));
+        assert_eq!(store.device_id(), device);
+        assert!(store.list_records(None, false).expect("list").is_empty());
+        assert!(!store.repair().expect("a sound store").repaired);
+    }
+
+    #[test]
+    fn a_store_too_damaged_to_open_is_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("h.db").display().to_string();
+        drop(new_store(&dir));
+        smash(&path, "device");
+        let refused = GridStore::open(path.clone(), vec![7; 32], None).expect_err("no identity");
+        assert!(matches!(refused, GridError::Damaged { .. }), "{refused}");
+        assert!(matches!(repair_store(path.clone(), vec![7; 32]), Err(GridError::Storage { .. })));
+        assert!(matches!(repair_store(path.clone(), vec![7; 31]), Err(GridError::Validation { .. })));
+        assert!(store_exists(path.clone()) && !store_exists(format!("{path}.damaged-1")));
     }
 
     #[test]

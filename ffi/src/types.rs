@@ -328,6 +328,63 @@ impl From<&Rejection> for RejectionInfo {
     }
 }
 
+/// What a repair of a damaged store did (`GridStore.repair`,
+/// `repair_store`): counts only, never record content.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RepairSummary {
+    /// Whether the store was repaired: `false` for a sound store, left as
+    /// it was (the counts are then zero).
+    pub repaired: bool,
+    /// Whether this finished a repair that had been interrupted.
+    pub resumed: bool,
+    /// Where the damaged store was kept aside (`STORE.damaged-N`); the app
+    /// may offer to send it for analysis, or delete it later.
+    pub damaged_file: Option<String>,
+    /// The device id, kept.
+    pub device_id: String,
+    /// Whether the enrollment was salvaged; if not, enroll again.
+    pub enrollment: bool,
+    /// Whether the user's profile was salvaged (if not, the next sync brings it).
+    pub profile: bool,
+    /// Whether a pinned township CA was salvaged.
+    pub pinned_ca: bool,
+    /// Unsent changes salvaged: the next sync sends them first.
+    pub unsent_changes: u64,
+    /// The writes they form.
+    pub unsent_writes: u64,
+    /// Unsent changes found but lost (unreadable, or part of a write that is not whole).
+    pub lost_changes: u64,
+    /// Refused writes salvaged.
+    pub rejections: u64,
+    /// Refused writes found but unreadable.
+    pub lost_rejections: u64,
+    /// Records with unsent changes kept to be seen before the next sync.
+    pub records_kept: u64,
+    /// Records the damaged store still showed; all come back at the next sync.
+    pub records_found: u64,
+}
+
+impl From<gridsync_client_core::RepairReport> for RepairSummary {
+    fn from(r: gridsync_client_core::RepairReport) -> Self {
+        RepairSummary {
+            repaired: r.repaired,
+            resumed: r.resumed,
+            damaged_file: r.damaged_file.map(|p| p.to_string_lossy().into_owned()),
+            device_id: r.device_id,
+            enrollment: r.enrollment,
+            profile: r.profile,
+            pinned_ca: r.pinned_ca,
+            unsent_changes: r.unsent_changes,
+            unsent_writes: r.unsent_groups,
+            lost_changes: r.lost_changes,
+            rejections: r.rejections,
+            lost_rejections: r.lost_rejections,
+            records_kept: r.records_kept,
+            records_found: r.records_found,
+        }
+    }
+}
+
 /// What a sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct SyncSummary {

@@ -17,6 +17,9 @@ pub(crate) const EXIT_REFUSED: u8 = 2;
 pub(crate) const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code for a device the server has revoked (its store may be erased).
 pub(crate) const EXIT_REVOKED: u8 = 4;
+/// Exit code for a damaged store: it refuses writes and syncs until
+/// `gridsync doctor` has repaired it.
+pub(crate) const EXIT_DAMAGED: u8 = 5;
 
 /// A sync that did not complete. The unsent changes stay in the outbox.
 #[derive(Debug)]
@@ -118,6 +121,9 @@ fn unsent(pending: u64) -> String {
 
 /// The process exit code for an error.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Damaged))) {
+        return EXIT_DAMAGED;
+    }
     match err.chain().find_map(|e| e.downcast_ref::<SyncFailed>()) {
         Some(SyncFailed::Refused { .. }) => EXIT_REFUSED,
         Some(SyncFailed::Revoked { .. }) => EXIT_REVOKED,
@@ -186,6 +192,9 @@ mod tests {
         assert_eq!(exit_code(&anyhow!("bad usage")), EXIT_FAILURE);
         assert_eq!(exit_code(&down.context("outer")), EXIT_UNREACHABLE);
         assert_eq!(exit_code(&SyncFailed::Revoked { wiped: true }.into()), EXIT_REVOKED);
+        let damaged = anyhow::Error::from(StoreError::Damaged).context("cannot open the store");
+        assert_eq!(exit_code(&damaged), EXIT_DAMAGED);
+        assert!(format!("{damaged:#}").contains("run `gridsync doctor`"), "{damaged:#}");
     }
 
     #[test]

@@ -86,7 +86,13 @@ pub(crate) fn create_key_file(file: &Path) -> Result<StoreKey> {
 
 /// Opens an existing store with its key; never creates a file.
 pub(crate) fn open(path: &Path, keys: &KeySource) -> Result<Store> {
-    if !path.exists() {
+    let key = key_for(path, keys)?;
+    Store::open(path, &key).with_context(|| format!("cannot open the store at {}", path.display()))
+}
+
+/// The key of the existing store at `path`.
+pub(crate) fn key_for(path: &Path, keys: &KeySource) -> Result<StoreKey> {
+    if !path.exists() && !gridsync_client_core::doctor::interrupted(path) {
         bail!(
             "no store at {}; create one with `gridsync --store {} init --server URL --code CODE`",
             path.display(),
@@ -101,5 +107,5 @@ pub(crate) fn open(path: &Path, keys: &KeySource) -> Result<Store> {
             default.display()
         );
     };
-    Store::open(path, &key).with_context(|| format!("cannot open the store at {}", path.display()))
+    Ok(key)
 }

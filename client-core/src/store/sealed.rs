@@ -10,8 +10,8 @@ use crate::crypto::Cipher;
 use crate::error::{Error, Result};
 
 /// Where the key check is sealed, and what it holds.
-pub(super) const KEY_CHECK_AAD: &[u8] = b"key-check";
-pub(super) const KEY_CHECK: &[u8] = b"gridsync handset store key check";
+pub(crate) const KEY_CHECK_AAD: &[u8] = b"key-check";
+pub(crate) const KEY_CHECK: &[u8] = b"gridsync handset store key check";
 /// Where the device secret is sealed.
 const DEVICE_SECRET_AAD: &[u8] = b"device-secret";
 /// Where the user's profile is sealed.
@@ -22,7 +22,7 @@ const FORMAT: u8 = 1;
 pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<Device>> {
     let row = conn
         .query_row(
-            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile
+            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile, restoring
              FROM device WHERE id = 1",
             [],
             |r| {
@@ -35,11 +35,13 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
                     r.get::<_, Option<Vec<u8>>>(5)?,
                     r.get::<_, Option<Vec<u8>>>(6)?,
                     r.get::<_, Option<Vec<u8>>>(7)?,
+                    r.get::<_, bool>(8)?,
                 ))
             },
         )
         .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile)) = row else {
+    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring)) = row
+    else {
         return Ok(None);
     };
     let key_check = key_check.ok_or(Error::Corrupt("device key check"))?;
@@ -57,6 +59,7 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
         profile,
         clock: HlcClock::resume(last),
         cursor: cursor as u64,
+        restoring,
     }))
 }
 
@@ -89,11 +92,11 @@ fn open_encoded<T: serde::de::DeserializeOwned>(
     value
 }
 
-pub(super) fn seal_secret(cipher: &Cipher, secret: &DeviceSecret) -> Result<Vec<u8>> {
+pub(crate) fn seal_secret(cipher: &Cipher, secret: &DeviceSecret) -> Result<Vec<u8>> {
     seal_encoded(cipher, DEVICE_SECRET_AAD, secret)
 }
 
-fn open_secret(cipher: &Cipher, sealed: &[u8]) -> Result<DeviceSecret> {
+pub(crate) fn open_secret(cipher: &Cipher, sealed: &[u8]) -> Result<DeviceSecret> {
     open_encoded(cipher, DEVICE_SECRET_AAD, sealed, "device secret")
 }
 
@@ -105,7 +108,7 @@ pub(crate) fn save_profile(conn: &Connection, cipher: &Cipher, profile: &Profile
     Ok(())
 }
 
-fn open_profile(cipher: &Cipher, sealed: &[u8]) -> Result<Profile> {
+pub(crate) fn open_profile(cipher: &Cipher, sealed: &[u8]) -> Result<Profile> {
     open_encoded(cipher, PROFILE_AAD, sealed, "user profile")
 }
 
@@ -120,7 +123,7 @@ pub(super) fn outbox_aad(seq: i64) -> Vec<u8> {
 }
 
 /// Where a refused group is sealed: bound to its position.
-fn rejected_aad(id: i64) -> Vec<u8> {
+pub(crate) fn rejected_aad(id: i64) -> Vec<u8> {
     [&b"rejected:"[..], &id.to_be_bytes()].concat()
 }
 

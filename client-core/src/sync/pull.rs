@@ -24,6 +24,14 @@ const MAX_PULL_CHANGES: usize = 200_000;
 /// Remote times further ahead than this do not move the local clock.
 const MAX_CLOCK_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// The cursor a repaired store presents on its first pull: one no server
+/// issues, so the server answers as to any cursor it does not know (a
+/// `reset`): it forgets what it thought the device held (the records the
+/// device wrote itself, among them) and sends everything in scope whole.
+/// Cursor 0 would not do: the server counts a device's own records as
+/// held from their push on.
+pub(crate) const RESTORE_CURSOR: u64 = u64::MAX;
+
 pub(super) fn pull<A: StoreAccess + ?Sized>(
     access: &A,
     transport: &dyn Transport,
@@ -33,13 +41,18 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
 ) -> Result<()> {
     let limits = Limits { max_bytes: MAX_PULL_BYTES, max_changes: MAX_PULL_CHANGES };
     loop {
-        let request = access.with_store(|store| {
-            Ok(PullRequest {
-                device: store.device.actor,
-                cursor: store.device.cursor,
-                limit: options.pull_page,
-                profile_version: store.profile().map_or(0, |p| p.version),
-            })
+        let (from, request) = access.with_store(|store| {
+            let from = store.device.cursor;
+            let restoring = store.device.restoring && from == 0;
+            Ok((
+                from,
+                PullRequest {
+                    device: store.device.actor,
+                    cursor: if restoring { RESTORE_CURSOR } else { from },
+                    limit: options.pull_page,
+                    profile_version: store.profile().map_or(0, |p| p.version),
+                },
+            ))
         })?;
         let answer = call(access, transport, observer, "/v1/sync/pull", &request)?;
         let page: PullResponse = wire::decode(&answer, &limits)?;
@@ -49,7 +62,7 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
             // The cursor moved only if another run overlapped this one (a
             // caller's bug): the page was planned for an older cursor, so it
             // is dropped and the next one asked from the new cursor.
-            if store.device.cursor != request.cursor {
+            if store.device.cursor != from {
                 tracing::warn!("the cursor moved during a pull; the page is asked again");
                 return Ok(None);
             }
@@ -100,10 +113,15 @@ fn forget(conn: &Connection, id: RecordId) -> Result<()> {
 fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport) -> Result<()> {
     let cipher = &store.cipher;
     let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let reset = page.reset;
+    if store.device.restoring && store.device.cursor == 0 && !reset {
+        // The first page of a repaired store must start it afresh.
+        return Err(Error::Network("the server did not restart this repaired store's pull".into()));
+    }
     let needs_pending =
-        page.reset || !page.removed.is_empty() || !page.rebuild.is_empty() || !page.snapshots.is_empty();
+        reset || !page.removed.is_empty() || !page.rebuild.is_empty() || !page.snapshots.is_empty();
     let pending = if needs_pending { pending_by_record(&tx, cipher)? } else { HashMap::new() };
-    if page.reset {
+    if reset {
         let ids: Vec<Vec<u8>> =
             tx.prepare("SELECT id FROM records")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
         for raw in ids {
@@ -166,13 +184,16 @@ fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport
     if let Some(profile) = &page.profile {
         save_profile(&tx, cipher, profile)?;
     }
+    // The last page of a repaired store's first pull: it holds its scope again.
+    let restored = store.device.restoring && !page.more;
     tx.execute(
-        "UPDATE device SET cursor = ?1, withheld = ?2 WHERE id = 1",
-        params![page.cursor as i64, page.withheld],
+        "UPDATE device SET cursor = ?1, withheld = ?2, restoring = restoring AND NOT ?3 WHERE id = 1",
+        params![page.cursor as i64, page.withheld, restored],
     )?;
     tx.commit()?;
     store.device.clock = clock;
     store.device.cursor = page.cursor;
+    store.device.restoring &= !restored;
     if let Some(profile) = page.profile {
         store.adopt_profile(profile);
     }
