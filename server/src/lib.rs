@@ -25,6 +25,7 @@
 //!   guards ([`Backend`]);
 //! * [`config`]: settings from flags, environment and a TOML file;
 //! * [`export`]: the ledgers' sheets written as XLSX, CSV and JSON;
+//! * [`files`]: bounded reads of the files an operator names;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
@@ -33,6 +34,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod export;
+pub mod files;
 mod inspector;
 pub mod migrate;
 pub mod operator;

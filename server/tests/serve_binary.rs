@@ -132,5 +132,71 @@ fn refuses_a_bad_settings_file_clearly() {
         .expect("runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("invalid settings file") && stderr.contains("listne"), "{stderr}");
+    assert!(stderr.contains("invalid settings file") && stderr.contains("line 1, column 1"), "{stderr}");
+    assert!(stderr.contains("unknown field") && stderr.contains("`listen`"), "what was expected: {stderr}");
+    assert!(!stderr.contains("listne"), "nothing of the file: {stderr}");
+}
+
+/// Runs the binary with `args`, killing it if it has not ended within 20
+/// seconds (a read of an endless file would never end).
+fn run_bounded(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .args(args)
+        .env_remove("GRIDSYNC_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("status").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gridsync-server {args:?} did not return");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn files_it_reads_are_bounded_and_their_content_never_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+    // Something like /etc/shadow: not TOML, and secret.
+    let shadow = dir.path().join("shadow");
+    std::fs::write(&shadow, "root:$6$Zq1cQh2t$Jm0aX8Kp:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n")
+        .expect("write");
+    let out = run_bounded(&["--config", shadow.to_str().expect("utf-8"), "serve"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(shadow.to_str().expect("utf-8")) && stderr.contains("line 1"), "{stderr}");
+    for piece in ["root", "Zq1c", "Jm0a", "19700", "daemon"] {
+        assert!(!stderr.contains(piece), "the file's content is not shown: {stderr}");
+    }
+
+    for args in [
+        vec!["--data", data_arg, "place", "import", "/dev/zero"],
+        vec!["--data", data_arg, "unit", "import", "/dev/zero"],
+        vec!["--config", "/dev/zero", "--data", data_arg, "place", "list"],
+        vec!["--data", data_arg, "place", "import", data_arg],
+    ] {
+        let out = run_bounded(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains("is not a regular file"), "{args:?}: {stderr}");
+    }
+    let out = run_bounded(&[
+        "--data",
+        data_arg,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/dev/zero",
+        "--tls-key",
+        "/dev/zero",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("is not a regular file"), "{stderr}");
 }

@@ -35,7 +35,7 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use gridsync_proto::{ActorId, EnrollmentTicket, ErrorCode, Role};
+use gridsync_proto::{ActorId, ErrorCode, Role};
 use gridsync_server_core::audit::Verdict;
 use gridsync_server_core::guard::Limited;
 use gridsync_server_core::service::Caller;
@@ -46,7 +46,6 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::operator;
 
 mod places;
 
@@ -228,11 +227,10 @@ async fn issue(
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     });
-    let issued = state.service.issue_enrollment(&who.caller(), &user, ttl_ms).await?;
-    let ticket = EnrollmentTicket { server, code: issued.code.clone() };
-    let qr_svg = operator::qr_svg(&ticket).map_err(|_| ApiError::internal())?;
+    let issued = state.service.issue_ticket(&who.caller(), &user, ttl_ms, &server).await?;
+    let (ticket, qr_svg) = (issued.ticket, issued.qr_svg);
     Ok(HttpResponse::Created().json(
-        json!({ "code": issued.code, "expires_ms": issued.expires_ms, "ticket": ticket, "qr_svg": qr_svg }),
+        json!({ "code": ticket.code, "expires_ms": issued.expires_ms, "ticket": ticket, "qr_svg": qr_svg }),
     ))
 }
 
