@@ -75,7 +75,7 @@ pub(crate) fn tighten_and_warn(data_dir: &Path) -> io::Result<()> {
     for (path, had) in tighten(data_dir)? {
         tracing::warn!(
             path = %path.display(),
-            mode = format!("{had:o}"),
+            mode = %format_args!("{had:o}"),
             "the data directory or database was readable by other users; permissions tightened to owner only"
         );
     }

@@ -200,14 +200,14 @@ pub struct EdgeLimits {
 impl Default for EdgeLimits {
     fn default() -> Self {
         Self {
-            max_body_reads: 32,
+            max_body_reads: 16,
             max_body_reads_per_device: 2,
             body_read_timeout: Duration::from_secs(60),
             body_idle_timeout: Duration::from_secs(15),
             client_request_timeout: Duration::from_secs(5),
             client_disconnect_timeout: Duration::from_secs(2),
             keep_alive: Duration::from_secs(10),
-            max_connections_per_worker: 1024,
+            max_connections_per_worker: 256,
         }
     }
 }
@@ -221,14 +221,14 @@ impl Default for EdgeLimits {
 /// listen = "0.0.0.0:8080"
 /// workers = 2
 /// max_body_bytes = 4194304
-/// max_body_reads = 32
+/// max_body_reads = 16
 /// max_body_reads_per_device = 2
 /// body_read_timeout_secs = 60
 /// body_idle_timeout_secs = 15
 /// client_request_timeout_secs = 5
 /// client_disconnect_timeout_secs = 2
 /// keep_alive_secs = 10
-/// max_connections_per_worker = 1024
+/// max_connections_per_worker = 256
 /// max_changes_per_push = 1000
 /// max_page = 1000
 /// log_format = "json"

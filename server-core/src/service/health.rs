@@ -98,3 +98,60 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::error::{StorageError, StorageErrorKind};
+    use crate::service::ServiceSettings;
+    use crate::storage::{ReadJob, Storage, StorageFuture, WriteJob};
+
+    /// A database that answers reads (or not) and refuses every write,
+    /// counting the writes asked of it.
+    #[derive(Debug)]
+    struct ReadOnly {
+        reads: bool,
+        writes: AtomicUsize,
+    }
+
+    impl Storage for ReadOnly {
+        fn write_job(&self, _: WriteJob) -> StorageFuture {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Box::pin(std::future::ready(Err(StorageError::new(
+                StorageErrorKind::Other,
+                "attempt to write a readonly database",
+            )
+            .into())))
+        }
+
+        fn read_job(&self, _: ReadJob) -> StorageFuture {
+            Box::pin(std::future::ready(Err(StorageError::unavailable("unused").into())))
+        }
+
+        fn healthy(&self) -> bool {
+            self.reads
+        }
+
+        fn backend(&self) -> &'static str {
+            "read-only"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_that_refuses_writes_is_not_ready_and_is_probed_once_per_interval() {
+        let storage = Arc::new(ReadOnly { reads: true, writes: AtomicUsize::new(0) });
+        let service = Service::new(storage.clone(), ServiceSettings::default());
+        assert_eq!(service.readiness().await, Readiness::NotReady(NotReady::DatabaseNotWritable));
+        assert_eq!(service.readiness().await, Readiness::NotReady(NotReady::DatabaseNotWritable));
+        assert_eq!(storage.writes.load(Ordering::SeqCst), 1, "the second answer reused the first probe");
+        assert_eq!(NotReady::DatabaseNotWritable.code(), "database_not_writable");
+
+        let unreachable = Arc::new(ReadOnly { reads: false, writes: AtomicUsize::new(0) });
+        let service = Service::new(unreachable.clone(), ServiceSettings::default());
+        assert_eq!(service.readiness().await, Readiness::NotReady(NotReady::DatabaseUnreachable));
+        assert_eq!(unreachable.writes.load(Ordering::SeqCst), 0, "no write without reads");
+    }
+}

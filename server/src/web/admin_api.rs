@@ -13,7 +13,7 @@
 //! | POST | `/users` | `{name, role, scope?, unit?, password?}` (a department user gives its `unit`; others a `scope`) | admins, for roles below theirs, within their subtree |
 //! | POST | `/users/{name}/assign` | `{scope?, unit?}` → the user | as above, at the old and the new place |
 //! | POST | `/users/{name}/deactivate` | → `{devices_revoked}` | as above |
-//! | POST | `/enrollments` | `{user, ttl_seconds?, server_url?}` → `{code, expires_ms, ticket, qr_svg}` | as above |
+//! | POST | `/enrollments` | `{user, ttl_seconds?, server_url?}` (`server_url`: absolute `http(s)`, ≤ 512 bytes; default the request's own) → `{code, expires_ms, ticket, qr_svg}`; nothing is stored when refused | as above |
 //! | GET | `/devices` | → devices of users within the subtree | admins, auditors |
 //! | POST | `/devices/{id}/revoke` | `{wipe}` | as above |
 //! | GET | `/places` | → `[{code, name, level, parent}]`: the caller's chain and subtree | admins, auditors |

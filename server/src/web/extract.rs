@@ -131,8 +131,14 @@ async fn read_body(
             let Some(chunk) = next else { return Ok(()) };
             let chunk =
                 chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
-            if body.len() + chunk.len() > max {
-                return Err(too_large(body.len() + chunk.len(), max));
+            let needed = body.len() + chunk.len();
+            if needed > max {
+                return Err(too_large(needed, max));
+            }
+            if needed > body.capacity() {
+                // Grow by doubling, but never past the limit: a body of
+                // undeclared length holds at most `max` bytes of capacity.
+                body.reserve_exact(needed.max(body.capacity() * 2).min(max) - body.len());
             }
             body.extend_from_slice(&chunk);
         }
