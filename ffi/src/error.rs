@@ -171,11 +171,14 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::EnrollmentExpired
         | C::BadCredentials
         | C::UserInactive => GridError::Auth { code, reason: body.message },
-        C::StaleTimestamp | C::ReplayedRequest | C::Unavailable | C::Internal | C::RateLimited => {
-            GridError::Network {
-                reason: format!("the server refused the request ({code}, HTTP {status}): {}", body.message),
-            }
-        }
+        C::StaleTimestamp
+        | C::ReplayedRequest
+        | C::Unavailable
+        | C::RequestTimeout
+        | C::Internal
+        | C::RateLimited => GridError::Network {
+            reason: format!("the server refused the request ({code}, HTTP {status}): {}", body.message),
+        },
         C::InvalidChange
         | C::KindMismatch
         | C::InvalidField
@@ -211,10 +214,7 @@ mod tests {
     use super::*;
 
     fn rejected(code: ErrorCode) -> CoreError {
-        CoreError::Rejected {
-            status: 403,
-            body: ErrorBody { code, message: "m".into(), change_index: None, server_time_ms: None },
-        }
+        CoreError::Rejected { status: 403, body: ErrorBody::new(code, "m") }
     }
 
     #[test]

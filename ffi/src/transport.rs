@@ -165,12 +165,7 @@ mod tests {
 
     #[test]
     fn answers_mean_what_they_mean_for_the_default_transport() {
-        let refusal = ErrorBody {
-            code: ErrorCode::DeviceRevoked,
-            message: "this device was revoked".into(),
-            change_index: None,
-            server_time_ms: None,
-        };
+        let refusal = ErrorBody::new(ErrorCode::DeviceRevoked, "this device was revoked");
         let body = serde_json::to_vec(&refusal).expect("json");
         let (answer, _) = send(Ok(HttpAnswer { status: 403, body }));
         match answer {

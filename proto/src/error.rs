@@ -87,6 +87,10 @@ pub enum ErrorCode {
     UnknownPlace,
     /// The server is shutting down or overloaded; retry later.
     Unavailable,
+    /// The request's body did not arrive within the server's time limit
+    /// (a stalled or very slow connection); retry, with fewer changes on a
+    /// slow link.
+    RequestTimeout,
     /// The server failed; nothing of the request was applied.
     Internal,
     /// A code this build does not know (sent by a newer server).
@@ -95,7 +99,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this build knows.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::WrongMessageType,
@@ -132,6 +136,7 @@ impl ErrorCode {
         ErrorCode::OverBudget,
         ErrorCode::UnknownPlace,
         ErrorCode::Unavailable,
+        ErrorCode::RequestTimeout,
         ErrorCode::Internal,
     ];
 
@@ -174,6 +179,7 @@ impl ErrorCode {
             ErrorCode::OverBudget => "over_budget",
             ErrorCode::UnknownPlace => "unknown_place",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -187,7 +193,10 @@ impl ErrorCode {
     /// Whether retrying the same request later may succeed. Otherwise the
     /// request itself must change.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::RateLimited)
+        matches!(
+            self,
+            ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::RateLimited | ErrorCode::RequestTimeout
+        )
     }
 }
 
@@ -211,6 +220,11 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The JSON body of every error response.
+///
+/// It only ever travels as JSON (devices read it with `serde_json`, which
+/// ignores members it does not know), so a member added here is invisible
+/// to an older peer: every member after `message` is optional and left out
+/// when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
@@ -218,6 +232,10 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// A plain explanation for people; never personal data.
     pub message: String,
+    /// The input at fault, when one is: a JSON member of the request such
+    /// as `server_url`, so a form can mark the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// For a refused push: the position of the first offending change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_index: Option<u32>,
@@ -226,20 +244,34 @@ pub struct ErrorBody {
     pub server_time_ms: Option<u64>,
 }
 
+impl ErrorBody {
+    /// A body with a code and message and nothing else.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None, change_index: None, server_time_ms: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn codes_are_snake_case_and_unknown_codes_parse() {
-        let body = ErrorBody {
-            code: ErrorCode::DotReused,
-            message: "m".into(),
-            change_index: Some(3),
-            server_time_ms: None,
-        };
+        let body = ErrorBody { change_index: Some(3), ..ErrorBody::new(ErrorCode::DotReused, "m") };
         let json = serde_json::to_string(&body).expect("encode");
         assert_eq!(json, r#"{"code":"dot_reused","message":"m","change_index":3}"#);
+        let named =
+            ErrorBody { field: Some("server_url".into()), ..ErrorBody::new(ErrorCode::InvalidField, "m") };
+        let json = serde_json::to_string(&named).expect("encode");
+        assert_eq!(json, r#"{"code":"invalid_field","message":"m","field":"server_url"}"#);
+        // A body from an older server (no field) and one from a newer server
+        // (members this build does not know) both decode.
+        let old: ErrorBody = serde_json::from_str(r#"{"code":"invalid_field","message":"m"}"#).expect("old");
+        assert_eq!(old.field, None);
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"code":"invalid_field","message":"m","field":"x","hint":1}"#)
+                .expect("newer");
+        assert_eq!(newer.field.as_deref(), Some("x"));
         let newer: ErrorBody =
             serde_json::from_str(r#"{"code":"quota_exceeded","message":"x"}"#).expect("decode");
         assert_eq!(newer.code, ErrorCode::Unknown);

@@ -30,6 +30,12 @@ pub trait ReplayGuard: fmt::Debug + Send + Sync {
         now_ms: u64,
         expires_ms: u64,
     ) -> GuardFuture<'_, bool>;
+
+    /// Whether `nonce` of `device` is in use (recorded and not expired at
+    /// `now_ms`), without recording it: a request can be refused as a
+    /// replay before its body is read. [`ReplayGuard::first_use`] still
+    /// decides, once the signature is checked.
+    fn seen(&self, device: ActorId, nonce: [u8; 16], now_ms: u64) -> GuardFuture<'_, bool>;
 }
 
 /// Most remembered nonces before expired ones are swept.
@@ -58,6 +64,12 @@ impl ReplayGuard for MemoryReplayGuard {
             None => true,
         };
         Box::pin(std::future::ready(Ok(fresh)))
+    }
+
+    fn seen(&self, device: ActorId, nonce: [u8; 16], now_ms: u64) -> GuardFuture<'_, bool> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let live = seen.get(&(device, nonce)).is_some_and(|expires| *expires > now_ms);
+        Box::pin(std::future::ready(Ok(live)))
     }
 }
 
@@ -135,6 +147,18 @@ mod tests {
         assert!(!guard.first_use(device, [1; 16], 50, 150).await.expect("guard"));
         assert!(guard.first_use(device, [2; 16], 50, 150).await.expect("guard"));
         assert!(guard.first_use(ActorId::random(), [1; 16], 50, 150).await.expect("guard"));
+    }
+
+    #[tokio::test]
+    async fn seeing_a_nonce_does_not_use_it() {
+        let guard = MemoryReplayGuard::default();
+        let device = ActorId::random();
+        assert!(!guard.seen(device, [1; 16], 0).await.expect("guard"));
+        assert!(!guard.seen(device, [1; 16], 0).await.expect("guard"), "still unused");
+        assert!(guard.first_use(device, [1; 16], 0, 100).await.expect("guard"));
+        assert!(guard.seen(device, [1; 16], 99).await.expect("guard"));
+        assert!(!guard.seen(device, [1; 16], 100).await.expect("guard"), "expired");
+        assert!(!guard.seen(ActorId::random(), [1; 16], 50).await.expect("guard"));
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@
 pub mod audit_log;
 pub mod disputes;
 pub mod feed;
+pub mod health;
 pub mod ledgers;
 pub mod locks;
 pub mod people;
@@ -136,6 +137,9 @@ pub struct Service {
     /// Held across the check's read, so checks run one at a time and each
     /// snapshot is at least as new as the last.
     chain: Arc<tokio::sync::Mutex<crate::audit::ChainMemory>>,
+    /// The last readiness probe ([`Service::readiness`]), held across the
+    /// next one so that callers share it.
+    readiness: Arc<tokio::sync::Mutex<health::LastProbe>>,
     started_ms: u64,
 }
 
@@ -171,6 +175,7 @@ impl Service {
                 settings.utc_offset_minutes,
             ))),
             chain: Arc::default(),
+            readiness: Arc::default(),
             started_ms: crate::clock::now_ms(),
         }
     }
@@ -190,7 +195,8 @@ impl Service {
         &self.directory
     }
 
-    /// Whether the database answers. Blocking.
+    /// Whether the database answers reads. Blocking. For reads and
+    /// writes, see [`Service::readiness`].
     pub fn healthy(&self) -> bool {
         self.storage.healthy()
     }

@@ -102,6 +102,21 @@ impl ReplayGuard for PgReplayGuard {
             Ok(row.is_some())
         })
     }
+
+    /// One lookup of a live (unexpired) row.
+    fn seen(&self, device: ActorId, nonce: [u8; 16], now_ms: u64) -> GuardFuture<'_, bool> {
+        let now = int(now_ms);
+        on_runtime(&self.shared, move |shared| async move {
+            let client = shared.pool().get().await?;
+            let statement = client
+                .prepare_cached("SELECT 1 FROM nonces WHERE device = $1 AND nonce = $2 AND expires_ms > $3")
+                .await?;
+            let row = client
+                .query_opt(&statement, &[&device.as_bytes().as_slice(), &nonce.as_slice(), &now])
+                .await?;
+            Ok(row.is_some())
+        })
+    }
 }
 
 /// [`RateLimiter`] over the `rate_limits` table: per-minute fixed windows

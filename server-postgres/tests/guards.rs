@@ -29,6 +29,19 @@ async fn a_nonce_is_accepted_once_until_it_expires() {
 }
 
 #[tokio::test]
+async fn seeing_a_nonce_does_not_use_it() {
+    let db = TestDatabase::create();
+    let guard = open(&db).replay_guard();
+    let device = ActorId::random();
+    assert!(!guard.seen(device, [1; 16], 0).await.expect("guard"));
+    assert!(!guard.seen(device, [1; 16], 0).await.expect("guard"), "still unused");
+    assert!(guard.first_use(device, [1; 16], 0, 100).await.expect("guard"));
+    assert!(guard.seen(device, [1; 16], 99).await.expect("guard"));
+    assert!(!guard.seen(device, [1; 16], 100).await.expect("guard"), "expired");
+    assert!(!guard.seen(ActorId::random(), [1; 16], 50).await.expect("guard"));
+}
+
+#[tokio::test]
 async fn a_nonce_used_through_one_process_is_refused_by_another() {
     let db = TestDatabase::create();
     let (one, two) = (open(&db), open(&db));

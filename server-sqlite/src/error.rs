@@ -10,8 +10,9 @@ use rusqlite::ErrorCode;
 /// Why the store could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The data directory cannot be created.
-    #[error("cannot create data directory {path}: {source}")]
+    /// The data directory cannot be created, or its permissions cannot be
+    /// made private.
+    #[error("cannot create data directory {path} (or make it private): {source}")]
     DataDir {
         /// The directory.
         path: PathBuf,

@@ -36,6 +36,7 @@
 
 mod error;
 mod inspector;
+pub mod permissions;
 mod storage;
 mod tx;
 

@@ -15,7 +15,7 @@ use gridsync_server_core::{Storage, StorageError, StorageErrorKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::OpenError;
-use crate::{DB_FILE, SCHEMA};
+use crate::{DB_FILE, SCHEMA, permissions};
 use pool::ReadPool;
 
 /// Write jobs waiting for the writer before senders wait.
@@ -76,10 +76,13 @@ impl SqliteStorage {
         data_dir: &Path,
         clock: fn() -> u64,
     ) -> Result<(SqliteStorage, WriterThread), OpenError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| OpenError::DataDir { path: data_dir.to_owned(), source })?;
+        let data_dir_error = |source| OpenError::DataDir { path: data_dir.to_owned(), source };
+        permissions::tighten_and_warn(data_dir).map_err(data_dir_error)?;
+        permissions::create(data_dir).map_err(data_dir_error)?;
         let path = data_dir.join(DB_FILE);
         let mut conn = gridsync_sql_support::open(&path, &SCHEMA)?;
+        // SQLite made the -wal and -shm files with the database's mode.
+        permissions::tighten_and_warn(data_dir).map_err(data_dir_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = checkpoint::attach(&mut conn, &path)?;
         let (tx, rx) = mpsc::channel(CHANNEL);

@@ -55,6 +55,7 @@ pub fn build(
     let limiter = backend.rate_limiter(settings.enrollments_per_minute, settings.logins_per_minute);
     let state = AppState::with_limiter(service, settings, limiter);
     let limits = settings.limits;
+    let edge = settings.edge;
     let mut server = HttpServer::new(move || {
         let (state, limits) = web::app_data(state.clone(), limits);
         App::new()
@@ -84,6 +85,13 @@ pub fn build(
             .configure(web::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    // Slow clients: a request's head must arrive within the timeout, an
+    // idle connection is closed, and each worker holds a bounded number of
+    // connections (the rest wait in the listen backlog).
+    .client_request_timeout(edge.client_request_timeout)
+    .client_disconnect_timeout(edge.client_disconnect_timeout)
+    .keep_alive(edge.keep_alive)
+    .max_connections(edge.max_connections_per_worker)
     // Pull answers leave as a header then a compressed body: with Nagle's
     // algorithm on, the body would wait for the client's delayed ACK.
     .tcp_nodelay(true)

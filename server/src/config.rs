@@ -4,13 +4,14 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::Context;
 use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 use gridsync_proto::wire::Limits;
 use serde::Deserialize;
 
 use crate::backend::Database;
+use crate::files;
 
 use gridsync_server_core::policy::scope::ScopeSettings;
 use gridsync_server_core::service::ServiceSettings;
@@ -43,6 +44,9 @@ pub struct Settings {
     pub workers: usize,
     /// Wire limits for incoming pushes.
     pub limits: Limits,
+    /// Limits on slow or hostile clients: concurrent body reads, read
+    /// timeouts, connections.
+    pub edge: EdgeLimits,
     /// Most changes in one pull page.
     pub max_page: u32,
     /// Log as JSON lines instead of text.
@@ -89,6 +93,7 @@ impl Settings {
             listen,
             workers: 0,
             limits: Limits::DEFAULT,
+            edge: EdgeLimits::default(),
             max_page: 1_000,
             json_logs: false,
             tls_cert: None,
@@ -167,6 +172,7 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("workers", &self.workers)
             .field("limits", &self.limits)
+            .field("edge", &self.edge)
             .field("max_page", &self.max_page)
             .field("json_logs", &self.json_logs)
             .field("tls_cert", &self.tls_cert)
@@ -181,6 +187,52 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// What the server allows slow or hostile clients (see `docs/SECURITY.md`,
+/// "Memory under hostile clients"). A sync request's body is read only
+/// after its headers passed authentication, and only while a permit is
+/// free: at most [`max_body_reads`](Self::max_body_reads) bodies at once
+/// in the process, [`max_body_reads_per_device`](Self::max_body_reads_per_device)
+/// per device, each within [`body_read_timeout`](Self::body_read_timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// Most sync bodies read (and processed) at once in this process; a
+    /// request over it is refused with `unavailable` (503) and `Retry-After`.
+    pub max_body_reads: usize,
+    /// Most sync bodies read at once for one device; a request over it is
+    /// refused with `rate_limited` (429) and `Retry-After`.
+    pub max_body_reads_per_device: usize,
+    /// Longest a sync body may take to arrive, whole.
+    pub body_read_timeout: Duration,
+    /// Longest a sync body may pause between two pieces.
+    pub body_idle_timeout: Duration,
+    /// Longest a client may take to send a request's head (actix
+    /// `client_request_timeout`).
+    pub client_request_timeout: Duration,
+    /// Longest a client may take to acknowledge the end of a connection
+    /// (actix `client_disconnect_timeout`).
+    pub client_disconnect_timeout: Duration,
+    /// How long an idle connection is kept open for its next request.
+    pub keep_alive: Duration,
+    /// Most connections open at once per worker thread (actix
+    /// `max_connections`); others wait in the listen backlog.
+    pub max_connections_per_worker: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        Self {
+            max_body_reads: 16,
+            max_body_reads_per_device: 2,
+            body_read_timeout: Duration::from_secs(60),
+            body_idle_timeout: Duration::from_secs(15),
+            client_request_timeout: Duration::from_secs(5),
+            client_disconnect_timeout: Duration::from_secs(2),
+            keep_alive: Duration::from_secs(10),
+            max_connections_per_worker: 256,
+        }
+    }
+}
+
 /// The optional TOML file. Every key is optional.
 ///
 /// ```toml
@@ -190,6 +242,14 @@ impl fmt::Debug for Settings {
 /// listen = "0.0.0.0:8080"
 /// workers = 2
 /// max_body_bytes = 4194304
+/// max_body_reads = 16
+/// max_body_reads_per_device = 2
+/// body_read_timeout_secs = 60
+/// body_idle_timeout_secs = 15
+/// client_request_timeout_secs = 5
+/// client_disconnect_timeout_secs = 2
+/// keep_alive_secs = 10
+/// max_connections_per_worker = 256
 /// max_changes_per_push = 1000
 /// max_page = 1000
 /// log_format = "json"
@@ -218,6 +278,22 @@ pub struct FileSettings {
     pub workers: Option<usize>,
     /// Largest push body in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Most sync bodies read at once in the process.
+    pub max_body_reads: Option<usize>,
+    /// Most sync bodies read at once for one device.
+    pub max_body_reads_per_device: Option<usize>,
+    /// Seconds a sync body may take to arrive.
+    pub body_read_timeout_secs: Option<u64>,
+    /// Seconds a sync body may pause between two pieces.
+    pub body_idle_timeout_secs: Option<u64>,
+    /// Seconds a client may take to send a request's head.
+    pub client_request_timeout_secs: Option<u64>,
+    /// Seconds a client may take to acknowledge a connection's end.
+    pub client_disconnect_timeout_secs: Option<u64>,
+    /// Seconds an idle connection is kept open.
+    pub keep_alive_secs: Option<u64>,
+    /// Most open connections per worker thread.
+    pub max_connections_per_worker: Option<usize>,
     /// Most changes in one push.
     pub max_changes_per_push: Option<usize>,
     /// Most changes in one pull page.
@@ -259,12 +335,88 @@ pub enum LogFormat {
 }
 
 impl FileSettings {
-    /// Reads a settings file.
+    /// Reads a settings file: a regular file of at most
+    /// [`files::MAX_CONFIG_BYTES`]. An error names the file, the line and
+    /// column and what was expected, never the file's content (`--config`
+    /// may name any file, such as `/etc/shadow`).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read settings file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
+        let text = files::read_text(path, files::MAX_CONFIG_BYTES, "settings file")?;
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("invalid settings file {}: {e}", path.display()))
     }
+
+    /// Parses the text of a settings file. The error holds the line and
+    /// column and TOML's explanation with every quoted piece of the file
+    /// left out (a key this file does not know is told as such, without
+    /// its name).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or_else(String::new, |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            format!("{at}{}", without_quotes(e.message()))
+        })
+    }
+}
+
+/// Every key of the settings file, as [`FileSettings`] names them (a test
+/// checks the two agree).
+const KEYS: [&str; 25] = [
+    "data",
+    "database",
+    "database_pool_size",
+    "listen",
+    "workers",
+    "max_body_bytes",
+    "max_body_reads",
+    "max_body_reads_per_device",
+    "body_read_timeout_secs",
+    "body_idle_timeout_secs",
+    "client_request_timeout_secs",
+    "client_disconnect_timeout_secs",
+    "keep_alive_secs",
+    "max_connections_per_worker",
+    "max_changes_per_push",
+    "max_page",
+    "log_format",
+    "tls_cert",
+    "tls_key",
+    "enrollments_per_minute",
+    "logins_per_minute",
+    "trusted_proxies",
+    "device_record_budget",
+    "replication_days",
+    "utc_offset_minutes",
+];
+
+/// `message` with every piece in quotes or backquotes replaced by `…`,
+/// except the names of known keys and the words TOML uses for types: what
+/// remains is what the parser expected, never text of the file.
+fn without_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.lines().next().unwrap_or_default();
+    while let Some(open) = rest.find(['`', '"', '\'']) {
+        let quote = rest[open..].chars().next().expect("found");
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let quoted = &after[..close];
+        if KEYS.contains(&quoted) || ["=", ".", ",", "]", "[", "}", "{"].contains(&quoted) {
+            out.push(quote);
+            out.push_str(quoted);
+            out.push(quote);
+        } else {
+            out.push('…');
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Values given on the command line or in the environment (clap fills both).
@@ -286,12 +438,14 @@ pub struct Overrides {
 
 /// Layers overrides over the file over the defaults.
 pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
+    let edge = edge_limits(&file);
     let listen = overrides
         .listen
         .or(file.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address is valid"));
     let data = overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let mut settings = Settings::new(data, listen);
+    settings.edge = edge;
     settings.database = overrides.database.or(file.database);
     if let Some(n) = file.database_pool_size.filter(|n| (1..=1000).contains(n)) {
         settings.database_pool_size = n;
@@ -327,6 +481,24 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
     }
     settings.metrics_token = overrides.metrics_token.or(file.metrics_token).filter(|t| !t.trim().is_empty());
     settings
+}
+
+/// The file's edge limits over the defaults. Zero counts and durations
+/// keep the default (a limit of zero would refuse everything).
+fn edge_limits(file: &FileSettings) -> EdgeLimits {
+    let d = EdgeLimits::default();
+    let count = |v: Option<usize>, default| v.filter(|n| *n > 0).unwrap_or(default);
+    let secs = |v: Option<u64>, default| v.filter(|n| *n > 0).map_or(default, Duration::from_secs);
+    EdgeLimits {
+        max_body_reads: count(file.max_body_reads, d.max_body_reads),
+        max_body_reads_per_device: count(file.max_body_reads_per_device, d.max_body_reads_per_device),
+        body_read_timeout: secs(file.body_read_timeout_secs, d.body_read_timeout),
+        body_idle_timeout: secs(file.body_idle_timeout_secs, d.body_idle_timeout),
+        client_request_timeout: secs(file.client_request_timeout_secs, d.client_request_timeout),
+        client_disconnect_timeout: secs(file.client_disconnect_timeout_secs, d.client_disconnect_timeout),
+        keep_alive: secs(file.keep_alive_secs, d.keep_alive),
+        max_connections_per_worker: count(file.max_connections_per_worker, d.max_connections_per_worker),
+    }
 }
 
 #[cfg(test)]
@@ -453,5 +625,65 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<FileSettings>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_known_keys_are_the_file_settings_keys() {
+        let err = toml::from_str::<FileSettings>("not_a_key = 1").expect_err("unknown").to_string();
+        let expected = err.split("expected one of").nth(1).expect("a list of keys");
+        let named: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let mut keys = KEYS.to_vec();
+        let mut named_sorted = named.clone();
+        keys.sort_unstable();
+        named_sorted.sort_unstable();
+        assert_eq!(keys, named_sorted, "{err}");
+    }
+
+    #[test]
+    fn a_parse_error_names_the_place_and_never_the_content() {
+        let secret = "root:$6$Zq1cQh2t$Jm0aX8:19700:0:99999:7:::\n";
+        for text in [
+            secret.to_owned(),
+            format!("data = \"/srv\"\n{secret}"),
+            "workers = \"hunter2\"\n".to_owned(),
+            "hunter2 = 1\n".to_owned(),
+            "listen = \"hunter2\"\n".to_owned(),
+            "[hunter2]\n".to_owned(),
+            "data = 'hunter2\n".to_owned(),
+        ] {
+            let err = FileSettings::parse(&text).expect_err(&text);
+            assert!(err.starts_with("line "), "{err}");
+            for piece in ["root", "Zq1c", "Jm0a", "19700", "hunter2", "$6$"] {
+                assert!(!err.contains(piece), "{text:?} → {err}");
+            }
+        }
+        let err = FileSettings::parse("data = \"/srv\"\nlisen = \"x\"\n").expect_err("unknown key");
+        assert!(err.starts_with("line 2, column 1:") && err.contains("`listen`"), "{err}");
+    }
+
+    #[test]
+    fn settings_files_are_read_bounded() {
+        let err = FileSettings::load(Path::new("/dev/zero")).expect_err("a device").to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("gridsync.toml");
+        std::fs::write(&path, "root:$6$Zq1c:19700:0:99999:7:::\n").expect("write");
+        let err = FileSettings::load(&path).expect_err("not TOML").to_string();
+        assert!(err.contains(&path.display().to_string()) && err.contains("line 1"), "{err}");
+        assert!(!err.contains("Zq1c") && !err.contains("root"), "{err}");
+    }
+
+    #[test]
+    fn edge_limits_come_from_the_file_and_zero_keeps_the_default() {
+        let file: FileSettings = toml::from_str(
+            "max_body_reads = 8\nmax_body_reads_per_device = 0\nbody_read_timeout_secs = 3\nkeep_alive_secs = 0\n",
+        )
+        .expect("toml");
+        let edge = resolve(Overrides::default(), file).edge;
+        let d = EdgeLimits::default();
+        assert_eq!(edge.max_body_reads, 8);
+        assert_eq!(edge.max_body_reads_per_device, d.max_body_reads_per_device);
+        assert_eq!(edge.body_read_timeout, Duration::from_secs(3));
+        assert_eq!(edge.keep_alive, d.keep_alive);
     }
 }

@@ -26,6 +26,7 @@
 //! * [`config`]: settings from flags, environment and a TOML file;
 //! * [`export`]: the ledgers' sheets written as XLSX, CSV and JSON;
 //! * [`metrics`]: Prometheus metrics at `/metrics`, and who may read them;
+//! * [`files`]: bounded reads of the files an operator names;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
@@ -34,6 +35,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod export;
+pub mod files;
 mod inspector;
 pub mod metrics;
 pub mod migrate;

@@ -103,7 +103,8 @@ enum Command {
         /// How long the code stays valid: e.g. 30m, 24h, 7d.
         #[arg(long, default_value = "24h")]
         ttl: String,
-        /// The server address the handsets use, put into the QR code.
+        /// The server address the handsets use, put into the QR code: an
+        /// absolute http:// or https:// URL of at most 512 bytes.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server_url: String,
         /// Where to write the QR code (SVG) [default: enroll-USER.svg].

@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use gridsync_proto::{ActorId, Date, EnrollmentTicket, Place, Role, Unit};
+use gridsync_proto::{ActorId, Date, Place, Role, Unit};
 use gridsync_server_core::audit::Verdict;
 use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS};
 use gridsync_server_core::service::places::ImportSummary;
@@ -25,6 +25,7 @@ use gridsync_server_core::{CoreError, Service, passwords};
 use gridsync_server_sqlite::DB_FILE;
 
 use crate::backend::{Backend, Database};
+use crate::files;
 
 /// The service on the server's database, for the operator's commands.
 #[derive(Debug)]
@@ -183,11 +184,12 @@ impl Operator {
         self.run(self.service.import_units(&Caller::Operator, csv_text.to_owned()))
     }
 
-    /// `enroll`: issues a one-time code for `user` and renders its QR code.
+    /// `enroll`: issues a one-time code for `user` with its QR code, once
+    /// `server_url` is checked and the QR code rendered (see
+    /// [`Service::issue_ticket`]).
     pub fn issue_code(&self, user: &str, ttl_ms: u64, server_url: &str) -> anyhow::Result<Issued> {
-        let issued = self.run(self.service.issue_enrollment(&Caller::Operator, user, ttl_ms))?;
-        let ticket = EnrollmentTicket { server: server_url.to_owned(), code: issued.code.clone() };
-        Ok(Issued { qr_svg: qr_svg(&ticket)?, code: issued.code, expires_ms: issued.expires_ms })
+        let issued = self.run(self.service.issue_ticket(&Caller::Operator, user, ttl_ms, server_url))?;
+        Ok(Issued { qr_svg: issued.qr_svg, code: issued.ticket.code, expires_ms: issued.expires_ms })
     }
 
     /// `device list`.
@@ -225,9 +227,10 @@ pub fn password_from_stdin() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Reads a CSV file for an import; it must be UTF-8.
+/// Reads a CSV file for an import: a regular file of at most
+/// [`files::MAX_CSV_BYTES`], in UTF-8.
 pub fn read_csv(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = files::read_bounded(path, files::MAX_CSV_BYTES, "CSV file")?;
     String::from_utf8(bytes).map_err(|_| {
         anyhow::anyhow!("{} is not UTF-8: save it as \"CSV UTF-8\" and try again", path.display())
     })
@@ -250,14 +253,6 @@ pub fn parse_ttl(text: &str) -> anyhow::Result<u64> {
     Ok(ms)
 }
 
-/// The QR code of an enrollment ticket (its JSON), as an SVG document.
-pub fn qr_svg(ticket: &EnrollmentTicket) -> anyhow::Result<String> {
-    let payload = serde_json::to_string(ticket)?;
-    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-        .context("the enrollment ticket does not fit a QR code")?;
-    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(256, 256).quiet_zone(true).build())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,14 +264,6 @@ mod tests {
         assert_eq!(parse_ttl("7d").expect("d"), MAX_TTL_MS);
         assert!(parse_ttl("8d").is_err() && parse_ttl("0h").is_err() && parse_ttl("h").is_err());
         assert!(parse_ttl("12").is_err() && parse_ttl("").is_err());
-    }
-
-    #[test]
-    fn the_qr_code_is_an_svg() {
-        let ticket =
-            EnrollmentTicket { server: "https://192.168.1.10:8443".into(), code: "AAAAA-BBBBB".into() };
-        let svg = qr_svg(&ticket).expect("svg");
-        assert!(svg.contains("<svg") && svg.contains("</svg>"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use crate::files;
+
 /// Longest validity [`self_signed`] accepts, in days (ten years).
 pub const MAX_DAYS: u32 = 3650;
 
@@ -50,19 +52,24 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<ServerConfig> {
         })
 }
 
-/// Reads every `CERTIFICATE` section of a PEM file.
+/// Reads every `CERTIFICATE` section of a PEM file (a regular file of at
+/// most [`files::MAX_PEM_BYTES`]).
 fn load_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let iter = CertificateDer::pem_file_iter(path).map_err(|e| pem_error("TLS certificate", path, e))?;
-    let chain = iter.collect::<Result<Vec<_>, _>>().map_err(|e| pem_error("TLS certificate", path, e))?;
+    let pem = files::read_bounded(path, files::MAX_PEM_BYTES, "TLS certificate file")?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error("TLS certificate", path, e))?;
     if chain.is_empty() {
         bail!("TLS certificate file {} holds no PEM CERTIFICATE section", path.display());
     }
     Ok(chain)
 }
 
-/// Reads the first private key of a PEM file.
+/// Reads the first private key of a PEM file (a regular file of at most
+/// [`files::MAX_PEM_BYTES`]).
 fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+    let pem = files::read_bounded(path, files::MAX_PEM_BYTES, "TLS key file")?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
         pem::Error::NoItemsFound => anyhow::anyhow!(
             "TLS key file {} holds no PEM private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY section)",
             path.display()

@@ -25,6 +25,7 @@ pub mod disputes_api;
 pub mod error;
 mod extract;
 mod extractor_errors;
+pub mod gate;
 pub mod ledgers_api;
 pub mod openapi;
 pub mod reports_api;
@@ -38,6 +39,7 @@ use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequ
 use gridsync_server_core::Service;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::guard::{Limited, MemoryRateLimiter, RateLimiter};
+use gridsync_server_core::service::health::Readiness;
 use gridsync_server_core::service::sync::pull::Whole;
 use serde_json::json;
 
@@ -45,6 +47,16 @@ use crate::config::Settings;
 pub use error::ApiError;
 pub use extract::Signed;
 pub use extractor_errors::json_errors;
+pub use extract::{BodyTimeouts, Signed};
+use gate::BodyGate;
+
+/// Largest enrollment request body: a code, a device id and a public key
+/// take a few hundred bytes; the body is read before the code is checked.
+pub const MAX_ENROLL_BYTES: usize = 4 * 1024;
+
+/// Largest body of any other route that reads one whole (the admin API's
+/// JSON; its CSV imports take more, see [`admin_api`]).
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
 /// Shared state of the HTTP workers.
 #[derive(Debug, Clone)]
@@ -59,6 +71,10 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpAddr]>,
     /// Who may read `/metrics`.
     pub metrics: crate::metrics::Access,
+    /// Permits to read sync bodies ([`crate::config::EdgeLimits`]).
+    pub bodies: Arc<BodyGate>,
+    /// How long a sync body may take to arrive.
+    pub body_timeouts: BodyTimeouts,
 }
 
 impl AppState {
@@ -79,6 +95,11 @@ impl AppState {
             trusted_proxies: settings.trusted_proxies.clone().into(),
             // A token too short is refused by `app::build` before a state is made.
             metrics: settings.metrics_access().unwrap_or(crate::metrics::Access::Loopback),
+            bodies: BodyGate::new(settings.edge.max_body_reads, settings.edge.max_body_reads_per_device),
+            body_timeouts: BodyTimeouts {
+                whole: settings.edge.body_read_timeout,
+                idle: settings.edge.body_idle_timeout,
+            },
         }
     }
 
@@ -120,42 +141,46 @@ pub fn client_address<'a>(
 /// Registers every route. The app must also have `web::Data<AppState>` and
 /// `web::Data<Limits>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/sync/push")
-            .route(web::post().to(push))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/sync/pull")
-            .route(web::post().to(pull))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/enroll")
-            .route(web::post().to(enroll))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .configure(crate::console::configure)
-    .configure(reports_api::configure)
-    .configure(ledgers_api::configure)
-    .configure(disputes_api::configure)
-    .configure(admin_api::configure)
-    .service(
-        web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(crate::metrics::scrape))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/openapi.json")
-            .route(web::get().to(openapi::openapi_json))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .app_data(extractor_errors::query())
-    .app_data(extractor_errors::path())
-    .default_service(web::to(not_found));
+    cfg.app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
+        .service(
+            web::resource("/v1/sync/push")
+                .route(web::post().to(push))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/sync/pull")
+                .route(web::post().to(pull))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/enroll")
+                .app_data(web::PayloadConfig::new(MAX_ENROLL_BYTES))
+                .route(web::post().to(enroll))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .configure(crate::console::configure)
+        .configure(reports_api::configure)
+        .configure(ledgers_api::configure)
+        .configure(disputes_api::configure)
+        .configure(admin_api::configure)
+        .service(
+            web::resource("/health")
+                .route(web::get().to(health))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/metrics")
+                .route(web::get().to(crate::metrics::scrape))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/openapi.json")
+                .route(web::get().to(openapi::openapi_json))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .app_data(extractor_errors::query())
+        .app_data(extractor_errors::path())
+        .default_service(web::to(not_found));
 }
 
 /// The app data [`configure`] expects, for `App::app_data`.
@@ -180,11 +205,13 @@ pub fn app_data(state: AppState, limits: Limits) -> (web::Data<AppState>, web::D
          content_type = "application/x-gridsync", body = openapi::Envelope),
         (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
         (status = 403, response = openapi::Refused), (status = 409, response = openapi::Refused),
+        (status = 408, response = openapi::Refused),
         (status = 413, response = openapi::Refused), (status = 415, response = openapi::Refused),
+        (status = 429, response = openapi::Refused),
     )
 )]
 async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result<HttpResponse, ApiError> {
-    let Signed { from, message: request, version } = signed;
+    let Signed { from, message: request, version, .. } = signed;
     same_device(from.device, request.device)?;
     let count = request.changes().count();
     let response = state.service.push(request, from.user).await?;
@@ -214,11 +241,12 @@ async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result
          content_type = "application/x-gridsync", body = openapi::Envelope),
         (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
         (status = 403, response = openapi::Refused), (status = 413, response = openapi::Refused),
-        (status = 415, response = openapi::Refused),
+        (status = 408, response = openapi::Refused), (status = 415, response = openapi::Refused),
+        (status = 429, response = openapi::Refused),
     )
 )]
 async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result<HttpResponse, ApiError> {
-    let Signed { from, message: mut request, version } = signed;
+    let Signed { from, message: mut request, version, .. } = signed;
     same_device(from.device, request.device)?;
     request.limit = request.limit.clamp(1, state.max_page);
     // A version 2 handset takes records sent whole only as their history,
@@ -290,6 +318,9 @@ async fn enroll(
     }))
 }
 
+/// Ready (200, `"status": "ok"`) when the database takes reads and
+/// writes ([`Service::readiness`]); else 503, `"status": "unavailable"`
+/// with a stable `reason` (no path, no data).
 #[utoipa::path(
     get,
     path = "/health",
@@ -297,19 +328,25 @@ async fn enroll(
     summary = "Health",
     responses(
         (status = 200, description = "Ready: the database answers.", body = openapi::Health),
-        (status = 503, description = "Not ready: the database does not answer.", body = openapi::Health),
+        (status = 503, description = "Not ready: the database cannot be read or written.", body = openapi::Health),
     )
 )]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let service = state.service.clone();
-    let ok = web::block(move || service.healthy()).await.unwrap_or(false);
-    let body = json!({
-        "status": if ok { "ok" } else { "unavailable" },
+    let readiness = state.service.readiness().await;
+    let mut body = json!({
+        "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": wire::PROTOCOL_VERSION,
         "storage": state.service.storage().backend(),
     });
-    if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    match readiness {
+        Readiness::Ready => HttpResponse::Ok().json(body),
+        Readiness::NotReady(why) => {
+            body["status"] = json!("unavailable");
+            body["reason"] = json!(why.code());
+            HttpResponse::ServiceUnavailable().json(body)
+        }
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -184,3 +184,44 @@ fn auditors_read_and_verify_but_change_nothing_and_sessions_end() {
     assert_eq!(refusal(t.get(&wang, "/users")), (401, ErrorCode::Unauthenticated));
     assert_eq!(refusal(t.login("wang", PASSWORD)), (403, ErrorCode::UserInactive));
 }
+
+/// Rows of the `enrollments` table (live codes or spent).
+fn enrollment_rows(t: &Township) -> i64 {
+    let conn = gridsync_sql_support::open_reader(
+        &t.dir.path().join("data/gridsync.db"),
+        &gridsync_server_sqlite::SCHEMA,
+    )
+    .expect("db");
+    conn.query_row("SELECT count(*) FROM enrollments", [], |r| r.get(0)).expect("count")
+}
+
+#[test]
+fn a_bad_server_url_is_refused_naming_it_and_leaves_no_code() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    let long = format!("https://gridsync.lan/{}", "a".repeat(3300));
+    for server_url in [long.as_str(), "javascript:alert(1)", "gridsync.lan:8080", "ftp://gridsync.lan"] {
+        let response = t.post(&root, "/enrollments", json!({"user": "li", "server_url": server_url}));
+        assert_eq!(response.status().as_u16(), 400, "{server_url:.40}");
+        let body: ErrorBody = response.json().expect("an error body");
+        assert_eq!(body.code, ErrorCode::InvalidRequest);
+        assert_eq!(body.field.as_deref(), Some("server_url"));
+        assert!(!body.message.contains("javascript") && !body.message.contains("aaaa"), "{}", body.message);
+    }
+    assert_eq!(enrollment_rows(&t), 0, "nothing was committed");
+    assert_eq!(audit_count(&t, "enroll.issue", "ok"), 0, "nothing was audited as issued");
+    assert_eq!(audit_count(&t, "enroll.issue", "invalid_request"), 0);
+
+    // A good one is issued with the URL as given.
+    let issued =
+        t.post(&root, "/enrollments", json!({"user": "li", "server_url": "https://192.168.1.10:8443"}));
+    assert_eq!(issued.status().as_u16(), 201);
+    let issued: Value = issued.json().expect("json");
+    assert_eq!(issued["ticket"]["server"], "https://192.168.1.10:8443");
+    assert_eq!((enrollment_rows(&t), audit_count(&t, "enroll.issue", "ok")), (1, 1));
+
+    // Other refusals name their field too.
+    let response = t.post(&root, "/enrollments", json!({"user": "li", "ttl_seconds": 0}));
+    let body: ErrorBody = response.json().expect("an error body");
+    assert_eq!(body.field.as_deref(), Some("ttl_seconds"));
+}

@@ -255,10 +255,8 @@ fn a_device_with_a_wrong_clock_corrects_it_and_syncs(kind: Kind) -> anyhow::Resu
                 return Err(Error::Rejected {
                     status: 401,
                     body: ErrorBody {
-                        code: ErrorCode::StaleTimestamp,
-                        message: "stale".into(),
-                        change_index: None,
                         server_time_ms: Some(now_ms()),
+                        ..ErrorBody::new(ErrorCode::StaleTimestamp, "stale")
                     },
                 });
             }

@@ -23,6 +23,10 @@ use crate::passwords;
 use crate::policy::{self, scope::ScopeSettings};
 use crate::storage::{Device, NewEnrollment, NewSession, NewUser, StorageExt, User, WriteTx};
 
+mod ticket;
+
+pub use ticket::{IssuedTicket, MAX_SERVER_URL_BYTES, qr_svg, server_url};
+
 /// How long a login session lasts.
 pub const SESSION_MS: u64 = 8 * 60 * 60 * 1000;
 /// Longest enrollment code lifetime.
@@ -114,6 +118,17 @@ pub struct IssuedCode {
     pub code: String,
     /// When it expires (Unix ms).
     pub expires_ms: u64,
+}
+
+/// Refuses a code lifetime out of 1 second to [`MAX_TTL_MS`].
+fn check_ttl(ttl_ms: u64) -> CoreResult<()> {
+    if (1_000..=MAX_TTL_MS).contains(&ttl_ms) {
+        Ok(())
+    } else {
+        Err(Refusal::invalid("an enrollment code lives between 1 second and 7 days")
+            .field("ttl_seconds")
+            .into())
+    }
 }
 
 fn no_such_user() -> CoreError {
@@ -368,13 +383,23 @@ impl Service {
     }
 
     /// Issues a one-time enrollment code for `user`, valid for `ttl_ms`
-    /// (1 second to [`MAX_TTL_MS`]); only its digest is stored.
+    /// (1 second to [`MAX_TTL_MS`]); only its digest is stored. For a code
+    /// with its QR ticket, as people are given it, see
+    /// [`Service::issue_ticket`].
     pub async fn issue_enrollment(&self, caller: &Caller, user: &str, ttl_ms: u64) -> CoreResult<IssuedCode> {
-        if !(1_000..=MAX_TTL_MS).contains(&ttl_ms) {
-            return Err(Refusal::invalid("an enrollment code lives between 1 second and 7 days")
-                .field("ttl_seconds")
-                .into());
-        }
+        check_ttl(ttl_ms)?;
+        self.store_code(caller, user, ttl_ms, new_code()?).await
+    }
+
+    /// Stores an enrollment code made beforehand (its ticket rendered) once
+    /// `caller` may issue it for `user`, with its audit row.
+    pub(super) async fn store_code(
+        &self,
+        caller: &Caller,
+        user: &str,
+        ttl_ms: u64,
+        code: String,
+    ) -> CoreResult<IssuedCode> {
         let (caller2, user2) = (caller.clone(), user.to_owned());
         let result = self
             .storage
@@ -387,7 +412,6 @@ impl Service {
                 if !target.active {
                     return Err(CoreError::refused(ErrorCode::UserInactive, "the user is deactivated"));
                 }
-                let code = new_code()?;
                 let expires_ms = now.saturating_add(ttl_ms);
                 tx.insert_enrollment(&NewEnrollment {
                     code_hash: &code_digest(&code),

@@ -27,6 +27,11 @@ pub trait DirectoryWrite {
     /// leaves a number a later bump hands out again for another directory.
     fn bump_directory(&mut self, at_least: u64) -> StorageResult<u64>;
 
+    /// Writes `now` into the `meta` row `health_probe` (creating it): the
+    /// smallest write there is, committed to learn whether the database
+    /// takes writes at all (see [`crate::service::health`]).
+    fn probe_write(&mut self, now: u64) -> StorageResult<()>;
+
     /// Adds a place.
     fn insert_place(&mut self, place: &Place, now: u64) -> StorageResult<()>;
 

@@ -61,6 +61,17 @@ impl DirectoryRead for PgTx<'_> {
 }
 
 impl DirectoryWrite for PgTx<'_> {
+    fn probe_write(&mut self, now: u64) -> StorageResult<()> {
+        run(|| {
+            self.execute(
+                "INSERT INTO meta (key, value) VALUES ('health_probe', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&int(now)],
+            )?;
+            Ok(())
+        })
+    }
+
     fn bump_directory(&mut self, at_least: u64) -> StorageResult<u64> {
         run(|| {
             let row = self.one(

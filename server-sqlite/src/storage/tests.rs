@@ -304,3 +304,29 @@ async fn the_checkpointer_copies_the_wal_back_beside_the_writer_and_empties_it_a
     let rows: i64 = conn.query_row("SELECT count(*) FROM changes", [], |r| r.get(0)).expect("count");
     assert_eq!(rows, 2_400, "the database holds every change in its main file");
 }
+
+/// The readiness probe's write: it commits through the writer on a
+/// database that takes writes, and fails on one SQLite can only read (as
+/// it opens a file its user may not write). Opening read-only stands in
+/// for a read-only file here because tests run as root, whom file modes
+/// do not stop.
+#[tokio::test]
+async fn the_write_probe_commits_and_fails_on_a_read_only_database() {
+    use gridsync_server_core::storage::DirectoryWrite;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (storage, writer) = SqliteStorage::open(dir.path()).expect("open");
+    storage.write(|tx, now| Ok(tx.probe_write(now)?)).await.expect("the probe commits");
+    storage.write(|tx, now| Ok(tx.probe_write(now)?)).await.expect("and again");
+    drop(storage);
+    writer.join();
+
+    let path = dir.path().join(crate::DB_FILE);
+    let read_only = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open");
+    let tx = read_only.unchecked_transaction().expect("tx");
+    let refused = crate::SqliteTx::new(&tx).probe_write(1).expect_err("a read-only database");
+    assert!(refused.message.contains("readonly") || refused.message.contains("read-only"), "{refused}");
+    let probed: i64 =
+        tx.query_row("SELECT value FROM meta WHERE key = 'health_probe'", [], |r| r.get(0)).expect("the row");
+    assert!(probed > 1, "the committed probe is there, the refused one is not");
+}

@@ -53,6 +53,18 @@ impl DirectoryRead for SqliteTx<'_> {
 }
 
 impl DirectoryWrite for SqliteTx<'_> {
+    fn probe_write(&mut self, now: u64) -> StorageResult<()> {
+        run(|| {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES ('health_probe', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute([now as i64])?;
+            Ok(())
+        })
+    }
+
     fn bump_directory(&mut self, at_least: u64) -> StorageResult<u64> {
         run(|| {
             self.conn

@@ -13,7 +13,7 @@
 //! | POST | `/users` | `{name, role, scope?, unit?, password?}` (a department user gives its `unit`; others a `scope`) | admins, for roles below theirs, within their subtree |
 //! | POST | `/users/{name}/assign` | `{scope?, unit?}` → the user | as above, at the old and the new place |
 //! | POST | `/users/{name}/deactivate` | → `{devices_revoked}` | as above |
-//! | POST | `/enrollments` | `{user, ttl_seconds?, server_url?}` → `{code, expires_ms, ticket, qr_svg}` | as above |
+//! | POST | `/enrollments` | `{user, ttl_seconds?, server_url?}` (`server_url`: absolute `http(s)`, ≤ 512 bytes; default the request's own) → `{code, expires_ms, ticket, qr_svg}`; nothing is stored when refused | as above |
 //! | GET | `/devices` | → devices of users within the subtree | admins, auditors |
 //! | POST | `/devices/{id}/revoke` | `{wipe}` | as above |
 //! | GET | `/places` | → `[{code, name, level, parent}]`: the caller's chain and subtree | admins, auditors |
@@ -35,7 +35,7 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use gridsync_proto::{ActorId, EnrollmentTicket, ErrorCode, Role};
+use gridsync_proto::{ActorId, ErrorCode, Role};
 use gridsync_server_core::audit::Verdict;
 use gridsync_server_core::guard::Limited;
 use gridsync_server_core::service::Caller;
@@ -48,7 +48,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::openapi;
-use crate::operator;
 
 pub mod places;
 
@@ -345,11 +344,10 @@ async fn issue(
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     });
-    let issued = state.service.issue_enrollment(&who.caller(), &user, ttl_ms).await?;
-    let ticket = EnrollmentTicket { server, code: issued.code.clone() };
-    let qr_svg = operator::qr_svg(&ticket).map_err(|_| ApiError::internal())?;
+    let issued = state.service.issue_ticket(&who.caller(), &user, ttl_ms, &server).await?;
+    let (ticket, qr_svg) = (issued.ticket, issued.qr_svg);
     Ok(HttpResponse::Created().json(
-        json!({ "code": issued.code, "expires_ms": issued.expires_ms, "ticket": ticket, "qr_svg": qr_svg }),
+        json!({ "code": ticket.code, "expires_ms": issued.expires_ms, "ticket": ticket, "qr_svg": qr_svg }),
     ))
 }
 

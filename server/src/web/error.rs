@@ -5,7 +5,7 @@
 //! answered `internal` (or `unavailable` when the database is busy or out
 //! of reach, which a client may retry).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use gridsync_proto::{ErrorBody, ErrorCode, WireError};
 use gridsync_server_core::{CoreError, Refusal, StorageErrorKind};
@@ -18,16 +18,39 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// The human message.
     pub message: String,
+    /// The input at fault, when one is (a JSON member such as `server_url`).
+    pub field: Option<String>,
     /// For a refused push: the first offending change.
     pub change_index: Option<u32>,
     /// For `stale_timestamp`: the server's clock.
     pub server_time_ms: Option<u64>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    pub retry_after_s: Option<u32>,
 }
 
 impl ApiError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), change_index: None, server_time_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            change_index: None,
+            server_time_ms: None,
+            retry_after_s: None,
+        }
+    }
+
+    /// Names the input at fault.
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Tells the client when to retry (`Retry-After`, in seconds).
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     /// Names the offending change of a push.
@@ -47,8 +70,10 @@ impl From<Refusal> for ApiError {
         Self {
             code: r.code,
             message: r.message,
+            field: r.field,
             change_index: r.change_index,
             server_time_ms: r.server_time_ms,
+            retry_after_s: None,
         }
     }
 }
@@ -102,6 +127,7 @@ impl ResponseError for ApiError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Malformed
             | ErrorCode::UnsupportedVersion
@@ -122,9 +148,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(seconds) = self.retry_after_s {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(ErrorBody {
             code: self.code,
             message: self.message.clone(),
+            field: self.field.clone(),
             change_index: self.change_index,
             server_time_ms: self.server_time_ms,
         })

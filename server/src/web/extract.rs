@@ -1,15 +1,20 @@
-//! The `Signed<M>` extractor: reads a bounded body, has the service
-//! authenticate the device that signed it
-//! ([`gridsync_server_core::service::sync::auth`]), inflates it and decodes
-//! a gridsync message, so handlers only ever see valid messages from
-//! enrolled, unrevoked devices.
+//! The `Signed<M>` extractor: has the service admit the request on its
+//! signature headers ([`gridsync_server_core::service::sync::auth`]),
+//! takes a permit of the [`BodyGate`](super::gate::BodyGate), reads a
+//! bounded body within the body timeouts, has the service verify the
+//! signature over it, inflates it and decodes a gridsync message, so
+//! handlers only ever see valid messages from enrolled, unrevoked devices.
 //!
-//! The signature covers the body exactly as sent, so it is checked before
-//! any work is spent inflating or decoding.
+//! Nothing of the body is read before the headers pass: a request of an
+//! unknown or revoked device, out of its time window, replayed, or without
+//! the headers, is answered before its body arrives. The signature covers
+//! the body exactly as sent, so it is checked before any work is spent
+//! inflating or decoding.
 
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -18,10 +23,11 @@ use futures_util::StreamExt;
 use gridsync_proto::ErrorCode;
 use gridsync_proto::auth;
 use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
-use gridsync_server_core::service::sync::auth::{Claimed, DeviceIdentity, SignedRequest};
+use gridsync_server_core::service::sync::auth::{Claimed, DeviceIdentity};
 
 use super::AppState;
 use super::error::ApiError;
+use super::gate::BodyPermit;
 
 /// A decoded gridsync message and the device that signed it.
 #[derive(Debug)]
@@ -32,6 +38,9 @@ pub struct Signed<M> {
     pub message: M,
     /// The protocol version it came in: the answer is sent in it.
     pub version: u8,
+    /// The permit the body was read under: held until the handler is done
+    /// with the message (destructure with `..` to keep it to the end).
+    pub permit: BodyPermit,
 }
 
 impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
@@ -61,20 +70,29 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
                     ));
                 }
             };
-            let raw = read_body(&req, &mut payload, limits.max_bytes).await?;
+            let declared = declared_length(&req);
+            if let Some(size) = declared.filter(|s| *s > limits.max_bytes) {
+                return Err(too_large(size, limits.max_bytes));
+            }
             let claimed = claimed(&req);
-            let signed = SignedRequest {
-                claimed: claimed.as_ref(),
-                method: req.method().as_str(),
-                path: req.path(),
-                body: &raw,
-            };
-            let from = state.service.authenticate(signed).await?;
+            let admitted = state.service.admit(claimed.as_ref(), req.path()).await?;
+            let permit = state.bodies.admit(admitted.device())?;
+            let raw = read_body(&mut payload, declared, limits.max_bytes, state.body_timeouts).await?;
+            let from = state.service.verify(admitted, req.method().as_str(), req.path(), &raw).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
             let (version, message) = wire::decode_versioned::<M>(&body, &limits)?;
-            Ok(Signed { from, message, version })
+            Ok(Signed { from, message, version, permit })
         })
     }
+}
+
+/// How long a body may take to arrive: whole, and between two pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTimeouts {
+    /// The whole body.
+    pub whole: Duration,
+    /// Between two pieces.
+    pub idle: Duration,
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -91,24 +109,49 @@ fn claimed(req: &HttpRequest) -> Option<Claimed> {
     })
 }
 
-async fn read_body(req: &HttpRequest, payload: &mut Payload, max: usize) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if let Some(size) = declared.filter(|s| *s > max) {
-        return Err(too_large(size, max));
-    }
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads the body, at most `max` bytes, within `timeouts`: a client that
+/// stalls, or trickles its body, is cut off with `request_timeout`.
+async fn read_body(
+    payload: &mut Payload,
+    declared: Option<usize>,
+    max: usize,
+    timeouts: BodyTimeouts,
+) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
-        if body.len() + chunk.len() > max {
-            return Err(too_large(body.len() + chunk.len(), max));
+    let read = async {
+        loop {
+            let next = tokio::time::timeout(timeouts.idle, payload.next()).await.map_err(|_| timed_out())?;
+            let Some(chunk) = next else { return Ok(()) };
+            let chunk =
+                chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
+            let needed = body.len() + chunk.len();
+            if needed > max {
+                return Err(too_large(needed, max));
+            }
+            if needed > body.capacity() {
+                // Grow by doubling, but never past the limit: a body of
+                // undeclared length holds at most `max` bytes of capacity.
+                body.reserve_exact(needed.max(body.capacity() * 2).min(max) - body.len());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+    };
+    tokio::time::timeout(timeouts.whole, read).await.map_err(|_| timed_out())??;
     Ok(body)
+}
+
+fn timed_out() -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestTimeout,
+        "the request body did not arrive in time; retry, with fewer changes on a slow connection",
+    )
 }
 
 /// Inflates a gzip body, refusing to produce more than `max` bytes, so a

@@ -357,6 +357,10 @@ pub(crate) struct Health {
     protocol: u8,
     /// The storage backend (`sqlite`, `postgres`).
     storage: String,
+    /// Why it is not ready (only with `unavailable`): `database_unreachable`,
+    /// `database_not_writable` or `database_timeout`.
+    #[schema(pattern = "^(database_unreachable|database_not_writable|database_timeout)$")]
+    reason: Option<String>,
 }
 
 /// `POST /v1/admin/disputes/{id}/resolve`: settle one field's conflict,

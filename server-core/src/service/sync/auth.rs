@@ -1,19 +1,29 @@
 //! Authentication of device requests (see [`gridsync_proto::auth`]) and
 //! enrollment with a one-time code.
 //!
-//! A request is accepted when, in this order:
+//! A request is authenticated in two steps, so that nothing of its body is
+//! read for a request that cannot be authentic:
+//!
+//! [`Service::admit`], on the headers alone, before the body is read:
 //! 1. it carries the four headers (else `unauthenticated`);
 //! 2. its time is within five minutes of the server's and not before the
 //!    server started (else `stale_timestamp`, with the server's time so the
 //!    device can correct its clock offset and retry);
 //! 3. its device is enrolled (else `unknown_device`);
-//! 4. its signature verifies over method, path, body digest, time, nonce and
-//!    device (else `bad_signature`: wrong key or altered request);
-//! 5. its device is not revoked (else `device_revoked`, or `device_wiped`
+//! 4. its device is not revoked (else `device_revoked`, or `device_wiped`
 //!    when the revocation orders a wipe);
-//! 6. its nonce has not been seen (else `replayed_request`), by the
-//!    [`crate::guard::ReplayGuard`].
+//! 5. its nonce has not been seen (else `replayed_request`), asked of the
+//!    [`crate::guard::ReplayGuard`] without recording it.
 //!
+//! [`Service::verify`], once the body is read:
+//! 6. its signature verifies over method, path, body digest, time, nonce and
+//!    device (else `bad_signature`: wrong key or altered request);
+//! 7. its nonce is recorded as used, unless a request with the same nonce
+//!    was admitted meanwhile and recorded first (else `replayed_request`).
+//!
+//! Steps 3 to 5 answer before the signature is checked, so whoever knows a
+//! device id learns whether it is enrolled and whether it is revoked (device
+//! ids are random, and a revoked device is no secret worth a body's read).
 //! Nonces are kept for twice the allowed skew. Requests signed before the
 //! service started are refused, so a restart cannot reopen the window for a
 //! replay of a request seen before it. Every refusal is audited.
@@ -53,6 +63,22 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// A device request whose headers passed [`Service::admit`]: its body may
+/// be read, then checked with [`Service::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    claimed: Claimed,
+    public_key: Vec<u8>,
+    user: String,
+}
+
+impl Admitted {
+    /// The device the request claims to come from (not yet proven).
+    pub fn device(&self) -> ActorId {
+        self.claimed.device
+    }
+}
+
 /// A device request that passed authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentity {
@@ -72,26 +98,56 @@ pub struct Enrolled {
 }
 
 impl Service {
-    /// Authenticates a signed device request. Refusals are audited
+    /// Authenticates a signed device request whose body is already read:
+    /// [`Service::admit`] then [`Service::verify`]. Refusals are audited
     /// (`sync.refused`).
     pub async fn authenticate(&self, request: SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
-        match self.check_signed(&request).await {
-            Ok(identity) => Ok(identity),
-            Err(refusal) => {
-                let actor = request
-                    .claimed
-                    .map_or_else(|| "anonymous".to_owned(), |c| format!("device:{}", c.device));
-                let event = Event::new(actor, "sync.refused", request.path, refusal.audit_outcome());
-                if let Err(e) = self.audit(event).await {
-                    tracing::error!(error = %e, "cannot audit a refused request");
-                }
-                Err(refusal)
-            }
-        }
+        let admitted = self.admit(request.claimed, request.path).await?;
+        self.verify(admitted, request.method, request.path, request.body).await
     }
 
-    async fn check_signed(&self, request: &SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
-        let claimed = request.claimed.ok_or_else(|| {
+    /// Checks what a signed request's headers claim, before its body is
+    /// read (steps 1 to 5 of the [module](self)): on `Ok`, the body may be
+    /// read and given to [`Service::verify`]. Refusals are audited
+    /// (`sync.refused`).
+    pub async fn admit(&self, claimed: Option<&Claimed>, path: &str) -> CoreResult<Admitted> {
+        let admitted = self.check_headers(claimed).await;
+        self.audit_refusal(claimed.map(|c| c.device), path, admitted).await
+    }
+
+    /// Checks the signature of an admitted request over its body and
+    /// records its nonce as used (steps 6 and 7 of the [module](self)).
+    /// Refusals are audited (`sync.refused`).
+    pub async fn verify(
+        &self,
+        admitted: Admitted,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> CoreResult<DeviceIdentity> {
+        let device = admitted.device();
+        let verified = self.check_signature(admitted, method, path, body).await;
+        self.audit_refusal(Some(device), path, verified).await
+    }
+
+    async fn audit_refusal<T>(
+        &self,
+        device: Option<ActorId>,
+        path: &str,
+        result: CoreResult<T>,
+    ) -> CoreResult<T> {
+        if let Err(refusal) = &result {
+            let actor = device.map_or_else(|| "anonymous".to_owned(), |d| format!("device:{d}"));
+            let event = Event::new(actor, "sync.refused", path, refusal.audit_outcome());
+            if let Err(e) = self.audit(event).await {
+                tracing::error!(error = %e, "cannot audit a refused request");
+            }
+        }
+        result
+    }
+
+    async fn check_headers(&self, claimed: Option<&Claimed>) -> CoreResult<Admitted> {
+        let claimed = claimed.ok_or_else(|| {
             CoreError::refused(
                 ErrorCode::Unauthenticated,
                 "sync requests must be signed by an enrolled device",
@@ -110,17 +166,6 @@ impl Service {
         let key = self.storage.read(move |tx| Ok(tx.device_key(device)?)).await?.ok_or_else(|| {
             CoreError::refused(ErrorCode::UnknownDevice, "this device is not enrolled on this server")
         })?;
-        let input = auth::signing_input(
-            request.method,
-            request.path,
-            request.body,
-            claimed.time_ms,
-            &claimed.nonce,
-            device,
-        );
-        UnparsedPublicKey::new(&ED25519, &key.public_key).verify(&input, &claimed.signature).map_err(
-            |_| CoreError::refused(ErrorCode::BadSignature, "the request signature does not verify"),
-        )?;
         if key.wipe {
             return Err(CoreError::refused(
                 ErrorCode::DeviceWiped,
@@ -130,11 +175,31 @@ impl Service {
         if key.revoked {
             return Err(CoreError::refused(ErrorCode::DeviceRevoked, "this device was revoked"));
         }
+        if self.replay.seen(device, claimed.nonce, now).await? {
+            return Err(replayed());
+        }
+        Ok(Admitted { claimed: claimed.clone(), public_key: key.public_key, user: key.user })
+    }
+
+    async fn check_signature(
+        &self,
+        admitted: Admitted,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> CoreResult<DeviceIdentity> {
+        let Admitted { claimed, public_key, user } = admitted;
+        let device = claimed.device;
+        let input = auth::signing_input(method, path, body, claimed.time_ms, &claimed.nonce, device);
+        UnparsedPublicKey::new(&ED25519, &public_key).verify(&input, &claimed.signature).map_err(|_| {
+            CoreError::refused(ErrorCode::BadSignature, "the request signature does not verify")
+        })?;
+        let now = crate::clock::now_ms();
         let expires = now + 2 * MAX_CLOCK_SKEW_MS;
         if !self.replay.first_use(device, claimed.nonce, now, expires).await? {
-            return Err(CoreError::refused(ErrorCode::ReplayedRequest, "this request was already received"));
+            return Err(replayed());
         }
-        Ok(DeviceIdentity { device, user: key.user })
+        Ok(DeviceIdentity { device, user })
     }
 
     /// Enrolls a device with a one-time code. The code is spent even if the
@@ -157,6 +222,10 @@ impl Service {
             self.storage.read(move |tx| Ok(crate::directory::profile(tx, &directory, &name)?)).await?;
         Ok(Enrolled { user, profile })
     }
+}
+
+fn replayed() -> CoreError {
+    CoreError::refused(ErrorCode::ReplayedRequest, "this request was already received")
 }
 
 fn enroll(tx: &mut dyn crate::storage::WriteTx, now: u64, request: &EnrollRequest) -> CoreResult<User> {

@@ -19,7 +19,6 @@ use super::super::i18n::{Lang, Texts};
 use super::super::layout::{self, Section};
 use super::super::session::Admin;
 use super::{in_subtree, local_time, place_name, places, respond, see_other};
-use crate::operator;
 use crate::web::{ApiError, AppState};
 
 /// How long an enrollment code from the console lives.
@@ -256,15 +255,23 @@ async fn enroll(
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;
-    let issued =
-        state.service.issue_enrollment(&admin.caller(), &form.user, ENROLL_TTL_MS).await.or_page(lang)?;
     let server = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     };
-    let ticket = EnrollmentTicket { server, code: issued.code.clone() };
-    let svg = operator::qr_svg(&ticket).map_err(|_| Failure::of(ApiError::internal(), lang))?;
-    Ok(respond(enrollment_page(&state, &admin, &form.user, &ticket, issued.expires_ms, &svg)))
+    let issued = state
+        .service
+        .issue_ticket(&admin.caller(), &form.user, ENROLL_TTL_MS, &server)
+        .await
+        .or_page(lang)?;
+    Ok(respond(enrollment_page(
+        &state,
+        &admin,
+        &form.user,
+        &issued.ticket,
+        issued.expires_ms,
+        &issued.qr_svg,
+    )))
 }
 
 fn enrollment_page(

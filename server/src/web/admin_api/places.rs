@@ -14,8 +14,9 @@ use crate::web::AppState;
 use crate::web::error::ApiError;
 use crate::web::openapi;
 
-/// Largest CSV body accepted by an import (a city's places fit many times over).
-const MAX_CSV_BYTES: usize = 16 * 1024 * 1024;
+/// Largest CSV body accepted by an import (a city's places fit many times
+/// over): the same bound as the operator's `place import`.
+const MAX_CSV_BYTES: usize = crate::files::MAX_CSV_BYTES as usize;
 
 /// Registers the place and unit routes inside the `/v1/admin` scope.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
