@@ -152,7 +152,8 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::EnrollmentUsed
         | C::EnrollmentExpired
         | C::BadCredentials
-        | C::UserInactive => GridError::Auth { code, reason: body.message },
+        | C::UserInactive
+        | C::PasswordChangeRequired => GridError::Auth { code, reason: body.message },
         C::StaleTimestamp | C::ReplayedRequest | C::Unavailable | C::Internal | C::RateLimited => {
             GridError::Network {
                 reason: format!("the server refused the request ({code}, HTTP {status}): {}", body.message),

@@ -68,6 +68,7 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
                 method: req.method().as_str(),
                 path: req.path(),
                 body: &raw,
+                client: Some(state.client(&req)),
             };
             let from = state.service.authenticate(signed).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };

@@ -16,13 +16,18 @@
 //!
 //! Nonces are kept for twice the allowed skew. Requests signed before the
 //! service started are refused, so a restart cannot reopen the window for a
-//! replay of a request seen before it. Every refusal is audited.
+//! replay of a request seen before it. Every refusal is audited, counted
+//! per minute ([`crate::audit::refusals`]) by the device when it is
+//! enrolled (the refusals from step 4 on), else by the client address: a
+//! flood naming random devices is counted as one requester.
+
+use std::net::IpAddr;
 
 use gridsync_proto::auth::{self, EnrollRequest, MAX_CLOCK_SKEW_MS};
 use gridsync_proto::{ActorId, ErrorCode, Profile};
 use ring::signature::{ED25519, UnparsedPublicKey};
 
-use crate::audit::Event;
+use crate::audit::{Event, refusals};
 use crate::error::{CoreError, CoreResult, Refusal, StorageError};
 use crate::service::Service;
 use crate::storage::{NewDevice, StorageExt, User};
@@ -51,6 +56,10 @@ pub struct SignedRequest<'a> {
     pub path: &'a str,
     /// The body exactly as sent.
     pub body: &'a [u8],
+    /// The client's address (behind trusted proxies, the one they name),
+    /// which the audit log counts refusals by when no enrolled device is
+    /// known.
+    pub client: Option<IpAddr>,
 }
 
 /// A device request that passed authentication.
@@ -73,18 +82,26 @@ pub struct Enrolled {
 
 impl Service {
     /// Authenticates a signed device request. Refusals are audited
-    /// (`sync.refused`).
+    /// (`sync.refused`), by device or client address (see the module).
     pub async fn authenticate(&self, request: SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
         match self.check_signed(&request).await {
             Ok(identity) => Ok(identity),
             Err(refusal) => {
-                let actor = request
-                    .claimed
-                    .map_or_else(|| "anonymous".to_owned(), |c| format!("device:{}", c.device));
+                let enrolled = matches!(
+                    refusal.code(),
+                    Some(
+                        ErrorCode::BadSignature
+                            | ErrorCode::DeviceRevoked
+                            | ErrorCode::DeviceWiped
+                            | ErrorCode::ReplayedRequest
+                    )
+                );
+                let actor = match request.claimed {
+                    Some(c) if enrolled => format!("device:{}", c.device),
+                    _ => refusals::anonymous(request.client),
+                };
                 let event = Event::new(actor, "sync.refused", request.path, refusal.audit_outcome());
-                if let Err(e) = self.audit(event).await {
-                    tracing::error!(error = %e, "cannot audit a refused request");
-                }
+                self.audit_refusal(event).await;
                 Err(refusal)
             }
         }
@@ -141,14 +158,19 @@ impl Service {
     /// device then fails to sync; a refused enrollment changes nothing but
     /// is audited (`device.enroll`, anonymous).
     pub async fn enroll(&self, request: EnrollRequest) -> CoreResult<Enrolled> {
+        self.enroll_from(request, None).await
+    }
+
+    /// [`Service::enroll`] of a request from `client`: a refusal is
+    /// audited by the client address (`address:IP`).
+    pub async fn enroll_from(&self, request: EnrollRequest, client: Option<IpAddr>) -> CoreResult<Enrolled> {
         let result = self.storage.write(move |tx, now| enroll(tx, now, &request)).await;
         let user = match result {
             Ok(user) => user,
             Err(refusal) => {
-                let event = Event::new("anonymous", "device.enroll", "", refusal.audit_outcome());
-                if let Err(e) = self.audit(event).await {
-                    tracing::error!(error = %e, "cannot audit a refused enrollment");
-                }
+                let event =
+                    Event::new(refusals::anonymous(client), "device.enroll", "", refusal.audit_outcome());
+                self.audit_refusal(event).await;
                 return Err(refusal);
             }
         };
