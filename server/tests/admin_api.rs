@@ -183,9 +183,9 @@ fn a_one_time_password_must_be_changed_first_and_is_then_spent() {
     let change = |current: &str, new: &str| {
         t.post(&chen, "/password", json!({"current_password": current, "new_password": new}))
     };
-    assert_eq!(refusal(change(ONE_TIME, ONE_TIME)), (400, ErrorCode::InvalidField));
+    assert_eq!(refusal(change(ONE_TIME, ONE_TIME)), (400, ErrorCode::InvalidRequest));
     assert_eq!(refusal(change("not the password", "chen's own password")), (401, ErrorCode::BadCredentials));
-    assert_eq!(refusal(change(ONE_TIME, "short")), (400, ErrorCode::InvalidField));
+    assert_eq!(refusal(change(ONE_TIME, "short")), (400, ErrorCode::InvalidRequest));
     let malformed = t.post(&chen, "/password", json!({"new_password": "chen's own password"}));
     assert_eq!(refusal(malformed), (400, ErrorCode::Malformed));
     let changed = change(ONE_TIME, "chen's own password");
@@ -217,10 +217,10 @@ fn a_one_time_password_must_be_changed_first_and_is_then_spent() {
     let given = t.post(&root, "/users/chen/password", json!({"password": "another one-time password"}));
     assert_eq!(given.status().as_u16(), 200);
     assert!(given.json::<Value>().expect("json").get("password").is_none());
-    assert_eq!(refusal(t.post(&root, "/users/root/password", json!({}))), (400, ErrorCode::InvalidField));
+    assert_eq!(refusal(t.post(&root, "/users/root/password", json!({}))), (400, ErrorCode::InvalidRequest));
     let wang = t.token("wang");
     assert_eq!(refusal(t.post(&wang, "/users/zhou/password", json!({}))), (403, ErrorCode::Forbidden));
-    assert_eq!(refusal(t.post(&root, "/users/nobody/password", json!({}))), (400, ErrorCode::InvalidField));
+    assert_eq!(refusal(t.post(&root, "/users/nobody/password", json!({}))), (400, ErrorCode::InvalidRequest));
     assert_eq!(audit_count(&t, "user.password", "ok"), 6, "3 first logins, chen's change, 2 resets");
     assert_eq!(audit_count(&t, "user.password", "forbidden"), 1);
 }

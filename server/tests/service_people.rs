@@ -172,7 +172,7 @@ fn sessions_open_expire_and_close() {
     let change = |new: &str| {
         run(op, svc.change_own_password(&wang, "a long enough password", new, Some(&session.token)))
     };
-    assert_eq!(code_of(change("a long enough password")), ErrorCode::InvalidField, "not the same again");
+    assert_eq!(code_of(change("a long enough password")), ErrorCode::InvalidRequest, "not the same again");
     assert_eq!(change("wang's own password").expect("changed"), 0);
     assert_eq!(run(op, svc.session_user(&session.token)).expect("live").name, "wang");
     assert!(!run(op, svc.session_user(&session.token)).expect("live").must_change_password);

@@ -128,7 +128,7 @@ impl Ord for Key {
 mod tests {
     use super::*;
 
-    const T: u64 = 1_780_000_020_000; // 20 s into a minute
+    const T: u64 = 1_780_000_040_000; // 20 s into a minute
 
     fn refused(actor: &str, outcome: &str) -> Event {
         Event::new(actor, "sync.refused", "/v1/sync/push", outcome)

@@ -379,7 +379,7 @@ impl Service {
     ///
     /// A wrong current password is refused with `bad_credentials` and ends
     /// nothing, a weak new one, or the current one again, with
-    /// `invalid_field` (`new_password`); the operator sets passwords with
+    /// `invalid_request` (field `new_password`); the operator sets passwords with
     /// [`Service::set_password`] instead.
     pub async fn change_own_password(
         &self,
