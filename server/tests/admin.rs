@@ -144,7 +144,15 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
         .expect("rows");
     assert!(rows.iter().any(|r| r.starts_with("user:root login root ok")), "{rows:#?}");
     assert!(rows.iter().any(|r| r.contains("login li bad_credentials")), "{rows:#?}");
-    let secrets = [password.as_str(), DEPARTMENT_PASSWORD, "root's own", "civil affairs own", token.as_str(), code.as_str(), "hunter2"];
+    let secrets = [
+        password.as_str(),
+        DEPARTMENT_PASSWORD,
+        "root's own",
+        "civil affairs own",
+        token.as_str(),
+        code.as_str(),
+        "hunter2",
+    ];
     for secret in secrets {
         assert!(rows.iter().all(|r| !r.contains(secret)), "a secret reached the audit log");
     }
