@@ -170,7 +170,8 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::EnrollmentUsed
         | C::EnrollmentExpired
         | C::BadCredentials
-        | C::UserInactive => GridError::Auth { code, reason: body.message },
+        | C::UserInactive
+        | C::PasswordChangeRequired => GridError::Auth { code, reason: body.message },
         C::StaleTimestamp
         | C::ReplayedRequest
         | C::Unavailable

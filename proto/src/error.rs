@@ -62,6 +62,10 @@ pub enum ErrorCode {
     BadCredentials,
     /// The user is deactivated.
     UserInactive,
+    /// The session's user logged in with a one-time password (set for them
+    /// by an administrator or the operator): nothing but changing it, and
+    /// logging out, is allowed until they choose their own.
+    PasswordChangeRequired,
     /// Authenticated, but not allowed to do this (role or place in the hierarchy).
     Forbidden,
     /// Too many attempts; wait before trying again.
@@ -124,6 +128,7 @@ impl ErrorCode {
         ErrorCode::EnrollmentExpired,
         ErrorCode::BadCredentials,
         ErrorCode::UserInactive,
+        ErrorCode::PasswordChangeRequired,
         ErrorCode::Forbidden,
         ErrorCode::RateLimited,
         ErrorCode::InvalidRequest,
@@ -167,6 +172,7 @@ impl ErrorCode {
             ErrorCode::EnrollmentExpired => "enrollment_expired",
             ErrorCode::BadCredentials => "bad_credentials",
             ErrorCode::UserInactive => "user_inactive",
+            ErrorCode::PasswordChangeRequired => "password_change_required",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidRequest => "invalid_request",

@@ -4,9 +4,11 @@
 //! [`ChainCheck`]); the chain is computed here, once, so every backend links
 //! rows the same way. This module knows no storage.
 //!
-//! Enrollments, revocations, logins, admin actions, report reads and refused
-//! requests are appended in the same transaction as the action itself (a
-//! read's row right after the read). Each row stores the SHA-256 of the
+//! Enrollments, revocations, logins, admin actions and report reads are
+//! appended in the same transaction as the action itself (a read's row
+//! right after the read). Refused requests are counted ([`refusals`]): the
+//! first of a minute from one requester is appended at once, its repeats as
+//! one summary row when the minute closes. Each row stores the SHA-256 of the
 //! previous row's hash and its own content, so editing, inserting or
 //! deleting a row in the middle breaks the chain at that row, and
 //! [`ChainCheck`] names it.
@@ -20,6 +22,7 @@
 //! no record content, no passwords, codes or tokens.
 
 mod memory;
+pub mod refusals;
 
 use ring::digest;
 
@@ -28,7 +31,9 @@ pub use memory::{ChainMemory, ChainProgress, ChainReport};
 /// One audited event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// Who: `user:NAME`, `device:ID`, `cli`, or `anonymous`.
+    /// Who: `user:NAME`, `device:ID`, `cli`, `address:IP` (a request that
+    /// names no one, by its client address), `anonymous` (nor that), or
+    /// [`refusals::OTHERS`].
     pub actor: String,
     /// What, e.g. `device.enroll`, `user.add`, `login`.
     pub action: String,

@@ -181,7 +181,15 @@ mod tests {
     use crate::storage::User;
 
     fn user(role: Role, scope: &str) -> User {
-        User { name: "x".into(), role, scope: scope.into(), unit: None, active: true, has_password: true }
+        User {
+            name: "x".into(),
+            role,
+            scope: scope.into(),
+            unit: None,
+            active: true,
+            has_password: true,
+            must_change_password: false,
+        }
     }
 
     fn place(code: &str, level: Level, parent: Option<&str>) -> Place {

@@ -18,8 +18,9 @@
 //! line ([`Caller::Operator`]) may do everything; staff on the admin API
 //! ([`Caller::Staff`]) only what [`crate::policy`] allows within their
 //! subtree. Changes are audited in their own transaction. Refusals of staff
-//! requests are audited too (the refused transaction itself left nothing);
-//! the operator's refusals are not, since they never left the machine.
+//! requests are audited too (the refused transaction itself left nothing),
+//! counted per minute ([`crate::audit::refusals`]); the operator's refusals
+//! are not, since they never left the machine.
 
 pub mod audit_log;
 pub mod disputes;
@@ -140,6 +141,8 @@ pub struct Service {
     /// The last readiness probe ([`Service::readiness`]), held across the
     /// next one so that callers share it.
     readiness: Arc<tokio::sync::Mutex<health::LastProbe>>,
+    /// The refusals of the open minute ([`crate::audit::refusals`]).
+    refusals: Arc<Mutex<crate::audit::refusals::RefusalTally>>,
     started_ms: u64,
 }
 
@@ -176,6 +179,7 @@ impl Service {
             ))),
             chain: Arc::default(),
             readiness: Arc::default(),
+            refusals: Arc::default(),
             started_ms: crate::clock::now_ms(),
         }
     }
@@ -222,6 +226,46 @@ impl Service {
         self.storage.write(move |tx, now| Ok(tx.append_audit(now, &event)?)).await
     }
 
+    /// Audits a refused request, counted with the others of its requester,
+    /// action, target and code this minute ([`crate::audit::refusals`]):
+    /// the first is appended at once, the repeats when the minute closes.
+    /// A failure to append is logged, never the caller's.
+    pub async fn audit_refusal(&self, event: Event) {
+        let due = self.tally().record(event, crate::clock::now_ms());
+        self.append_all(due).await;
+    }
+
+    /// Appends the summaries of refused requests whose minute has closed
+    /// (`all`: also the open minute's, as on shutdown). The server calls it
+    /// every few seconds and when it stops.
+    pub async fn close_refusals(&self, all: bool) {
+        let now = (!all).then(crate::clock::now_ms);
+        let due = self.tally().close(now);
+        self.append_all(due).await;
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, crate::audit::refusals::RefusalTally> {
+        self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn append_all(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let appended = self
+            .storage
+            .write(move |tx, now| {
+                for event in &events {
+                    tx.append_audit(now, event)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = appended {
+            tracing::error!(error = %e, "cannot audit refused requests");
+        }
+    }
+
     /// A listing for `caller`, who must be allowed to read
     /// ([`crate::policy::may_read`]; a refusal is audited as `action`):
     /// `work` reads it on one snapshot, given the caller and the directory
@@ -240,7 +284,7 @@ impl Service {
     }
 
     /// Passes `result` through; when it is a refusal of a staff request,
-    /// audits it first as `action` on `target`.
+    /// audits it first as `action` on `target` ([`Service::audit_refusal`]).
     pub(crate) async fn audited<T>(
         &self,
         caller: &Caller,
@@ -250,9 +294,7 @@ impl Service {
     ) -> CoreResult<T> {
         if let (Err(refusal), Caller::Staff(_)) = (&result, caller) {
             let event = Event::new(caller.audit_name(), action, target, refusal.audit_outcome());
-            if let Err(e) = self.audit(event).await {
-                tracing::error!(error = %e, "cannot audit a refused request");
-            }
+            self.audit_refusal(event).await;
         }
         result
     }

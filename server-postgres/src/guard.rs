@@ -8,22 +8,20 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gridsync_proto::{ActorId, ErrorCode};
-use gridsync_server_core::guard::{GuardFuture, Limited, RateLimiter, ReplayGuard};
-use gridsync_server_core::{CoreError, Refusal, StorageError};
+use gridsync_proto::ActorId;
+use gridsync_server_core::guard::{
+    Counted, GuardFuture, Limited, RateLimiter, ReplayGuard, Subject, over_limit, window_of,
+};
+use gridsync_server_core::{CoreError, StorageError};
 
 use crate::error::Failure;
 use crate::storage::{PostgresStorage, Shared};
 
 /// Calls between two sweeps of expired rows (the first call sweeps too).
 const SWEEP_EVERY: u64 = 1_000;
-
-/// The length of a rate-limit window.
-const WINDOW_MS: u64 = 60_000;
 
 /// Runs `work` on the storage's runtime and answers its result as a guard's.
 fn on_runtime<T, F>(shared: &Arc<Shared>, work: impl FnOnce(Arc<Shared>) -> F) -> GuardFuture<'static, T>
@@ -120,7 +118,7 @@ impl ReplayGuard for PgReplayGuard {
 }
 
 /// [`RateLimiter`] over the `rate_limits` table: per-minute fixed windows
-/// per (what, address), counted across every process.
+/// per (what, subject), counted across every process.
 struct PgRateLimiter {
     shared: Arc<Shared>,
     enrollments: u32,
@@ -142,13 +140,14 @@ impl PgRateLimiter {
     /// starts a new window or adds one to the current one, returning the
     /// count. Over the limit (at least 1, as the memory limiter's) is
     /// refused with `rate_limited`.
-    fn attempt_at(&self, what: Limited, address: IpAddr, now_ms: u64) -> GuardFuture<'static, ()> {
-        let (name, limit) = match what {
-            Limited::Enrollment => ("enrollment", self.enrollments),
-            Limited::Login => ("login", self.logins),
+    fn attempt_at(&self, what: Limited, subject: &Subject, now_ms: u64) -> GuardFuture<'static, Counted> {
+        let limit = match what {
+            Limited::Enrollment => self.enrollments,
+            Limited::Login => self.logins,
         };
         let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
-        let window = int(now_ms - now_ms % WINDOW_MS);
+        let window_ms = window_of(now_ms);
+        let (window, key) = (int(window_ms), subject.key());
         let sweep = sweeps(&self.calls);
         let counted = on_runtime(&self.shared, move |shared| async move {
             let client = shared.pool().get().await?;
@@ -164,34 +163,49 @@ impl PgRateLimiter {
             }
             let statement = client
                 .prepare_cached(
-                    "INSERT INTO rate_limits (what, address, window_ms, count) VALUES ($1, $2, $3, 1)
-                     ON CONFLICT (what, address) DO UPDATE SET
+                    "INSERT INTO rate_limits (what, subject, window_ms, count) VALUES ($1, $2, $3, 1)
+                     ON CONFLICT (what, subject) DO UPDATE SET
                          count = CASE WHEN rate_limits.window_ms = EXCLUDED.window_ms
                                       THEN least(rate_limits.count, 2147483646) + 1 ELSE 1 END,
                          window_ms = EXCLUDED.window_ms
                      RETURNING count",
                 )
                 .await?;
-            let row = client.query_one(&statement, &[&name, &address.to_string(), &window]).await?;
+            let row = client.query_one(&statement, &[&what.name(), &key, &window]).await?;
             let count: i32 =
                 row.try_get(0).map_err(|_| crate::error::corrupt("a rate limit's count does not convert"))?;
             Ok(count)
         });
+        let subject = subject.clone();
         Box::pin(async move {
             if counted.await? > limit {
-                return Err(CoreError::from(Refusal::new(
-                    ErrorCode::RateLimited,
-                    "too many attempts from this address; wait a minute",
-                )));
+                return Err(over_limit());
             }
-            Ok(())
+            Ok(Counted { what, subject, window_ms })
         })
     }
 }
 
 impl RateLimiter for PgRateLimiter {
-    fn attempt(&self, what: Limited, address: IpAddr) -> GuardFuture<'_, ()> {
-        self.attempt_at(what, address, gridsync_server_core::clock::now_ms())
+    fn attempt(&self, what: Limited, subject: &Subject) -> GuardFuture<'_, Counted> {
+        self.attempt_at(what, subject, gridsync_server_core::clock::now_ms())
+    }
+
+    /// One update: the subject's count less one, if it is still in the
+    /// attempt's window (a new window started afresh anyway).
+    fn forgive(&self, counted: Counted) -> GuardFuture<'_, ()> {
+        let (what, key, window) = (counted.what.name(), counted.subject.key(), int(counted.window_ms));
+        on_runtime(&self.shared, move |shared| async move {
+            let client = shared.pool().get().await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE rate_limits SET count = count - 1
+                     WHERE what = $1 AND subject = $2 AND window_ms = $3 AND count > 0",
+                )
+                .await?;
+            client.execute(&statement, &[&what, &key, &window]).await?;
+            Ok(())
+        })
     }
 }
 
@@ -212,11 +226,12 @@ impl PostgresStorage {
     }
 
     /// Rate limits shared by every process (table `rate_limits`): a
-    /// per-minute fixed window per (what, address), counted with one upsert
-    /// returning the count; an attempt over `enrollments_per_minute` or
-    /// `logins_per_minute` (each at least 1) in its window is refused with
-    /// the same refusal as the core's `MemoryRateLimiter` (`rate_limited`).
-    /// Old windows are swept every 1,000 calls.
+    /// per-minute fixed window per (what, subject: a client address or a
+    /// user name's digest), counted with one upsert returning the count and
+    /// forgiven with one update; an attempt over `enrollments_per_minute`
+    /// or `logins_per_minute` (each at least 1) in its window is refused
+    /// with the same refusal as the core's `MemoryRateLimiter`
+    /// (`rate_limited`). Old windows are swept every 1,000 calls.
     pub fn rate_limiter(&self, enrollments_per_minute: u32, logins_per_minute: u32) -> Arc<dyn RateLimiter> {
         Arc::new(PgRateLimiter {
             shared: self.shared().clone(),
@@ -232,9 +247,11 @@ mod tests {
     use super::*;
     use crate::PgOptions;
     use crate::testing::TestDatabase;
+    use gridsync_proto::ErrorCode;
 
     #[tokio::test]
-    async fn rate_limits_count_per_window_and_address_across_processes() {
+    async fn rate_limits_count_per_window_and_subject_across_processes() {
+        use gridsync_server_core::guard::WINDOW_MS;
         let db = TestDatabase::create();
         let (one, two) = (
             PostgresStorage::connect(db.url(), PgOptions::default()).expect("connect"),
@@ -247,18 +264,26 @@ mod tests {
             calls: AtomicU64::new(0),
         };
         let (here, there) = (limits(&one), limits(&two));
-        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
+        let a = Subject::Address("10.0.0.1".parse().expect("ip"));
+        let b = Subject::user_name("wang");
         let t = 1_780_000_020_000;
-        assert!(here.attempt_at(Limited::Enrollment, a, t).await.is_ok());
-        assert!(there.attempt_at(Limited::Enrollment, a, t + 1).await.is_ok(), "counted across processes");
-        let refused = here.attempt_at(Limited::Enrollment, a, t + 2).await.expect_err("third in the window");
+        assert!(here.attempt_at(Limited::Enrollment, &a, t).await.is_ok());
+        assert!(there.attempt_at(Limited::Enrollment, &a, t + 1).await.is_ok(), "counted across processes");
+        let refused = here.attempt_at(Limited::Enrollment, &a, t + 2).await.expect_err("third in the window");
         assert_eq!(refused.code(), Some(ErrorCode::RateLimited));
-        assert!(there.attempt_at(Limited::Enrollment, a, t + 3).await.is_err(), "refused everywhere");
-        assert!(here.attempt_at(Limited::Enrollment, b, t).await.is_ok(), "per address");
-        assert!(here.attempt_at(Limited::Login, a, t).await.is_ok(), "per kind of attempt");
-        assert!(there.attempt_at(Limited::Login, a, t).await.is_err());
+        assert!(there.attempt_at(Limited::Enrollment, &a, t + 3).await.is_err(), "refused everywhere");
+        assert!(here.attempt_at(Limited::Enrollment, &b, t).await.is_ok(), "per subject");
+        // Forgiven logins do not count, in whichever process they are forgiven.
+        for i in 0..3 {
+            let counted = here.attempt_at(Limited::Login, &b, t + i).await.expect("forgiven before");
+            there.forgive(counted).await.expect("forgive");
+        }
+        let stale = here.attempt_at(Limited::Login, &a, t - WINDOW_MS).await.expect("an old window");
+        assert!(here.attempt_at(Limited::Login, &a, t).await.is_ok(), "per kind of attempt");
+        here.forgive(stale).await.expect("forgiving an old window changes nothing");
+        assert!(there.attempt_at(Limited::Login, &a, t).await.is_err());
         let next = t + WINDOW_MS;
-        assert!(here.attempt_at(Limited::Enrollment, a, next).await.is_ok(), "a new window starts afresh");
-        assert!(here.attempt_at(Limited::Login, a, next).await.is_ok());
+        assert!(here.attempt_at(Limited::Enrollment, &a, next).await.is_ok(), "a new window starts afresh");
+        assert!(here.attempt_at(Limited::Login, &a, next).await.is_ok());
     }
 }

@@ -111,6 +111,7 @@ pub static MIGRATIONS: &[&str] = &[
     include_str!("../sql/v3.sql"),
     include_str!("../sql/v4.sql"),
     include_str!("../sql/v5.sql"),
+    include_str!("../sql/v6.sql"),
 ];
 
 /// The version that gave the growing tables their township: right after

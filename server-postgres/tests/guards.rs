@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use gridsync_proto::{ActorId, ErrorCode};
-use gridsync_server_core::guard::Limited;
+use gridsync_server_core::guard::{Limited, Subject};
 use gridsync_server_postgres::testing::TestDatabase;
 use gridsync_server_postgres::{PgOptions, PostgresStorage};
 
@@ -71,14 +71,15 @@ async fn attempts_over_the_limit_are_refused_per_address() {
     let db = TestDatabase::create();
     let storage = open(&db);
     let limits = storage.rate_limiter(2, 1);
-    let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
+    let address = |text: &str| Subject::Address(text.parse::<IpAddr>().expect("ip"));
+    let (a, b) = (address("10.0.0.1"), address("10.0.0.2"));
     // A minute's window may turn between two attempts: then one more
     // attempt is allowed, never two more.
     let mut allowed = 0;
     let mut refused = None;
     for _ in 0..4 {
-        match limits.attempt(Limited::Enrollment, a).await {
-            Ok(()) => allowed += 1,
+        match limits.attempt(Limited::Enrollment, &a).await {
+            Ok(_) => allowed += 1,
             Err(e) => {
                 refused = Some(e);
                 break;
@@ -87,21 +88,21 @@ async fn attempts_over_the_limit_are_refused_per_address() {
     }
     assert!((2..=3).contains(&allowed), "{allowed} enrollments allowed with a limit of 2");
     assert_eq!(refused.expect("refused").code(), Some(ErrorCode::RateLimited));
-    assert!(limits.attempt(Limited::Enrollment, b).await.is_ok(), "another address has its own count");
+    assert!(limits.attempt(Limited::Enrollment, &b).await.is_ok(), "another address has its own count");
     let logins: Vec<bool> = [
-        limits.attempt(Limited::Login, a).await.is_ok(),
-        limits.attempt(Limited::Login, a).await.is_ok(),
-        limits.attempt(Limited::Login, a).await.is_ok(),
+        limits.attempt(Limited::Login, &a).await.is_ok(),
+        limits.attempt(Limited::Login, &a).await.is_ok(),
+        limits.attempt(Limited::Login, &a).await.is_ok(),
     ]
     .into();
     assert!(logins[0] && logins.iter().filter(|ok| !**ok).count() >= 1, "{logins:?}");
 
     // Limits are shared: another process over the same database counts on.
     let other = open(&db).rate_limiter(2, 1);
-    let c: IpAddr = "2001:db8::1".parse().expect("ip");
-    assert!(limits.attempt(Limited::Login, c).await.is_ok());
+    let c = address("2001:db8::1");
+    assert!(limits.attempt(Limited::Login, &c).await.is_ok());
     let shared =
-        [other.attempt(Limited::Login, c).await.is_err(), other.attempt(Limited::Login, c).await.is_err()];
+        [other.attempt(Limited::Login, &c).await.is_err(), other.attempt(Limited::Login, &c).await.is_err()];
     assert!(shared.iter().any(|r| *r), "another process refuses an address over its limit");
 }
 

@@ -493,7 +493,7 @@ async fn deactivation_revokes_devices_and_ends_sessions_and_revocation_keeps_the
                 "first time kept, wipe sticks"
             );
             assert!(!tx.revoke_device(ActorId::random(), 9, true)?);
-            assert!(!tx.set_password("nobody", "x")?);
+            assert!(!tx.set_password("nobody", "x", true)?);
 
             // A device seen only pushing (never enrolled) is listed last.
             tx.note_push(ActorId::random(), 4, 3)?;

@@ -61,6 +61,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v6.sql"),
         include_str!("../sql/v7.sql"),
         include_str!("../sql/v8.sql"),
+        include_str!("../sql/v9.sql"),
     ],
 };
 

@@ -52,6 +52,7 @@ pub fn build(
     backend.lock_for_serving()?;
     let service =
         GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone());
+    backend.close_refusals_of(service.clone())?;
     let limiter = backend.rate_limiter(settings.enrollments_per_minute, settings.logins_per_minute);
     let state = AppState::with_limiter(service, settings, limiter);
     let limits = settings.limits;

@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use gridsync_server_core::Storage;
 use gridsync_server_core::guard::{MemoryRateLimiter, MemoryReplayGuard, RateLimiter, ReplayGuard};
+use gridsync_server_core::{Service, Storage};
 use gridsync_server_postgres::{PgOptions, PostgresStorage};
 use gridsync_server_sqlite::{SqliteStorage, WriterThread};
+
+use crate::refusals::RefusalCloser;
 
 /// What `--database` accepts, for error messages.
 const ACCEPTED: &str = "a PostgreSQL URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
@@ -111,6 +113,9 @@ pub struct Backend {
     /// Replay protection for signed device requests.
     pub replay: Arc<dyn ReplayGuard>,
     kind: Kind,
+    /// The thread closing refusal minutes while serving, stopped first by
+    /// [`Backend::join`].
+    closer: Option<RefusalCloser>,
 }
 
 /// What only one backend has.
@@ -151,6 +156,7 @@ impl Backend {
                     storage: Arc::new(storage),
                     replay: Arc::new(MemoryReplayGuard::default()),
                     kind: Kind::Embedded { writer, data_dir: data_dir.clone(), serve_lock: None },
+                    closer: None,
                 })
             }
             Database::Postgres { url } => {
@@ -166,6 +172,7 @@ impl Backend {
                     storage: Arc::new(storage.clone()),
                     replay: storage.replay_guard(),
                     kind: Kind::Postgres(storage),
+                    closer: None,
                 })
             }
         }
@@ -204,6 +211,13 @@ impl Backend {
         }
     }
 
+    /// Closes the refusal minutes of `service` (on this backend) while
+    /// serving, and the open one when [`Backend::join`] is called.
+    pub fn close_refusals_of(&mut self, service: Service) -> anyhow::Result<()> {
+        self.closer = Some(RefusalCloser::start(service)?);
+        Ok(())
+    }
+
     /// Per-address limits of enrollment and admin login attempts: in this
     /// process's memory for the embedded database, counted in PostgreSQL
     /// (so every process shares them) otherwise.
@@ -222,7 +236,10 @@ impl Backend {
     /// code (it blocks). Dropping a backend instead leaves the writer to
     /// finish on its own.
     pub fn join(self) {
-        let Backend { storage, replay, kind } = self;
+        let Backend { storage, replay, kind, closer } = self;
+        if let Some(closer) = closer {
+            closer.stop();
+        }
         drop(storage);
         drop(replay);
         match kind {

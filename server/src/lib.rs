@@ -20,7 +20,8 @@
 //! * [`console`]: the web console for township and county staff, under `/console/`;
 //! * [`operator`]: the command-line administration on a data directory,
 //!   calling the same service operations as the operator;
-//! * [`app`]: building and running the HTTP server;
+//! * [`app`]: building and running the HTTP server; [`refusals`]: closing
+//!   the minutes of refused requests beside it;
 //! * [`backend`]: which database ([`Database`]) and opening it with its
 //!   guards ([`Backend`]);
 //! * [`config`]: settings from flags, environment and a TOML file;
@@ -40,6 +41,7 @@ mod inspector;
 pub mod metrics;
 pub mod migrate;
 pub mod operator;
+pub mod refusals;
 pub mod tls;
 pub mod web;
 

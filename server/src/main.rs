@@ -283,6 +283,7 @@ enum AdminCommand {
         #[arg(long)]
         user: String,
         /// Read the password from standard input instead of generating one.
+        /// Either way it is one-time: changed at first login.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -304,7 +305,8 @@ enum UserCommand {
         /// The unit of a department user; their scope is the unit's place.
         #[arg(long)]
         unit: Option<String>,
-        /// Read an admin-API password from standard input.
+        /// Read an admin-API password from standard input (one-time:
+        /// changed at first login).
         #[arg(long)]
         password_stdin: bool,
     },
@@ -323,6 +325,19 @@ enum UserCommand {
     Deactivate {
         /// The user name.
         name: String,
+    },
+    /// Set a user's admin-API and console password, one-time (they choose
+    /// their own at their next login), and end their sessions. Typed at a
+    /// prompt that does not echo it, unless --password-stdin or --generate.
+    Password {
+        /// The user name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, conflicts_with = "generate")]
+        password_stdin: bool,
+        /// Generate a password and print it once.
+        #[arg(long)]
+        generate: bool,
     },
     /// List users.
     List,
@@ -671,6 +686,21 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
         Command::User(UserCommand::Deactivate { name }) => {
             let revoked = open()?.deactivate_user(&name)?;
             out!("user {name} deactivated; {revoked} device(s) revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::Password { name, password_stdin, generate }) => {
+            let set =
+                open()?.set_password(&name, operator::NewPassword::from_flags(password_stdin, generate))?;
+            match set.generated {
+                Some(password) => {
+                    out!(
+                        "one-time password of {name} set (shown once); {} session(s) ended:",
+                        set.sessions_ended
+                    );
+                    out!("{password}");
+                }
+                None => out!("one-time password of {name} set; {} session(s) ended", set.sessions_ended),
+            }
             Ok(())
         }
         Command::User(UserCommand::List) => {

@@ -27,6 +27,10 @@ use gridsync_server_sqlite::DB_FILE;
 use crate::backend::{Backend, Database};
 use crate::files;
 
+mod password;
+
+pub use password::{NewPassword, PasswordSet};
+
 /// The service on the server's database, for the operator's commands.
 #[derive(Debug)]
 pub struct Operator {
@@ -91,8 +95,9 @@ impl Operator {
         self.runtime.block_on(operation).map_err(explained)
     }
 
-    /// `admin create`: an administrator of the whole deployment. Returns the
-    /// generated one-time password when none was given.
+    /// `admin create`: an administrator of the whole deployment, with a
+    /// one-time password (they choose their own at first login). Returns
+    /// the generated password when none was given.
     pub fn create_admin(&self, name: &str, password: Option<String>) -> anyhow::Result<Option<String>> {
         let (password, generated) = match password {
             Some(p) => (p, false),

@@ -36,11 +36,14 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, Message};
 use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequest, PushRequest};
-use gridsync_server_core::Service;
+use gridsync_server_core::audit::{Event, refusals};
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::guard::{Limited, MemoryRateLimiter, RateLimiter};
 use gridsync_server_core::service::health::Readiness;
+use gridsync_server_core::guard::{Counted, Limited, MemoryRateLimiter, RateLimiter, Subject};
+use gridsync_server_core::service::people::Session;
 use gridsync_server_core::service::sync::pull::Whole;
+use gridsync_server_core::{CoreError, Service};
 use serde_json::json;
 
 use crate::config::Settings;
@@ -103,17 +106,77 @@ impl AppState {
         }
     }
 
-    /// Counts an attempt of `what` from the request's client address
-    /// ([`client_address`]).
-    pub async fn limit(&self, what: Limited, req: &HttpRequest) -> Result<(), ApiError> {
+    /// The request's client address ([`client_address`]): the peer, or
+    /// behind a trusted proxy the client it names. Every rate limit and
+    /// every audit row that records an address uses it.
+    pub fn client(&self, req: &HttpRequest) -> IpAddr {
         let peer = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
-        let ip = client_address(peer, forwarded, &self.trusted_proxies);
-        Ok(self.limiter.attempt(what, ip).await?)
+        client_address(peer, forwarded, &self.trusted_proxies)
+    }
+
+    /// Counts an enrollment attempt from the request's client address
+    /// ([`AppState::client`]); one over the limit is refused with
+    /// `rate_limited` and audited (`device.enroll`, counted per minute).
+    pub async fn limit_enrollment(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let client = self.client(req);
+        match self.limiter.attempt(Limited::Enrollment, &Subject::Address(client)).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let event =
+                    Event::new(refusals::anonymous(Some(client)), "device.enroll", "", e.audit_outcome());
+                self.service.audit_refusal(event).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Logs a staff member in (the admin API's and the console's login),
+    /// limiting failed logins per client address and per user name
+    /// (`logins_per_minute` each, ADR 0030): the attempt is counted against
+    /// both before the password is checked, and taken back unless the
+    /// password was wrong, so successful logins never use up the limit. An
+    /// attempt over either limit is refused with `rate_limited` without
+    /// checking the password, and audited (`login`, counted per minute).
+    pub async fn login(&self, req: &HttpRequest, user: &str, password: &str) -> Result<Session, ApiError> {
+        let client = self.client(req);
+        let refused = |e: CoreError| {
+            let event = Event::new(refusals::anonymous(Some(client)), "login", user, e.audit_outcome());
+            async move {
+                self.service.audit_refusal(event).await;
+                Err::<Session, ApiError>(e.into())
+            }
+        };
+        let by_address = match self.limiter.attempt(Limited::Login, &Subject::Address(client)).await {
+            Ok(counted) => counted,
+            Err(e) => return refused(e).await,
+        };
+        let by_name = match self.limiter.attempt(Limited::Login, &Subject::user_name(user)).await {
+            Ok(counted) => counted,
+            Err(e) => {
+                self.forgive(by_address).await;
+                return refused(e).await;
+            }
+        };
+        let result = self.service.login_from(user, password, Some(client)).await;
+        let failed = matches!(&result, Err(e) if e.code() == Some(ErrorCode::BadCredentials));
+        if !failed {
+            self.forgive(by_address).await;
+            self.forgive(by_name).await;
+        }
+        Ok(result?)
+    }
+
+    /// Takes back a counted login attempt; a failure to is only logged
+    /// (the attempt then counts as a failure until its minute ends).
+    async fn forgive(&self, counted: Counted) {
+        if let Err(e) = self.limiter.forgive(counted).await {
+            tracing::warn!(error = %e, "cannot take back a counted login");
+        }
     }
 }
 
-/// The address a request came from, for rate limits: the peer, unless the
+/// The address a request came from, for rate limits and the audit log: the peer, unless the
 /// peer is one of `trusted` reverse proxies; then the last address of
 /// `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends
 /// the address it saw, so entries left of it may be forged by the client).
@@ -303,10 +366,10 @@ async fn enroll(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limit(Limited::Enrollment, &req).await?;
+    state.limit_enrollment(&req).await?;
     let request: EnrollRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "send a JSON enrollment request"))?;
-    let enrolled = state.service.enroll(request).await?;
+    let enrolled = state.service.enroll_from(request, Some(state.client(&req))).await?;
     tracing::info!(role = %enrolled.user.role, "device enrolled");
     let user = enrolled.user;
     Ok(HttpResponse::Ok().json(EnrollResponse {

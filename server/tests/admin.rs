@@ -1,5 +1,6 @@
 //! Admin accounts end to end, for what `admin_api.rs` and `operator.rs` leave
-//! out: the one-time password `admin create` prints logs in over HTTP, users
+//! out: the one-time password `admin create` prints logs in over HTTP and
+//! must be changed before anything else (the department's too), users
 //! without a password or without an admin role get nothing, bad input gets
 //! its stable code, and neither passwords nor tokens reach the audit log.
 
@@ -75,6 +76,14 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
     );
     let token = session["token"].as_str().expect("token").to_owned();
     assert_eq!(token.len(), 43, "32 bytes of URL-safe base64 without padding");
+    assert_eq!(session["must_change_password"], true, "the printed password is one-time");
+    let users = http.get(url("/users")).bearer_auth(&token).send().expect("answer");
+    assert_eq!(refusal(users), (403, ErrorCode::PasswordChangeRequired));
+    let choose = |token: &str, current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        http.post(url("/password")).bearer_auth(token).json(&body).send().expect("answer").status().as_u16()
+    };
+    assert_eq!(choose(&token, &password, "root's own password"), 200);
     let expires = session["expires_ms"].as_u64().expect("expiry");
     assert!((before + 8 * 3_600_000..before + 8 * 3_600_000 + 60_000).contains(&expires), "eight hours");
 
@@ -85,6 +94,7 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
         .as_str()
         .expect("token")
         .to_owned();
+    assert_eq!(choose(&dept, DEPARTMENT_PASSWORD, "civil affairs own password"), 200);
     for path in ["/users", "/devices", "/audit/verify"] {
         let response = http.get(url(path)).bearer_auth(&dept).send().expect("answer");
         assert_eq!(refusal(response), (403, ErrorCode::Forbidden), "{path}");
@@ -134,7 +144,16 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
         .expect("rows");
     assert!(rows.iter().any(|r| r.starts_with("user:root login root ok")), "{rows:#?}");
     assert!(rows.iter().any(|r| r.contains("login li bad_credentials")), "{rows:#?}");
-    for secret in [password.as_str(), DEPARTMENT_PASSWORD, token.as_str(), code.as_str(), "hunter2"] {
+    let secrets = [
+        password.as_str(),
+        DEPARTMENT_PASSWORD,
+        "root's own",
+        "civil affairs own",
+        token.as_str(),
+        code.as_str(),
+        "hunter2",
+    ];
+    for secret in secrets {
         assert!(rows.iter().all(|r| !r.contains(secret)), "a secret reached the audit log");
     }
 }

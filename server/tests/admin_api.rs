@@ -1,9 +1,14 @@
 //! The admin HTTP API against the real server: logins, sessions, roles and
-//! the subtree rule (a township admin never acts on another township).
+//! the subtree rule (a township admin never acts on another township);
+//! one-time passwords changed at first login, password changes and resets;
+//! failed logins limited per client address (behind a trusted proxy, the
+//! client's) and per user name; a flood of refused requests counted in a
+//! few audit rows.
 
 use gridsync_proto::{ErrorBody, ErrorCode, Level, Place, Role};
 use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
+use gridsync_server_core::service::Caller;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
@@ -13,7 +18,10 @@ struct Township {
     http: Client,
 }
 
+/// The staff's own passwords, chosen at their first login.
 const PASSWORD: &str = "correct horse battery staple";
+/// The one-time password the operator set for them.
+const ONE_TIME: &str = "set by the operator, once";
 
 impl Township {
     fn start(adjust: impl FnOnce(&mut Settings)) -> Self {
@@ -41,7 +49,12 @@ impl Township {
             ("zhou", Role::Auditor, ""),
         ];
         for (name, role, scope) in staff {
-            op.add_user(name, role, Some(scope), None, Some(PASSWORD.into())).expect("staff");
+            op.add_user(name, role, Some(scope), None, Some(ONE_TIME.into())).expect("staff");
+            // Each logs in once and chooses their own.
+            let first = op.run(op.service().login(name, ONE_TIME)).expect("first login");
+            assert!(first.user.must_change_password);
+            let caller = Caller::Staff(first.user);
+            op.run(op.service().change_own_password(&caller, ONE_TIME, PASSWORD, None)).expect("their own");
         }
         op.add_user("li", Role::Worker, Some("5301.02.003.01"), None, None).expect("worker here");
         op.add_user("zhao", Role::Worker, Some("5301.02.004.01"), None, None).expect("worker next door");
@@ -50,6 +63,15 @@ impl Township {
         settings.workers = 1;
         adjust(&mut settings);
         Self { server: Running::start(settings).expect("server"), dir, http: Client::new() }
+    }
+
+    /// A reader on the server's database.
+    fn db(&self) -> rusqlite::Connection {
+        gridsync_sql_support::open_reader(
+            &self.dir.path().join("data/gridsync.db"),
+            &gridsync_server_sqlite::SCHEMA,
+        )
+        .expect("db")
     }
 
     fn url(&self, path: &str) -> String {
@@ -85,29 +107,163 @@ fn refusal(response: Response) -> (u16, ErrorCode) {
 }
 
 fn audit_count(t: &Township, action: &str, outcome: &str) -> i64 {
-    let conn = gridsync_sql_support::open_reader(
-        &t.dir.path().join("data/gridsync.db"),
-        &gridsync_server_sqlite::SCHEMA,
-    )
-    .expect("db");
-    conn.query_row("SELECT count(*) FROM audit WHERE action = ?1 AND outcome = ?2", [action, outcome], |r| {
-        r.get(0)
-    })
-    .expect("count")
+    t.db()
+        .query_row("SELECT count(*) FROM audit WHERE action = ?1 AND outcome = ?2", [action, outcome], |r| {
+            r.get(0)
+        })
+        .expect("count")
 }
 
 #[test]
-fn wrong_passwords_are_refused_audited_and_rate_limited() {
-    let t = Township::start(|_| {});
+fn failed_logins_are_refused_audited_and_limited_but_successes_never_count() {
+    let t = Township::start(|s| s.logins_per_minute = 3);
+    for _ in 0..5 {
+        let _ = t.token("wang");
+    }
     assert_eq!(refusal(t.login("wang", "not the password at all")), (401, ErrorCode::BadCredentials));
     assert_eq!(refusal(t.login("nobody", PASSWORD)), (401, ErrorCode::BadCredentials));
     assert_eq!(audit_count(&t, "login", "bad_credentials"), 2);
-    let _ = t.token("wang");
-    for _ in 0..2 {
-        t.login("wang", "guess guess guess");
+    let _ = t.token("zhou");
+    assert_eq!(refusal(t.login("zhou", "guess guess guess")), (401, ErrorCode::BadCredentials));
+    // The fourth failure-counted attempt within the minute from this
+    // address: refused before the password is looked at, the right one too.
+    assert_eq!(refusal(t.login("root", PASSWORD)), (429, ErrorCode::RateLimited));
+    assert_eq!(audit_count(&t, "login", "rate_limited"), 1);
+}
+
+#[test]
+fn a_guesser_spread_over_addresses_is_limited_per_user_name_behind_a_trusted_proxy() {
+    let t = Township::start(|s| {
+        s.logins_per_minute = 3;
+        s.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    });
+    let from = |client: &str, user: &str, password: &str| {
+        let body = json!({"user": user, "password": password});
+        t.http.post(t.url("/login")).header("x-forwarded-for", client).json(&body).send().expect("answer")
+    };
+    for i in 1..=3 {
+        let guess = from(&format!("198.51.100.{i}"), "wang", "guess guess guess");
+        assert_eq!(refusal(guess), (401, ErrorCode::BadCredentials), "address {i}");
     }
-    // The sixth attempt within the minute from this address.
-    assert_eq!(refusal(t.login("wang", PASSWORD)), (429, ErrorCode::RateLimited));
+    // Wang's name is over its limit from any address, the right password too…
+    assert_eq!(refusal(from("198.51.100.4", "wang", PASSWORD)), (429, ErrorCode::RateLimited));
+    // …while that address, not over its own, logs another user in.
+    assert_eq!(from("198.51.100.4", "zhou", PASSWORD).status().as_u16(), 200);
+    // The audit log names the client the proxy named, never the proxy.
+    let conn = t.db();
+    let actors: Vec<String> = conn
+        .prepare("SELECT DISTINCT actor FROM audit WHERE action = 'login' AND outcome <> 'ok' ORDER BY actor")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("actors");
+    let expected: Vec<String> = (1..=4).map(|i| format!("address:198.51.100.{i}")).collect();
+    assert_eq!(actors, expected);
+}
+
+#[test]
+fn a_one_time_password_must_be_changed_first_and_is_then_spent() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    let made = t.post(
+        &root,
+        "/users",
+        json!({"name": "chen", "role": "auditor", "scope": "", "password": ONE_TIME}),
+    );
+    assert_eq!(made.status().as_u16(), 201);
+
+    // The login answers that the password must change; the session may do nothing else.
+    let login = t.login("chen", ONE_TIME);
+    assert_eq!(login.status().as_u16(), 200);
+    let login: Value = login.json().expect("json");
+    assert_eq!(login["must_change_password"], true);
+    let chen = login["token"].as_str().expect("token").to_owned();
+    assert_eq!(refusal(t.get(&chen, "/users")), (403, ErrorCode::PasswordChangeRequired));
+    assert_eq!(refusal(t.get(&chen, "/audit/verify")), (403, ErrorCode::PasswordChangeRequired));
+
+    // Not the same one again, not without the current one.
+    let change = |current: &str, new: &str| {
+        t.post(&chen, "/password", json!({"current_password": current, "new_password": new}))
+    };
+    assert_eq!(refusal(change(ONE_TIME, ONE_TIME)), (400, ErrorCode::InvalidRequest));
+    assert_eq!(refusal(change("not the password", "chen's own password")), (401, ErrorCode::BadCredentials));
+    assert_eq!(refusal(change(ONE_TIME, "short")), (400, ErrorCode::InvalidRequest));
+    let malformed = t.post(&chen, "/password", json!({"new_password": "chen's own password"}));
+    assert_eq!(refusal(malformed), (400, ErrorCode::Malformed));
+    let changed = change(ONE_TIME, "chen's own password");
+    assert_eq!(changed.status().as_u16(), 200);
+    assert_eq!(changed.json::<Value>().expect("json"), json!({"user": "chen", "sessions_ended": 0}));
+    assert_eq!(t.get(&chen, "/users").status().as_u16(), 200, "this session is no longer restricted");
+    assert_eq!(refusal(t.login("chen", ONE_TIME)), (401, ErrorCode::BadCredentials), "spent");
+    let own: Value = t.login("chen", "chen's own password").json().expect("json");
+    assert_eq!(own["must_change_password"], false);
+
+    // An administrator resets it: generated, one-time, every session ended.
+    let reset = t.post(&root, "/users/chen/password", json!({}));
+    assert_eq!(reset.status().as_u16(), 200);
+    let reset: Value = reset.json().expect("json");
+    assert_eq!(
+        (&reset["user"], &reset["one_time"], &reset["sessions_ended"]),
+        (&json!("chen"), &json!(true), &json!(2))
+    );
+    let generated = reset["password"].as_str().expect("the generated password, shown once");
+    assert_eq!(generated.len(), 20);
+    assert_eq!(refusal(t.get(&chen, "/users")), (401, ErrorCode::Unauthenticated), "sessions ended");
+    let again: Value = t.login("chen", generated).json().expect("json");
+    assert_eq!(again["must_change_password"], true, "a reset password is one-time");
+    let restricted = again["token"].as_str().expect("token");
+    assert_eq!(t.post(restricted, "/logout", json!({})).status().as_u16(), 204, "logging out is allowed");
+
+    // One given by the administrator: not in the answer. Not one's own, nor
+    // a user one does not manage.
+    let given = t.post(&root, "/users/chen/password", json!({"password": "another one-time password"}));
+    assert_eq!(given.status().as_u16(), 200);
+    assert!(given.json::<Value>().expect("json").get("password").is_none());
+    assert_eq!(refusal(t.post(&root, "/users/root/password", json!({}))), (400, ErrorCode::InvalidRequest));
+    let wang = t.token("wang");
+    assert_eq!(refusal(t.post(&wang, "/users/zhou/password", json!({}))), (403, ErrorCode::Forbidden));
+    assert_eq!(refusal(t.post(&root, "/users/nobody/password", json!({}))), (400, ErrorCode::InvalidRequest));
+    assert_eq!(audit_count(&t, "user.password", "ok"), 6, "3 first logins, chen's change, 2 resets");
+    assert_eq!(audit_count(&t, "user.password", "forbidden"), 1);
+}
+
+#[test]
+fn a_flood_of_refused_requests_adds_a_few_audit_rows_with_their_count() {
+    const FLOOD: u64 = 60;
+    let t = Township::start(|_| {});
+    let before = audit_count(&t, "sync.refused", "unauthenticated");
+    let push = format!("{}/v1/sync/push", t.server.url());
+    for _ in 0..FLOOD {
+        let unsigned =
+            t.http.post(&push).header("content-type", "application/x-gridsync").body(vec![0u8; 16]).send();
+        assert_eq!(refusal(unsigned.expect("answer")), (401, ErrorCode::Unauthenticated));
+    }
+    let Township { server, dir, .. } = t;
+    // Stopping closes the open minute: its repeats are appended.
+    server.stop();
+    let data = dir.path().join("data");
+    let conn = gridsync_sql_support::open_reader(&data.join("gridsync.db"), &gridsync_server_sqlite::SCHEMA)
+        .expect("db");
+    let rows: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT actor, detail FROM audit WHERE action = 'sync.refused' AND outcome = 'unauthenticated'",
+        )
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("rows");
+    assert_eq!(before, 0);
+    // One first row and one summary per minute the flood spanned (one or two).
+    assert!((2..=4).contains(&rows.len()), "{rows:?}");
+    assert!(rows.iter().all(|(actor, _)| actor == "address:127.0.0.1"), "{rows:?}");
+    let counted: u64 = rows
+        .iter()
+        .map(|(_, detail)| match detail.strip_prefix("repeats=") {
+            Some(rest) => rest.split(' ').next().and_then(|n| n.parse().ok()).expect("a count"),
+            None => 1,
+        })
+        .sum();
+    assert_eq!(counted, FLOOD, "every refusal counted: {rows:?}");
+    drop(conn);
+    let database = gridsync_server::Database::Embedded { data_dir: data };
+    let verdict = gridsync_server::operator::verify_audit(&database).expect("verify");
+    assert!(matches!(verdict, gridsync_server_core::audit::Verdict::Intact { .. }), "{verdict:?}");
 }
 
 #[test]

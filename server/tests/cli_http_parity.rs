@@ -96,6 +96,15 @@ impl Doors {
             .expect("answer");
         assert_eq!(login.status().as_u16(), 200);
         let token = login.json::<Value>().expect("json")["token"].as_str().expect("token").to_owned();
+        // The password `admin create` set is one-time: root chooses their own first.
+        let own = json!({"current_password": PASSWORD, "new_password": "root's own password"});
+        let changed = http
+            .post(format!("{}/v1/admin/password", server.url()))
+            .bearer_auth(&token)
+            .json(&own)
+            .send()
+            .expect("answer");
+        assert_eq!(changed.status().as_u16(), 200);
         let cli_store = Operator::open_default(&cli).expect("open");
         let http_store = Operator::open_default(&served).expect("open");
         let mut doors = Self { dir, cli, cli_store, http_store, server, http, token, seen: (0, 0) };
@@ -103,7 +112,11 @@ impl Doors {
         assert_eq!(describe(&a), ["cli user.add root ok role=administrator scope= unit="]);
         assert_eq!(
             describe(&b),
-            ["cli user.add root ok role=administrator scope= unit=", "user:root login root ok "]
+            [
+                "cli user.add root ok role=administrator scope= unit=",
+                "user:root login root ok ",
+                "user:root user.password root ok own sessions_ended=0"
+            ]
         );
         doors.same_state();
         doors
@@ -440,6 +453,36 @@ fn admin_operations_give_the_same_result_and_audit_through_the_cli_and_http() {
     d.audited(&[format!("device.revoke_wipe {id} ok ").as_str()]);
     let state = d.same_state();
     assert!(state.devices.contains(&(id.clone(), "li".into(), "revoked+wipe".into(), 0)));
+
+    // user password: one-time, generated and printed once, or given.
+    let said = d.cli_ok(&["user", "password", "li", "--generate"]);
+    let body = d.answered("/users/li/password", json!({}));
+    let mut lines = said.lines();
+    assert_eq!(lines.next(), Some("one-time password of li set (shown once); 0 session(s) ended:"));
+    assert_eq!(lines.next().map(str::len), Some(20), "{said}");
+    assert_eq!(body["password"].as_str().map(str::len), Some(20));
+    assert_eq!(
+        (&body["user"], &body["one_time"], &body["sessions_ended"]),
+        (&json!("li"), &json!(true), &json!(0))
+    );
+    d.audited(&["user.password li ok one_time sessions_ended=0"]);
+    let given = "a password typed for li";
+    let said = cli_ok(&d.cli, &["user", "password", "li", "--password-stdin"], Some(given));
+    let body = d.answered("/users/li/password", json!({"password": given}));
+    assert_eq!(said.trim(), "one-time password of li set; 0 session(s) ended");
+    assert_eq!(body, json!({"user": "li", "one_time": true, "sessions_ended": 0}));
+    d.audited(&["user.password li ok one_time sessions_ended=0"]);
+    let short = cli(&d.cli, &["user", "password", "li", "--password-stdin"], Some("short"));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    let no_terminal = cli(&d.cli, &["user", "password", "li"], None);
+    assert!(String::from_utf8_lossy(&no_terminal.stderr).contains("--password-stdin or --generate"));
+    for data in [&d.cli, &d.dir.path().join("http")] {
+        let op = Operator::open_default(data).expect("open");
+        let li = op.run(op.service().login("li", given)).expect("the given one logs in");
+        assert!(li.user.must_change_password, "and is one-time");
+    }
+    d.new_rows(); // li's logins, alike
+    d.same_state();
 
     // user deactivate: the device still live is revoked with the user.
     let said = d.cli_ok(&["user", "deactivate", "li"]);

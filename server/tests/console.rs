@@ -16,6 +16,7 @@
 //! written into the repository otherwise.
 
 mod browser;
+mod common;
 mod handsets;
 
 use std::io::Cursor;
@@ -77,7 +78,8 @@ fn error_code(browser: &Browser) -> String {
 fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions::default())?;
+    let mut made = demo::fill(&data, &DemoOptions::default())?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     {
         // A second township with its own admin, to be refused.
         let op = Operator::open_default(&data)?;
@@ -259,7 +261,8 @@ fn township_staff_work_through_the_console_in_a_browser() -> anyhow::Result<()> 
 fn a_township_centre_settles_a_conflict_and_takes_a_step_from_the_dispute_page() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions::default())?;
+    let mut made = demo::fill(&data, &DemoOptions::default())?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     let grid = format!("{TOWNSHIP}001-01");
     let mut codes = Vec::new();
     {

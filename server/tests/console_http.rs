@@ -2,11 +2,13 @@
 //! `/`, the security headers and cookie attributes, the login form's CSRF
 //! token and rate limit, a session that ended, refusals as HTML pages with
 //! stable codes, and the stylesheet compiled in; a password change that
-//! ends the user's other sessions; the dispute page's forms offered only to
+//! ends the user's other sessions, and one forced at the first login of a
+//! one-time password; the dispute page's forms offered only to
 //! who may use them (and forged ones refused), a new value for a conflict
 //! typed as its field, an escalation to the place the form offers. The
 //! browser tests are in `console.rs`.
 
+mod common;
 mod handsets;
 
 use gridsync_proto::Role;
@@ -73,7 +75,9 @@ fn location(r: &Response) -> String {
 fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions { days: 3, villages: 2, grids: 2, ..DemoOptions::default() })?;
+    let mut made =
+        demo::fill(&data, &DemoOptions { days: 3, villages: 2, grids: 2, ..DemoOptions::default() })?;
+    made.admin.1 = common::choose_own_password(&Operator::open_default(&data)?, &made.admin.0, &made.admin.1);
     let mut settings = Settings::new(&data, "127.0.0.1:0".parse()?);
     settings.logins_per_minute = 8;
     let server = Running::start(settings)?;
@@ -123,17 +127,55 @@ fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()
     // A wrong password: the form again, 401.
     let wrong = post_login(Some(&secret), &token, "wrong password!")?;
     assert_eq!(wrong.status(), 401);
-    // The right one: a session cookie, strict, for the console only.
+    // The right one: a session cookie, strict, for the console only; the
+    // password was set for the centre by the demo, so to the account page.
     let ok = post_login(Some(&secret), &token, &made.centre.1)?;
-    assert_eq!((ok.status().as_u16(), location(&ok)), (303, "/console/today".to_owned()));
+    assert_eq!((ok.status().as_u16(), location(&ok)), (303, "/console/account?required=1".to_owned()));
     let session_cookie = set_cookie(ok.headers(), "gs_session").expect("a session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=28800"] {
         assert!(session_cookie.contains(attribute), "{attribute} in {session_cookie}");
     }
     let session = format!("gs_session={}", value(&session_cookie));
+    let get = |path: &str| http.get(format!("{url}{path}")).header("cookie", &session).send();
+
+    // A one-time password: no other page until the centre has chosen their own.
+    for path in ["/console/today", "/console/people", "/console/audit"] {
+        let sent_back = get(path)?;
+        assert_eq!(
+            (sent_back.status().as_u16(), location(&sent_back)),
+            (303, "/console/account?required=1".into())
+        );
+    }
+    let account = get("/console/account?required=1")?;
+    assert_eq!(account.status(), 200);
+    let account = account.text()?;
+    assert!(account.contains("一次性密码"), "the notice says why");
+    let own = "the centre's own password";
+    let change = |current: &str, new: &str| {
+        let form = [
+            ("csrf", csrf_of(&account)),
+            ("current", current.into()),
+            ("new", new.into()),
+            ("repeat", new.into()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        http.post(format!("{url}/console/account"))
+            .header("cookie", &session)
+            .header("content-type", FORM)
+            .body(form_body(&form))
+            .send()
+    };
+    let same = change(&made.centre.1, &made.centre.1)?;
+    assert_eq!(same.status(), 400, "the one-time password cannot be chosen again");
+    assert_eq!(location(&get("/console/today")?), "/console/account?required=1", "still restricted");
+    let changed = change(&made.centre.1, own)?;
+    assert_eq!(
+        (changed.status().as_u16(), location(&changed)),
+        (303, "/console/account?done=password".into())
+    );
+    assert_eq!(post_login(Some(&secret), &token, &made.centre.1)?.status(), 401, "the one-time one is spent");
 
     // Pages with the session; errors as pages with codes.
-    let get = |path: &str| http.get(format!("{url}{path}")).header("cookie", &session).send();
     let today = get("/console/today")?;
     assert_eq!(today.status(), 200);
     let page = today.text()?;
@@ -171,7 +213,8 @@ fn the_console_answers_with_its_headers_cookies_and_codes() -> anyhow::Result<()
     assert_eq!((after.status().as_u16(), location(&after)), (303, "/console/login".to_owned()));
 
     // A session whose user is deactivated ends too.
-    let again = post_login(Some(&secret), &token, &made.centre.1)?;
+    let again = post_login(Some(&secret), &token, own)?;
+    assert_eq!(location(&again), "/console/today", "the centre's own password: no detour");
     let again =
         format!("gs_session={}", value(&set_cookie(again.headers(), "gs_session").expect("a session")));
     let admin: serde_json::Value = http
@@ -286,7 +329,9 @@ fn options(page: &str, form_id: &str, name: &str) -> Vec<String> {
 fn a_password_change_ends_the_user_s_other_sessions_and_keeps_this_one() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions { days: 2, villages: 1, grids: 1, ..DemoOptions::default() })?;
+    let mut made =
+        demo::fill(&data, &DemoOptions { days: 2, villages: 1, grids: 1, ..DemoOptions::default() })?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
     let (url, http) = (server.url(), client());
     let (centre, password) = made.centre.clone();
@@ -335,20 +380,26 @@ fn the_dispute_page_offers_its_forms_to_who_may_use_them() -> anyhow::Result<()>
     const DAY_MS: u64 = 24 * 60 * 60 * 1000;
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions { days: 2, villages: 2, grids: 1, ..DemoOptions::default() })?;
+    let mut made =
+        demo::fill(&data, &DemoOptions { days: 2, villages: 2, grids: 1, ..DemoOptions::default() })?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     let (grid, village) = (format!("{TOWNSHIP}001-01"), format!("{TOWNSHIP}001"));
     let mut codes = Vec::new();
-    let staff_password = "a long password for staff";
+    let one_time = "a long password for staff";
+    let staff_password;
     {
         let op = Operator::open_default(&data)?;
         for name in ["网格员 甲", "网格员 乙"] {
             op.add_user(name, Role::Worker, Some(&grid), None, None)?;
             codes.push((name.to_owned(), op.issue_code(name, DAY_MS, "http://127.0.0.1")?.code));
         }
-        op.add_user("审计 员", Role::Auditor, Some(TOWNSHIP), None, Some(staff_password.into()))?;
+        op.add_user("审计 员", Role::Auditor, Some(TOWNSHIP), None, Some(one_time.into()))?;
         // An admin assigned to a village, not at a centre: no transfer, no close.
-        op.add_user("村 管理员", Role::TownshipAdmin, Some(&village), None, Some(staff_password.into()))?;
+        op.add_user("村 管理员", Role::TownshipAdmin, Some(&village), None, Some(one_time.into()))?;
+        staff_password = common::choose_own_password(&op, "审计 员", one_time);
+        common::choose_own_password(&op, "村 管理员", one_time);
     }
+    let staff_password = staff_password.as_str();
     let server = Running::start(Settings::new(&data, "127.0.0.1:0".parse()?))?;
     let (url, http) = (server.url(), client());
     let (id, mut handsets) = handsets::conflicting_handsets(&url, &codes)?;

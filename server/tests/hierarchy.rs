@@ -276,8 +276,15 @@ impl County {
                 Place { code: code.into(), name: "某地".into(), level, parent: parent.map(Into::into) };
             op.add_place(&place).expect("place");
         }
-        op.add_user("root", Role::Administrator, Some(""), None, Some(PASSWORD.into())).expect("root");
-        op.add_user("wang", Role::TownshipAdmin, Some("T1"), None, Some(PASSWORD.into())).expect("wang");
+        const ONE_TIME: &str = "set by the operator, once";
+        op.add_user("root", Role::Administrator, Some(""), None, Some(ONE_TIME.into())).expect("root");
+        op.add_user("wang", Role::TownshipAdmin, Some("T1"), None, Some(ONE_TIME.into())).expect("wang");
+        for name in ["root", "wang"] {
+            // Each chooses their own password at their first login.
+            let first = op.run(op.service().login(name, ONE_TIME)).expect("first login");
+            let staff = gridsync_server_core::service::Caller::Staff(first.user);
+            op.run(op.service().change_own_password(&staff, ONE_TIME, PASSWORD, None)).expect("their own");
+        }
         op.add_user("li", Role::Worker, Some("G-0001"), None, None).expect("li");
         drop(op);
         enroll_device(&data, "li");

@@ -24,7 +24,8 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 fn a_month_exports_the_same_bytes_through_the_cli_and_the_admin_api() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions::default())?;
+    let mut made = demo::fill(&data, &DemoOptions::default())?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     // A month the demo's thirty days of work fall in.
     let day = Date::of_millis((now_ms() - 10 * DAY_MS) as i64, 480).expect("a date");
     let month: Month = day.to_string()[..7].parse().expect("a month");

@@ -4,6 +4,8 @@
 //! the migration refuses a data directory in use and a database that holds
 //! data, and never prints the URL's password.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -234,7 +236,8 @@ fn a_demo_township_moves_to_postgresql_and_its_handsets_carry_on() -> anyhow::Re
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let started = Instant::now();
-    let made = demo::fill(&data, &DemoOptions::default())?;
+    let mut made = demo::fill(&data, &DemoOptions::default())?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     eprintln!(
         "demo township: {} records, {} changes in {:.1?}",
         made.records,

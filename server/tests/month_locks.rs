@@ -122,7 +122,8 @@ fn export_bytes(data: &Path, dir: &Path, place: &str, month: &str, format: &str)
 fn a_locked_month_never_changes_and_late_records_show_as_corrections() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions::default())?;
+    let mut made = demo::fill(&data, &DemoOptions::default())?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     let (township, month) = (made.township.clone(), last_month());
     let op = Operator::open_default(&data)?;
     let worker = a_worker(&op);

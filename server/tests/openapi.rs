@@ -132,6 +132,9 @@ fn every_refusal_is_an_error_body_and_every_caller_is_named() {
 }
 
 const ADMIN: &str = "conformance";
+/// The one-time password the operator gives the administrator.
+const ONE_TIME: &str = "openapi one-time password";
+/// The one they choose at their first login.
 const PASSWORD: &str = "openapi conformance password";
 
 /// A small demo township (ADR 0029 uses its place codes as the document's
@@ -143,7 +146,11 @@ fn demo_server() -> (Running, tempfile::TempDir) {
     let data = dir.path().join("data");
     demo::fill(&data, &DemoOptions { days: 3, villages: 2, grids: 1, seed: 14 }).expect("demo");
     let op = Operator::open_default(&data).expect("open");
-    op.add_user(ADMIN, Role::Administrator, Some(""), None, Some(PASSWORD.into())).expect("admin");
+    op.add_user(ADMIN, Role::Administrator, Some(""), None, Some(ONE_TIME.into())).expect("admin");
+    // Their first login: a one-time password must be changed (ADR 0030).
+    let session = op.run(op.service().login(ADMIN, ONE_TIME)).expect("first login");
+    let staff = gridsync_server_core::service::Caller::Staff(session.user);
+    op.run(op.service().change_own_password(&staff, ONE_TIME, PASSWORD, None)).expect("own password");
     drop(op);
     let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("addr"));
     settings.workers = 2;

@@ -22,7 +22,8 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 fn the_console_operations_agree_with_the_ledgers_and_guard_their_doors() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let made = demo::fill(&data, &DemoOptions { days: 45, ..DemoOptions::default() })?;
+    let mut made = demo::fill(&data, &DemoOptions { days: 45, ..DemoOptions::default() })?;
+    common::demo_staff_choose_their_own(&data, &mut made);
     let op = Operator::open_default(&data)?;
     let svc = op.service();
     let centre = run(&op, svc.login(&made.centre.0, &made.centre.1))?.user;

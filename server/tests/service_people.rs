@@ -164,7 +164,19 @@ fn sessions_open_expire_and_close() {
         (before + SESSION_MS..=after + SESSION_MS).contains(&session.expires_ms),
         "a session lasts SESSION_MS from the login"
     );
+    // The password was set for wang: the session is restricted to changing it.
+    assert!(session.user.must_change_password);
+    assert_eq!(code_of(run(op, svc.session_user(&session.token))), ErrorCode::PasswordChangeRequired);
+    assert_eq!(run(op, svc.restricted_session_user(&session.token)).expect("live").name, "wang");
+    let wang = Caller::Staff(session.user.clone());
+    let change = |new: &str| {
+        run(op, svc.change_own_password(&wang, "a long enough password", new, Some(&session.token)))
+    };
+    assert_eq!(code_of(change("a long enough password")), ErrorCode::InvalidRequest, "not the same again");
+    assert_eq!(change("wang's own password").expect("changed"), 0);
     assert_eq!(run(op, svc.session_user(&session.token)).expect("live").name, "wang");
+    assert!(!run(op, svc.session_user(&session.token)).expect("live").must_change_password);
+    assert_eq!(code_of(run(op, svc.login("wang", "a long enough password"))), ErrorCode::BadCredentials);
 
     // Live until its expiry, not at it (the storage is asked at those times).
     let (digest, expires) = (sha256(&session.token), session.expires_ms);

@@ -140,6 +140,25 @@ pub fn ensure_user(
     Ok(())
 }
 
+/// Adds staff member `name` with `role` at `place` and the password
+/// `password` as their own: the operator sets a one-time password, and the
+/// staff member chooses `password` in its place at their first login, as
+/// every staff member must before the admin API or the console serve them.
+pub fn add_staff(
+    server: &TestServer,
+    name: &str,
+    role: Role,
+    place: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let op = operator(server)?;
+    let one_time = format!("{password} (one-time)");
+    op.add_user(name, role, Some(place), None, Some(one_time.clone()))?;
+    let first = op.run(op.service().login(name, &one_time))?;
+    op.run(op.service().change_own_password(&Caller::Staff(first.user), &one_time, password, None))?;
+    Ok(())
+}
+
 /// Makes sure `name` exists as a worker at `place`.
 pub fn ensure_worker(server: &TestServer, name: &str, place: &str) -> anyhow::Result<()> {
     ensure_user(server, name, Role::Worker, place, None)

@@ -120,8 +120,8 @@ fn the_day_lists_who_filed_on_time_late_or_not_at_all(kind: Kind) -> anyhow::Res
     // The same list over the admin API, for the township centre only.
     let password = "township centre password 2026";
     let role = gridsync_proto::Role::TownshipAdmin;
-    op.add_user("centre", role, Some(TOWNSHIP), None, Some(password.to_owned()))?;
-    op.add_user("next door", role, Some(people::OTHER_TOWNSHIP), None, Some(password.to_owned()))?;
+    people::add_staff(&server, "centre", role, TOWNSHIP, password)?;
+    people::add_staff(&server, "next door", role, people::OTHER_TOWNSHIP, password)?;
     let http = people::http();
     let token = |user: &str| -> anyhow::Result<String> {
         let login = http

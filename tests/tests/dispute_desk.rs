@@ -29,8 +29,7 @@ struct Desk {
 impl Desk {
     fn login(server: &TestServer, name: &str, role: Role, place: &str) -> anyhow::Result<Self> {
         people::hierarchy(server)?;
-        let op = people::operator(server)?;
-        op.add_user(name, role, Some(place), None, Some(PASSWORD.to_owned()))?;
+        people::add_staff(server, name, role, place, PASSWORD)?;
         let http = people::http();
         let url = server.url();
         let answer: Json = http

@@ -16,13 +16,23 @@ fn new_user<'a>(name: &'a str, role: Role, scope: &'a str, password_hash: Option
     NewUser { name, role, scope, unit: None, password_hash, now: T0 }
 }
 
+/// A user as read back: a password given at insert or set `one_time` is one-time.
 fn user(name: &str, role: Role, scope: &str, unit: Option<&str>, active: bool, has_password: bool) -> User {
-    User { name: name.into(), role, scope: scope.into(), unit: unit.map(Into::into), active, has_password }
+    User {
+        name: name.into(),
+        role,
+        scope: scope.into(),
+        unit: unit.map(Into::into),
+        active,
+        has_password,
+        must_change_password: has_password,
+    }
 }
 
 /// Users are stored as given and read back one by one and by name; a
-/// password hash is kept and replaced; an assignment rewrites scope and
-/// unit; a unit's users follow it to its new place.
+/// password hash is kept and replaced, one-time when given at insert and
+/// as set after; an assignment rewrites scope and unit; a unit's users
+/// follow it to its new place.
 pub async fn users_are_stored_and_assigned(storage: Arc<dyn Storage>) {
     storage
         .write(|tx, now| {
@@ -67,9 +77,9 @@ pub async fn users_are_stored_and_assigned(storage: Arc<dyn Storage>) {
     let (kept, replaced, missing) = storage
         .write(|tx, _| {
             let kept = tx.password_hash("admin")?;
-            let replaced = tx.set_password("admin", "$argon2id$v=19$second")?
-                && tx.set_password("wang", "$argon2id$v=19$w")?;
-            let missing = tx.set_password("nobody", "$argon2id$v=19$x")?;
+            let replaced = tx.set_password("admin", "$argon2id$v=19$second", false)?
+                && tx.set_password("wang", "$argon2id$v=19$w", true)?;
+            let missing = tx.set_password("nobody", "$argon2id$v=19$x", true)?;
             tx.assign_user("wang", TOWNSHIP, None)?;
             Ok((kept, replaced, missing))
         })
@@ -80,10 +90,11 @@ pub async fn users_are_stored_and_assigned(storage: Arc<dyn Storage>) {
     let moved =
         storage.write(|tx, _| Ok(tx.move_unit_users("PS", COUNTY)?)).await.expect("a unit's users are moved");
     assert_eq!(moved, 1, "move_unit_users counts the unit's users");
-    let (admin_hash, wang, police, none) = storage
+    let (admin_hash, admin, wang, police, none) = storage
         .read(|tx| {
             Ok((
                 tx.password_hash("admin")?,
+                tx.user("admin")?,
                 tx.user("wang")?,
                 tx.user("police")?,
                 tx.password_hash("nobody")?,
@@ -92,6 +103,11 @@ pub async fn users_are_stored_and_assigned(storage: Arc<dyn Storage>) {
         .await
         .expect("users read");
     assert_eq!(admin_hash.as_deref(), Some("$argon2id$v=19$second"), "set_password replaces the hash");
+    assert_eq!(
+        admin.map(|u| (u.has_password, u.must_change_password)),
+        Some((true, false)),
+        "a password set not one-time is the user's own"
+    );
     assert_eq!(
         wang,
         Some(user("wang", Role::Worker, TOWNSHIP, None, true, true)),

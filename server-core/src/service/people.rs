@@ -7,7 +7,13 @@
 //! token of 32 random bytes, valid for [`SESSION_MS`]. A password change
 //! ends the user's other sessions ([`Service::change_own_password`]), a
 //! password set for them all of them ([`Service::set_password`]).
+//!
+//! A password set for a user by someone else (the operator, an
+//! administrator, at `add_user` or `set_password`) is one-time: the user's
+//! sessions are restricted to changing it (`password_change_required`)
+//! until they have chosen their own, and it then matches no more.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use gridsync_proto::auth::b64;
@@ -149,21 +155,50 @@ fn managed_user(tx: &mut dyn WriteTx, caller: &Caller, name: &str) -> CoreResult
 
 impl Service {
     /// Checks a password and opens a session. Wrong name and wrong password
-    /// are the same refusal; refusals are audited (`login`).
+    /// are the same refusal; refusals are audited (`login`). A user whose
+    /// password is one-time gets a session restricted to changing it
+    /// ([`Session::user`]'s `must_change_password`; see
+    /// [`Service::session_user`]).
     pub async fn login(&self, name: &str, password: &str) -> CoreResult<Session> {
+        self.login_from(name, password, None).await
+    }
+
+    /// [`Service::login`] from `client`: a refusal is audited by the client
+    /// address (`address:IP`), counted per minute.
+    pub async fn login_from(
+        &self,
+        name: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> CoreResult<Session> {
         let (user, password) = (name.to_owned(), password.to_owned());
         let result = self.storage.write(move |tx, now| login(tx, now, &user, &password)).await;
         if let Err(refusal) = &result {
-            let event = Event::new("anonymous", "login", name, refusal.audit_outcome());
-            if let Err(e) = self.audit(event).await {
-                tracing::error!(error = %e, "cannot audit a refused login");
-            }
+            let actor = crate::audit::refusals::anonymous(client);
+            self.audit_refusal(Event::new(actor, "login", name, refusal.audit_outcome())).await;
         }
         result
     }
 
-    /// The user behind a bearer token, if the session is live and the user active.
+    /// The user behind a bearer token, if the session is live and the user
+    /// active. A session whose user must change a one-time password is
+    /// refused with `password_change_required`: it may only change it
+    /// ([`Service::restricted_session_user`], [`Service::change_own_password`])
+    /// or log out.
     pub async fn session_user(&self, token: &str) -> CoreResult<User> {
+        let user = self.restricted_session_user(token).await?;
+        if user.must_change_password {
+            return Err(CoreError::refused(
+                ErrorCode::PasswordChangeRequired,
+                "this password was set for you and is one-time: choose your own first",
+            ));
+        }
+        Ok(user)
+    }
+
+    /// The user behind a bearer token, as [`Service::session_user`], but
+    /// also when their password is one-time: for changing it, and logging out.
+    pub async fn restricted_session_user(&self, token: &str) -> CoreResult<User> {
         let digest = sha256(token);
         self.storage
             .read(move |tx| {
@@ -259,6 +294,7 @@ impl Service {
                     unit: new.unit,
                     active: true,
                     has_password: hash.is_some(),
+                    must_change_password: hash.is_some(),
                 })
             })
             .await
@@ -309,27 +345,38 @@ impl Service {
         self.audited(caller, "user.deactivate", name, result).await
     }
 
-    /// Sets (or replaces) a user's password, and ends every session the
-    /// user has (the console's and the admin API's): whoever held the old
-    /// password logs in again.
-    pub async fn set_password(&self, caller: &Caller, name: &str, password: &str) -> CoreResult<()> {
-        let hash =
-            passwords::hash(password).map_err(|e| Refusal::invalid(e.to_string()).field("password"))?;
+    /// Sets (or replaces) another user's password, one-time: they must
+    /// change it at their next login before doing anything else. Ends every
+    /// session the user has (the console's and the admin API's): whoever
+    /// held the old password logs in again. Answers how many sessions
+    /// ended. Audited as `user.password` (detail `one_time`). Staff set only
+    /// passwords of users they manage, and never their own (that is
+    /// [`Service::change_own_password`], with the current one).
+    pub async fn set_password(&self, caller: &Caller, name: &str, password: &str) -> CoreResult<u64> {
+        let hash = passwords::hash(password).map_err(|e| Refusal::invalid(e.to_string()).field("password"));
         let (caller2, name2) = (caller.clone(), name.to_owned());
         let result = self
             .storage
             .write(move |tx, now| {
-                if caller2.user().is_some() {
+                if let Some(who) = caller2.user() {
+                    if who.name == name2 {
+                        return Err(Refusal::invalid(
+                            "change your own password with the current one, not as an administrator",
+                        )
+                        .field("user")
+                        .into());
+                    }
                     managed_user(tx, &caller2, &name2)?;
                 }
-                if !tx.set_password(&name2, &hash)? {
+                let hash = hash?;
+                if !tx.set_password(&name2, &hash, true)? {
                     return Err(no_such_user());
                 }
                 let ended = tx.end_sessions(&name2, None)?;
                 let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok")
-                    .detail(format!("sessions_ended={ended}"));
+                    .detail(format!("one_time sessions_ended={ended}"));
                 tx.append_audit(now, &event)?;
-                Ok(())
+                Ok(ended)
             })
             .await;
         self.audited(caller, "user.password", name, result).await
@@ -341,22 +388,28 @@ impl Service {
     /// share one store): a session opened with the old password, perhaps by
     /// whoever learnt it, does not outlive it. The session `keep` (its
     /// token), the one the change was made in, stays; `None` ends them all.
+    /// A one-time password is one no longer: the user's sessions are no
+    /// longer restricted, and it can never be used again. Answers how many
+    /// sessions ended.
+    ///
     /// A wrong current password is refused with `bad_credentials` and ends
-    /// nothing, a weak new one with `invalid_request`; the operator sets
-    /// passwords with [`Service::set_password`] instead.
+    /// nothing, a weak new one, or the current one again, with
+    /// `invalid_request` (field `new_password`); the operator sets passwords with
+    /// [`Service::set_password`] instead.
     pub async fn change_own_password(
         &self,
         caller: &Caller,
         current: &str,
         new: &str,
         keep: Option<&str>,
-    ) -> CoreResult<()> {
+    ) -> CoreResult<u64> {
         let Some(who) = caller.user() else {
             return Err(Refusal::invalid("the operator sets passwords with set_password").into());
         };
         let name = who.name.clone();
         let hash = passwords::hash(new).map_err(|e| Refusal::invalid(e.to_string()).field("new_password"));
-        let (caller2, name2, current) = (caller.clone(), name.clone(), current.to_owned());
+        let (caller2, name2, current, new) =
+            (caller.clone(), name.clone(), current.to_owned(), new.to_owned());
         let keep = keep.map(sha256);
         let result = self
             .storage
@@ -368,15 +421,20 @@ impl Service {
                         "the current password is wrong",
                     ));
                 }
+                if new == current {
+                    return Err(Refusal::invalid("choose a password other than the current one")
+                        .field("new_password")
+                        .into());
+                }
                 let hash = hash?;
-                if !tx.set_password(&name2, &hash)? {
+                if !tx.set_password(&name2, &hash, false)? {
                     return Err(no_such_user());
                 }
                 let ended = tx.end_sessions(&name2, keep.as_deref())?;
                 let event = Event::new(caller2.audit_name(), "user.password", &name2, "ok")
                     .detail(format!("own sessions_ended={ended}"));
                 tx.append_audit(now, &event)?;
-                Ok(())
+                Ok(ended)
             })
             .await;
         self.audited(caller, "user.password", name, result).await

@@ -22,6 +22,9 @@ pub struct User {
     pub active: bool,
     /// Whether a password is set (they can log in to the admin API).
     pub has_password: bool,
+    /// Whether their password is one-time (set for them by someone else):
+    /// their sessions may do nothing but change it until they have.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -47,7 +50,9 @@ pub struct NewUser<'a> {
     pub scope: &'a str,
     /// Their unit (department users).
     pub unit: Option<&'a str>,
-    /// An argon2id PHC string, or None for users who only sync.
+    /// An argon2id PHC string, or None for users who only sync. A password
+    /// given here was chosen by whoever adds the user: it is one-time
+    /// ([`User::must_change_password`]).
     pub password_hash: Option<&'a str>,
     /// When (Unix ms).
     pub now: u64,
@@ -177,8 +182,9 @@ pub trait IdentityWrite {
     /// Sets a user's scope and unit.
     fn assign_user(&mut self, name: &str, scope: &str, unit: Option<&str>) -> StorageResult<()>;
 
-    /// Sets a user's password hash; `false` when there is no such user.
-    fn set_password(&mut self, name: &str, hash: &str) -> StorageResult<bool>;
+    /// Sets a user's password hash, one-time ([`User::must_change_password`])
+    /// or not; `false` when there is no such user.
+    fn set_password(&mut self, name: &str, hash: &str, one_time: bool) -> StorageResult<bool>;
 
     /// Deactivates a user, revokes their devices (without wipe) and ends
     /// their sessions. `None` when there is no such user, else how many

@@ -17,7 +17,7 @@ use crate::error::{Failure, corrupt};
 /// The columns [`user_row`] reads.
 macro_rules! user_columns {
     () => {
-        "name, role, scope, active, password IS NOT NULL, unit"
+        "name, role, scope, active, password IS NOT NULL, unit, must_change_password"
     };
 }
 
@@ -34,6 +34,7 @@ fn user_row(row: &Row) -> Result<User, Failure> {
         unit: get(row, 5, "a user's unit")?,
         active: get(row, 3, "a user's active flag")?,
         has_password: get(row, 4, "whether a user has a password")?,
+        must_change_password: get(row, 6, "whether a user must change their password")?,
     })
 }
 
@@ -178,8 +179,9 @@ impl IdentityWrite for PgTx<'_> {
     fn insert_user(&mut self, user: &NewUser<'_>) -> StorageResult<()> {
         run(|| {
             self.execute(
-                "INSERT INTO users (name, role, scope, unit, password, active, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, true, $6)",
+                "INSERT INTO users (name, role, scope, unit, password, active, created_ms,
+                                    must_change_password)
+                 VALUES ($1, $2, $3, $4, $5::text, true, $6, $5::text IS NOT NULL)",
                 &[
                     &user.name,
                     &user.role.name(),
@@ -200,8 +202,11 @@ impl IdentityWrite for PgTx<'_> {
         })
     }
 
-    fn set_password(&mut self, name: &str, hash: &str) -> StorageResult<bool> {
-        run(|| Ok(self.execute("UPDATE users SET password = $2 WHERE name = $1", &[&name, &hash])? > 0))
+    fn set_password(&mut self, name: &str, hash: &str, one_time: bool) -> StorageResult<bool> {
+        run(|| {
+            let sql = "UPDATE users SET password = $2, must_change_password = $3 WHERE name = $1";
+            Ok(self.execute(sql, &[&name, &hash, &one_time])? > 0)
+        })
     }
 
     fn deactivate_user(&mut self, name: &str, now: u64) -> StorageResult<Option<u64>> {

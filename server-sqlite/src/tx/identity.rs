@@ -17,7 +17,8 @@ fn role(text: &str) -> Result<Role, Failure> {
     Role::from_str(text).map_err(|_| corrupt("a user's role is not a known role"))
 }
 
-/// Reads `name, role, scope, active, password IS NOT NULL, unit`.
+/// Reads `name, role, scope, active, password IS NOT NULL, unit,
+/// must_change_password`.
 fn user_row(row: &rusqlite::Row<'_>) -> Result<User, Failure> {
     Ok(User {
         name: row.get(0)?,
@@ -26,6 +27,7 @@ fn user_row(row: &rusqlite::Row<'_>) -> Result<User, Failure> {
         unit: row.get(5)?,
         active: row.get(3)?,
         has_password: row.get(4)?,
+        must_change_password: row.get(6)?,
     })
 }
 
@@ -33,7 +35,7 @@ impl IdentityRead for SqliteTx<'_> {
     fn user(&mut self, name: &str) -> StorageResult<Option<User>> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT name, role, scope, active, password IS NOT NULL, unit FROM users WHERE name = ?1",
+                "SELECT name, role, scope, active, password IS NOT NULL, unit, must_change_password FROM users WHERE name = ?1",
             )?;
             let mut rows = stmt.query([name])?;
             rows.next()?.map(user_row).transpose()
@@ -43,7 +45,7 @@ impl IdentityRead for SqliteTx<'_> {
     fn users(&mut self) -> StorageResult<Vec<User>> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT name, role, scope, active, password IS NOT NULL, unit FROM users ORDER BY name",
+                "SELECT name, role, scope, active, password IS NOT NULL, unit, must_change_password FROM users ORDER BY name",
             )?;
             let mut rows = stmt.query([])?;
             let mut users = Vec::new();
@@ -133,7 +135,7 @@ impl IdentityRead for SqliteTx<'_> {
     fn device_users(&mut self, user: Option<&str>) -> StorageResult<Vec<User>> {
         run(|| {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT name, role, scope, active, password IS NOT NULL, unit FROM users u
+                "SELECT name, role, scope, active, password IS NOT NULL, unit, must_change_password FROM users u
                  WHERE active = 1 AND (?1 IS NULL OR name = ?1)
                    AND EXISTS (SELECT 1 FROM devices d WHERE d.user = u.name
                                AND d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL)
@@ -180,8 +182,9 @@ impl IdentityWrite for SqliteTx<'_> {
         run(|| {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO users (name, role, scope, unit, password, active, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+                    "INSERT INTO users (name, role, scope, unit, password, active, created_ms,
+                                        must_change_password)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?5 IS NOT NULL)",
                 )?
                 .execute(params![
                     user.name,
@@ -204,12 +207,12 @@ impl IdentityWrite for SqliteTx<'_> {
         })
     }
 
-    fn set_password(&mut self, name: &str, hash: &str) -> StorageResult<bool> {
+    fn set_password(&mut self, name: &str, hash: &str, one_time: bool) -> StorageResult<bool> {
         run(|| {
             let n = self
                 .conn
-                .prepare_cached("UPDATE users SET password = ?2 WHERE name = ?1")?
-                .execute(params![name, hash])?;
+                .prepare_cached("UPDATE users SET password = ?2, must_change_password = ?3 WHERE name = ?1")?
+                .execute(params![name, hash, one_time])?;
             Ok(n > 0)
         })
     }
@@ -361,6 +364,6 @@ mod tests {
         let tablet_row = tx.devices().expect("devices").into_iter().find(|d| d.id == tablet).expect("tablet");
         assert_eq!((tablet_row.revoked_ms, tablet_row.wipe), (Some(3), true), "first time kept, wipe sticks");
         assert!(!tx.revoke_device(ActorId::random(), 9, true).expect("unknown"));
-        assert!(!tx.set_password("nobody", "x").expect("unknown"));
+        assert!(!tx.set_password("nobody", "x", false).expect("unknown"));
     }
 }

@@ -1,6 +1,8 @@
 //! What a console page answers when a request fails: an HTML page in the
 //! reader's language with the stable error code, or, when the session is
-//! missing, expired or its user deactivated, a redirect to the login form.
+//! missing, expired or its user deactivated, a redirect to the login form;
+//! when its user must first change a one-time password, a redirect to the
+//! account page.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
@@ -17,6 +19,8 @@ use crate::web::ApiError;
 pub(crate) enum Failure {
     /// No live session: back to the login form.
     Login,
+    /// The session's password is one-time: to the account page to change it.
+    PasswordChange,
     /// An error page.
     Page {
         /// The language to explain it in.
@@ -36,6 +40,9 @@ impl Failure {
     pub(crate) fn of(e: ApiError, lang: Lang) -> Failure {
         if matches!(e.code, ErrorCode::Unauthenticated | ErrorCode::UserInactive) {
             return Failure::Login;
+        }
+        if e.code == ErrorCode::PasswordChangeRequired {
+            return Failure::PasswordChange;
         }
         let t = lang.texts();
         let message = explain(t, e.code).map_or(e.message.clone(), |m| format!("{m} ({})", e.message));
@@ -83,6 +90,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Login => f.write_str("log in first"),
+            Failure::PasswordChange => f.write_str("change the one-time password first"),
             Failure::Page { code, .. } => f.write_str(code),
         }
     }
@@ -91,7 +99,7 @@ impl std::fmt::Display for Failure {
 impl ResponseError for Failure {
     fn status_code(&self) -> StatusCode {
         match self {
-            Failure::Login => StatusCode::SEE_OTHER,
+            Failure::Login | Failure::PasswordChange => StatusCode::SEE_OTHER,
             Failure::Page { status, .. } => *status,
         }
     }
@@ -101,6 +109,9 @@ impl ResponseError for Failure {
             Failure::Login => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/console/login"))
                 .cookie(session::removal())
+                .finish(),
+            Failure::PasswordChange => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, super::pages::ACCOUNT_REQUIRED))
                 .finish(),
             Failure::Page { lang, status, code, message } => {
                 let t = lang.texts();

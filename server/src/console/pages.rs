@@ -18,6 +18,10 @@ use super::i18n::Lang;
 use super::session::Admin;
 use crate::web::AppState;
 
+/// Where a staff member with a one-time password is sent, with the notice
+/// that they must choose their own first.
+pub(crate) const ACCOUNT_REQUIRED: &str = "/console/account?required=1";
+
 /// Largest form body accepted.
 const FORM_LIMIT: usize = 16 * 1024;
 

@@ -8,7 +8,9 @@
 //!
 //! [`Admin`] is the extractor of every signed-in page: without a live
 //! session (none, expired, logged out, or the user deactivated) the page
-//! answers a redirect to the login form.
+//! answers a redirect to the login form, and while the user's password is
+//! one-time a redirect to the account page. [`Restricted`] is the account
+//! page's and logout's: it takes such a session too.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -106,24 +108,49 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// The signed-in staff member of `req`; with `restricted`, also one
+    /// whose password is one-time.
+    async fn of(req: HttpRequest, restricted: bool) -> Result<Admin, Failure> {
+        let lang = Lang::of(&req);
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| Failure::of(crate::web::ApiError::internal(), lang))?;
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).ok_or(Failure::Login)?;
+        if token.is_empty() {
+            return Err(Failure::Login);
+        }
+        let user = if restricted {
+            state.service.restricted_session_user(&token).await
+        } else {
+            state.service.session_user(&token).await
+        };
+        Ok(Admin { user: user.or_page(lang)?, lang, token })
+    }
+}
+
 impl FromRequest for Admin {
     type Error = Failure;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Failure>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        Box::pin(Admin::of(req.clone(), false))
+    }
+}
+
+/// A signed-in staff member whose password may be one-time
+/// ([`gridsync_server_core::storage::User::must_change_password`]): only
+/// the account page (to change it) and logout take one.
+#[derive(Debug, Clone)]
+pub(crate) struct Restricted(pub(crate) Admin);
+
+impl FromRequest for Restricted {
+    type Error = Failure;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Failure>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let lang = Lang::of(&req);
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| Failure::of(crate::web::ApiError::internal(), lang))?;
-            let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()).ok_or(Failure::Login)?;
-            if token.is_empty() {
-                return Err(Failure::Login);
-            }
-            let user = state.service.session_user(&token).await.or_page(lang)?;
-            Ok(Admin { user, lang, token })
-        })
+        Box::pin(async move { Admin::of(req, true).await.map(Restricted) })
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! | method | path | body | who |
 //! |---|---|---|---|
-//! | POST | `/login` | `{user, password}` → `{token, expires_ms, user, role, scope}` | anyone (rate-limited) |
-//! | POST | `/logout` | | the session |
+//! | POST | `/login` | `{user, password}` → `{token, expires_ms, user, role, scope, must_change_password}` | anyone (failures rate-limited) |
+//! | POST | `/logout` | | the session (restricted too) |
+//! | POST | `/password` | `{current_password, new_password}` → `{user, sessions_ended}` | the session (restricted too): changes one's own password, ends one's other sessions |
+//! | POST | `/users/{name}/password` | `{password?}` → `{user, one_time, sessions_ended, password?}` (`password`: the generated one, shown once, when none was given) | admins, for users they manage, never themselves |
 //! | GET | `/users` | → users within the caller's subtree | admins, auditors |
 //! | POST | `/users` | `{name, role, scope?, unit?, password?}` (a department user gives its `unit`; others a `scope`) | admins, for roles below theirs, within their subtree |
 //! | POST | `/users/{name}/assign` | `{scope?, unit?}` → the user | as above, at the old and the new place |
@@ -26,6 +28,11 @@
 //! | POST | `/units/import` | CSV text (`text/csv`) → `{added, updated, unchanged}` | as above, for every row |
 //! | GET | `/audit/verify` | → `{intact, rows, head}` or `{intact, broken_seq, reason}` | administrators, auditors |
 //!
+//! A login with a one-time password (set by the operator or an
+//! administrator) answers `must_change_password: true` and a session
+//! restricted to `/password` and `/logout`: every other route refuses it
+//! with 403 `password_change_required` until the password is changed.
+//!
 //! The CSV formats are in [`gridsync_server_core::service::places`]. A change that would put more
 //! records on some user's device than the budget (`device_record_budget`) is
 //! refused with `over_budget`; an unknown place or unit with `unknown_place`.
@@ -37,7 +44,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use gridsync_proto::{ActorId, ErrorCode, Role};
 use gridsync_server_core::audit::Verdict;
-use gridsync_server_core::guard::Limited;
+use gridsync_server_core::passwords;
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::people::AddUser;
 use gridsync_server_core::storage::{Device, User};
@@ -60,6 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1/admin")
             .route("/login", web::post().to(login))
             .route("/logout", web::post().to(logout))
+            .route("/password", web::post().to(change_own_password))
+            .route("/users/{name}/password", web::post().to(set_password))
             .route("/users", web::get().to(list_users))
             .route("/users", web::post().to(add_user))
             .route("/users/{name}/assign", web::post().to(assign))
@@ -87,26 +96,50 @@ impl Staff {
     }
 }
 
+impl Staff {
+    /// The staff member of `req`'s bearer token; with `restricted`, also
+    /// one whose password is one-time.
+    async fn of(req: HttpRequest, restricted: bool) -> Result<Staff, ApiError> {
+        let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::Unauthenticated, "log in and send the token as a bearer")
+            })?;
+        let user = if restricted {
+            state.service.restricted_session_user(&token).await?
+        } else {
+            state.service.session_user(&token).await?
+        };
+        Ok(Staff { user, token })
+    }
+}
+
 impl FromRequest for Staff {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        Box::pin(Staff::of(req.clone(), false))
+    }
+}
+
+/// A staff member whose session may be restricted to changing a one-time
+/// password: only `/password` and `/logout` take one.
+#[derive(Debug, Clone)]
+pub struct RestrictedStaff(pub Staff);
+
+impl FromRequest for RestrictedStaff {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
-            let token = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::new(ErrorCode::Unauthenticated, "log in and send the token as a bearer")
-                })?;
-            let user = state.service.session_user(&token).await?;
-            Ok(Staff { user, token })
-        })
+        Box::pin(async move { Staff::of(req, true).await.map(RestrictedStaff) })
     }
 }
 
@@ -142,15 +175,15 @@ async fn login(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.limit(Limited::Login, &req).await?;
     let LoginRequest { user, password } = json_body(&body)?;
-    let session = state.service.login(&user, &password).await?;
+    let session = state.login(&req, &user, &password).await?;
     Ok(HttpResponse::Ok().json(json!({
         "token": session.token,
         "expires_ms": session.expires_ms,
         "user": session.user.name,
         "role": session.user.role,
         "scope": session.user.scope,
+        "must_change_password": session.user.must_change_password,
     })))
 }
 
@@ -166,9 +199,98 @@ async fn login(
         (status = 401, response = openapi::Refused), (status = 403, response = openapi::Refused),
     )
 )]
-async fn logout(state: web::Data<AppState>, who: Staff) -> Result<HttpResponse, ApiError> {
+async fn logout(
+    state: web::Data<AppState>,
+    RestrictedStaff(who): RestrictedStaff,
+) -> Result<HttpResponse, ApiError> {
     state.service.logout(&who.user.name, &who.token).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /v1/admin/password`: one's own password changed.
+#[derive(Deserialize, ToSchema)]
+struct ChangeOwnPassword {
+    /// The password the caller logged in with.
+    current_password: String,
+    /// The new one (at least 12 characters).
+    new_password: String,
+}
+
+/// Changes the caller's own password; the session it is made in stays,
+/// no longer restricted.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/password",
+    tag = "admin",
+    summary = "Change one's own password",
+    description = "Checks the current password, sets the new one and ends the caller's other sessions; \
+                   the session it is made in stays, no longer restricted. Also taken by a session \
+                   restricted to a first-login password change.",
+    request_body(content = ChangeOwnPassword, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "Changed.", body = openapi::PasswordChanged),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused),
+    )
+)]
+async fn change_own_password(
+    state: web::Data<AppState>,
+    RestrictedStaff(who): RestrictedStaff,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let ChangeOwnPassword { current_password, new_password } = json_body(&body)?;
+    let ended = state
+        .service
+        .change_own_password(&who.caller(), &current_password, &new_password, Some(&who.token))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": who.user.name, "sessions_ended": ended })))
+}
+
+/// `POST /v1/admin/users/{name}/password`: another user's password set.
+#[derive(Deserialize, ToSchema)]
+struct SetPassword {
+    /// The one-time password; without it one is generated and answered once.
+    password: Option<String>,
+}
+
+/// Sets another user's password, one-time: the one given, or a generated
+/// one answered once.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{name}/password",
+    tag = "admin",
+    summary = "Set another user's password",
+    params(("name" = String, Path, description = "The user's name.")),
+    description = "Sets a one-time password for a user the caller manages (never the caller): the user \
+                   must change it at their next login. Ends all their sessions. Without a body or a \
+                   `password`, one is generated and answered once.",
+    request_body(content = Option<SetPassword>, content_type = "application/json"),
+    security(("staff_session" = [])),
+    responses(
+        (status = 200, description = "Set.", body = openapi::PasswordSet),
+        (status = 400, response = openapi::Refused), (status = 401, response = openapi::Refused),
+        (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
+    )
+)]
+async fn set_password(
+    state: web::Data<AppState>,
+    who: Staff,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let SetPassword { password } =
+        if body.is_empty() { SetPassword { password: None } } else { json_body(&body)? };
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => (passwords::generate().map_err(|_| ApiError::internal())?, true),
+    };
+    let ended = state.service.set_password(&who.caller(), &name, &password).await?;
+    let mut answer = json!({ "user": name.as_str(), "one_time": true, "sessions_ended": ended });
+    if generated {
+        answer["password"] = json!(password);
+    }
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// A user as the API shows it.

@@ -114,6 +114,7 @@ impl ResponseError for ApiError {
             | ErrorCode::DeviceRevoked
             | ErrorCode::DeviceWiped
             | ErrorCode::UserInactive
+            | ErrorCode::PasswordChangeRequired
             | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::Unauthenticated
             | ErrorCode::BadSignature

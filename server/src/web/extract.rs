@@ -75,10 +75,11 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
                 return Err(too_large(size, limits.max_bytes));
             }
             let claimed = claimed(&req);
-            let admitted = state.service.admit(claimed.as_ref(), req.path()).await?;
+            let client = Some(state.client(&req));
+            let admitted = state.service.admit(claimed.as_ref(), req.path(), client).await?;
             let permit = state.bodies.admit(admitted.device())?;
             let raw = read_body(&mut payload, declared, limits.max_bytes, state.body_timeouts).await?;
-            let from = state.service.verify(admitted, req.method().as_str(), req.path(), &raw).await?;
+            let from = state.service.verify(admitted, req.method().as_str(), req.path(), &raw, client).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
             let (version, message) = wire::decode_versioned::<M>(&body, &limits)?;
             Ok(Signed { from, message, version, permit })

@@ -55,6 +55,8 @@ use super::{admin_api, disputes_api, ledgers_api, reports_api};
         // Staff: people, devices, audit (admin_api.rs).
         admin_api::login,
         admin_api::logout,
+        admin_api::change_own_password,
+        admin_api::set_password,
         admin_api::list_users,
         admin_api::add_user,
         admin_api::assign,
@@ -261,6 +263,31 @@ pub(crate) struct Session {
     role: gridsync_proto::Role,
     /// Their place (`""`: the whole deployment).
     scope: String,
+    /// The password is one-time: the session is restricted to
+    /// `/v1/admin/password` and `/v1/admin/logout` until it is changed.
+    must_change_password: bool,
+}
+
+/// `POST /v1/admin/password`: one's own password changed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PasswordChanged {
+    /// The caller's name.
+    user: String,
+    /// How many of their other sessions ended.
+    sessions_ended: u64,
+}
+
+/// `POST /v1/admin/users/{name}/password`: another's password set.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PasswordSet {
+    /// The user's name.
+    user: String,
+    /// Always `true`: they must change it at their next login.
+    one_time: bool,
+    /// How many of their sessions ended.
+    sessions_ended: u64,
+    /// The generated password, shown once (only when none was given).
+    password: Option<String>,
 }
 
 /// `POST /v1/admin/users/{name}/deactivate`.

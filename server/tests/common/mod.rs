@@ -222,3 +222,24 @@ pub(crate) fn session_token(http: &reqwest::blocking::Client, url: &str, user: &
         .expect("a login answer");
     answer["token"].as_str().expect("a session token").to_owned()
 }
+
+/// What a staff member with a one-time password (set for them by the
+/// operator or an administrator) does at first login: chooses their own.
+/// Answers it (the one-time one with ` (own)` appended).
+pub(crate) fn choose_own_password(op: &Operator, name: &str, one_time: &str) -> String {
+    let own = format!("{one_time} (own)");
+    let session = op.run(op.service().login(name, one_time)).expect("the first login");
+    let staff = Caller::Staff(session.user);
+    op.run(op.service().change_own_password(&staff, one_time, &own, None)).expect("chooses their own");
+    own
+}
+
+/// [`choose_own_password`] for the demo's administrator and township
+/// centre, in the data directory `data`: `made` then holds their own
+/// passwords, as if each had logged in once.
+pub(crate) fn demo_staff_choose_their_own(data: &Path, made: &mut gridsync_server::demo::DemoSummary) {
+    let op = Operator::open_default(data).expect("open");
+    for staff in [&mut made.admin, &mut made.centre] {
+        staff.1 = choose_own_password(&op, &staff.0, &staff.1);
+    }
+}

@@ -218,7 +218,15 @@ mod tests {
     }
 
     fn user(role: Role, scope: &str) -> User {
-        User { name: "x".into(), role, scope: scope.into(), unit: None, active: true, has_password: true }
+        User {
+            name: "x".into(),
+            role,
+            scope: scope.into(),
+            unit: None,
+            active: true,
+            has_password: true,
+            must_change_password: false,
+        }
     }
 
     fn at(stage: Stage) -> LifeState {

@@ -26,13 +26,18 @@
 //! ids are random, and a revoked device is no secret worth a body's read).
 //! Nonces are kept for twice the allowed skew. Requests signed before the
 //! service started are refused, so a restart cannot reopen the window for a
-//! replay of a request seen before it. Every refusal is audited.
+//! replay of a request seen before it. Every refusal is audited, counted
+//! per minute ([`crate::audit::refusals`]) by the device when it is
+//! enrolled (the refusals from step 4 on), else by the client address: a
+//! flood naming random devices is counted as one requester.
+
+use std::net::IpAddr;
 
 use gridsync_proto::auth::{self, EnrollRequest, MAX_CLOCK_SKEW_MS};
 use gridsync_proto::{ActorId, ErrorCode, Profile};
 use ring::signature::{ED25519, UnparsedPublicKey};
 
-use crate::audit::Event;
+use crate::audit::{Event, refusals};
 use crate::error::{CoreError, CoreResult, Refusal, StorageError};
 use crate::service::Service;
 use crate::storage::{NewDevice, StorageExt, User};
@@ -61,6 +66,10 @@ pub struct SignedRequest<'a> {
     pub path: &'a str,
     /// The body exactly as sent.
     pub body: &'a [u8],
+    /// The client's address (behind trusted proxies, the one they name),
+    /// which the audit log counts refusals by when no enrolled device is
+    /// known.
+    pub client: Option<IpAddr>,
 }
 
 /// A device request whose headers passed [`Service::admit`]: its body may
@@ -100,19 +109,24 @@ pub struct Enrolled {
 impl Service {
     /// Authenticates a signed device request whose body is already read:
     /// [`Service::admit`] then [`Service::verify`]. Refusals are audited
-    /// (`sync.refused`).
+    /// (`sync.refused`), by device or client address (see the module).
     pub async fn authenticate(&self, request: SignedRequest<'_>) -> CoreResult<DeviceIdentity> {
-        let admitted = self.admit(request.claimed, request.path).await?;
-        self.verify(admitted, request.method, request.path, request.body).await
+        let admitted = self.admit(request.claimed, request.path, request.client).await?;
+        self.verify(admitted, request.method, request.path, request.body, request.client).await
     }
 
     /// Checks what a signed request's headers claim, before its body is
     /// read (steps 1 to 5 of the [module](self)): on `Ok`, the body may be
     /// read and given to [`Service::verify`]. Refusals are audited
     /// (`sync.refused`).
-    pub async fn admit(&self, claimed: Option<&Claimed>, path: &str) -> CoreResult<Admitted> {
+    pub async fn admit(
+        &self,
+        claimed: Option<&Claimed>,
+        path: &str,
+        client: Option<IpAddr>,
+    ) -> CoreResult<Admitted> {
         let admitted = self.check_headers(claimed).await;
-        self.audit_refusal(claimed.map(|c| c.device), path, admitted).await
+        self.audited(claimed.map(|c| c.device), client, path, admitted).await
     }
 
     /// Checks the signature of an admitted request over its body and
@@ -124,24 +138,40 @@ impl Service {
         method: &str,
         path: &str,
         body: &[u8],
+        client: Option<IpAddr>,
     ) -> CoreResult<DeviceIdentity> {
         let device = admitted.device();
         let verified = self.check_signature(admitted, method, path, body).await;
-        self.audit_refusal(Some(device), path, verified).await
+        self.audited(Some(device), client, path, verified).await
     }
 
-    async fn audit_refusal<T>(
+    /// Audits `result` when it is a refusal ([`Service::audit_refusal`]):
+    /// by the claimed device when the refusal shows it is enrolled, else by
+    /// the client address, so a flood naming random devices counts as one
+    /// requester.
+    async fn audited<T>(
         &self,
         device: Option<ActorId>,
+        client: Option<IpAddr>,
         path: &str,
         result: CoreResult<T>,
     ) -> CoreResult<T> {
         if let Err(refusal) = &result {
-            let actor = device.map_or_else(|| "anonymous".to_owned(), |d| format!("device:{d}"));
+            let enrolled = matches!(
+                refusal.code(),
+                Some(
+                    ErrorCode::BadSignature
+                        | ErrorCode::DeviceRevoked
+                        | ErrorCode::DeviceWiped
+                        | ErrorCode::ReplayedRequest
+                )
+            );
+            let actor = match device {
+                Some(d) if enrolled => format!("device:{d}"),
+                _ => refusals::anonymous(client),
+            };
             let event = Event::new(actor, "sync.refused", path, refusal.audit_outcome());
-            if let Err(e) = self.audit(event).await {
-                tracing::error!(error = %e, "cannot audit a refused request");
-            }
+            self.audit_refusal(event).await;
         }
         result
     }
@@ -206,14 +236,19 @@ impl Service {
     /// device then fails to sync; a refused enrollment changes nothing but
     /// is audited (`device.enroll`, anonymous).
     pub async fn enroll(&self, request: EnrollRequest) -> CoreResult<Enrolled> {
+        self.enroll_from(request, None).await
+    }
+
+    /// [`Service::enroll`] of a request from `client`: a refusal is
+    /// audited by the client address (`address:IP`).
+    pub async fn enroll_from(&self, request: EnrollRequest, client: Option<IpAddr>) -> CoreResult<Enrolled> {
         let result = self.storage.write(move |tx, now| enroll(tx, now, &request)).await;
         let user = match result {
             Ok(user) => user,
             Err(refusal) => {
-                let event = Event::new("anonymous", "device.enroll", "", refusal.audit_outcome());
-                if let Err(e) = self.audit(event).await {
-                    tracing::error!(error = %e, "cannot audit a refused enrollment");
-                }
+                let event =
+                    Event::new(refusals::anonymous(client), "device.enroll", "", refusal.audit_outcome());
+                self.audit_refusal(event).await;
                 return Err(refusal);
             }
         };

@@ -1,7 +1,9 @@
 //! 账户: a staff member changes their own password, giving the current one
 //! ([`gridsync_server_core::Service::change_own_password`]). The change
 //! ends their other sessions (other browsers, admin API tokens); this one
-//! stays signed in.
+//! stays signed in. A staff member whose password is one-time (set for
+//! them) is sent here at login, and from every other page, until they have
+//! changed it: the page then says so.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +13,7 @@ use serde::Deserialize;
 
 use super::super::failure::{Failure, OrPage};
 use super::super::layout::{self, Section};
-use super::super::session::Admin;
+use super::super::session::{Admin, Restricted};
 use super::{respond, see_other};
 use crate::web::{ApiError, AppState};
 
@@ -24,16 +26,17 @@ struct AccountQuery {
     done: Option<String>,
 }
 
-async fn show(admin: Admin, query: web::Query<AccountQuery>) -> HttpResponse {
+async fn show(Restricted(admin): Restricted, query: web::Query<AccountQuery>) -> HttpResponse {
     let done = query.done.is_some().then_some(admin.lang.texts().password_changed);
     respond(page(&admin, None, done))
 }
 
 fn page(admin: &Admin, error: Option<&str>, done: Option<&str>) -> maud::Markup {
     let t = admin.lang.texts();
+    let required = admin.user.must_change_password.then_some(t.password_required);
     let body = html! {
         h1 { (t.account_title) }
-        (layout::notice(done))
+        (layout::notice(done.or(required)))
         @if let Some(error) = error { p.error role="alert" { (error) } }
         div.card {
             form method="post" action="/console/account" {
@@ -64,7 +67,7 @@ struct ChangeForm {
 async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
+    Restricted(admin): Restricted,
     form: web::Form<ChangeForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
@@ -82,7 +85,7 @@ async fn change(
         .change_own_password(&admin.caller(), &form.current, &form.new, Some(admin.token()))
         .await
     {
-        Ok(()) => Ok(see_other("/console/account?done=password")),
+        Ok(_) => Ok(see_other("/console/account?done=password")),
         Err(e) => {
             let e = ApiError::from(e);
             match e.code {

@@ -1,11 +1,12 @@
-//! Logging in and out. The login form is rate-limited like the admin API's
-//! login (per client address) and protected by a signed double-submit token
-//! ([`crate::console::csrf`]); a refused login shows the form again. The
-//! user name typed is never logged.
+//! Logging in and out. The login form's failures are limited like the admin
+//! API's ([`AppState::login`]: per client address and per user name) and it
+//! is protected by a signed double-submit token ([`crate::console::csrf`]);
+//! a refused login shows the form again. A user with a one-time password is
+//! sent to the account page to choose their own. The user name typed is
+//! never logged.
 
 use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, web};
-use gridsync_server_core::guard::Limited;
 use maud::html;
 use serde::Deserialize;
 
@@ -13,7 +14,8 @@ use super::super::csrf::{self, LOGIN_COOKIE, Purpose};
 use super::super::failure::{Failure, OrPage};
 use super::super::i18n::Lang;
 use super::super::layout;
-use super::super::session::{self, Admin};
+use super::super::session::{self, Restricted};
+use super::ACCOUNT_REQUIRED;
 use super::see_other;
 use crate::web::{ApiError, AppState};
 
@@ -84,24 +86,24 @@ async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, Failure> {
     let lang = Lang::of(&req);
-    state.limit(Limited::Login, &req).await.or_page(lang)?;
     let secret = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if !csrf::valid(&secret, Purpose::Login, &form.csrf) {
         return Err(Failure::csrf(lang));
     }
-    match state.service.login(&form.user, &form.password).await {
+    match state.login(&req, &form.user, &form.password).await {
         Ok(session) => {
             let mut done = Cookie::new(LOGIN_COOKIE, "");
             done.set_path(session::COOKIE_PATH);
             done.make_removal();
-            let mut res = see_other("/console/today");
+            // A one-time password: nothing but the account page until changed.
+            let next = if session.user.must_change_password { ACCOUNT_REQUIRED } else { "/console/today" };
+            let mut res = see_other(next);
             res.add_cookie(&session::session_cookie(session.token, session::secure(&req)))
                 .map_err(|_| Failure::of(ApiError::internal(), lang))?;
             res.add_cookie(&done).map_err(|_| Failure::of(ApiError::internal(), lang))?;
             Ok(res)
         }
         Err(e) => {
-            let e = ApiError::from(e);
             let status = actix_web::ResponseError::status_code(&e);
             let message = match e.code {
                 gridsync_proto::ErrorCode::BadCredentials => lang.texts().err_bad_credentials.to_owned(),
@@ -122,7 +124,7 @@ struct LogoutForm {
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
+    Restricted(admin): Restricted,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
