@@ -13,6 +13,7 @@
 mod values;
 
 #[path = "../../cli/src/fuzzing.rs"]
+#[allow(dead_code)]
 mod fuzzing;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzzing::parse_arguments(data));
