@@ -5,7 +5,8 @@
 mod args;
 mod commands;
 mod render;
-mod values;
+
+use gridsync_cli::values;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ use gridsync_proto::Value;
 
 /// Why a field argument was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ValueError {
+pub enum ValueError {
     /// The argument has no `=`.
     NoSeparator {
         /// 1-based position among the field arguments.
@@ -60,7 +60,7 @@ impl std::error::Error for ValueError {}
 ///
 /// The first `=` separates the key; if the character before it is `:`, the
 /// rest is JSON. So `a:=1` is the number 1 and `url=http://x?a=b` is text.
-pub(crate) fn parse_assignment(arg: &str, position: usize) -> Result<(String, Value), ValueError> {
+pub fn parse_assignment(arg: &str, position: usize) -> Result<(String, Value), ValueError> {
     let eq = arg.find('=').ok_or(ValueError::NoSeparator { position })?;
     let (head, rest) = (&arg[..eq], &arg[eq + 1..]);
     let (key, typed) = match head.strip_suffix(':') {
@@ -75,7 +75,7 @@ pub(crate) fn parse_assignment(arg: &str, position: usize) -> Result<(String, Va
 }
 
 /// Parses every field argument of one command; a field may appear only once.
-pub(crate) fn parse_assignments(args: &[String]) -> Result<Vec<(String, Value)>, ValueError> {
+pub fn parse_assignments(args: &[String]) -> Result<Vec<(String, Value)>, ValueError> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(args.len());
     for (i, arg) in args.iter().enumerate() {
@@ -89,7 +89,7 @@ pub(crate) fn parse_assignments(args: &[String]) -> Result<Vec<(String, Value)>,
 }
 
 /// Parses a single value for `field`: as JSON if `json`, else as text.
-pub(crate) fn parse_value(raw: &str, json: bool, field: &str) -> Result<Value, ValueError> {
+pub fn parse_value(raw: &str, json: bool, field: &str) -> Result<Value, ValueError> {
     if !json {
         return Ok(Value::Text(raw.to_owned()));
     }

@@ -69,6 +69,8 @@ pub mod date;
 pub mod dispute;
 pub mod edit;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hlc;
 pub mod ids;
 pub mod kind;

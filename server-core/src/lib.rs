@@ -18,7 +18,8 @@
 //! * [`guard`]: replay protection and rate limits behind traits; [`audit`]: the hash chain;
 //! * [`ledger`]: the merged ledgers (一表一帐) and rankings as a pure computation over record states, rendered to a neutral sheet model;
 //! * [`metrics`]: the names of the metrics every layer records, and the scrape-time [`metrics::Vitals`];
-//! * `conformance` (feature `conformance`): the suite every backend must pass.
+//! * `conformance` (feature `conformance`): the suite every backend must pass;
+//! * `fuzzing` (feature `fuzzing`): what the push and import fuzz targets run, on any backend.
 
 pub mod audit;
 pub mod clock;
@@ -26,6 +27,9 @@ pub mod clock;
 pub mod conformance;
 pub mod directory;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod home;
 pub mod ledger;
