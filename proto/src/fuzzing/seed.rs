@@ -115,6 +115,7 @@ pub(super) fn all() -> Vec<(String, Vec<u8>)> {
     let error = ErrorBody {
         code: ErrorCode::StaleTimestamp,
         message: "the request's time is too far from the server's".into(),
+        field: None,
         change_index: Some(2),
         server_time_ms: Some(NOW),
     };
