@@ -6,9 +6,10 @@
 //!
 //! Enrollments, revocations, logins, admin actions and report reads are
 //! appended in the same transaction as the action itself (a read's row
-//! right after the read). Refused requests are counted ([`refusals`]): the
-//! first of a minute from one requester is appended at once, its repeats as
-//! one summary row when the minute closes. Each row stores the SHA-256 of the
+//! right after the read). Refused staff requests are appended one row each;
+//! refused requests of devices and anonymous clients are counted
+//! ([`refusals`]): the first of a minute from one requester is appended at
+//! once, its repeats as one summary row when the minute closes. Each row stores the SHA-256 of the
 //! previous row's hash and its own content, so editing, inserting or
 //! deleting a row in the middle breaks the chain at that row, and
 //! [`ChainCheck`] names it.

@@ -18,9 +18,10 @@
 //! line ([`Caller::Operator`]) may do everything; staff on the admin API
 //! ([`Caller::Staff`]) only what [`crate::policy`] allows within their
 //! subtree. Changes are audited in their own transaction. Refusals of staff
-//! requests are audited too (the refused transaction itself left nothing),
-//! counted per minute ([`crate::audit::refusals`]); the operator's refusals
-//! are not, since they never left the machine.
+//! requests are audited too, one row each (the refused transaction itself
+//! left nothing); the operator's refusals are not, since they never left
+//! the machine. Refusals of devices and anonymous clients are counted per
+//! minute instead ([`crate::audit::refusals`]).
 
 pub mod audit_log;
 pub mod disputes;
@@ -284,7 +285,9 @@ impl Service {
     }
 
     /// Passes `result` through; when it is a refusal of a staff request,
-    /// audits it first as `action` on `target` ([`Service::audit_refusal`]).
+    /// audits it first as `action` on `target`, one row each (refusals of
+    /// requests from devices and anonymous clients are counted instead:
+    /// [`Service::audit_refusal`]).
     pub(crate) async fn audited<T>(
         &self,
         caller: &Caller,
@@ -293,8 +296,12 @@ impl Service {
         result: CoreResult<T>,
     ) -> CoreResult<T> {
         if let (Err(refusal), Caller::Staff(_)) = (&result, caller) {
+            // One row each: a staff member is known and answerable, and an
+            // auditor reads every refused action of theirs, not a count.
             let event = Event::new(caller.audit_name(), action, target, refusal.audit_outcome());
-            self.audit_refusal(event).await;
+            if let Err(e) = self.audit(event).await {
+                tracing::error!(error = %e, "cannot audit a refused request");
+            }
         }
         result
     }

@@ -34,11 +34,9 @@ impl RefusalCloser {
         let thread = std::thread::Builder::new()
             .name("refusal-closer".into())
             .spawn(move || {
-                loop {
-                    match stopped.recv_timeout(EVERY) {
-                        Err(RecvTimeoutError::Timeout) => runtime.block_on(service.close_refusals(false)),
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                // Until told to stop (or the handle is dropped).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+                    runtime.block_on(service.close_refusals(false));
                 }
                 runtime.block_on(service.close_refusals(true));
             })

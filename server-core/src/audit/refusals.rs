@@ -1,8 +1,9 @@
 //! Refused requests, counted instead of each appended (ADR 0030).
 //!
-//! A refusal of the same kind from the same requester (a device, a staff
-//! member, or the client address of an anonymous request) is written to the
-//! chain once a minute: the first one of the minute at once, as its own row
+//! A refusal of the same kind from the same requester (an enrolled device,
+//! or the client address of a request that names no one: unauthenticated
+//! sync requests, enrollments, logins) is written to the chain once a
+//! minute: the first one of the minute at once, as its own row
 //! (so a single refusal is in the log, durably, as soon as it happened), and
 //! the repeats of that minute as one summary row when the minute closes,
 //! with the same actor, action, target and outcome and the detail
