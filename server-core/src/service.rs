@@ -23,6 +23,7 @@
 
 pub mod audit_log;
 pub mod disputes;
+pub mod epoch;
 pub mod feed;
 pub mod ledgers;
 pub mod locks;

@@ -110,6 +110,7 @@ pub static MIGRATIONS: &[&str] = &[
     include_str!("../sql/v2.sql"),
     include_str!("../sql/v3.sql"),
     include_str!("../sql/v4.sql"),
+    include_str!("../sql/v5.sql"),
 ];
 
 /// The version that gave the growing tables their township: right after

@@ -34,6 +34,7 @@
 //! in one place, by kind (busy, corrupt, unavailable, conflict, other), with
 //! SQLite's own message and never a parameter value.
 
+pub mod backup;
 mod error;
 mod inspector;
 mod storage;
@@ -59,6 +60,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v5.sql"),
         include_str!("../sql/v6.sql"),
         include_str!("../sql/v7.sql"),
+        include_str!("../sql/v8.sql"),
     ],
 };
 
