@@ -219,6 +219,13 @@ pub(crate) fn sync_text(r: &SyncReport) -> String {
     if r.refused > 0 {
         let _ = write!(line, "; refused {} (see gridsync rejected)", plural(r.refused, "write", "writes"));
     }
+    if r.requeued > 0 {
+        let _ = write!(
+            line,
+            "; the server was restored from a backup: sent {} again",
+            plural(r.requeued, "change", "changes")
+        );
+    }
     if r.rebuilt > 0 {
         let _ = write!(line, "; rebuilt {} from the server's copy", plural(r.rebuilt, "record", "records"));
     }
@@ -487,6 +494,7 @@ entries:
             skipped: 0,
             withheld: 0,
             cursor: 42,
+            requeued: 0,
         };
         assert_eq!(
             sync_text(&report),

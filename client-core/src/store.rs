@@ -53,6 +53,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v2.sql"),
         include_str!("../sql/v3.sql"),
         include_str!("../sql/v4.sql"),
+        include_str!("../sql/v5.sql"),
     ],
 };
 
@@ -90,6 +91,8 @@ pub(crate) struct Device {
     pub(crate) profile: Option<Profile>,
     pub(crate) clock: HlcClock,
     pub(crate) cursor: u64,
+    /// The server epoch of the last page applied (0: none yet).
+    pub(crate) epoch: u64,
 }
 
 /// What the device keeps sealed in its row: the author name written into
@@ -447,7 +450,10 @@ impl Store {
     /// Changes made here that the server has not acknowledged yet.
     pub fn pending(&self) -> Result<u64> {
         self.live()?;
-        Ok(self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox WHERE acked_ms IS NULL", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     /// Runs one sync with the server: push the outbox, then pull.

@@ -26,12 +26,19 @@
 //! request, so a shared store ([`run_shared`]) answers the app's reads
 //! while the run waits on the network.
 //!
+//! * **A restored server** ([`restored`]): an answer whose server epoch is
+//!   not the store's comes from a server restored from a backup. It is not
+//!   applied: the store queues again what the server had acknowledged,
+//!   drops what it holds from others, and the run pushes and pulls from the
+//!   start.
+//!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
 //! page not yet committed is fetched again from the unchanged cursor.
 
 mod pull;
 mod push;
+mod restored;
 
 use std::cell::RefCell;
 
@@ -87,6 +94,10 @@ pub struct SyncReport {
     pub withheld: u32,
     /// The cursor after the run.
     pub cursor: u64,
+    /// Changes the server had acknowledged, sent again because it was
+    /// restored from a backup meanwhile (ADR 0026); those it still had
+    /// count as duplicates.
+    pub requeued: u64,
 }
 
 /// Where a sync run is.
@@ -186,8 +197,14 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
 ) -> Result<SyncReport> {
     access.with_store(|store| store.signer().map(|_| ()))?; // enrolled, and not wiped
     let mut report = SyncReport::default();
-    push::push(access, transport, options, observer, &mut report)?;
-    pull::pull(access, transport, options, observer, &mut report)?;
+    // Once more after an answer from a restored server ([`restored`]).
+    let mut restarts = 0;
+    loop {
+        push::push(access, transport, options, observer, &mut report, &mut restarts)?;
+        if !pull::pull(access, transport, options, observer, &mut report, &mut restarts)? {
+            break;
+        }
+    }
     let (cursor, to_push) = access.with_store(|store| Ok((store.device.cursor, store.pending()?)))?;
     report.cursor = cursor;
     observer.progress(&SyncProgress {

@@ -22,7 +22,7 @@ const FORMAT: u8 = 1;
 pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<Device>> {
     let row = conn
         .query_row(
-            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile
+            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile, epoch
              FROM device WHERE id = 1",
             [],
             |r| {
@@ -35,11 +35,12 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
                     r.get::<_, Option<Vec<u8>>>(5)?,
                     r.get::<_, Option<Vec<u8>>>(6)?,
                     r.get::<_, Option<Vec<u8>>>(7)?,
+                    r.get::<_, i64>(8)?,
                 ))
             },
         )
         .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile)) = row else {
+    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, epoch)) = row else {
         return Ok(None);
     };
     let key_check = key_check.ok_or(Error::Corrupt("device key check"))?;
@@ -57,6 +58,7 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
         profile,
         clock: HlcClock::resume(last),
         cursor: cursor as u64,
+        epoch: epoch as u64,
     }))
 }
 
