@@ -239,6 +239,13 @@ pub(crate) fn sync_text(r: &SyncReport) -> String {
     if r.skipped > 0 {
         let _ = write!(line, "; skipped {} that could not merge", r.skipped);
     }
+    if r.requeued > 0 {
+        let _ = write!(
+            line,
+            "; the server was restored from a backup: sent {} again",
+            plural(r.requeued, "change", "changes")
+        );
+    }
     line
 }
 
@@ -487,6 +494,7 @@ entries:
             skipped: 0,
             withheld: 0,
             cursor: 42,
+            requeued: 0,
         };
         assert_eq!(
             sync_text(&report),
@@ -509,7 +517,13 @@ entries:
         assert_eq!(
             printed,
             json!({"pushed": 3, "duplicates": 0, "refused": 0, "push_batches": 1, "pulled": 5,
-                   "rebuilt": 0, "snapshots": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42})
+                   "rebuilt": 0, "snapshots": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42, "requeued": 0})
+        );
+        let restored = SyncReport { duplicates: 3, requeued: 3, ..report.clone() };
+        assert_eq!(
+            sync_text(&restored),
+            "pushed 3 (3 already on server) in 1 batch; pulled 5 in 1 page; cursor 42; \
+             the server was restored from a backup: sent 3 changes again"
         );
     }
 

@@ -61,6 +61,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v3.sql"),
         include_str!("../sql/v4.sql"),
         include_str!("../sql/v5.sql"),
+        include_str!("../sql/v6.sql"),
     ],
 };
 
@@ -100,6 +101,8 @@ pub(crate) struct Device {
     pub(crate) cursor: u64,
     /// Rebuilt by a repair and not yet pulled again to the end.
     pub(crate) restoring: bool,
+    /// The server epoch of the last page applied (0: none yet).
+    pub(crate) epoch: u64,
 }
 
 /// What the device keeps sealed in its row: the author name written into
@@ -580,7 +583,8 @@ impl Store {
     /// Changes made here that the server has not acknowledged yet.
     pub fn pending(&self) -> Result<u64> {
         self.live()?;
-        let count = self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0));
+        let count =
+            self.conn.query_row("SELECT count(*) FROM outbox WHERE acked_ms IS NULL", [], |r| r.get::<_, i64>(0));
         Ok(self.watch(count.map_err(Error::from))? as u64)
     }
 

@@ -34,12 +34,19 @@
 //! reset forgets the records the repair kept that have no unsent changes
 //! left, and the pull's last page ends the restoring.
 //!
+//! * **A restored server** ([`restored`]): an answer whose server epoch is
+//!   not the store's comes from a server restored from a backup. It is not
+//!   applied: the store queues again what the server had acknowledged,
+//!   drops what it holds from others, and the run pushes and pulls from the
+//!   start.
+//!
 //! Interrupted anywhere, the next run completes the work: an unacknowledged
 //! push is sent again and the server recognises its changes as duplicates; a
 //! page not yet committed is fetched again from the unchanged cursor.
 
 mod pull;
 mod push;
+mod restored;
 
 use std::cell::RefCell;
 
@@ -95,6 +102,10 @@ pub struct SyncReport {
     pub withheld: u32,
     /// The cursor after the run.
     pub cursor: u64,
+    /// Changes the server had acknowledged, sent again because it was
+    /// restored from a backup meanwhile (ADR 0026); those it still had
+    /// count as duplicates.
+    pub requeued: u64,
 }
 
 /// Where a sync run is.
@@ -196,14 +207,22 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
     // (its outbox may be incomplete) nor pulls (nothing is written to it).
     access.with_store(|store| store.writable().and_then(|()| store.signer().map(|_| ())))?;
     let mut report = SyncReport::default();
-    let exchanged = push::push(access, transport, options, observer, &mut report)
-        .and_then(|()| pull::pull(access, transport, options, observer, &mut report));
-    if let Err(e) = exchanged {
-        if e.is_damage() {
-            // Whatever statement found the damage, the store refuses from now on.
-            let _ = access.with_store(|store| store.watch(Err::<(), _>(Error::Damaged)));
+    // Once more after an answer from a restored server ([`restored`]).
+    let mut restarts = 0;
+    loop {
+        let exchanged = push::push(access, transport, options, observer, &mut report, &mut restarts)
+            .and_then(|()| pull::pull(access, transport, options, observer, &mut report, &mut restarts));
+        match exchanged {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(e) => {
+                if e.is_damage() {
+                    // Whatever statement found the damage, the store refuses from now on.
+                    let _ = access.with_store(|store| store.watch(Err::<(), _>(Error::Damaged)));
+                }
+                return Err(e);
+            }
         }
-        return Err(e);
     }
     let (cursor, to_push) = access.with_store(|store| Ok((store.device.cursor, store.pending()?)))?;
     report.cursor = cursor;

@@ -56,6 +56,7 @@ fn page_of(changes: Vec<LoggedChange>, cursor: u64) -> PullResponse {
         profile: None,
         cursor,
         more: false,
+        epoch: 1,
     }
 }
 
@@ -104,6 +105,7 @@ impl Transport for FakeServer {
                     high_seq: 0,
                     received_ms: 1_800_000_000_000,
                     refused: vec![],
+                    epoch: 1,
                 };
                 Ok(wire::encode(&ack))
             }

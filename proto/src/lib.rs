@@ -56,7 +56,7 @@
 //! state.apply(&change).unwrap();
 //!
 //! let bytes = wire::encode(&PushRequest { device, sent_ms: 1_700_000_000_000, groups: vec![vec![change]] });
-//! assert_eq!(&bytes[..3], b"GS\x03");
+//! assert_eq!(&bytes[..3], b"GS\x04");
 //! let back: PushRequest = wire::decode(&bytes, &wire::Limits::DEFAULT).unwrap();
 //! assert_eq!(RecordState::from_changes(record, RecordKind::Dispute, back.changes()).unwrap(), state);
 //! ```

@@ -6,7 +6,7 @@
 //! +------+------+---------+------+---------------------------+
 //! ```
 //!
-//! Every message starts with the magic `GS`, the protocol version (3) and a
+//! Every message starts with the magic `GS`, the protocol version (4) and a
 //! message-type byte, so a peer can refuse what it does not speak before
 //! reading the body. Decoding enforces [`Limits`]: the whole message size
 //! before anything is read, the nesting depth of values while reading, and
@@ -35,8 +35,18 @@
 //! request and answers it in version 2 (a pull page as [`v2::PullResponse`],
 //! records sent whole as their history), so handsets not yet updated keep
 //! syncing. Any other version is refused with `unsupported_version`.
+//!
+//! Version 4 (backups and restores, ADR 0026) added the server's
+//! [`PullResponse::epoch`]: a number made when the server's database is
+//! created and made anew when it is restored from a backup. A handset that
+//! sees the epoch change re-sends what it had sent since and pulls from the
+//! start, so nothing the restored server lost stays lost. Only the
+//! answers changed shape: a version 3 pull is answered as a
+//! [`v3::PullResponse`], a version 2 one as a [`v2::PullResponse`], and a
+//! push in either as a [`v3::PushResponse`].
 
 pub mod v2;
+pub mod v3;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,7 +60,7 @@ use crate::snapshot::Snapshot;
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"GS";
 /// The protocol version this build speaks (and sends).
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 /// The oldest protocol version this build still answers (a server answers
 /// an older handset in the version it asked in).
 pub const OLDEST_VERSION: u8 = 2;
@@ -122,6 +132,11 @@ pub struct PushResponse {
     /// Groups the server's rules refused. Nothing of them was kept; every
     /// other group was.
     pub refused: Vec<Refusal>,
+    /// The server's epoch ([`PullResponse::epoch`]). A device that synced
+    /// in another epoch takes none of this answer's refusals to heart
+    /// (the server may lack what they build on): it re-sends what it sent
+    /// since, then these groups again (ADR 0026).
+    pub epoch: u64,
 }
 
 /// Why the server refused one group of a push.
@@ -193,6 +208,11 @@ pub struct PullResponse {
     pub cursor: u64,
     /// Whether more waits after `cursor`.
     pub more: bool,
+    /// The server's epoch: made with its database, made anew whenever the
+    /// database is restored from a backup (never 0). A device that synced
+    /// in another epoch re-sends what it sent since and pulls from the
+    /// start (ADR 0026), before it applies anything of this page.
+    pub epoch: u64,
 }
 
 impl Message for PushRequest {
@@ -200,13 +220,14 @@ impl Message for PushRequest {
 }
 impl Message for PushResponse {
     const TYPE: MessageType = MessageType::PushResponse;
+    const FIRST_VERSION: u8 = 4;
 }
 impl Message for PullRequest {
     const TYPE: MessageType = MessageType::PullRequest;
 }
 impl Message for PullResponse {
     const TYPE: MessageType = MessageType::PullResponse;
-    const FIRST_VERSION: u8 = 3;
+    const FIRST_VERSION: u8 = 4;
 }
 
 /// Bounds applied while decoding.
@@ -394,7 +415,7 @@ mod tests {
     #[test]
     fn envelope_round_trip() {
         let bytes = encode(&pull());
-        assert_eq!(&bytes[..4], b"GS\x03\x03");
+        assert_eq!(&bytes[..4], b"GS\x04\x03");
         assert_eq!(decode::<PullRequest>(&bytes, &Limits::DEFAULT), Ok(pull()));
         // A version 2 request has the same body, and is answered in version 2.
         let old = encode_as(2, &pull());
@@ -414,19 +435,27 @@ mod tests {
             profile: None,
             cursor: 7,
             more: false,
+            epoch: 99,
         };
         let bytes = encode(&page);
-        assert_eq!(bytes[2], 3);
+        assert_eq!(bytes[2], 4);
+        let three = encode(&v3::PullResponse::from(page.clone()));
+        assert_eq!(three[2], 3);
+        assert_eq!(decode::<PullResponse>(&three, &Limits::DEFAULT), Err(WireError::UnsupportedVersion(3)));
+        assert_eq!(
+            decode::<v3::PullResponse>(&bytes, &Limits::DEFAULT),
+            Err(WireError::UnsupportedVersion(4))
+        );
         let old = v2::PullResponse::try_from(page.clone()).expect("no snapshots");
         let old_bytes = encode(&old);
         assert_eq!(old_bytes[2], 2);
         let limits = Limits::DEFAULT;
         assert_eq!(decode::<PullResponse>(&old_bytes, &limits), Err(WireError::UnsupportedVersion(2)));
-        assert_eq!(decode::<v2::PullResponse>(&bytes, &limits), Err(WireError::UnsupportedVersion(3)));
+        assert_eq!(decode::<v2::PullResponse>(&bytes, &limits), Err(WireError::UnsupportedVersion(4)));
         assert_eq!(decode::<v2::PullResponse>(&old_bytes, &limits), Ok(old));
-        let four = [&b"GS\x04\x03"[..], &bytes[4..]].concat();
+        let five = [&b"GS\x05\x03"[..], &bytes[4..]].concat();
         assert_eq!(
-            decode::<PullRequest>(&four, &limits).map_err(|e| e.code()),
+            decode::<PullRequest>(&five, &limits).map_err(|e| e.code()),
             Err(ErrorCode::UnsupportedVersion)
         );
     }

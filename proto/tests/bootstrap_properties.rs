@@ -119,7 +119,7 @@ fn play(devices: &mut [Device], who_may: usize, steps: &[Step], log: &mut Vec<Ch
     }
 }
 
-/// The server's state sent in a version 3 pull page, as a handset decodes it.
+/// The server's state sent in a pull page, as a handset decodes it.
 fn through_the_wire(server: &RecordState, log: &[Change]) -> Snapshot {
     let mut dots: Vec<(Dot, u64, bool)> = log.iter().map(|c| (c.dot, 1_700_000_500_000, false)).collect();
     dots.sort_by_key(|(d, ..)| *d);
@@ -133,6 +133,7 @@ fn through_the_wire(server: &RecordState, log: &[Change]) -> Snapshot {
         profile: None,
         cursor: 1,
         more: false,
+        epoch: 1,
     };
     let bytes = wire::encode(&page);
     let mut back: PullResponse = wire::decode(&bytes, &Limits::DEFAULT).expect("a page decodes");

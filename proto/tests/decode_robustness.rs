@@ -82,6 +82,7 @@ fn sample_pull() -> Vec<u8> {
         profile: None,
         cursor: 13,
         more: false,
+        epoch: 5,
     })
 }
 

@@ -7,8 +7,9 @@
 //! change the format only with a new protocol version (or state format byte).
 //!
 //! Version 2 vectors (`*_v2.hex`, written by the build before protocol 3)
-//! are kept and still decoded: a server answers a version 2 handset in
-//! version 2 (ADR 0019).
+//! and version 3 vectors (`*_v3.hex`, written by the build before protocol
+//! 4) are kept and still decoded: a server answers an older handset in the
+//! version it asked in (ADR 0019, ADR 0026).
 //!
 //! After an intended format change, regenerate the files with
 //! `GRIDSYNC_BLESS=1 cargo test -p gridsync-proto --test golden`
@@ -69,12 +70,27 @@ fn check_v2<M>(name: &str, sample: &M)
 where
     M: Message + wire::ChangeCount + PartialEq + std::fmt::Debug,
 {
-    let path = golden_path(&format!("{name}_v2"));
+    check_old(2, name, sample);
+}
+
+/// Checks that the frozen vector `name_vVERSION` of an older protocol
+/// version decodes to `sample` and is what this build sends in answer to a
+/// request in that version.
+fn check_old<M>(version: u8, name: &str, sample: &M)
+where
+    M: Message + wire::ChangeCount + PartialEq + std::fmt::Debug,
+{
+    let path = golden_path(&format!("{name}_v{version}"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let stored = hex::decode(text.trim_end()).expect("golden file is hex");
-    assert_eq!(&stored[..4], &[b'G', b'S', 2, M::TYPE as u8]);
-    assert_eq!(wire::decode_versioned::<M>(&stored, &Limits::DEFAULT), Ok((2, sample_clone(sample))));
-    assert_eq!(wire::encode_as(2, sample), stored, "{name} in version 2 differs from {}", path.display());
+    assert_eq!(&stored[..4], &[b'G', b'S', version, M::TYPE as u8]);
+    assert_eq!(wire::decode_versioned::<M>(&stored, &Limits::DEFAULT), Ok((version, sample_clone(sample))));
+    assert_eq!(
+        wire::encode_as(version, sample),
+        stored,
+        "{name} in version {version} differs from {}",
+        path.display()
+    );
 }
 
 fn sample_clone<M: Message>(m: &M) -> M {
@@ -185,6 +201,7 @@ fn pull_response() -> PullResponse {
         profile: Some(profile()),
         cursor: 1_234_570,
         more: true,
+        epoch: 0x0123_4567_89ab_cdef,
     }
 }
 
@@ -205,6 +222,7 @@ fn push_request_is_stable() {
     }
     check_message("push_request", &sample);
     check_v2("push_request", &sample);
+    check_old(3, "push_request", &sample);
 }
 
 #[test]
@@ -221,9 +239,13 @@ fn push_response_is_stable() {
         high_seq: 1_234_569,
         received_ms: T0 + 11_000,
         refused: vec![refused],
+        epoch: 0x0123_4567_89ab_cdef,
     };
     check_message("push_response", &response);
-    check_v2("push_response", &response);
+    // Versions 2 and 3 have no epoch: the same answer without it.
+    let old = wire::v3::PushResponse::from(response.clone());
+    check_v2("push_response", &old);
+    check_old(3, "push_response", &old);
 }
 
 #[test]
@@ -231,6 +253,7 @@ fn pull_request_is_stable() {
     let request = PullRequest { device: HANDSET, cursor: 1_234_569, limit: 500, profile_version: 41 };
     check_message("pull_request", &request);
     check_v2("pull_request", &request);
+    check_old(3, "pull_request", &request);
 }
 
 #[test]
@@ -238,6 +261,8 @@ fn pull_response_is_stable() {
     let page = pull_response();
     assert_eq!(page.snapshots[0].receipts.len(), 2, "receipts fold into runs");
     check_message("pull_response", &page);
+    // Version 3 has no epoch: the same page without it, in its shape.
+    check_old(3, "pull_response", &wire::v3::PullResponse::from(page.clone()));
     // Version 2 has no snapshots: the same page without them, in its shape.
     let old = wire::v2::PullResponse::try_from(PullResponse { snapshots: vec![], ..page.clone() })
         .expect("no snapshots left");
@@ -310,6 +335,7 @@ fn unknown_kinds_fields_and_entries_pass_through_unchanged() {
         profile: None,
         cursor: 2,
         more: false,
+        epoch: 1,
     };
     let relayed: PullResponse = wire::decode(&wire::encode(&page), &Limits::DEFAULT).expect("decodes");
     let relayed_push = PushRequest {

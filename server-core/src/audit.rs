@@ -19,14 +19,20 @@
 //! service remembers how far it has verified ([`ChainMemory`]) and checks
 //! only the rows appended since.
 //!
+//! A chain with its tail cut off is still a valid chain: an [`Anchor`]
+//! (the row count and the last row's hash, written down outside the chain,
+//! as a backup's manifest does) tells it from a shorter one.
+//!
 //! Rows never hold personal data beyond staff account names and device ids:
 //! no record content, no passwords, codes or tokens.
 
+mod anchor;
 mod memory;
 pub mod refusals;
 
 use ring::digest;
 
+pub use anchor::{Anchor, AnchorCheck, BadAnchor};
 pub use memory::{ChainMemory, ChainProgress, ChainReport};
 
 /// One audited event.

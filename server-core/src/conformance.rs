@@ -9,7 +9,7 @@
 //!
 //! | guarantee | cases |
 //! |---|---|
-//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`], [`records_follow_their_home`], [`records_stream_by_kind`] |
+//! | pushes and pulls through the service | [`push_then_pull_round_trip`], [`repeated_push_is_idempotent`], [`reused_dot_refuses_the_whole_push`], [`refused_group_leaves_nothing_and_is_rebuilt`], [`pull_cursors_are_per_device`], [`scope_follows_the_directory`], [`records_follow_their_home`], [`records_stream_by_kind`], [`the_server_epoch_is_made_and_renewed`] |
 //! | 1, 2: isolated, all-or-nothing write jobs | [`failed_write_jobs_leave_no_trace`] |
 //! | 3: read snapshots | [`read_jobs_see_one_snapshot`] |
 //! | 4, 5: the safe high-water mark, rising positions | [`high_water_stays_below_running_writes`], [`cursors_hold_under_concurrent_pushes`] |
@@ -108,7 +108,7 @@ pub use sync::{
     changes_of_reads_only_the_named_records, pull_cursors_are_per_device, pull_pages_cut_at_log_positions,
     push_then_pull_round_trip, records_are_sent_whole_as_snapshots, records_follow_their_home,
     records_stream_by_kind, refused_group_leaves_nothing_and_is_rebuilt, repeated_push_is_idempotent,
-    reused_dot_refuses_the_whole_push, scope_follows_the_directory,
+    reused_dot_refuses_the_whole_push, scope_follows_the_directory, the_server_epoch_is_made_and_renewed,
 };
 
 use crate::storage::Storage;
@@ -136,6 +136,7 @@ pub const CASES: &[&str] = &[
     "records_are_sent_whole_as_snapshots",
     "pull_pages_cut_at_log_positions",
     "changes_of_reads_only_the_named_records",
+    "the_server_epoch_is_made_and_renewed",
     "cursors_hold_under_concurrent_pushes",
     "high_water_stays_below_running_writes",
     "failed_write_jobs_leave_no_trace",
@@ -200,6 +201,7 @@ macro_rules! conformance_suite {
             records_are_sent_whole_as_snapshots,
             pull_pages_cut_at_log_positions,
             changes_of_reads_only_the_named_records,
+            the_server_epoch_is_made_and_renewed,
             cursors_hold_under_concurrent_pushes,
             high_water_stays_below_running_writes,
             failed_write_jobs_leave_no_trace,

@@ -25,6 +25,7 @@
 
 pub mod audit_log;
 pub mod disputes;
+pub mod epoch;
 pub mod feed;
 pub mod health;
 pub mod ledgers;

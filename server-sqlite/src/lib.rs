@@ -34,6 +34,7 @@
 //! in one place, by kind (busy, corrupt, unavailable, conflict, other), with
 //! SQLite's own message and never a parameter value.
 
+pub mod backup;
 mod error;
 mod inspector;
 pub mod permissions;
@@ -62,6 +63,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v7.sql"),
         include_str!("../sql/v8.sql"),
         include_str!("../sql/v9.sql"),
+        include_str!("../sql/v10.sql"),
     ],
 };
 

@@ -130,6 +130,32 @@ enum Kind {
 /// The file `serve` holds locked in an embedded data directory.
 pub const SERVE_LOCK_FILE: &str = "serve.lock";
 
+/// Takes the exclusive lock on [`SERVE_LOCK_FILE`] (mode 0600) in the
+/// embedded data directory `data_dir`, held until the file is dropped:
+/// `serve` holds it while it serves, `restore` while it replaces the
+/// database. Refused, naming the directory, while another process holds it.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
+    let path = data_dir.join(SERVE_LOCK_FILE);
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => anyhow::bail!(
+            "another gridsync-server is already serving the data directory {}: stop it first, \
+             or give this one its own --data (several servers on one deployment need \
+             --database postgres://…, see docs/OPERATIONS.md)",
+            data_dir.display()
+        ),
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Backend").field("storage", &self.storage.backend()).finish_non_exhaustive()
@@ -187,28 +213,8 @@ impl Backend {
     /// on PostgreSQL, where every process shares those guards.
     pub fn lock_for_serving(&mut self) -> anyhow::Result<()> {
         let Kind::Embedded { data_dir, serve_lock, .. } = &mut self.kind else { return Ok(()) };
-        let path = data_dir.join(SERVE_LOCK_FILE);
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {
-                *serve_lock = Some(file);
-                Ok(())
-            }
-            Err(TryLockError::WouldBlock) => anyhow::bail!(
-                "another gridsync-server is already serving the data directory {}: stop it first, \
-                 or give this one its own --data (several servers on one deployment need \
-                 --database postgres://…, see docs/OPERATIONS.md)",
-                data_dir.display()
-            ),
-            Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
-        }
+        *serve_lock = Some(lock_data_dir(data_dir)?);
+        Ok(())
     }
 
     /// Closes the refusal minutes of `service` (on this backend) while

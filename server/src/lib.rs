@@ -32,6 +32,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod backup;
 pub mod config;
 pub mod console;
 pub mod demo;

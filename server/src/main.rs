@@ -8,14 +8,16 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gridsync_proto::{ActorId, Date, Level, Place, Role, Unit};
+use gridsync_server::backup;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::export::{self, Book, Format};
 use gridsync_server::operator::{self, Operator};
 use gridsync_server::{Database, Settings};
-use gridsync_server_core::audit::Verdict;
+use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
 use gridsync_server_core::ledger::{Month, Quarter};
 use gridsync_server_core::service::Caller;
+use gridsync_server_core::service::epoch::show;
 use gridsync_server_core::service::places::{ImportSummary, parse_level};
 use gridsync_server_core::service::reports::Filing;
 
@@ -139,6 +141,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the embedded database, online and consistent while `serve`
+    /// runs, to FILE (mode 0600), with its manifest FILE.manifest.json (the
+    /// audit chain's head, the server epoch, the log's last position). On
+    /// PostgreSQL use pg_dump (docs/OPERATIONS.md).
+    Backup {
+        /// The file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a backup in place of the embedded database (stop the server
+    /// first): checked against its manifest, given a new server epoch so
+    /// that devices re-send what it lacks; the replaced database is kept
+    /// aside. On PostgreSQL use pg_restore, then `epoch renew`.
+    Restore {
+        /// The backup file (its manifest FILE.manifest.json beside it).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The server epoch that tells devices of a restore.
+    #[command(subcommand)]
+    Epoch(EpochCommand),
     /// Fill an empty database with a demo township and a month of its work,
     /// to try the product.
     Demo {
@@ -433,8 +462,27 @@ enum DeviceCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; names the first broken entry.
-    Verify,
+    /// Check the hash chain; names the first broken entry and prints the
+    /// head (ROWS:HASH) to keep elsewhere. With an expected head, a chain
+    /// shorter than it or different from it fails.
+    Verify {
+        /// A head printed before (ROWS:HASH): the chain must still hold it.
+        #[arg(long, value_name = "ROWS:HASH", conflicts_with = "manifest")]
+        expect_head: Option<Anchor>,
+        /// A backup's manifest: the chain must hold its audit head.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EpochCommand {
+    /// Print the server epoch.
+    Show,
+    /// Give the server a new epoch, after restoring its database by other
+    /// means than `restore` (pg_restore): every device re-sends what it
+    /// sent and pulls from the start at its next sync.
+    Renew,
 }
 
 #[derive(Debug, Subcommand)]
@@ -737,16 +785,86 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             out!("device {id} revoked{order}; it is refused from its next request");
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify) => match operator::verify_audit(&settings.database()?)? {
-            Verdict::Intact { rows, head } => {
-                out!("audit log intact: {rows} entries, head {head}");
-                Ok(())
+        Command::Audit(AuditCommand::Verify { expect_head, manifest }) => {
+            let anchor = match manifest {
+                Some(path) => Some(backup::read_manifest(&path)?.anchor()),
+                None => expect_head,
+            };
+            let (verdict, check) = operator::verify_audit_anchored(&settings.database()?, anchor.clone())?;
+            match verdict {
+                Verdict::Intact { rows, head } => {
+                    out!("audit log intact: {rows} entries, head {rows}:{head}")
+                }
+                Verdict::Broken { seq, reason } => {
+                    eprintln!("audit log BROKEN at entry {seq}: {reason}");
+                    std::process::exit(1);
+                }
             }
-            Verdict::Broken { seq, reason } => {
-                eprintln!("audit log BROKEN at entry {seq}: {reason}");
-                std::process::exit(1);
+            match (anchor, check) {
+                (Some(anchor), Some(AnchorCheck::Holds)) => out!("it holds the expected head {anchor}"),
+                (Some(anchor), Some(AnchorCheck::Truncated { rows, anchored })) => {
+                    eprintln!(
+                        "audit log TRUNCATED: {rows} entries, but the expected head {anchor} had {anchored}: \
+                         {} entries are missing from its end",
+                        anchored - rows
+                    );
+                    std::process::exit(1);
+                }
+                (Some(anchor), Some(AnchorCheck::Diverges { at })) => {
+                    eprintln!("audit log ALTERED: entry {at} is not the expected head {anchor}");
+                    std::process::exit(1);
+                }
+                _ => {}
             }
-        },
+            Ok(())
+        }
+        Command::Backup { to, json } => {
+            let made = backup::backup(&settings.database()?, &to)?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&made.manifest)?);
+            } else {
+                let m = &made.manifest;
+                out!("wrote {} ({} bytes) in {:.1} s", to.display(), m.bytes, made.took.as_secs_f64());
+                out!("manifest {}", made.manifest_path.display());
+                out!("epoch {}, log position {}, audit head {}", m.server_epoch, m.log_position, m.anchor());
+            }
+            Ok(())
+        }
+        Command::Restore { from, json } => {
+            let restored = backup::restore(&settings.database()?, &from)?;
+            let kept = restored.kept.as_ref().map(|p| p.display().to_string());
+            let epoch = show(restored.epoch);
+            if json {
+                let m = &restored.manifest;
+                out!(
+                    "{}",
+                    serde_json::json!({ "restored": from, "log_position": m.log_position, "audit": m.audit, "backup_epoch": m.server_epoch, "epoch": epoch, "kept": kept })
+                );
+            } else {
+                out!(
+                    "restored {} (log position {}, audit head {})",
+                    from.display(),
+                    restored.manifest.log_position,
+                    restored.manifest.anchor()
+                );
+                out!("new server epoch {epoch}: devices re-send what they sent since, at their next sync");
+                match kept {
+                    Some(kept) => out!("the replaced database is kept as {kept}"),
+                    None => out!("there was no database to replace"),
+                }
+            }
+            Ok(())
+        }
+        Command::Epoch(EpochCommand::Show) => {
+            let op = open()?;
+            out!("{}", show(op.run(op.service().server_epoch())?));
+            Ok(())
+        }
+        Command::Epoch(EpochCommand::Renew) => {
+            let renewal = backup::renew_epoch(&settings.database()?)?;
+            out!("server epoch {} replaced by {}", show(renewal.before), show(renewal.epoch));
+            Ok(())
+        }
     }
 }
 

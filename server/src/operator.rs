@@ -14,8 +14,8 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use gridsync_proto::{ActorId, Date, Place, Role, Unit};
-use gridsync_server_core::audit::Verdict;
+use gridsync_proto::{ActorId, Date, EnrollmentTicket, Place, Role, Unit};
+use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
 use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS};
 use gridsync_server_core::service::places::ImportSummary;
 use gridsync_server_core::service::reports::Completeness;
@@ -223,6 +223,22 @@ pub fn verify_audit(database: &Database) -> anyhow::Result<Verdict> {
     }
     let operator = Operator::open(database, ServiceSettings::default())?;
     operator.run(operator.service.verify_audit(&Caller::Operator))
+}
+
+/// `audit verify --expect-head`: checks the chain of an existing database
+/// (never creates an embedded one) and judges it against `anchor`, if any.
+pub fn verify_audit_anchored(
+    database: &Database,
+    anchor: Option<Anchor>,
+) -> anyhow::Result<(Verdict, Option<AnchorCheck>)> {
+    let Some(anchor) = anchor else { return Ok((verify_audit(database)?, None)) };
+    if let Database::Embedded { data_dir } = database
+        && !data_dir.join(DB_FILE).exists()
+    {
+        bail!("no server database in {}", data_dir.display());
+    }
+    let operator = Operator::open(database, ServiceSettings::default())?;
+    operator.run(operator.service.verify_audit_anchored(&Caller::Operator, anchor))
 }
 
 /// Reads a password from the first line of standard input.

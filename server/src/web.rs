@@ -285,7 +285,11 @@ async fn push(state: web::Data<AppState>, signed: Signed<PushRequest>) -> Result
         refused_groups = response.refused.len(),
         "push stored"
     );
-    Ok(message_as(version, &response))
+    if version >= 4 {
+        Ok(message(&response))
+    } else {
+        Ok(message_as(version, &wire::v3::PushResponse::from(response)))
+    }
 }
 
 #[utoipa::path(
@@ -326,7 +330,8 @@ async fn pull(state: web::Data<AppState>, signed: Signed<PullRequest>) -> Result
         "pull served"
     );
     match whole {
-        Whole::Snapshots => Ok(message(&page)),
+        Whole::Snapshots if version >= 4 => Ok(message(&page)),
+        Whole::Snapshots => Ok(message(&wire::v3::PullResponse::from(page))),
         Whole::History => {
             let old = wire::v2::PullResponse::try_from(page).map_err(|_| ApiError::internal())?;
             Ok(message(&old))

@@ -187,6 +187,25 @@ impl TestServer {
         Ok(())
     }
 
+    /// Stops the server gracefully, runs `offline` on its database with
+    /// nothing of this test server connected to it (the operator's and the
+    /// inspector's connections are closed, and opened anew afterwards), then
+    /// starts the server again on the same settings. For what an operator
+    /// does with the server stopped: `restore`, say.
+    pub fn while_stopped<T>(
+        &mut self,
+        offline: impl FnOnce(&Database) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        if let Some(running) = self.server.take() {
+            running.stop();
+        }
+        self.operator = OnceLock::new();
+        self.inspector = OnceLock::new();
+        let done = offline(&self.database);
+        self.server = Some(Running::start(self.settings.clone())?);
+        done
+    }
+
     /// The server's database, as the operator's commands open it.
     pub fn database(&self) -> Database {
         self.database.clone()

@@ -22,7 +22,8 @@ const FORMAT: u8 = 1;
 pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<Device>> {
     let row = conn
         .query_row(
-            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile, restoring
+            "SELECT actor, server_url, hlc_millis, hlc_logical, cursor, key_check, secret, profile, restoring,
+                    epoch
              FROM device WHERE id = 1",
             [],
             |r| {
@@ -36,11 +37,12 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
                     r.get::<_, Option<Vec<u8>>>(6)?,
                     r.get::<_, Option<Vec<u8>>>(7)?,
                     r.get::<_, bool>(8)?,
+                    r.get::<_, i64>(9)?,
                 ))
             },
         )
         .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring)) = row
+    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring, epoch)) = row
     else {
         return Ok(None);
     };
@@ -60,6 +62,7 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
         clock: HlcClock::resume(last),
         cursor: cursor as u64,
         restoring,
+        epoch: epoch as u64,
     }))
 }
 

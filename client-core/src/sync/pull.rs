@@ -8,7 +8,7 @@ use gridsync_proto::{
 };
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call, restored};
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
 use crate::store::sealed::{load_state, open_change, save_clock, save_profile, save_state};
@@ -32,13 +32,17 @@ const MAX_CLOCK_LEAD_MS: u64 = 24 * 60 * 60 * 1000;
 /// held from their push on.
 pub(crate) const RESTORE_CURSOR: u64 = u64::MAX;
 
+/// Pulls every page; `Ok(true)` when an answer came from a restored server
+/// ([`restored`]): the store was started afresh, and the run pushes and
+/// pulls again.
 pub(super) fn pull<A: StoreAccess + ?Sized>(
     access: &A,
     transport: &dyn Transport,
     options: &SyncOptions,
     observer: &dyn SyncObserver,
     report: &mut SyncReport,
-) -> Result<()> {
+    restarts: &mut u32,
+) -> Result<bool> {
     let limits = Limits { max_bytes: MAX_PULL_BYTES, max_changes: MAX_PULL_CHANGES };
     loop {
         let (from, request) = access.with_store(|store| {
@@ -64,12 +68,20 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
             // is dropped and the next one asked from the new cursor.
             if store.device.cursor != from {
                 tracing::warn!("the cursor moved during a pull; the page is asked again");
-                return Ok(None);
+                return Ok(PageFate::Again);
+            }
+            if restored::changed(store.device.epoch, page.epoch) {
+                report.requeued += restored::begin_again(store, page.epoch, restarts)?;
+                return Ok(PageFate::ServerRestored);
             }
             apply_page(store, page, report)?;
-            store.pending().map(Some)
+            store.pending().map(PageFate::Page)
         })?;
-        let Some(to_push) = applied else { continue };
+        let to_push = match applied {
+            PageFate::Page(to_push) => to_push,
+            PageFate::Again => continue,
+            PageFate::ServerRestored => return Ok(true),
+        };
         report.pull_pages += 1;
         observer.progress(&SyncProgress {
             phase: SyncPhase::Pulling,
@@ -79,9 +91,19 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
             pages: report.pull_pages,
         });
         if !more {
-            return Ok(());
+            return Ok(false);
         }
     }
+}
+
+/// What became of one page.
+enum PageFate {
+    /// Applied; this many changes wait in the outbox.
+    Page(u64),
+    /// Not applied: the cursor moved meanwhile; ask again.
+    Again,
+    /// Not applied: it came from a restored server, and the store started afresh.
+    ServerRestored,
 }
 
 /// This device's unsent changes, by record.
@@ -90,7 +112,8 @@ pub(super) fn pending_by_record(
     cipher: &Cipher,
 ) -> Result<HashMap<RecordId, Vec<Change>>> {
     let mut out: HashMap<RecordId, Vec<Change>> = HashMap::new();
-    let mut stmt = conn.prepare_cached("SELECT seq, change FROM outbox ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, change FROM outbox WHERE acked_ms IS NULL ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let body = open_change(cipher, row.get(0)?, &row.get::<_, Vec<u8>>(1)?)?;
@@ -101,7 +124,7 @@ pub(super) fn pending_by_record(
 }
 
 /// Deletes a record that left the device (its state and receipts).
-fn forget(conn: &Connection, id: RecordId) -> Result<()> {
+pub(super) fn forget(conn: &Connection, id: RecordId) -> Result<()> {
     conn.prepare_cached("DELETE FROM records WHERE id = ?1")?.execute([id.as_bytes()])?;
     conn.prepare_cached("DELETE FROM receipts WHERE record = ?1")?.execute([id.as_bytes()])?;
     Ok(())
@@ -186,14 +209,17 @@ fn apply_page(store: &mut Store, mut page: PullResponse, report: &mut SyncReport
     }
     // The last page of a repaired store's first pull: it holds its scope again.
     let restored = store.device.restoring && !page.more;
+    // The first epoch a store is told is adopted (an older server tells none).
+    let epoch = if page.epoch != 0 { page.epoch } else { store.device.epoch };
     tx.execute(
-        "UPDATE device SET cursor = ?1, withheld = ?2, restoring = restoring AND NOT ?3 WHERE id = 1",
-        params![page.cursor as i64, page.withheld, restored],
+        "UPDATE device SET cursor = ?1, withheld = ?2, restoring = restoring AND NOT ?3, epoch = ?4 WHERE id = 1",
+        params![page.cursor as i64, page.withheld, restored, epoch as i64],
     )?;
     tx.commit()?;
     store.device.clock = clock;
     store.device.cursor = page.cursor;
     store.device.restoring &= !restored;
+    store.device.epoch = epoch;
     if let Some(profile) = page.profile {
         store.adopt_profile(profile);
     }

@@ -6,7 +6,7 @@ use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{Change, ErrorCode, PushRequest, PushResponse, Refusal};
 use rusqlite::{TransactionBehavior, params};
 
-use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call};
+use super::{StoreAccess, SyncObserver, SyncOptions, SyncPhase, SyncProgress, SyncReport, call, restored};
 use crate::error::{Error, Result};
 use crate::store::sealed::{open_change, save_rejected};
 use crate::store::{Store, now_ms};
@@ -29,6 +29,7 @@ pub(super) fn push<A: StoreAccess + ?Sized>(
     options: &SyncOptions,
     observer: &dyn SyncObserver,
     report: &mut SyncReport,
+    restarts: &mut u32,
 ) -> Result<()> {
     let mut batch = options.push_batch.max(1);
     loop {
@@ -65,9 +66,19 @@ pub(super) fn push<A: StoreAccess + ?Sized>(
         };
         let ack: PushResponse = wire::decode(&answer, &Limits::DEFAULT)?;
         let to_push = access.with_store(|store| {
+            if restored::changed(store.device.epoch, ack.epoch) {
+                // The server may lack what this push's refusals build on:
+                // everything acknowledged goes out again first, then these.
+                report.requeued += restored::begin_again(store, ack.epoch, restarts)?;
+                return Ok(None);
+            }
             acknowledge(store, &groups, &ack)?;
-            store.pending()
+            store.pending().map(Some)
         })?;
+        let Some(to_push) = to_push else {
+            batch = options.push_batch.max(1);
+            continue;
+        };
         report.pushed += u64::from(ack.accepted);
         report.duplicates += u64::from(ack.duplicates);
         report.refused += ack.refused.len() as u64;
@@ -83,22 +94,31 @@ pub(super) fn push<A: StoreAccess + ?Sized>(
 }
 
 /// The server has stored the push: refused groups move to `rejected`, the
-/// rest leave the outbox, and the receipt time is kept for each change.
+/// rest are marked acknowledged in the outbox (kept for a restore of the
+/// server, [`restored`]), and the receipt time is kept for each change. A
+/// store that knows no server epoch yet adopts the server's.
 fn acknowledge(store: &mut Store, groups: &[Queued], ack: &PushResponse) -> Result<()> {
     let refused: BTreeMap<usize, &Refusal> = ack.refused.iter().map(|r| (r.group as usize, r)).collect();
     let suspect = now_ms().abs_diff(ack.received_ms) > CLOCK_SUSPECT_MS;
-    let now = now_ms();
+    let now = restored::acked_now();
+    let epoch = if store.device.epoch == 0 { ack.epoch } else { store.device.epoch };
     let cipher = &store.cipher;
     let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+        let mut acked = tx.prepare_cached("UPDATE outbox SET acked_ms = ?2 WHERE seq = ?1")?;
         let mut receipt = tx.prepare_cached(
             "INSERT INTO receipts (record, actor, counter, received_ms, clock_suspect) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT DO NOTHING",
         )?;
         for (i, group) in groups.iter().enumerate() {
             match refused.get(&i) {
-                Some(refusal) => save_rejected(&tx, cipher, &group.changes, refusal, now)?,
+                Some(refusal) => {
+                    save_rejected(&tx, cipher, &group.changes, refusal, now)?;
+                    for seq in &group.seqs {
+                        delete.execute([seq])?;
+                    }
+                }
                 None => {
                     for c in &group.changes {
                         receipt.execute(params![
@@ -109,14 +129,19 @@ fn acknowledge(store: &mut Store, groups: &[Queued], ack: &PushResponse) -> Resu
                             suspect
                         ])?;
                     }
+                    for seq in &group.seqs {
+                        acked.execute(params![seq, now as i64])?;
+                    }
                 }
-            }
-            for seq in &group.seqs {
-                delete.execute([seq])?;
             }
         }
     }
+    if epoch != store.device.epoch {
+        tx.execute("UPDATE device SET epoch = ?1 WHERE id = 1", params![epoch as i64])?;
+    }
+    restored::prune(&tx, now)?;
     tx.commit()?;
+    store.device.epoch = epoch;
     if !refused.is_empty() {
         tracing::warn!(groups = refused.len(), "the server refused changes; they are kept as rejected");
     }
@@ -138,7 +163,9 @@ fn set_aside(store: &mut Store, group: &Queued, refusal: &Refusal) -> Result<()>
 
 /// The oldest whole groups in the outbox that fit one push.
 fn read_outbox(store: &Store, batch: usize, max_bytes: usize) -> Result<Vec<Queued>> {
-    let mut stmt = store.conn.prepare_cached("SELECT seq, grp, change FROM outbox ORDER BY seq")?;
+    let mut stmt = store
+        .conn
+        .prepare_cached("SELECT seq, grp, change FROM outbox WHERE acked_ms IS NULL ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     let (mut bytes, mut count) = (0usize, 0usize);
     let mut groups: Vec<Queued> = Vec::new();

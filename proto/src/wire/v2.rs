@@ -78,6 +78,8 @@ impl From<PullResponse> for super::PullResponse {
             profile: page.profile,
             cursor: page.cursor,
             more: page.more,
+            // Version 2 carries no epoch: 0, "not known".
+            epoch: 0,
         }
     }
 }

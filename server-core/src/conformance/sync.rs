@@ -806,3 +806,47 @@ pub async fn changes_of_reads_only_the_named_records(storage: Arc<dyn Storage>) 
     );
     assert_eq!(read(vec![], 10).await, [], "no record, no row");
 }
+
+/// The server's epoch (ADR 0026): a fresh database has one (never 0), every
+/// push and pull answer carries it, and renewing it (a restore) changes
+/// what the answers carry, with an audit row, while the log stays as it was.
+pub async fn the_server_epoch_is_made_and_renewed(storage: Arc<dyn Storage>) {
+    let town = Town::new(storage.clone()).await;
+    let svc = &town.service;
+    let epoch = svc.server_epoch().await.expect("the epoch is read");
+    assert_ne!(epoch, 0, "a fresh database has an epoch");
+    let mut phone = town.worker("wang", GRID_A).await;
+    let (_, created) = phone.patrol(GRID_A);
+    let ack = svc.push(phone.push_request(vec![created]), "wang".into()).await.expect("a push");
+    assert_eq!(ack.epoch, epoch, "a push answer carries the epoch");
+    let mut tablet = town.device("wang").await;
+    let page = tablet.pull(svc, 100).await;
+    assert_eq!(page.epoch, epoch, "a pull page carries the epoch");
+    let count = town.change_count().await;
+
+    let wang = storage.read(|tx| Ok(tx.user("wang")?)).await.expect("read").expect("the worker");
+    let staff = Caller::Staff(wang);
+    let refused = svc.renew_epoch(&staff, "test").await.expect_err("staff may not renew the epoch");
+    assert!(matches!(refused, CoreError::Refused(_)), "{refused:?}");
+    let renewal = svc.renew_epoch(&Caller::Operator, "test").await.expect("the operator renews it");
+    assert_eq!(renewal.before, epoch);
+    assert!(renewal.epoch != epoch && renewal.epoch != 0, "a new epoch: {renewal:?}");
+    assert_eq!(svc.server_epoch().await.expect("read"), renewal.epoch, "the new epoch is stored");
+    let page = tablet.pull(svc, 100).await;
+    assert_eq!(page.epoch, renewal.epoch, "pull pages carry the new epoch");
+    assert_eq!(town.change_count().await, count, "renewing the epoch leaves the log alone");
+    let last = storage.read(|tx| Ok(tx.audit_head()?)).await.expect("the audit head");
+    let mut renewed = None;
+    let seq = last.expect("audit rows").0;
+    storage
+        .read(move |tx| {
+            tx.audit_rows_between(seq, seq, &mut |row| {
+                renewed = Some(row.event.action);
+                false
+            })?;
+            Ok(renewed)
+        })
+        .await
+        .map(|action| assert_eq!(action.as_deref(), Some("server.epoch_renew"), "the renewal is audited"))
+        .expect("the audit row is read");
+}

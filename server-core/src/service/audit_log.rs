@@ -15,7 +15,7 @@
 //! reader of the log sees all of it; a refused read is audited.
 
 use super::{Caller, Service};
-use crate::audit::{AuditRow, ChainReport, Verdict};
+use crate::audit::{Anchor, AnchorCheck, AuditRow, ChainReport, Verdict};
 use crate::error::CoreResult;
 use crate::policy;
 use crate::storage::StorageExt;
@@ -71,6 +71,36 @@ impl Service {
             return self.audited(caller, "audit.verify", "", allowed.map(|_| unreachable_verdict())).await;
         }
         self.storage.read(|tx| Ok(tx.verify_chain()?)).await
+    }
+
+    /// Walks the whole audit chain as [`Service::verify_audit`] does, and
+    /// judges it against `anchor`, a head written down outside the chain
+    /// (a backup's manifest): `None` when the chain is broken (the verdict
+    /// says where), else whether it holds the anchor, or is shorter
+    /// (truncated) or another (diverges). On one read snapshot.
+    pub async fn verify_audit_anchored(
+        &self,
+        caller: &Caller,
+        anchor: Anchor,
+    ) -> CoreResult<(Verdict, Option<AnchorCheck>)> {
+        let allowed = caller.require(policy::may_audit);
+        if let Err(refusal) = allowed {
+            return self.audited(caller, "audit.verify", "", Err(refusal)).await;
+        }
+        self.storage
+            .read(move |tx| {
+                let verdict = tx.verify_chain()?;
+                let mut at_anchor = None;
+                if anchor.rows > 0 {
+                    tx.audit_rows_between(anchor.rows, anchor.rows, &mut |row| {
+                        at_anchor = Some(gridsync_proto::auth::hex(&row.hash));
+                        false
+                    })?;
+                }
+                let check = anchor.judge(&verdict, at_anchor.as_deref());
+                Ok((verdict, check))
+            })
+            .await
     }
 
     /// The chain checked since the last check ([`crate::audit::ChainMemory`]):

@@ -80,6 +80,7 @@ impl Service {
                     high_seq,
                     received_ms: now,
                     refused: outcome.refused,
+                    epoch: tx.server_epoch()?,
                 })
             })
             .await;

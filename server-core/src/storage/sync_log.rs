@@ -196,6 +196,11 @@ pub trait SyncLogRead {
     /// [`crate::storage`] (guarantee 4). 0 for an empty log.
     fn high_water(&mut self) -> StorageResult<u64>;
 
+    /// The server's epoch (never 0): made with the database, made anew
+    /// when it is restored from a backup, sent in every pull page so that
+    /// devices notice a restore (ADR 0026).
+    fn server_epoch(&mut self) -> StorageResult<u64>;
+
     /// The log position a cursor issued to `device` (at home in
     /// `township`) covers, if it was issued.
     fn pull_token(&mut self, device: ActorId, township: &str, token: u64) -> StorageResult<Option<u64>>;
@@ -285,6 +290,10 @@ pub trait SyncLogRead {
 pub trait SyncLogWrite {
     /// Appends a change; returns its log position.
     fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64>;
+
+    /// Replaces the server's epoch ([`SyncLogRead::server_epoch`]; never 0):
+    /// the database was restored from a backup.
+    fn set_server_epoch(&mut self, epoch: u64) -> StorageResult<()>;
 
     /// Saves a record's merged state.
     fn save_record(&mut self, record: &SavedRecord<'_>) -> StorageResult<()>;

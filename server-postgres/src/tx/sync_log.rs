@@ -22,7 +22,7 @@ use gridsync_server_core::storage::{
 };
 
 use super::{PgTx, actor_id, get, int, opt_uint, record_id, run, uint};
-use crate::error::Failure;
+use crate::error::{Failure, corrupt};
 
 impl SyncLogRead for PgTx<'_> {
     fn change_body(
@@ -109,6 +109,16 @@ impl SyncLogRead for PgTx<'_> {
             self.write_lock()?;
             let row = self.one("SELECT coalesce(max(seq), 0) FROM changes", &[])?;
             uint(&row, 0, "the largest log position")
+        })
+    }
+
+    fn server_epoch(&mut self) -> StorageResult<u64> {
+        run(|| {
+            let row = self.row("SELECT value FROM meta WHERE key = 'server_epoch'", &[])?;
+            let row = row.ok_or_else(|| corrupt("the server epoch is missing"))?;
+            Some(uint(&row, 0, "the server epoch")?)
+                .filter(|e| *e > 0)
+                .ok_or_else(|| corrupt("the server epoch is 0"))
         })
     }
 
@@ -382,6 +392,21 @@ impl SyncLogRead for PgTx<'_> {
 }
 
 impl SyncLogWrite for PgTx<'_> {
+    fn set_server_epoch(&mut self, epoch: u64) -> StorageResult<()> {
+        run(|| {
+            let epoch = i64::try_from(epoch)
+                .ok()
+                .filter(|e| *e > 0)
+                .ok_or_else(|| corrupt("a server epoch out of range"))?;
+            self.execute(
+                "INSERT INTO meta (key, value) VALUES ('server_epoch', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&epoch],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The position is drawn from `changes.seq`'s identity under the write
     /// lock, so positions rise in commit order (guarantee 5).
     fn append_change(&mut self, change: &NewChange<'_>) -> StorageResult<u64> {

@@ -12,6 +12,7 @@ use gridsync_server_core::storage::{
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteTx, actor_id, blob, logged_body, record_id, run};
+use crate::error::corrupt;
 
 impl SyncLogRead for SqliteTx<'_> {
     fn change_body(
@@ -106,6 +107,17 @@ impl SyncLogRead for SqliteTx<'_> {
                 .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
                 .query_row([], |r| r.get(0))?;
             Ok(high as u64)
+        })
+    }
+
+    fn server_epoch(&mut self) -> StorageResult<u64> {
+        run(|| {
+            let epoch: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT value FROM meta WHERE key = 'server_epoch'")?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            epoch.filter(|e| *e > 0).map(|e| e as u64).ok_or_else(|| corrupt("the server epoch is missing"))
         })
     }
 
@@ -348,6 +360,19 @@ impl SyncLogRead for SqliteTx<'_> {
 }
 
 impl SyncLogWrite for SqliteTx<'_> {
+    fn set_server_epoch(&mut self, epoch: u64) -> StorageResult<()> {
+        run(|| {
+            let epoch = i64::try_from(epoch)
+                .ok()
+                .filter(|e| *e > 0)
+                .ok_or_else(|| corrupt("a server epoch out of range"))?;
+            self.conn
+                .prepare_cached("INSERT INTO meta (key, value) VALUES ('server_epoch', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+                .execute([epoch])?;
+            Ok(())
+        })
+    }
+
     /// The row names its record, and its device and author, by their keys
     /// (schema v7, ADR 0024), and its body leaves the author out (format 3):
     /// a record new to the server gets its `records` row here, which

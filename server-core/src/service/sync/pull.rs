@@ -533,6 +533,7 @@ fn plan(
     }
     let profile = (request.profile_version != version).then(|| Profile::for_actor(actor, &dir, version));
     let withheld = visible.withheld;
+    let epoch = tx.server_epoch()?;
     Ok(Plan {
         home,
         scope: (version, visible),
@@ -546,6 +547,7 @@ fn plan(
             profile,
             cursor: presented,
             more,
+            epoch,
         },
         presented,
         since,
