@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::change::log_body;
-use crate::wire::{self, ChangeCount, Limits, Message, v2};
+use crate::wire::{self, ChangeCount, Limits, Message, v2, v3};
 use crate::{
     ActorId, Change, ErrorBody, Hierarchy, Profile, PullRequest, PullResponse, PushRequest, PushResponse,
     RecordId, RecordState, Snapshot,
@@ -36,6 +36,12 @@ pub fn decoders(data: &[u8]) {
     envelope::<PushResponse>(data, |_| ());
     envelope::<PullRequest>(data, |_| ());
     envelope::<PullResponse>(data, |page| {
+        merge(page.changes.iter().map(|c| &c.change));
+        page.snapshots.iter().for_each(snapshot_invariants);
+        page.profile.iter().for_each(profile_invariants);
+    });
+    envelope::<v3::PushResponse>(data, |_| ());
+    envelope::<v3::PullResponse>(data, |page| {
         merge(page.changes.iter().map(|c| &c.change));
         page.snapshots.iter().for_each(snapshot_invariants);
         page.profile.iter().for_each(profile_invariants);

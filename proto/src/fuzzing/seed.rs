@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::change::log_body;
 use crate::edit::Author;
-use crate::wire::{self, Refusal, v2};
+use crate::wire::{self, Refusal, v2, v3};
 use crate::{
     Actor, ActorId, Directory, Edit, ErrorBody, ErrorCode, HlcClock, Level, LoggedChange, Place, Profile,
     PullRequest, PullResponse, PushRequest, PushResponse, RecordId, RecordKind, RecordState, Role, Snapshot,
@@ -78,6 +78,7 @@ pub(super) fn all() -> Vec<(String, Vec<u8>)> {
             field: Some("risk".into()),
             message: "risk is 0 to 3".into(),
         }],
+        epoch: 0x5eed_e90c,
     };
     let logged: Vec<LoggedChange> = changes
         .iter()
@@ -101,6 +102,7 @@ pub(super) fn all() -> Vec<(String, Vec<u8>)> {
         profile: Some(profile()),
         cursor: 7,
         more: true,
+        epoch: 0x5eed_e90c,
     };
     let old_page = v2::PullResponse {
         reset: false,
@@ -122,12 +124,16 @@ pub(super) fn all() -> Vec<(String, Vec<u8>)> {
     let body = log_body::encode(&changes[1]);
     let (_, bare) = log_body::split_author(&body).expect("a format 2 body splits");
     let mut seeds = vec![
-        ("push-v3".to_owned(), wire::encode(&push)),
+        ("push-v4".to_owned(), wire::encode(&push)),
+        ("push-v3".to_owned(), wire::encode_as(3, &push)),
         ("push-v2".to_owned(), wire::encode_as(2, &push)),
-        ("pull-v3".to_owned(), wire::encode(&pull)),
+        ("pull-v4".to_owned(), wire::encode(&pull)),
+        ("pull-v3".to_owned(), wire::encode_as(3, &pull)),
         ("pull-v2".to_owned(), wire::encode_as(2, &pull)),
-        ("push-answer-v3".to_owned(), wire::encode(&answer)),
-        ("pull-page-v3".to_owned(), wire::encode(&page)),
+        ("push-answer-v4".to_owned(), wire::encode(&answer)),
+        ("push-answer-v3".to_owned(), wire::encode(&v3::PushResponse::from(answer.clone()))),
+        ("pull-page-v4".to_owned(), wire::encode(&page)),
+        ("pull-page-v3".to_owned(), wire::encode(&v3::PullResponse::from(page.clone()))),
         ("pull-page-v2".to_owned(), wire::encode(&old_page)),
         ("error-body.json".to_owned(), serde_json::to_vec(&error).expect("json")),
         ("error-body-newer.json".to_owned(), br#"{"code":"quota_exceeded","message":"x"}"#.to_vec()),
