@@ -583,8 +583,9 @@ impl Store {
     /// Changes made here that the server has not acknowledged yet.
     pub fn pending(&self) -> Result<u64> {
         self.live()?;
-        let count =
-            self.conn.query_row("SELECT count(*) FROM outbox WHERE acked_ms IS NULL", [], |r| r.get::<_, i64>(0));
+        let count = self
+            .conn
+            .query_row("SELECT count(*) FROM outbox WHERE acked_ms IS NULL", [], |r| r.get::<_, i64>(0));
         Ok(self.watch(count.map_err(Error::from))? as u64)
     }
 

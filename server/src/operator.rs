@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use gridsync_proto::{ActorId, Date, EnrollmentTicket, Place, Role, Unit};
+use gridsync_proto::{ActorId, Date, Place, Role, Unit};
 use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
 use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS};
 use gridsync_server_core::service::places::ImportSummary;

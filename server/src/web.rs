@@ -38,9 +38,8 @@ use gridsync_proto::wire::{self, CONTENT_TYPE, Limits, Message};
 use gridsync_proto::{ActorId, EnrollRequest, EnrollResponse, ErrorCode, PullRequest, PushRequest};
 use gridsync_server_core::audit::{Event, refusals};
 use gridsync_server_core::clock::now_ms;
-use gridsync_server_core::guard::{Limited, MemoryRateLimiter, RateLimiter};
-use gridsync_server_core::service::health::Readiness;
 use gridsync_server_core::guard::{Counted, Limited, MemoryRateLimiter, RateLimiter, Subject};
+use gridsync_server_core::service::health::Readiness;
 use gridsync_server_core::service::people::Session;
 use gridsync_server_core::service::sync::pull::Whole;
 use gridsync_server_core::{CoreError, Service};
@@ -48,9 +47,8 @@ use serde_json::json;
 
 use crate::config::Settings;
 pub use error::ApiError;
-pub use extract::Signed;
-pub use extractor_errors::json_errors;
 pub use extract::{BodyTimeouts, Signed};
+pub use extractor_errors::json_errors;
 use gate::BodyGate;
 
 /// Largest enrollment request body: a code, a device id and a public key

@@ -42,7 +42,8 @@ pub(super) fn load_device(conn: &Connection, cipher: &Cipher) -> Result<Option<D
             },
         )
         .optional()?;
-    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring, epoch)) = row
+    let Some((actor, server_url, millis, logical, cursor, key_check, secret, profile, restoring, epoch)) =
+        row
     else {
         return Ok(None);
     };

@@ -79,7 +79,8 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
             let admitted = state.service.admit(claimed.as_ref(), req.path(), client).await?;
             let permit = state.bodies.admit(admitted.device())?;
             let raw = read_body(&mut payload, declared, limits.max_bytes, state.body_timeouts).await?;
-            let from = state.service.verify(admitted, req.method().as_str(), req.path(), &raw, client).await?;
+            let from =
+                state.service.verify(admitted, req.method().as_str(), req.path(), &raw, client).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
             let (version, message) = wire::decode_versioned::<M>(&body, &limits)?;
             Ok(Signed { from, message, version, permit })

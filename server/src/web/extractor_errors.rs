@@ -35,7 +35,7 @@ pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
         }
         let status = res.status();
         let (code, message) = of_status(status);
-        let body = ErrorBody { code, message: message.to_owned(), change_index: None, server_time_ms: None };
+        let body = ErrorBody::new(code, message);
         let (req, _) = res.into_parts();
         let answer = HttpResponse::build(status).json(body);
         Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))

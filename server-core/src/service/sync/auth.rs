@@ -126,7 +126,7 @@ impl Service {
         client: Option<IpAddr>,
     ) -> CoreResult<Admitted> {
         let admitted = self.check_headers(claimed).await;
-        self.audited(claimed.map(|c| c.device), client, path, admitted).await
+        self.audit_device_refusal(claimed.map(|c| c.device), client, path, admitted).await
     }
 
     /// Checks the signature of an admitted request over its body and
@@ -142,14 +142,14 @@ impl Service {
     ) -> CoreResult<DeviceIdentity> {
         let device = admitted.device();
         let verified = self.check_signature(admitted, method, path, body).await;
-        self.audited(Some(device), client, path, verified).await
+        self.audit_device_refusal(Some(device), client, path, verified).await
     }
 
     /// Audits `result` when it is a refusal ([`Service::audit_refusal`]):
     /// by the claimed device when the refusal shows it is enrolled, else by
     /// the client address, so a flood naming random devices counts as one
     /// requester.
-    async fn audited<T>(
+    async fn audit_device_refusal<T>(
         &self,
         device: Option<ActorId>,
         client: Option<IpAddr>,
