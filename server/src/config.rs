@@ -363,7 +363,7 @@ impl FileSettings {
 
 /// Every key of the settings file, as [`FileSettings`] names them (a test
 /// checks the two agree).
-const KEYS: [&str; 25] = [
+const KEYS: [&str; 26] = [
     "data",
     "database",
     "database_pool_size",
@@ -389,6 +389,7 @@ const KEYS: [&str; 25] = [
     "device_record_budget",
     "replication_days",
     "utc_offset_minutes",
+    "metrics_token",
 ];
 
 /// `message` with every piece in quotes or backquotes replaced by `…`,

@@ -110,7 +110,7 @@ pub(super) fn salvage(conn: &Connection, cipher: &Cipher) -> Result<Salvage> {
         return Err(Error::Unrepairable("the store's schema version is not one this build can read"));
     }
     let identity = identity(conn, cipher)?;
-    let (outbox, groups, lost_changes, incomplete) = outbox(conn, cipher);
+    let (outbox, groups, lost_changes, incomplete) = outbox(conn, cipher, version);
     let (rejected, lost_rejections) = rejected(conn, cipher);
     let mut salvage = Salvage {
         identity,
@@ -172,17 +172,31 @@ fn identity(conn: &Connection, cipher: &Cipher) -> Result<Identity> {
     })
 }
 
+/// The first store version whose outbox keeps acknowledged changes
+/// (`acked_ms`).
+const ACKED_VERSION: u32 = 6;
+
 /// The outbox, whole write groups only: a group is salvaged when its
 /// changes are found at consecutive positions from the group's first and
 /// all open; a group that is not whole is not pushed (it would be half of
 /// one write), and its changes count as lost.
-fn outbox(conn: &Connection, cipher: &Cipher) -> (Vec<Unsent>, u64, u64, HashSet<RecordId>) {
-    let scan =
-        scan(conn, "outbox", "seq, grp, change", |r| Ok((r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)));
+///
+/// From schema version 6 the outbox also keeps changes the server has
+/// acknowledged (ADR 0026, for a restored server): those are not unsent and
+/// are left behind.
+fn outbox(conn: &Connection, cipher: &Cipher, version: u32) -> (Vec<Unsent>, u64, u64, HashSet<RecordId>) {
+    let columns =
+        if version >= ACKED_VERSION { "seq, grp, change, acked_ms" } else { "seq, grp, change, NULL" };
+    let scan = scan(conn, "outbox", columns, |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Option<i64>>(3)?.is_some()))
+    });
     let mut lost = scan.unreadable;
     let breaks: HashSet<i64> = scan.breaks.into_iter().collect();
     let mut by_group: BTreeMap<i64, Vec<Option<Unsent>>> = BTreeMap::new();
-    for (seq, (grp, sealed)) in scan.rows {
+    for (seq, (grp, sealed, acked)) in scan.rows {
+        if acked {
+            continue;
+        }
         let change = open_change(cipher, seq, &sealed)
             .ok()
             .and_then(|body| postcard::from_bytes::<Change>(&body).ok());

@@ -358,11 +358,21 @@ def admin_api(method, path, body=None, token=None):
 
 spare.enroll(os.environ["GRIDSYNC_CODE_WORKER_SPARE"])
 sync(spare)
-token = admin_api(
+one_time = os.environ["GRIDSYNC_ADMIN_PASSWORD"]
+session = admin_api(
     "POST",
     "/v1/admin/login",
-    {"user": os.environ["GRIDSYNC_ADMIN_USER"], "password": os.environ["GRIDSYNC_ADMIN_PASSWORD"]},
-)["token"]
+    {"user": os.environ["GRIDSYNC_ADMIN_USER"], "password": one_time},
+)
+token = session["token"]
+# A password the operator set is one-time: chosen anew at first login (ADR 0030).
+if session["must_change_password"]:
+    admin_api(
+        "POST",
+        "/v1/admin/password",
+        {"current_password": one_time, "new_password": one_time + " (own)"},
+        token,
+    )
 devices = admin_api("GET", "/v1/admin/devices", token=token)
 li_devices = {d["id"] for d in devices if d["user"] == "li"}
 assert li_devices == {worker.device_id(), spare.device_id()}, devices
