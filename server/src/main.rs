@@ -368,8 +368,12 @@ enum UserCommand {
         #[arg(long)]
         generate: bool,
     },
-    /// List users.
-    List,
+    /// List users: name, role, scope, state and unit, under a header line.
+    List {
+        /// Print a JSON array of {name, role, scope, unit, active} instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -396,9 +400,9 @@ enum PlaceCommand {
         #[arg(long)]
         parent: String,
     },
-    /// List places.
+    /// List places: code, name, level and parent (the import CSV's order), under a header line.
     List {
-        /// Print JSON instead of tab-separated lines.
+        /// Print a JSON array of {code, name, level, parent} instead.
         #[arg(long)]
         json: bool,
     },
@@ -433,9 +437,9 @@ enum UnitCommand {
         #[arg(long)]
         place: String,
     },
-    /// List units.
+    /// List units: code, name, kind and place (the import CSV's order), under a header line.
     List {
-        /// Print JSON instead of tab-separated lines.
+        /// Print a JSON array of {code, name, kind, place} instead.
         #[arg(long)]
         json: bool,
     },
@@ -448,8 +452,13 @@ enum UnitCommand {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// List devices.
-    List,
+    /// List devices: id, user, state and changes pushed, under a header line.
+    List {
+        /// Print a JSON array of {id, user, state, enrolled_ms, revoked_ms, wipe, last_push_ms,
+        /// changes} instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a device; with --wipe it erases its store at its next request.
     Revoke {
         /// The device id.
@@ -751,12 +760,28 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::User(UserCommand::List) => {
-            for u in open()?.list_users()? {
-                let state = if u.active { "active" } else { "deactivated" };
-                let unit = u.unit.as_deref().unwrap_or("-");
-                out!("{}\t{}\t{}\t{state}\t{unit}", u.name, u.role, display_scope(&u.scope));
+        Command::User(UserCommand::List { json }) => {
+            let users = open()?.list_users()?;
+            if json {
+                let rows: Vec<_> = users.iter().map(operator::user_json).collect();
+                out!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
             }
+            let rows: Vec<Vec<String>> = users
+                .iter()
+                .map(|u| {
+                    let state = if u.active { "active" } else { "deactivated" };
+                    let unit = u.unit.as_deref().unwrap_or("-");
+                    vec![
+                        u.name.clone(),
+                        u.role.to_string(),
+                        display_scope(&u.scope).to_owned(),
+                        state.into(),
+                        unit.into(),
+                    ]
+                })
+                .collect();
+            print_table(&["NAME", "ROLE", "SCOPE", "STATE", "UNIT"], &rows);
             Ok(())
         }
         Command::Enroll { user, ttl, server_url, qr } => {
@@ -767,16 +792,26 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             eprintln!("one-time code for {user}, valid for {ttl}; QR code written to {}", qr.display());
             Ok(())
         }
-        Command::Device(DeviceCommand::List) => {
-            for d in open()?.list_devices()? {
-                let state = match (d.revoked_ms, d.wipe) {
-                    (Some(_), true) => "revoked+wipe",
-                    (Some(_), false) => "revoked",
-                    (None, _) => "active",
-                };
-                let user = d.user.as_deref().unwrap_or("-");
-                out!("{}\t{user}\t{state}\t{} changes", d.id, d.changes);
+        Command::Device(DeviceCommand::List { json }) => {
+            let devices = open()?.list_devices()?;
+            if json {
+                let rows: Vec<_> = devices.iter().map(operator::device_json).collect();
+                out!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
             }
+            let rows: Vec<Vec<String>> = devices
+                .iter()
+                .map(|d| {
+                    let user = d.user.as_deref().unwrap_or("-");
+                    vec![
+                        d.id.to_string(),
+                        user.into(),
+                        operator::device_state(d).into(),
+                        d.changes.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(&["ID", "USER", "STATE", "CHANGES"], &rows);
             Ok(())
         }
         Command::Device(DeviceCommand::Revoke { id, wipe }) => {
@@ -1014,6 +1049,13 @@ fn unit_of(unit: &Option<String>) -> String {
     unit.as_ref().map(|u| format!(", unit {u}")).unwrap_or_default()
 }
 
+/// Prints a list's header and rows, aligned (see [`operator::aligned`]).
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    for line in operator::aligned(header, rows) {
+        out!("{line}");
+    }
+}
+
 fn print_summary(file: &std::path::Path, s: ImportSummary) {
     out!("imported {}: {} added, {} updated, {} unchanged", file.display(), s.added, s.updated, s.unchanged);
 }
@@ -1037,9 +1079,14 @@ fn place(command: PlaceCommand, op: &Operator) -> anyhow::Result<()> {
             if json {
                 out!("{}", serde_json::to_string_pretty(&places)?);
             } else {
-                for p in places {
-                    out!("{}\t{}\t{}\t{}", p.code, p.level, p.parent.as_deref().unwrap_or("-"), p.name);
-                }
+                let rows: Vec<Vec<String>> = places
+                    .into_iter()
+                    .map(|p| {
+                        let parent = p.parent.unwrap_or_else(|| "-".into());
+                        vec![p.code, p.name, p.level.to_string(), parent]
+                    })
+                    .collect();
+                print_table(&["CODE", "NAME", "LEVEL", "PARENT"], &rows);
             }
         }
         PlaceCommand::Import { file } => {
@@ -1067,9 +1114,9 @@ fn unit(command: UnitCommand, op: &Operator) -> anyhow::Result<()> {
             if json {
                 out!("{}", serde_json::to_string_pretty(&units)?);
             } else {
-                for u in units {
-                    out!("{}\t{}\t{}\t{}", u.code, u.kind, u.place, u.name);
-                }
+                let rows: Vec<Vec<String>> =
+                    units.into_iter().map(|u| vec![u.code, u.name, u.kind, u.place]).collect();
+                print_table(&["CODE", "NAME", "KIND", "PLACE"], &rows);
             }
         }
         UnitCommand::Import { file } => {

@@ -28,8 +28,49 @@ use crate::backend::{Backend, Database};
 use crate::files;
 
 mod password;
+mod table;
 
 pub use password::{NewPassword, PasswordSet};
+pub use table::aligned;
+
+/// A user as `user list --json` prints it: name, role, scope (`""` for the
+/// whole deployment), unit (null but for department users) and whether
+/// they are active. Nothing of their password.
+pub fn user_json(user: &User) -> serde_json::Value {
+    serde_json::json!({
+        "name": user.name,
+        "role": user.role,
+        "scope": user.scope,
+        "unit": user.unit,
+        "active": user.active,
+    })
+}
+
+/// A device's state: `active`, `revoked`, or `revoked+wipe` when its
+/// revocation orders it to erase its store.
+pub fn device_state(device: &Device) -> &'static str {
+    match (device.revoked_ms, device.wipe) {
+        (Some(_), true) => "revoked+wipe",
+        (Some(_), false) => "revoked",
+        (None, _) => "active",
+    }
+}
+
+/// A device as `device list --json` prints it: id, user, state, when it
+/// enrolled and was revoked, its wipe order, its last accepted push (Unix
+/// ms, null when none) and how many changes it pushed.
+pub fn device_json(device: &Device) -> serde_json::Value {
+    serde_json::json!({
+        "id": device.id.to_string(),
+        "user": device.user,
+        "state": device_state(device),
+        "enrolled_ms": device.enrolled_ms,
+        "revoked_ms": device.revoked_ms,
+        "wipe": device.wipe,
+        "last_push_ms": device.last_push_ms,
+        "changes": device.changes,
+    })
+}
 
 /// The service on the server's database, for the operator's commands.
 #[derive(Debug)]

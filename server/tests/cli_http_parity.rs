@@ -223,25 +223,32 @@ impl Doors {
     fn cli_state(&self) -> State {
         let places = serde_json::from_str(&self.cli_ok(&["place", "list", "--json"])).expect("places");
         let units = serde_json::from_str(&self.cli_ok(&["unit", "list", "--json"])).expect("units");
-        let users = self
-            .cli_ok(&["user", "list"])
-            .lines()
-            .map(|line| {
-                let f: Vec<&str> = line.split('\t').collect();
-                assert_eq!(f.len(), 5, "{line}");
-                let scope = if f[2] == "(all)" { "" } else { f[2] };
-                let unit = (f[4] != "-").then(|| f[4].to_owned());
-                (f[0].to_owned(), f[1].to_owned(), scope.to_owned(), f[3] == "active", unit)
+        let text = |v: &Value| v.as_str().expect("text").to_owned();
+        let users: Value = serde_json::from_str(&self.cli_ok(&["user", "list", "--json"])).expect("users");
+        let users = users
+            .as_array()
+            .expect("users")
+            .iter()
+            .map(|u| {
+                let active = u["active"].as_bool().expect("active");
+                (
+                    text(&u["name"]),
+                    text(&u["role"]),
+                    text(&u["scope"]),
+                    active,
+                    u["unit"].as_str().map(str::to_owned),
+                )
             })
             .collect();
-        let devices = self
-            .cli_ok(&["device", "list"])
-            .lines()
-            .map(|line| {
-                let f: Vec<&str> = line.split('\t').collect();
-                assert_eq!(f.len(), 4, "{line}");
-                let changes = f[3].strip_suffix(" changes").expect("changes").parse().expect("a count");
-                (f[0].to_owned(), f[1].to_owned(), f[2].to_owned(), changes)
+        let devices: Value =
+            serde_json::from_str(&self.cli_ok(&["device", "list", "--json"])).expect("devices");
+        let devices = devices
+            .as_array()
+            .expect("devices")
+            .iter()
+            .map(|d| {
+                let user = d["user"].as_str().unwrap_or("-").to_owned();
+                (text(&d["id"]), user, text(&d["state"]), d["changes"].as_u64().expect("changes"))
             })
             .collect();
         State { places, units, users, devices }.sorted()

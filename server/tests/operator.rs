@@ -61,10 +61,10 @@ fn operators_manage_users_and_codes_and_the_audit_catches_an_edit() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such user"));
 
     let listed = ok(&data, &["user", "list"]);
-    assert!(
-        listed.contains("admin\tadministrator\t(all)\tactive") && listed.contains("li\tworker"),
-        "{listed}"
-    );
+    let rows: Vec<Vec<&str>> = listed.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "ROLE", "SCOPE", "STATE", "UNIT"], "{listed}");
+    assert!(rows.contains(&vec!["admin", "administrator", "(all)", "active", "-"]), "{listed}");
+    assert!(rows.contains(&vec!["li", "worker", "5301.02.003.01", "active", "-"]), "{listed}");
     let deactivated = ok(&data, &["user", "deactivate", "li"]);
     assert!(deactivated.contains("0 device(s) revoked"), "{deactivated}");
 
