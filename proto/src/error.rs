@@ -72,11 +72,13 @@ pub enum ErrorCode {
     RateLimited,
     /// The request is well-formed but asks for something invalid (e.g. unknown user).
     InvalidRequest,
-    /// A field (or entry attribute) has a value its type does not allow.
+    /// A field (or entry attribute, or a member of an admin request) has a
+    /// value its type does not allow.
     InvalidField,
-    /// A field or entry that this kind of record does not have.
+    /// A field or entry that this kind of record does not have (or a member
+    /// an admin request does not take).
     UnknownField,
-    /// A field the record needs is missing.
+    /// A field the record (or an admin request) needs is missing.
     MissingField,
     /// A record breaks a rule of its kind (e.g. a daily report's fixed id).
     InvalidRecord,

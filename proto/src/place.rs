@@ -31,14 +31,19 @@ const MAX_DEPTH: usize = 16;
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// A prefecture-level city (市), with its command centre.
+    #[serde(alias = "市")]
     City,
     /// A county or district (县/区) and its comprehensive-governance centre.
+    #[serde(alias = "县", alias = "区", alias = "县区")]
     County,
     /// A township or street (乡镇/街道) and its centre.
+    #[serde(alias = "乡", alias = "镇", alias = "乡镇", alias = "街道")]
     Township,
     /// A village or community (村/社区).
+    #[serde(alias = "村", alias = "社区")]
     Village,
     /// A grid (网格): about 300 urban households, or one villagers' group.
+    #[serde(alias = "网格")]
     Grid,
 }
 
@@ -92,11 +97,22 @@ impl fmt::Display for Level {
 impl FromStr for Level {
     type Err = String;
 
+    /// The English name (any case) or a Chinese one: 市; 县, 区, 县区; 乡,
+    /// 镇, 乡镇, 街道; 村, 社区; 网格 (the same names JSON takes).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Level::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| "unknown level; expected city, county, township, village or grid".to_owned())
+        let s = s.trim();
+        let level = match s {
+            "市" => Some(Level::City),
+            "县" | "区" | "县区" => Some(Level::County),
+            "乡" | "镇" | "乡镇" | "街道" => Some(Level::Township),
+            "村" | "社区" => Some(Level::Village),
+            "网格" => Some(Level::Grid),
+            other => Level::ALL.into_iter().find(|l| l.name().eq_ignore_ascii_case(other)),
+        };
+        level.ok_or_else(|| {
+            "unknown level; expected city, county, township, village or grid (or 市, 县, 区, 乡, 镇, 街道, 村, 社区, 网格)"
+                .to_owned()
+        })
     }
 }
 
@@ -329,6 +345,19 @@ impl Hierarchy for Directory {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn levels_read_their_english_and_chinese_names_as_text_and_as_json() {
+        for (text, level) in [("村", Level::Village), ("社区", Level::Village), ("街道", Level::Township)]
+        {
+            assert_eq!(text.parse::<Level>(), Ok(level));
+            let json: Level = serde_json::from_str(&format!("{text:?}")).expect(text);
+            assert_eq!(json, level);
+        }
+        assert_eq!(" County ".parse::<Level>(), Ok(Level::County));
+        assert_eq!(serde_json::to_string(&Level::Village).expect("json"), "\"village\"");
+        assert!("hamlet".parse::<Level>().is_err());
+    }
 
     pub(crate) fn place(code: &str, level: Level, parent: Option<&str>) -> Place {
         Place { code: code.into(), name: format!("{code} 名"), level, parent: parent.map(Into::into) }

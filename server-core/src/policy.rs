@@ -129,9 +129,12 @@ pub fn resolve_assignment(
     unit: Option<&str>,
 ) -> Result<String, CoreError> {
     match (role, unit) {
-        (Role::Department, None) => {
-            Err(CoreError::invalid("a department user belongs to a unit: give the unit's code"))
-        }
+        (Role::Department, None) => Err(Refusal::new(
+            ErrorCode::MissingField,
+            "a department user belongs to a unit: give the unit's code",
+        )
+        .field("unit")
+        .into()),
         (Role::Department, Some(unit)) => {
             let place = dir.unit(unit).map(|u| u.place.clone()).ok_or_else(|| {
                 Refusal::new(

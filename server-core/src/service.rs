@@ -44,7 +44,7 @@ use gridsync_proto::ActorId;
 
 use crate::audit::Event;
 use crate::directory::DirectoryCache;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Refusal};
 use crate::guard::{MemoryReplayGuard, ReplayGuard};
 use crate::policy::{self, scope::ScopeSettings};
 use crate::storage::{ReadTx, Storage, StorageExt, User};
@@ -115,7 +115,9 @@ impl Caller {
     ) -> CoreResult<()> {
         use gridsync_proto::Hierarchy;
         if dir.place(place).is_none() {
-            return Err(CoreError::refused(gridsync_proto::ErrorCode::UnknownPlace, "no such place"));
+            return Err(Refusal::new(gridsync_proto::ErrorCode::UnknownPlace, "no such place")
+                .field("place")
+                .into());
         }
         self.require(|who| policy::may_read(who) && policy::within(dir, place, &who.scope) && also(who))
     }

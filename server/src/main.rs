@@ -4,6 +4,7 @@ use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -18,7 +19,7 @@ use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
 use gridsync_server_core::ledger::{Month, Quarter};
 use gridsync_server_core::service::Caller;
 use gridsync_server_core::service::epoch::show;
-use gridsync_server_core::service::places::{ImportSummary, parse_level};
+use gridsync_server_core::service::places::ImportSummary;
 use gridsync_server_core::service::reports::Filing;
 
 /// Prints a line to standard output. When the reader has gone away
@@ -386,7 +387,7 @@ enum PlaceCommand {
         #[arg(long)]
         name: String,
         /// city, county, township, village or grid (or 市, 县, 区, 乡, 镇, 街道, 村, 社区, 网格).
-        #[arg(long, value_parser = parse_level)]
+        #[arg(long, value_parser = Level::from_str)]
         level: Level,
         /// The place above it [default: the top of the deployment].
         #[arg(long)]

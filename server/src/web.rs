@@ -21,11 +21,14 @@
 //! [`gridsync_proto::ErrorBody`] with a stable code.
 
 pub mod admin_api;
+pub mod authed;
+mod body;
 pub mod disputes_api;
 pub mod error;
 mod extract;
 mod extractor_errors;
 pub mod gate;
+mod json;
 pub mod ledgers_api;
 pub mod openapi;
 pub mod reports_api;
@@ -46,8 +49,9 @@ use gridsync_server_core::{CoreError, Service};
 use serde_json::json;
 
 use crate::config::Settings;
+pub use body::BodyTimeouts;
 pub use error::ApiError;
-pub use extract::{BodyTimeouts, Signed};
+pub use extract::Signed;
 pub use extractor_errors::json_errors;
 use gate::BodyGate;
 
@@ -56,7 +60,8 @@ use gate::BodyGate;
 pub const MAX_ENROLL_BYTES: usize = 4 * 1024;
 
 /// Largest body of any other route that reads one whole (the admin API's
-/// JSON; its CSV imports take more, see [`admin_api`]).
+/// JSON; its CSV imports take more, see [`admin_api`]), read only after the
+/// caller is known ([`authed::Authed`]).
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
 /// Shared state of the HTTP workers.
@@ -202,46 +207,43 @@ pub fn client_address<'a>(
 /// Registers every route. The app must also have `web::Data<AppState>` and
 /// `web::Data<Limits>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
-        .service(
-            web::resource("/v1/sync/push")
-                .route(web::post().to(push))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/sync/pull")
-                .route(web::post().to(pull))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/enroll")
-                .app_data(web::PayloadConfig::new(MAX_ENROLL_BYTES))
-                .route(web::post().to(enroll))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .configure(crate::console::configure)
-        .configure(reports_api::configure)
-        .configure(ledgers_api::configure)
-        .configure(disputes_api::configure)
-        .configure(admin_api::configure)
-        .service(
-            web::resource("/health")
-                .route(web::get().to(health))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/metrics")
-                .route(web::get().to(crate::metrics::scrape))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/openapi.json")
-                .route(web::get().to(openapi::openapi_json))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .app_data(extractor_errors::query())
-        .app_data(extractor_errors::path())
-        .default_service(web::to(not_found));
+    cfg.service(
+        web::resource("/v1/sync/push")
+            .route(web::post().to(push))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/sync/pull")
+            .route(web::post().to(pull))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/enroll")
+            .app_data(authed::BodyLimit(MAX_ENROLL_BYTES))
+            .route(web::post().to(enroll))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .configure(crate::console::configure)
+    .configure(reports_api::configure)
+    .configure(ledgers_api::configure)
+    .configure(disputes_api::configure)
+    .configure(admin_api::configure)
+    .service(
+        web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(crate::metrics::scrape))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/openapi.json")
+            .route(web::get().to(openapi::openapi_json))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .app_data(extractor_errors::query())
+    .app_data(extractor_errors::path())
+    .default_service(web::to(not_found));
 }
 
 /// The app data [`configure`] expects, for `App::app_data`.
@@ -367,7 +369,7 @@ fn same_device(signer: ActorId, named: ActorId) -> Result<(), ApiError> {
 async fn enroll(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    authed::Authed { body, .. }: authed::Authed<authed::Anyone>,
 ) -> Result<HttpResponse, ApiError> {
     state.limit_enrollment(&req).await?;
     let request: EnrollRequest = serde_json::from_slice(&body)

@@ -109,15 +109,18 @@ fn the_printed_one_time_password_logs_in_and_secrets_stay_out_of_the_audit() {
             .expect("answer")
     };
     assert_eq!(refusal(post("/users", "{not json")).1, ErrorCode::Malformed);
-    assert_eq!(refusal(post("/users", r#"{"name":"x","role":"mayor","scope":"1"}"#)).1, ErrorCode::Malformed);
+    assert_eq!(
+        refusal(post("/users", r#"{"name":"x","role":"mayor","scope":"1"}"#)).1,
+        ErrorCode::InvalidField
+    );
     let weak = r#"{"name":"x","role":"worker","scope":"1","password":"short"}"#;
     assert_eq!(refusal(post("/users", weak)), (400, ErrorCode::InvalidRequest));
-    assert_eq!(refusal(post("/users/nobody/deactivate", "{}")).1, ErrorCode::InvalidRequest);
-    assert_eq!(refusal(post("/enrollments", r#"{"user":"nobody"}"#)).1, ErrorCode::InvalidRequest);
+    assert_eq!(refusal(post("/users/nobody/deactivate", "{}")), (404, ErrorCode::NotFound));
+    assert_eq!(refusal(post("/enrollments", r#"{"user":"nobody"}"#)), (404, ErrorCode::NotFound));
     let too_long = json!({"user": "li", "ttl_seconds": 8 * 24 * 3600}).to_string();
     assert_eq!(refusal(post("/enrollments", &too_long)).1, ErrorCode::InvalidRequest);
     let unknown_device = format!("/devices/{}/revoke", gridsync_proto::ActorId::random());
-    assert_eq!(refusal(post(&unknown_device, r#"{"wipe":true}"#)).1, ErrorCode::InvalidRequest);
+    assert_eq!(refusal(post(&unknown_device, r#"{"wipe":true}"#)), (404, ErrorCode::NotFound));
 
     let issued = post("/enrollments", r#"{"user":"li","server_url":"https://10.0.0.2:8443"}"#);
     assert_eq!(issued.status().as_u16(), 201);

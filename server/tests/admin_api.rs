@@ -3,7 +3,8 @@
 //! one-time passwords changed at first login, password changes and resets;
 //! failed logins limited per client address (behind a trusted proxy, the
 //! client's) and per user name; a flood of refused requests counted in a
-//! few audit rows.
+//! few audit rows; every input refused naming its field, and no body read
+//! before the caller is known.
 
 use gridsync_proto::{ErrorBody, ErrorCode, Level, Place, Role};
 use gridsync_server::operator::Operator;
@@ -186,8 +187,8 @@ fn a_one_time_password_must_be_changed_first_and_is_then_spent() {
     assert_eq!(refusal(change(ONE_TIME, ONE_TIME)), (400, ErrorCode::InvalidRequest));
     assert_eq!(refusal(change("not the password", "chen's own password")), (401, ErrorCode::BadCredentials));
     assert_eq!(refusal(change(ONE_TIME, "short")), (400, ErrorCode::InvalidRequest));
-    let malformed = t.post(&chen, "/password", json!({"new_password": "chen's own password"}));
-    assert_eq!(refusal(malformed), (400, ErrorCode::Malformed));
+    let missing = t.post(&chen, "/password", json!({"new_password": "chen's own password"}));
+    assert_eq!(refusal(missing), (400, ErrorCode::MissingField));
     let changed = change(ONE_TIME, "chen's own password");
     assert_eq!(changed.status().as_u16(), 200);
     assert_eq!(changed.json::<Value>().expect("json"), json!({"user": "chen", "sessions_ended": 0}));
@@ -220,7 +221,7 @@ fn a_one_time_password_must_be_changed_first_and_is_then_spent() {
     assert_eq!(refusal(t.post(&root, "/users/root/password", json!({}))), (400, ErrorCode::InvalidRequest));
     let wang = t.token("wang");
     assert_eq!(refusal(t.post(&wang, "/users/zhou/password", json!({}))), (403, ErrorCode::Forbidden));
-    assert_eq!(refusal(t.post(&root, "/users/nobody/password", json!({}))), (400, ErrorCode::InvalidRequest));
+    assert_eq!(refusal(t.post(&root, "/users/nobody/password", json!({}))), (404, ErrorCode::NotFound));
     assert_eq!(audit_count(&t, "user.password", "ok"), 6, "3 first logins, chen's change, 2 resets");
     assert_eq!(audit_count(&t, "user.password", "forbidden"), 1);
 }
@@ -380,4 +381,173 @@ fn a_bad_server_url_is_refused_naming_it_and_leaves_no_code() {
     let response = t.post(&root, "/enrollments", json!({"user": "li", "ttl_seconds": 0}));
     let body: ErrorBody = response.json().expect("an error body");
     assert_eq!(body.field.as_deref(), Some("ttl_seconds"));
+}
+
+/// A refusal's status, code and field, and its message.
+fn refused_field(response: Response) -> ((u16, ErrorCode, Option<String>), String) {
+    let status = response.status().as_u16();
+    let body: ErrorBody = response.json().expect("an error body");
+    ((status, body.code, body.field), body.message)
+}
+
+fn user_count(t: &Township, token: &str) -> usize {
+    t.get(token, "/users").json::<Vec<Value>>().expect("users").len()
+}
+
+#[test]
+fn every_admin_input_is_refused_naming_its_field_without_repeating_the_value() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    let before = user_count(&t, &root);
+    let field = |f: &str| Some(f.to_owned());
+
+    // A member missing, of the wrong type or value, nested: named, and the
+    // value sent (here a name) is not repeated.
+    let (missing, _) = refused_field(t.post(&root, "/users", json!({"role": "worker"})));
+    assert_eq!(missing, (400, ErrorCode::MissingField, field("name")));
+    let (wrong, message) = refused_field(t.post(
+        &root,
+        "/users",
+        json!({"name": "xu", "role": "村长张三", "scope": "5301.02.003.01"}),
+    ));
+    assert_eq!(wrong, (400, ErrorCode::InvalidField, field("role")));
+    assert!(message.contains("expected") && !message.contains("张三"), "{message}");
+    let (typed, _) = refused_field(t.post(&root, "/users", json!({"name": 7, "role": "worker"})));
+    assert_eq!(typed, (400, ErrorCode::InvalidField, field("name")));
+    let (scope, _) =
+        refused_field(t.post(&root, "/users", json!({"name": "xu", "role": "worker", "scope": "9999"})));
+    assert_eq!(scope, (404, ErrorCode::UnknownPlace, field("scope")));
+    let (unit, _) = refused_field(t.post(&root, "/users", json!({"name": "xu", "role": "department"})));
+    assert_eq!(unit, (400, ErrorCode::MissingField, field("unit")));
+    let (seen, _) =
+        refused_field(t.post(&root, "/enrollments", json!({"user": "li", "ttl_seconds": "soon"})));
+    assert_eq!(seen, (400, ErrorCode::InvalidField, field("ttl_seconds")));
+    let (level, _) = refused_field(t.post(
+        &root,
+        "/places",
+        json!({"code": "5301.02.003.03", "name": "三村", "level": 3, "parent": "5301.02.003"}),
+    ));
+    assert_eq!(level, (400, ErrorCode::InvalidField, field("level")));
+    let (parent, _) = refused_field(t.post(&root, "/places/5301.02.003.01/move", json!({"parent": 5})));
+    assert_eq!(parent, (400, ErrorCode::InvalidField, field("parent")));
+    let (taken, _) = refused_field(t.post(
+        &root,
+        "/places",
+        json!({"code": "5301.02.003.01", "name": "一村", "level": "village", "parent": "5301.02.003"}),
+    ));
+    assert_eq!(taken, (400, ErrorCode::InvalidRequest, field("code")));
+    let (month, _) =
+        refused_field(t.post(&root, "/ledgers/locks", json!({"place": "5301.02.003", "month": "12/2026"})));
+    assert_eq!(month, (400, ErrorCode::InvalidRequest, field("month")));
+
+    // Not JSON at all: malformed, where it broke, no field.
+    let trailing = r#"{"name": "xu", "role": "worker", "scope": "5301.02.003.01"} and more"#;
+    for body in ["{\"name\": ", "", "not json", trailing] {
+        let response = t
+            .http
+            .post(t.url("/users"))
+            .bearer_auth(&root)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .expect("answer");
+        let ((status, code, field), _) = refused_field(response);
+        assert_eq!((status, code, field), (400, ErrorCode::Malformed, None), "{body:?}");
+    }
+    assert_eq!(user_count(&t, &root), before, "no refused request added anyone");
+
+    // The levels' Chinese names are taken, as by the operator's command line.
+    let added = t.post(
+        &root,
+        "/places",
+        json!({"code": "5301.02.003.03", "name": "三村", "level": "村", "parent": "5301.02.003"}),
+    );
+    assert_eq!(added.status().as_u16(), 201);
+    assert_eq!(added.json::<Value>().expect("json")["level"], "village");
+}
+
+#[test]
+fn an_unknown_user_or_device_is_not_found_as_an_unknown_place_is() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    for path in ["/users/nobody/assign", "/users/nobody/deactivate", "/users/nobody/password"] {
+        let (refused, _) = refused_field(t.post(&root, path, json!({"scope": "5301.02.003"})));
+        assert_eq!(refused, (404, ErrorCode::NotFound, Some("user".to_owned())), "{path}");
+    }
+    let (enroll, _) = refused_field(t.post(&root, "/enrollments", json!({"user": "nobody"})));
+    assert_eq!(enroll, (404, ErrorCode::NotFound, Some("user".to_owned())));
+    let device = "0123456789abcdef0123456789abcdef";
+    let (revoke, _) = refused_field(t.post(&root, &format!("/devices/{device}/revoke"), json!({})));
+    assert_eq!(revoke.0, 404);
+    assert_eq!(refusal(t.post(&root, "/devices/not-a-device/revoke", json!({}))), (404, ErrorCode::NotFound));
+    let (place, _) = refused_field(t.post(&root, "/places/9999/move", json!({"parent": null})));
+    assert_eq!((place.0, place.1), (404, ErrorCode::UnknownPlace));
+}
+
+#[test]
+fn the_daily_report_defaults_to_yesterday_and_refuses_in_json_naming_the_parameter() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    let yesterday = gridsync_proto::Date::of_millis(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64,
+        480,
+    )
+    .and_then(gridsync_proto::Date::previous)
+    .expect("a date");
+    // `Township` is one `.../v1/admin` away from the reports.
+    let report = t.get(&root, "/reports/daily?place=5301.02.003");
+    assert_eq!(report.status().as_u16(), 200);
+    let report: Value = report.json().expect("json");
+    assert_eq!(report["date"], yesterday.to_string());
+    assert_eq!(report["place"], "5301.02.003");
+
+    let no_place = t.get(&root, "/reports/daily");
+    assert_eq!(no_place.headers()["content-type"], "application/json");
+    let (refused, _) = refused_field(no_place);
+    assert_eq!(refused, (400, ErrorCode::InvalidRequest, Some("place".to_owned())));
+    let (bad_date, _) = refused_field(t.get(&root, "/reports/daily?place=5301.02.003&date=yesterday"));
+    assert_eq!(bad_date, (400, ErrorCode::InvalidField, Some("date".to_owned())));
+    let (unknown, _) = refused_field(t.get(&root, "/reports/daily?place=9999"));
+    assert_eq!(unknown, (404, ErrorCode::UnknownPlace, Some("place".to_owned())));
+}
+
+/// Sends `head` (a request without its body) on a fresh connection and
+/// reads the status line of the answer, which must come without the body.
+fn status_before_the_body(t: &Township, head: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let address = t.server.url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    // A bound on a broken server, not a wait: the answer comes at once.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("timeout");
+    stream.write_all(head.as_bytes()).expect("head");
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).expect("an answer before the body was sent");
+    line
+}
+
+#[test]
+fn admin_bodies_are_read_only_after_the_session_is_checked() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    // 16 MB announced for an import, none sent: a stranger is answered at
+    // once, without the server waiting for (or reading) the body.
+    let stranger = "POST /v1/admin/places/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not-a-session\r\n\
+                    Content-Type: text/csv\r\nContent-Length: 16000000\r\n\r\n";
+    assert!(status_before_the_body(&t, stranger).starts_with("HTTP/1.1 401"), "a stranger");
+    // A staff member's body over the route's limit is refused on its
+    // announced length, before it is sent.
+    let over = format!(
+        "POST /v1/admin/places/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {root}\r\n\
+         Content-Type: text/csv\r\nContent-Length: 17000000\r\n\r\n"
+    );
+    assert!(status_before_the_body(&t, &over).starts_with("HTTP/1.1 413"), "over the import limit");
+    // A login is small: anything larger is refused before it is read.
+    let login = "POST /v1/admin/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: 5000\r\n\r\n";
+    assert!(status_before_the_body(&t, login).starts_with("HTTP/1.1 413"), "a large login");
+    // The console's forms, too, wait for the session.
+    let console = "POST /console/people/users HTTP/1.1\r\nHost: x\r\n\
+                   Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n";
+    let answer = status_before_the_body(&t, console);
+    assert!(answer.starts_with("HTTP/1.1 303") || answer.starts_with("HTTP/1.1 302"), "{answer}");
 }

@@ -191,7 +191,7 @@ fn a_query_that_does_not_parse_is_a_json_refusal() {
     for path in [
         "/v1/admin/feed?place=620802100&after=not-a-number",
         "/v1/admin/feed?after=1",
-        "/v1/admin/reports/daily?place=620802100",
+        "/v1/admin/reports/daily?date=2026-11-30",
         "/v1/admin/ledgers/month?place=620802100&month=2026-11&sheet=-1",
     ] {
         let response =

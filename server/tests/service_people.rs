@@ -100,7 +100,7 @@ fn scopes_are_known_places_and_departments_belong_to_units() {
     add_user(op, "root", Role::Administrator, Some(""), None, None).expect("whole deployment");
     assert_eq!(
         code_of(add_user(op, "mca", Role::Department, Some("530102"), None, None)),
-        ErrorCode::InvalidRequest,
+        ErrorCode::MissingField,
         "no unit"
     );
     assert_eq!(

@@ -13,7 +13,7 @@ use common::{
 use gridsync_proto::{ErrorCode, Hierarchy, Level, Role, Unit};
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::policy::scope::ScopeSettings;
-use gridsync_server_core::service::places::{ImportSummary, parse_level};
+use gridsync_server_core::service::places::ImportSummary;
 use gridsync_server_core::service::{Caller, ServiceSettings};
 use gridsync_server_core::storage::User;
 use gridsync_server_core::{CoreResult, Service};
@@ -132,9 +132,9 @@ fn units_sit_at_known_places() {
     assert_eq!(code_of(add(unit("T2", "police", "T1"))), ErrorCode::InvalidRequest, "a place");
     assert_eq!(code_of(add(unit("U3", "", "T1"))), ErrorCode::InvalidRequest, "kind");
     assert_eq!(run(op, svc.list_units(OP)).expect("list"), [unit("U1", "police", "T1")]);
-    assert_eq!(parse_level("镇"), Ok(Level::Township));
-    assert_eq!(parse_level("Grid"), Ok(Level::Grid));
-    assert!(parse_level("hamlet").is_err());
+    assert_eq!("镇".parse::<Level>(), Ok(Level::Township));
+    assert_eq!("Grid".parse::<Level>(), Ok(Level::Grid));
+    assert!("hamlet".parse::<Level>().is_err());
 }
 
 #[test]

@@ -369,7 +369,7 @@ fn add_reports(
 /// `place`'s month read whole from the records of the snapshot, record by
 /// record, as [`live_month`] computes it from the index: what the index is
 /// tested against, counting the records read into `read`.
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(feature = "conformance")]
 pub(crate) fn month_read_whole(
     tx: &mut dyn ReadTx,
     dir: &Directory,
@@ -463,9 +463,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<RecordState, StorageError> {
 
 /// A ledger's refusal of its inputs, with a stable code.
 pub(super) fn refused(e: LedgerError) -> CoreError {
-    let code = match e {
-        LedgerError::UnknownPlace(_) => ErrorCode::UnknownPlace,
-        _ => ErrorCode::InvalidRequest,
-    };
-    Refusal::new(code, e.to_string()).into()
+    match e {
+        LedgerError::UnknownPlace(_) => Refusal::new(ErrorCode::UnknownPlace, e.to_string()).field("place"),
+        _ => Refusal::new(ErrorCode::InvalidRequest, e.to_string()),
+    }
+    .into()
 }

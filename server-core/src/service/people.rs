@@ -137,8 +137,9 @@ fn check_ttl(ttl_ms: u64) -> CoreResult<()> {
     }
 }
 
+/// An unknown user name: `not_found` (404), as an unknown place is.
 fn no_such_user() -> CoreError {
-    Refusal::invalid("no such user").field("user").into()
+    Refusal::new(ErrorCode::NotFound, "no such user").field("user").into()
 }
 
 /// Loads a user `caller` may manage, or refuses.
@@ -249,7 +250,8 @@ impl Service {
     async fn add_user_unaudited(&self, caller: &Caller, new: AddUser) -> CoreResult<User> {
         caller.require(policy::may_administer)?;
         if new.scope.is_none() && new.unit.is_none() {
-            return Err(Refusal::invalid(NO_ASSIGNMENT).field("scope").into());
+            let field = if new.role == Role::Department { "unit" } else { "scope" };
+            return Err(Refusal::new(ErrorCode::MissingField, NO_ASSIGNMENT).field(field).into());
         }
         check_user_name(&new.name)?;
         let hash = new
@@ -317,7 +319,7 @@ impl Service {
             .storage
             .write(move |tx, now| {
                 if scope.is_none() && unit.is_none() {
-                    return Err(Refusal::invalid(NO_ASSIGNMENT).field("scope").into());
+                    return Err(Refusal::new(ErrorCode::MissingField, NO_ASSIGNMENT).field("scope").into());
                 }
                 assign(tx, now, &caller2, &name2, scope.as_deref().unwrap_or(""), unit.as_deref(), &settings)
             })
@@ -529,7 +531,7 @@ impl Service {
 }
 
 fn no_such_device() -> CoreError {
-    Refusal::invalid("no such device").field("device").into()
+    Refusal::new(ErrorCode::NotFound, "no such device").field("device").into()
 }
 
 fn login(tx: &mut dyn WriteTx, now: u64, name: &str, password: &str) -> CoreResult<Session> {

@@ -39,7 +39,6 @@
 mod import;
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 
 use gridsync_proto::access::AccessKey;
 use gridsync_proto::place::{check_code, check_name};
@@ -64,18 +63,6 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> CoreError {
 
 fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::invalid(message)
-}
-
-/// Reads a level: its English name (any case) or a Chinese one.
-pub fn parse_level(text: &str) -> Result<Level, String> {
-    match text.trim() {
-        "市" => Ok(Level::City),
-        "县" | "区" | "县区" => Ok(Level::County),
-        "乡" | "镇" | "乡镇" | "街道" => Ok(Level::Township),
-        "村" | "社区" => Ok(Level::Village),
-        "网格" => Ok(Level::Grid),
-        other => Level::from_str(&other.to_ascii_lowercase()),
-    }
 }
 
 /// Checks a unit kind: 1–32 bytes, no control characters.
@@ -298,10 +285,12 @@ fn add_place(
     check_place_fields(place)?;
     let code = &place.code;
     if dir.place(code).is_some() {
-        return Err(invalid(format!("place {code} already exists; move it to change its parent")));
+        return Err(Refusal::invalid(format!("place {code} already exists; move it to change its parent"))
+            .field("code")
+            .into());
     }
     if dir.unit(code).is_some() {
-        return Err(invalid(format!("{code} is already a unit's code")));
+        return Err(Refusal::invalid(format!("{code} is already a unit's code")).field("code").into());
     }
     check_parent(dir, code, place.level, place.parent.as_deref())?;
     tx.insert_place(place, now)?;
@@ -349,16 +338,18 @@ fn add_unit(tx: &mut dyn WriteTx, now: u64, caller: &Caller, dir: &Directory, un
     check_unit_fields(unit)?;
     let code = &unit.code;
     if dir.unit(code).is_some() {
-        return Err(invalid(format!("unit {code} already exists")));
+        return Err(Refusal::invalid(format!("unit {code} already exists")).field("code").into());
     }
     if dir.place(code).is_some() {
-        return Err(invalid(format!("{code} is already a place's code")));
+        return Err(Refusal::invalid(format!("{code} is already a place's code")).field("code").into());
     }
     if dir.place(&unit.place).is_none() {
-        return Err(refuse(
+        return Err(Refusal::new(
             ErrorCode::UnknownPlace,
-            format!("unit {code}: its place {} is not a known place", unit.place),
-        ));
+            format!("unit {code}: its place {} is not a known place", shown(&unit.place)),
+        )
+        .field("place")
+        .into());
     }
     tx.insert_unit(unit, now)?;
     let detail = format!("kind={} place={}", unit.kind, unit.place);
@@ -379,7 +370,12 @@ fn move_unit(
         return Err(refuse(ErrorCode::UnknownPlace, format!("unit {} is not a known unit", shown(code))));
     };
     if dir.place(place).is_none() {
-        return Err(refuse(ErrorCode::UnknownPlace, format!("place {} is not a known place", shown(place))));
+        return Err(Refusal::new(
+            ErrorCode::UnknownPlace,
+            format!("place {} is not a known place", shown(place)),
+        )
+        .field("place")
+        .into());
     }
     if unit.place == place {
         return Ok(unit);

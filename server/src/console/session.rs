@@ -10,7 +10,8 @@
 //! session (none, expired, logged out, or the user deactivated) the page
 //! answers a redirect to the login form, and while the user's password is
 //! one-time a redirect to the account page. [`Restricted`] is the account
-//! page's and logout's: it takes such a session too.
+//! page's and logout's: it takes such a session too. [`Posted`] is the
+//! form of a signed-in page, read only after its session was checked.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -152,5 +153,36 @@ impl FromRequest for Restricted {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { Admin::of(req, true).await.map(Restricted) })
+    }
+}
+
+/// A form posted by a signed-in staff member (`S`: [`Admin`] or
+/// [`Restricted`]): the session is checked first and the form's body read
+/// only after, so a request without a session is answered before its body
+/// is read. The forms' size limit is the console's `FormConfig`.
+#[derive(Debug)]
+pub(crate) struct Posted<S, T> {
+    /// Who posted it.
+    pub(crate) who: S,
+    /// What they posted.
+    pub(crate) form: T,
+}
+
+impl<S, T> FromRequest for Posted<S, T>
+where
+    S: FromRequest<Error = Failure> + 'static,
+    T: serde::de::DeserializeOwned + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let who = S::from_request(&req, &mut actix_web::dev::Payload::None).await?;
+            let form = web::Form::<T>::from_request(&req, &mut payload).await?.into_inner();
+            Ok(Posted { who, form })
+        })
     }
 }

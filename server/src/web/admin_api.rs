@@ -33,6 +33,13 @@
 //! restricted to `/password` and `/logout`: every other route refuses it
 //! with 403 `password_change_required` until the password is changed.
 //!
+//! Bodies are read only after the session is checked ([`super::authed`]).
+//! Every refusal is the JSON error body with a stable code; an input at
+//! fault is named in its `field` (`missing_field`, `invalid_field`,
+//! `unknown_field` for a JSON member that does not fit, see [`super::json`];
+//! the service's own refusals name theirs). An unknown user or device is
+//! `not_found`.
+//!
 //! The CSV formats are in [`gridsync_server_core::service::places`]. A change that would put more
 //! records on some user's device than the budget (`device_record_budget`) is
 //! refused with `over_budget`; an unknown place or unit with `unknown_place`.
@@ -53,10 +60,16 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::authed::{Anyone, Authed, BodyLimit};
 use super::error::ApiError;
+use super::json::json_body;
 use super::openapi;
 
 pub mod places;
+
+/// Largest login body: a name and a password. It is read before anyone
+/// is known, so it is small.
+const MAX_LOGIN_BYTES: usize = 4 * 1024;
 
 /// Default enrollment code lifetime.
 const DEFAULT_TTL_S: u64 = 24 * 60 * 60;
@@ -65,7 +78,9 @@ const DEFAULT_TTL_S: u64 = 24 * 60 * 60;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1/admin")
-            .route("/login", web::post().to(login))
+            .service(
+                web::resource("/login").app_data(BodyLimit(MAX_LOGIN_BYTES)).route(web::post().to(login)),
+            )
             .route("/logout", web::post().to(logout))
             .route("/password", web::post().to(change_own_password))
             .route("/users/{name}/password", web::post().to(set_password))
@@ -99,7 +114,7 @@ impl Staff {
 impl Staff {
     /// The staff member of `req`'s bearer token; with `restricted`, also
     /// one whose password is one-time.
-    async fn of(req: HttpRequest, restricted: bool) -> Result<Staff, ApiError> {
+    pub(super) async fn of(req: HttpRequest, restricted: bool) -> Result<Staff, ApiError> {
         let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
         let token = req
             .headers()
@@ -143,12 +158,6 @@ impl FromRequest for RestrictedStaff {
     }
 }
 
-/// Decodes a JSON body.
-pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body is not the expected JSON"))
-}
-
 #[derive(Deserialize, ToSchema)]
 struct LoginRequest {
     /// The user's name.
@@ -173,7 +182,7 @@ struct LoginRequest {
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    Authed { body, .. }: Authed<Anyone>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { user, password } = json_body(&body)?;
     let session = state.login(&req, &user, &password).await?;
@@ -236,8 +245,7 @@ struct ChangeOwnPassword {
 )]
 async fn change_own_password(
     state: web::Data<AppState>,
-    RestrictedStaff(who): RestrictedStaff,
-    body: web::Bytes,
+    Authed { who: RestrictedStaff(who), body }: Authed<RestrictedStaff>,
 ) -> Result<HttpResponse, ApiError> {
     let ChangeOwnPassword { current_password, new_password } = json_body(&body)?;
     let ended = state
@@ -275,9 +283,8 @@ struct SetPassword {
 )]
 async fn set_password(
     state: web::Data<AppState>,
-    who: Staff,
     name: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let SetPassword { password } =
         if body.is_empty() { SetPassword { password: None } } else { json_body(&body)? };
@@ -363,8 +370,7 @@ struct AddUserBody {
 )]
 async fn add_user(
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let AddUserBody { name, role, scope, unit, password } = json_body(&body)?;
     let user = state.service.add_user(&who.caller(), AddUser { name, role, scope, unit, password }).await?;
@@ -397,9 +403,8 @@ struct Assign {
 )]
 async fn assign(
     state: web::Data<AppState>,
-    who: Staff,
     name: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let Assign { scope, unit } = json_body(&body)?;
     let user = state.service.assign_user(&who.caller(), &name, scope, unit).await?;
@@ -457,8 +462,7 @@ struct Issue {
 async fn issue(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let Issue { user, ttl_seconds, server_url } = json_body(&body)?;
     let ttl_ms = ttl_seconds.unwrap_or(DEFAULT_TTL_S).saturating_mul(1000);
@@ -528,11 +532,11 @@ struct Revoke {
 )]
 async fn revoke(
     state: web::Data<AppState>,
-    who: Staff,
     id: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: ActorId = id.parse().map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "not a device id"))?;
+    let id: ActorId =
+        id.parse().map_err(|_| ApiError::new(ErrorCode::NotFound, "no such device: not a device id"))?;
     let Revoke { wipe } = if body.is_empty() { Revoke { wipe: false } } else { json_body(&body)? };
     state.service.revoke_device(&who.caller(), id, wipe).await?;
     Ok(HttpResponse::Ok().json(json!({ "revoked": id.to_string(), "wipe": wipe })))

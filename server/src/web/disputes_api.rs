@@ -30,8 +30,10 @@ use serde_json::{Map, Value as Json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::admin_api::{Staff, json_body};
+use super::admin_api::Staff;
+use super::authed::Authed;
 use super::error::ApiError;
+use super::json::json_body;
 use super::openapi;
 
 /// Registers the desk's routes. Call before the admin scope so that its
@@ -77,7 +79,7 @@ pub(crate) struct ListQuery {
 }
 
 fn invalid(field: &str, what: &str) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {what}"))
+    ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {what}")).field(field)
 }
 
 fn flag(field: &str, text: Option<String>) -> Result<Option<bool>, ApiError> {
@@ -233,9 +235,8 @@ fn resolve_request(body: &[u8]) -> Result<ResolveConflict, ApiError> {
 )]
 async fn resolve(
     state: web::Data<AppState>,
-    who: Staff,
     id: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let request = resolve_request(&body)?;
@@ -293,9 +294,8 @@ fn step_request(body: &[u8]) -> Result<DeskStep, ApiError> {
 )]
 async fn step(
     state: web::Data<AppState>,
-    who: Staff,
     id: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let step = step_request(&body)?;

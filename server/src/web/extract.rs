@@ -14,20 +14,22 @@
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
-use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::StreamExt;
 use gridsync_proto::ErrorCode;
 use gridsync_proto::auth;
 use gridsync_proto::wire::{self, CONTENT_TYPE, ChangeCount, Limits, Message};
 use gridsync_server_core::service::sync::auth::{Claimed, DeviceIdentity};
 
 use super::AppState;
+use super::body::{BodyError, declared_length, read_body};
 use super::error::ApiError;
 use super::gate::BodyPermit;
+
+/// What a device does about a push over the limit.
+const FEWER_CHANGES: &str = "send fewer changes per push";
 
 /// A decoded gridsync message and the device that signed it.
 #[derive(Debug)]
@@ -70,15 +72,18 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
                     ));
                 }
             };
+            let max = limits.max_bytes;
             let declared = declared_length(&req);
-            if let Some(size) = declared.filter(|s| *s > limits.max_bytes) {
-                return Err(too_large(size, limits.max_bytes));
+            if let Some(size) = declared.filter(|s| *s > max) {
+                return Err(BodyError::TooLarge(size).answer(max, FEWER_CHANGES));
             }
             let claimed = claimed(&req);
             let client = Some(state.client(&req));
             let admitted = state.service.admit(claimed.as_ref(), req.path(), client).await?;
             let permit = state.bodies.admit(admitted.device())?;
-            let raw = read_body(&mut payload, declared, limits.max_bytes, state.body_timeouts).await?;
+            let raw = read_body(&mut payload, declared, max, state.body_timeouts)
+                .await
+                .map_err(|e| e.answer(max, FEWER_CHANGES))?;
             let from =
                 state.service.verify(admitted, req.method().as_str(), req.path(), &raw, client).await?;
             let body = if gzip { inflate(&raw, limits.max_bytes)? } else { raw };
@@ -86,15 +91,6 @@ impl<M: Message + ChangeCount + 'static> FromRequest for Signed<M> {
             Ok(Signed { from, message, version, permit })
         })
     }
-}
-
-/// How long a body may take to arrive: whole, and between two pieces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyTimeouts {
-    /// The whole body.
-    pub whole: Duration,
-    /// Between two pieces.
-    pub idle: Duration,
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -111,51 +107,6 @@ fn claimed(req: &HttpRequest) -> Option<Claimed> {
     })
 }
 
-fn declared_length(req: &HttpRequest) -> Option<usize> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-}
-
-/// Reads the body, at most `max` bytes, within `timeouts`: a client that
-/// stalls, or trickles its body, is cut off with `request_timeout`.
-async fn read_body(
-    payload: &mut Payload,
-    declared: Option<usize>,
-    max: usize,
-    timeouts: BodyTimeouts,
-) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max));
-    let read = async {
-        loop {
-            let next = tokio::time::timeout(timeouts.idle, payload.next()).await.map_err(|_| timed_out())?;
-            let Some(chunk) = next else { return Ok(()) };
-            let chunk =
-                chunk.map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body was cut off"))?;
-            let needed = body.len() + chunk.len();
-            if needed > max {
-                return Err(too_large(needed, max));
-            }
-            if needed > body.capacity() {
-                // Grow by doubling, but never past the limit: a body of
-                // undeclared length holds at most `max` bytes of capacity.
-                body.reserve_exact(needed.max(body.capacity() * 2).min(max) - body.len());
-            }
-            body.extend_from_slice(&chunk);
-        }
-    };
-    tokio::time::timeout(timeouts.whole, read).await.map_err(|_| timed_out())??;
-    Ok(body)
-}
-
-fn timed_out() -> ApiError {
-    ApiError::new(
-        ErrorCode::RequestTimeout,
-        "the request body did not arrive in time; retry, with fewer changes on a slow connection",
-    )
-}
-
 /// Inflates a gzip body, refusing to produce more than `max` bytes, so a
 /// small compression bomb stops at the limit.
 fn inflate(raw: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
@@ -165,16 +116,7 @@ fn inflate(raw: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
         .read_to_end(&mut out)
         .map_err(|_| ApiError::new(ErrorCode::Malformed, "the request body does not inflate as gzip"))?;
     if out.len() > max {
-        return Err(too_large(out.len(), max));
+        return Err(BodyError::TooLarge(out.len()).answer(max, FEWER_CHANGES));
     }
     Ok(out)
-}
-
-fn too_large(size: usize, max: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::PayloadTooLarge,
-        format!(
-            "body of at least {size} bytes exceeds the limit of {max} bytes; send fewer changes per push"
-        ),
-    )
 }

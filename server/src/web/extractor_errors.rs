@@ -64,11 +64,19 @@ fn of_status(status: StatusCode) -> (ErrorCode, &'static str) {
 /// A query string that does not fit the route's parameters: `invalid_request`.
 pub(super) fn query() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _: &HttpRequest| {
-        let detail = match &err {
-            QueryPayloadError::Deserialize(e) => field_problem(&e.to_string()),
-            _ => "the query string cannot be read".to_owned(),
+        let (detail, field) = match &err {
+            QueryPayloadError::Deserialize(e) => {
+                let message = e.to_string();
+                (field_problem(&message), named_field(&message))
+            }
+            _ => ("the query string cannot be read".to_owned(), None),
         };
-        ApiError::new(ErrorCode::InvalidRequest, format!("query: {detail}")).into()
+        let error = ApiError::new(ErrorCode::InvalidRequest, format!("query: {detail}"));
+        match field {
+            Some(field) => error.field(field),
+            None => error,
+        }
+        .into()
     })
 }
 
@@ -77,6 +85,16 @@ pub(super) fn path() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_: PathError, _: &HttpRequest| {
         ApiError::new(ErrorCode::NotFound, "no such resource").into()
     })
+}
+
+/// The parameter a missing- or duplicate-field message names.
+fn named_field(serde_message: &str) -> Option<String> {
+    ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| serde_message.strip_prefix(prefix))
+        .and_then(|rest| rest.strip_suffix('`'))
+        .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_owned)
 }
 
 /// What serde found wrong, when its message cannot carry what was sent: a

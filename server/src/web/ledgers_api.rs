@@ -28,8 +28,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::admin_api::{Staff, json_body};
+use super::admin_api::Staff;
+use super::authed::Authed;
 use super::error::ApiError;
+use super::json::json_body;
 use super::openapi;
 use crate::export::{self, Book, Format};
 
@@ -153,7 +155,10 @@ async fn feed(
         (status = 403, response = openapi::Refused), (status = 404, response = openapi::Refused),
     )
 )]
-async fn lock(state: web::Data<AppState>, who: Staff, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn lock(
+    state: web::Data<AppState>,
+    Authed { who, body }: Authed<Staff>,
+) -> Result<HttpResponse, ApiError> {
     let LockBody { place, month } = json_body(&body)?;
     let month: Month = month.parse().map_err(|e| invalid("month", e))?;
     let lock = state.service.lock_month(&who.caller(), &place, month).await?;
@@ -206,7 +211,7 @@ async fn corrections(
 }
 
 fn invalid(field: &str, what: String) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {what}"))
+    ApiError::new(ErrorCode::InvalidRequest, format!("{field}: {what}")).field(field)
 }
 
 fn format_of(format: Option<String>) -> Result<Format, ApiError> {

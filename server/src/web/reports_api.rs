@@ -3,13 +3,14 @@
 //!
 //! | method | path | query | → | who |
 //! |---|---|---|---|---|
-//! | GET | `/v1/admin/reports/daily` | `date=YYYY-MM-DD&place=CODE` | [`gridsync_server_core::service::reports::Completeness`] | admins and auditors, for places within their subtree |
+//! | GET | `/v1/admin/reports/daily` | `place=CODE[&date=YYYY-MM-DD]` (default: yesterday in the deployment's time zone) | [`gridsync_server_core::service::reports::Completeness`] | admins and auditors, for places within their subtree |
 //!
 //! Reading a report is audited (`report.daily`), like any export of the
 //! ledgers.
 
 use actix_web::{HttpResponse, web};
 use gridsync_proto::{Date, ErrorCode};
+use gridsync_server_core::clock::now_ms;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -27,9 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct DailyQuery {
-    /// The day, `YYYY-MM-DD`.
+    /// The day, `YYYY-MM-DD` [default: yesterday in the deployment's time
+    /// zone, the server's `utc_offset_minutes`, as `report daily` does].
     #[param(format = Date, example = "2026-12-01")]
-    date: String,
+    date: Option<String>,
     /// The place: every grid worker at or below it counts.
     #[param(example = "620802100")]
     place: String,
@@ -57,7 +59,14 @@ async fn daily(
     query: web::Query<DailyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let DailyQuery { date, place } = query.into_inner();
-    let date: Date =
-        date.parse().map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "date: expected YYYY-MM-DD"))?;
+    let date: Date = match date {
+        Some(date) => date.parse().map_err(|_| {
+            ApiError::new(ErrorCode::InvalidField, "`date` is not valid: expected YYYY-MM-DD").field("date")
+        })?,
+        // Yesterday, as the operator's `report daily`: today is not over.
+        None => Date::of_millis(now_ms() as i64, state.service.settings().utc_offset_minutes)
+            .and_then(Date::previous)
+            .ok_or_else(ApiError::internal)?,
+    };
     Ok(HttpResponse::Ok().json(state.service.daily_report(&who.caller(), &place, date).await?))
 }

@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gridsync_proto::{Directory, ErrorCode, Hierarchy, Place, Unit};
+use gridsync_proto::{Directory, ErrorCode, Hierarchy, Level, Place, Unit};
 use serde::Serialize;
 
 use super::{
-    check_budget, check_parent, check_place_fields, check_unit_fields, gaining_users, invalid, parse_level,
-    refuse, rehome, shown,
+    check_budget, check_parent, check_place_fields, check_unit_fields, gaining_users, invalid, refuse,
+    rehome, shown,
 };
 use crate::audit::Event;
 use crate::directory;
@@ -54,7 +54,7 @@ pub(super) fn places(
     let mut incoming: Vec<(u64, Place)> = Vec::with_capacity(rows.len());
     for (line, [code, name, level, parent]) in rows {
         let at = |e: String| invalid(format!("line {line}: {e}"));
-        let level = parse_level(&level).map_err(|e| at(format!("place {}: {e}", shown(&code))))?;
+        let level = level.parse::<Level>().map_err(|e| at(format!("place {}: {e}", shown(&code))))?;
         let place = Place { code, name, level, parent: (!parent.is_empty()).then_some(parent) };
         check_place_fields(&place).map_err(|e| at(refusal_message(e)))?;
         if let Some(first) = seen.insert(place.code.clone(), line) {

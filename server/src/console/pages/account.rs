@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::super::failure::{Failure, OrPage};
 use super::super::layout::{self, Section};
-use super::super::session::{Admin, Restricted};
+use super::super::session::{Admin, Posted, Restricted};
 use super::{respond, see_other};
 use crate::web::{ApiError, AppState};
 
@@ -67,8 +67,7 @@ struct ChangeForm {
 async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Restricted(admin): Restricted,
-    form: web::Form<ChangeForm>,
+    Posted { who: Restricted(admin), form }: Posted<Restricted, ChangeForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let t = admin.lang.texts();

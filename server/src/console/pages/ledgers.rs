@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::super::chart;
 use super::super::failure::{Failure, OrPage};
 use super::super::layout::{self, Section};
-use super::super::session::Admin;
+use super::super::session::{Admin, Posted};
 use super::super::table::{self, Window};
 use super::{enc, local_time, place_name, place_options, places, respond, see_other};
 use crate::web::AppState;
@@ -172,8 +172,7 @@ struct LockForm {
 async fn lock(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
-    form: web::Form<LockForm>,
+    Posted { who: admin, form }: Posted<Admin, LockForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;

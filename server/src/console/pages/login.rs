@@ -14,7 +14,7 @@ use super::super::csrf::{self, LOGIN_COOKIE, Purpose};
 use super::super::failure::{Failure, OrPage};
 use super::super::i18n::Lang;
 use super::super::layout;
-use super::super::session::{self, Restricted};
+use super::super::session::{self, Posted, Restricted};
 use super::ACCOUNT_REQUIRED;
 use super::see_other;
 use crate::web::{ApiError, AppState};
@@ -124,8 +124,7 @@ struct LogoutForm {
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
-    Restricted(admin): Restricted,
-    form: web::Form<LogoutForm>,
+    Posted { who: Restricted(admin), form }: Posted<Restricted, LogoutForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     state.service.logout(&admin.user.name, admin.token()).await.or_page(admin.lang)?;

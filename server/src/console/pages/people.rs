@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::super::failure::{Failure, OrPage};
 use super::super::i18n::{Lang, Texts};
 use super::super::layout::{self, Section};
-use super::super::session::Admin;
+use super::super::session::{Admin, Posted};
 use super::{in_subtree, local_time, place_name, places, respond, see_other};
 use crate::web::{ApiError, AppState};
 
@@ -209,11 +209,10 @@ fn some(text: String) -> Option<String> {
 async fn add_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
-    form: web::Form<AddUserForm>,
+    Posted { who: admin, form }: Posted<Admin, AddUserForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
-    let AddUserForm { name, role, scope, unit, password, .. } = form.into_inner();
+    let AddUserForm { name, role, scope, unit, password, .. } = form;
     let unit = some(unit);
     // A department user belongs to a unit, not a place.
     let scope = if unit.is_some() { None } else { Some(scope) };
@@ -232,8 +231,7 @@ struct NameForm {
 async fn deactivate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
-    form: web::Form<NameForm>,
+    Posted { who: admin, form }: Posted<Admin, NameForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     state.service.deactivate_user(&admin.caller(), &form.name).await.or_page(admin.lang)?;
@@ -250,8 +248,7 @@ struct EnrollForm {
 async fn enroll(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
-    form: web::Form<EnrollForm>,
+    Posted { who: admin, form }: Posted<Admin, EnrollForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;
@@ -312,8 +309,7 @@ struct RevokeForm {
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
-    form: web::Form<RevokeForm>,
+    Posted { who: admin, form }: Posted<Admin, RevokeForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang: Lang = admin.lang;

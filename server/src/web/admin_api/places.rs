@@ -9,9 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Staff, json_body};
+use super::Staff;
 use crate::web::AppState;
+use crate::web::authed::{Authed, BodyLimit};
 use crate::web::error::ApiError;
+use crate::web::json::json_body;
 use crate::web::openapi;
 
 /// Largest CSV body accepted by an import (a city's places fit many times
@@ -20,7 +22,7 @@ const MAX_CSV_BYTES: usize = crate::files::MAX_CSV_BYTES as usize;
 
 /// Registers the place and unit routes inside the `/v1/admin` scope.
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    let csv_limit = || web::PayloadConfig::new(MAX_CSV_BYTES);
+    let csv_limit = || BodyLimit(MAX_CSV_BYTES);
     cfg.route("/places", web::get().to(list_places))
         .route("/places", web::post().to(add_place))
         .service(web::resource("/places/import").app_data(csv_limit()).route(web::post().to(import_places)))
@@ -79,8 +81,7 @@ async fn list_units(state: web::Data<AppState>, who: Staff) -> Result<HttpRespon
 )]
 async fn add_place(
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let place: Place = json_body(&body)?;
     Ok(HttpResponse::Created().json(state.service.add_place(&who.caller(), place).await?))
@@ -110,16 +111,21 @@ struct Move {
 )]
 async fn move_place(
     state: web::Data<AppState>,
-    who: Staff,
     code: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let Move { parent } = json_body(&body)?;
     let parent = match parent {
         Value::Null => None,
         Value::String(p) if p.is_empty() => None,
         Value::String(p) => Some(p),
-        _ => return Err(ApiError::new(ErrorCode::Malformed, "parent is a place code or null")),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "`parent` is not valid: expected a place code or null",
+            )
+            .field("parent"));
+        }
     };
     Ok(HttpResponse::Ok().json(state.service.move_place(&who.caller(), &code, parent).await?))
 }
@@ -140,8 +146,7 @@ async fn move_place(
 )]
 async fn add_unit(
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let unit: Unit = json_body(&body)?;
     Ok(HttpResponse::Created().json(state.service.add_unit(&who.caller(), unit).await?))
@@ -171,9 +176,8 @@ struct UnitMove {
 )]
 async fn move_unit(
     state: web::Data<AppState>,
-    who: Staff,
     code: web::Path<String>,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let UnitMove { place } = json_body(&body)?;
     Ok(HttpResponse::Ok().json(state.service.move_unit(&who.caller(), &code, &place).await?))
@@ -212,8 +216,7 @@ fn csv_text(req: &HttpRequest, body: &web::Bytes) -> Result<String, ApiError> {
 async fn import_places(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let text = csv_text(&req, &body)?;
     Ok(HttpResponse::Ok().json(state.service.import_places(&who.caller(), text).await?))
@@ -239,8 +242,7 @@ async fn import_places(
 async fn import_units(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Staff,
-    body: web::Bytes,
+    Authed { who, body }: Authed<Staff>,
 ) -> Result<HttpResponse, ApiError> {
     let text = csv_text(&req, &body)?;
     Ok(HttpResponse::Ok().json(state.service.import_units(&who.caller(), text).await?))

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::super::super::failure::{Failure, OrPage};
 use super::super::super::i18n::Texts;
 use super::super::super::layout;
-use super::super::super::session::Admin;
+use super::super::super::session::{Admin, Posted};
 use super::super::{place_name, see_other};
 use super::filled;
 use crate::web::disputes_api::{parse_dot, parse_id};
@@ -230,14 +230,13 @@ impl ResolveForm {
 pub(super) async fn resolve(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
     id: web::Path<String>,
-    form: web::Form<ResolveForm>,
+    Posted { who: admin, form }: Posted<Admin, ResolveForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;
     let id = parse_id(&id).or_page(lang)?;
-    let request = form.into_inner().request().or_page(lang)?;
+    let request = form.request().or_page(lang)?;
     state.service.resolve_dispute_conflict(&admin.caller(), id, request).await.or_page(lang)?;
     Ok(see_other(&format!("/console/disputes/{id}?done=resolved")))
 }
@@ -277,14 +276,13 @@ impl StepForm {
 pub(super) async fn step(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
     id: web::Path<String>,
-    form: web::Form<StepForm>,
+    Posted { who: admin, form }: Posted<Admin, StepForm>,
 ) -> Result<HttpResponse, Failure> {
     admin.check_csrf(&state, &req, &form.csrf).await?;
     let lang = admin.lang;
     let id = parse_id(&id).or_page(lang)?;
-    let step = form.into_inner().step().or_page(lang)?;
+    let step = form.step().or_page(lang)?;
     state.service.take_dispute_step(&admin.caller(), id, step).await.or_page(lang)?;
     Ok(see_other(&format!("/console/disputes/{id}?done=step")))
 }
