@@ -574,6 +574,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let utc = cli.utc;
     match cli.command {
         Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
+            if workers.is_none() && file.workers == Some(0) {
+                bail!(
+                    "workers = 0 in the settings file: give 1 or more worker threads, or leave \
+                     `workers` out for one per core"
+                );
+            }
             let metrics_token = std::env::var(config::METRICS_TOKEN_ENV).ok();
             let overrides = Overrides {
                 data: cli.data,

@@ -126,6 +126,10 @@ fn a_data_path_that_is_a_file_and_zero_workers_are_refused_naming_the_flag() {
         .expect("the binary runs");
     assert_eq!(from_env.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&from_env.stderr).contains("--workers"));
+    std::fs::write(cwd.join("gridsync.toml"), "workers = 0\n").expect("settings");
+    let said =
+        refused_in(cwd, &["--data", "data", "--config", "gridsync.toml", "serve", "--listen", "127.0.0.1:0"]);
+    assert!(said.contains("workers = 0") && said.contains("1 or more"), "{said}");
     assert!(!cwd.join("data").exists(), "refused before anything was made");
 }
 
@@ -184,4 +188,11 @@ fn report_and_lock_times_are_in_the_deployments_zone_or_utc() {
     let (json, _) = ok_in(cwd, &[&args[..], &["--utc", "--json"]].concat());
     let json: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(json["deadline_ms"], 1_796_054_400_000_u64, "JSON keeps Unix ms");
+
+    ok_in(cwd, &with(&["export", "lock", "--place", "5301", "--month", "2026-11"]));
+    let (locks, _) = ok_in(cwd, &with(&["export", "locks"]));
+    let line = locks.lines().next().expect("the lock");
+    assert!(line.starts_with("2026-11\t5301\t") && line.ends_with(" +08:00"), "{locks}");
+    let (locks, _) = ok_in(cwd, &with(&["--utc", "export", "locks"]));
+    assert!(locks.lines().next().expect("the lock").ends_with(" UTC"), "{locks}");
 }
