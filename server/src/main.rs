@@ -116,7 +116,7 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server_url: String,
         /// Write the QR code (SVG: the server URL and the code) to FILE
-        /// (mode 0600, replaced if it exists), or to standard output with
+        /// (mode 0600; an existing file is overwritten), or to standard output with
         /// `--qr -` (the code then goes to standard error). Without --qr no
         /// file is written.
         #[arg(long, value_name = "FILE")]
@@ -1017,7 +1017,8 @@ fn enroll(
     Ok(())
 }
 
-/// Writes `bytes` to `path`, replacing it, readable by its owner only.
+/// Writes `bytes` to `path`, replacing its content, readable by its owner
+/// only (an existing file too, before anything is written to it).
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -1026,7 +1027,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(bytes)
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
 }
 
 /// `report daily`: one line per grid worker, then the counts.

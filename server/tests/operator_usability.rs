@@ -83,6 +83,11 @@ fn enroll_prints_the_code_and_writes_a_qr_code_only_where_asked() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(cwd.join("out.svg")).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Overwritten, an existing file is made private too.
+        std::fs::set_permissions(cwd.join("out.svg"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        ok_in(cwd, &["--data", "data", "enroll", "--user", "李 明", "--qr", "out.svg"]);
+        let mode = std::fs::metadata(cwd.join("out.svg")).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     // --qr -: the SVG on stdout, the code on stderr.
