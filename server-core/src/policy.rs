@@ -22,7 +22,7 @@
 
 pub mod scope;
 
-use gridsync_proto::{Directory, ErrorCode, Hierarchy, Role};
+use gridsync_proto::{Directory, ErrorCode, Hierarchy, Level, Role};
 
 use crate::error::{CoreError, Refusal};
 use crate::storage::User;
@@ -164,6 +164,32 @@ pub fn resolve_assignment(
     }
 }
 
+/// Whether a user with `role` may work at `scope` (a place [`resolve_assignment`]
+/// accepted): a worker works in the field, at a grid (网格员) or, for a
+/// village committee's cadres, at a village, whose grids' disputes they take
+/// over; never at a township or above, nor over the whole deployment, where
+/// no daily report or patrol could name their grid. Other roles may work
+/// anywhere. Refused with `invalid_request` on the field `scope`.
+pub fn check_field_place(dir: &Directory, role: Role, scope: &str) -> Result<(), CoreError> {
+    if role != Role::Worker {
+        return Ok(());
+    }
+    let level = dir.level(scope);
+    if matches!(level, Some(Level::Grid | Level::Village)) {
+        return Ok(());
+    }
+    let what = match level {
+        Some(level) => format!("{} is a {level}", shown(scope)),
+        None => "an empty scope is the whole deployment".to_owned(),
+    };
+    Err(Refusal::invalid(format!(
+        "a worker's scope is a grid (or a village, for a village committee): {what}; \
+         give a grid's code, or a staff role (township_admin, county_admin) for a centre"
+    ))
+    .field("scope")
+    .into())
+}
+
 /// A code as it may appear in a message: itself when valid, else escaped
 /// and cut short.
 pub fn shown(code: &str) -> String {
@@ -213,6 +239,22 @@ mod tests {
             ],
             [],
         )
+    }
+
+    #[test]
+    fn workers_work_at_a_grid_or_a_village_only() {
+        let dir = sample();
+        assert!(check_field_place(&dir, Role::Worker, "530102001-1").is_ok());
+        assert!(check_field_place(&dir, Role::Worker, "530102001").is_ok(), "a village's cadre");
+        for scope in ["530102", "5301", ""] {
+            let Err(CoreError::Refused(refusal)) = check_field_place(&dir, Role::Worker, scope) else {
+                panic!("a worker at {scope:?} is refused")
+            };
+            assert_eq!((refusal.code, refusal.field.as_deref()), (ErrorCode::InvalidRequest, Some("scope")));
+            assert!(refusal.message.contains("a grid"), "{}", refusal.message);
+        }
+        assert!(check_field_place(&dir, Role::TownshipAdmin, "530102").is_ok());
+        assert!(check_field_place(&dir, Role::Administrator, "").is_ok());
     }
 
     #[test]

@@ -216,9 +216,11 @@ impl Service {
         self.storage
             .read(|tx| {
                 let now = crate::clock::now_ms();
+                let last_syncs: Vec<Option<u64>> =
+                    tx.device_last_syncs()?.into_iter().filter(|d| d.active).map(|d| d.last_ms).collect();
                 Ok(crate::metrics::Vitals {
                     conflicts_open: tx.open_conflicts()?,
-                    devices: crate::metrics::Vitals::count_devices(&tx.device_last_syncs()?, now),
+                    devices: crate::metrics::Vitals::count_devices(&last_syncs, now),
                     database_bytes: tx.database_bytes()?,
                 })
             })

@@ -74,7 +74,7 @@ pub use identity::{
 };
 pub use ledgers::{LedgerRead, LedgerWrite, MonthLockHead, MonthLockRow};
 pub use reports::{DailyReportRow, ReportRead};
-pub use stats::StatsRead;
+pub use stats::{DeviceLastSync, StatsRead};
 pub use sync_log::{
     AccessRow, LogRow, NewChange, PullPage, ReceiptRow, ReplicaRow, SavedRecord, SyncLogRead, SyncLogWrite,
 };

@@ -13,7 +13,7 @@ use gridsync_server::backup;
 use gridsync_server::config::{self, FileSettings, LogFormat, Overrides};
 use gridsync_server::demo::{self, DemoOptions};
 use gridsync_server::export::{self, Book, Format};
-use gridsync_server::operator::{self, Operator};
+use gridsync_server::operator::{self, Operator, Zone};
 use gridsync_server::{Database, Settings};
 use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
 use gridsync_server_core::ledger::{Month, Quarter};
@@ -48,7 +48,7 @@ fn write_line(line: std::fmt::Arguments<'_>) {
 struct Cli {
     /// Data directory (created on first start): the embedded database, and
     /// the TLS files of `tls self-signed`.
-    #[arg(long, global = true, env = "GRIDSYNC_DATA")]
+    #[arg(long, global = true, env = "GRIDSYNC_DATA", value_name = "DIR", help = data_help())]
     data: Option<PathBuf>,
     /// PostgreSQL database instead of the embedded one, shared by every
     /// server process: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (or
@@ -59,6 +59,11 @@ struct Cli {
     /// Optional TOML settings file; flags and environment win over it.
     #[arg(long, global = true, env = "GRIDSYNC_CONFIG")]
     config: Option<PathBuf>,
+    /// Show times in UTC instead of the deployment's time zone (the setting
+    /// utc_offset_minutes, China time by default). JSON output is not
+    /// affected: its times are Unix milliseconds.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,8 +75,8 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "GRIDSYNC_LISTEN")]
         listen: Option<SocketAddr>,
-        /// HTTP worker threads [default: one per core].
-        #[arg(long, env = "GRIDSYNC_WORKERS")]
+        /// HTTP worker threads, 1 or more [default: one per core].
+        #[arg(long, env = "GRIDSYNC_WORKERS", value_name = "N", value_parser = parse_workers)]
         workers: Option<usize>,
         /// Log format.
         #[arg(long, env = "GRIDSYNC_LOG_FORMAT", value_enum)]
@@ -98,7 +103,8 @@ enum Command {
     /// Users: workers, staff, departments, auditors.
     #[command(subcommand)]
     User(UserCommand),
-    /// Issue a one-time enrollment code for a user's device, printed and as a QR code.
+    /// Issue a one-time enrollment code for a user's device: prints the code;
+    /// with --qr, also its QR code (SVG) for the handset to scan.
     Enroll {
         /// The user the device will act for.
         #[arg(long)]
@@ -110,7 +116,10 @@ enum Command {
         /// absolute http:// or https:// URL of at most 512 bytes.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server_url: String,
-        /// Where to write the QR code (SVG) [default: enroll-USER.svg].
+        /// Write the QR code (SVG: the server URL and the code) to FILE
+        /// (mode 0600; an existing file is overwritten), or to standard output with
+        /// `--qr -` (the code then goes to standard error). Without --qr no
+        /// file is written.
         #[arg(long, value_name = "FILE")]
         qr: Option<PathBuf>,
     },
@@ -453,10 +462,10 @@ enum UnitCommand {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// List devices: id, user, state and changes pushed, under a header line.
+    /// List devices: id, user, state, changes pushed and last sync, under a header line.
     List {
         /// Print a JSON array of {id, user, state, enrolled_ms, revoked_ms, wipe, last_push_ms,
-        /// changes} instead.
+        /// last_sync_ms, changes} instead.
         #[arg(long)]
         json: bool,
     },
@@ -511,6 +520,42 @@ enum TlsCommand {
     },
 }
 
+/// `--data`'s help: what it holds and where it is when left out.
+fn data_help() -> String {
+    let here = std::env::current_dir()
+        .map(|dir| {
+            format!(", here {}", dir.join(config::DEFAULT_DATA_DIR.trim_start_matches("./")).display())
+        })
+        .unwrap_or_default();
+    format!(
+        "Data directory (created on first start): the embedded database, and the TLS files of \
+         `tls self-signed` [default: {} in the current directory{here}]",
+        config::DEFAULT_DATA_DIR
+    )
+}
+
+/// `--workers`: a number of threads, 1 or more.
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("give 1 or more worker threads, or leave --workers out for one per core".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("give a number of worker threads, 1 or more".into()),
+    }
+}
+
+/// Refuses a data directory that is a file (or anything but a directory),
+/// before anything tries to create or open it.
+fn check_data_dir(data: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(data) {
+        Ok(meta) if !meta.is_dir() => bail!(
+            "--data {} is a file, not a directory: give --data (or GRIDSYNC_DATA, `data` in the \
+             settings file) a directory, which is created on first start, or move the file away",
+            data.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -527,8 +572,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => FileSettings::load(path)?,
         None => FileSettings::default(),
     };
+    let utc = cli.utc;
     match cli.command {
         Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
+            if workers.is_none() && file.workers == Some(0) {
+                bail!(
+                    "workers = 0 in the settings file: give 1 or more worker threads, or leave \
+                     `workers` out for one per core"
+                );
+            }
             let metrics_token = std::env::var(config::METRICS_TOKEN_ENV).ok();
             let overrides = Overrides {
                 data: cli.data,
@@ -539,26 +591,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 metrics_token,
             };
             let mut settings = config::resolve(overrides, file);
+            if settings.database()?.is_embedded() {
+                check_data_dir(&settings.data_dir)?;
+            }
             settings.override_tls(tls_cert, tls_key);
             init_logging(settings.json_logs);
             serve(settings)
         }
         command => {
             let overrides = Overrides { data: cli.data, database: cli.database, ..Overrides::default() };
-            operate(command, &config::resolve(overrides, file))
+            let settings = config::resolve(overrides, file);
+            if matches!(command, Command::Tls(_)) || settings.database()?.is_embedded() {
+                check_data_dir(&settings.data_dir)?;
+            }
+            operate(command, &settings, Zone::new(settings.utc_offset_minutes, utc))
         }
     }
 }
 
 /// The commands that work on the database (or the data directory) rather
 /// than serve it.
-fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
+fn operate(command: Command, settings: &Settings, zone: Zone) -> anyhow::Result<()> {
     let data = settings.data_dir.clone();
     let open = || Operator::open(&settings.database()?, settings.service());
     match command {
         Command::Serve { .. } => unreachable!("handled by main"),
         Command::Report(ReportCommand::Daily { place, date, json }) => {
-            report_daily(&open()?, &place, date, settings.utc_offset_minutes, json)
+            report_daily(&open()?, &place, date, settings.utc_offset_minutes, zone, json)
         }
         Command::Export(ExportCommand::Month { place, month, format, out, json }) => {
             let op = open()?;
@@ -618,7 +677,8 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
                 return Ok(());
             }
             for l in &locks {
-                out!("{}\t{}\tas of {}\tby {}", l.month, l.place, l.as_of_position, l.locked_by);
+                let at = zone.show(u64::try_from(l.locked_ms).unwrap_or_default());
+                out!("{}\t{}\tas of {}\tby {}\tat {at}", l.month, l.place, l.as_of_position, l.locked_by);
             }
             out!("{} locks", locks.len());
             Ok(())
@@ -785,16 +845,9 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             print_table(&["NAME", "ROLE", "SCOPE", "STATE", "UNIT"], &rows);
             Ok(())
         }
-        Command::Enroll { user, ttl, server_url, qr } => {
-            let issued = open()?.issue_code(&user, operator::parse_ttl(&ttl)?, &server_url)?;
-            let qr = qr.unwrap_or_else(|| PathBuf::from(format!("enroll-{user}.svg")));
-            std::fs::write(&qr, &issued.qr_svg).with_context(|| format!("cannot write {}", qr.display()))?;
-            out!("{}", issued.code);
-            eprintln!("one-time code for {user}, valid for {ttl}; QR code written to {}", qr.display());
-            Ok(())
-        }
+        Command::Enroll { user, ttl, server_url, qr } => enroll(&open()?, &user, &ttl, &server_url, qr, zone),
         Command::Device(DeviceCommand::List { json }) => {
-            let devices = open()?.list_devices()?;
+            let devices = open()?.list_devices_synced()?;
             if json {
                 let rows: Vec<_> = devices.iter().map(operator::device_json).collect();
                 out!("{}", serde_json::to_string_pretty(&rows)?);
@@ -802,17 +855,19 @@ fn operate(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
             let rows: Vec<Vec<String>> = devices
                 .iter()
-                .map(|d| {
+                .map(|listed| {
+                    let d = &listed.device;
                     let user = d.user.as_deref().unwrap_or("-");
                     vec![
                         d.id.to_string(),
                         user.into(),
                         operator::device_state(d).into(),
                         d.changes.to_string(),
+                        zone.show_or(listed.last_sync_ms, "never"),
                     ]
                 })
                 .collect();
-            print_table(&["ID", "USER", "STATE", "CHANGES"], &rows);
+            print_table(&["ID", "USER", "STATE", "CHANGES", "LAST SYNC"], &rows);
             Ok(())
         }
         Command::Device(DeviceCommand::Revoke { id, wipe }) => {
@@ -923,6 +978,65 @@ fn migrate_data(from: &Path, to: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `enroll`: prints the one-time code (standard output) and what it is
+/// for (standard error); with `--qr FILE` writes its QR code there (mode
+/// 0600: it holds the live code), with `--qr -` to standard output (the code
+/// then goes to standard error). Never names a file after the user.
+fn enroll(
+    op: &Operator,
+    user: &str,
+    ttl: &str,
+    server_url: &str,
+    qr: Option<PathBuf>,
+    zone: Zone,
+) -> anyhow::Result<()> {
+    let issued = op.issue_code(user, operator::parse_ttl(ttl)?, server_url)?;
+    let until = zone.show(issued.expires_ms);
+    let to_stdout = qr.as_deref() == Some(Path::new("-"));
+    if to_stdout {
+        eprintln!("{}", issued.code);
+        out!("{}", issued.qr_svg.trim_end());
+    } else {
+        out!("{}", issued.code);
+    }
+    let about = format!("one-time code for {user} at {server_url}, valid until {until}");
+    match qr {
+        None => {
+            eprintln!("{about}; give --qr FILE to also write it as a QR code (SVG) for the handset to scan")
+        }
+        Some(_) if to_stdout => eprintln!("{about}; QR code (SVG) written to standard output"),
+        Some(path) => {
+            write_private(&path, issued.qr_svg.as_bytes()).with_context(|| {
+                format!(
+                    "the code above was issued, but its QR code could not be written to {}",
+                    path.display()
+                )
+            })?;
+            eprintln!("{about}; QR code (SVG) written to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, replacing its content, readable by its owner
+/// only (an existing file too, before anything is written to it).
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
+}
+
 /// `report daily`: one line per grid worker, then the counts.
 /// A count shown on stderr while a long command runs, when stderr is a
 /// terminal (never in a pipe or a log): `N records read`, redrawn in place
@@ -1011,6 +1125,7 @@ fn report_daily(
     place: &str,
     date: Option<Date>,
     utc_offset_minutes: i32,
+    zone: Zone,
     json: bool,
 ) -> anyhow::Result<()> {
     let date = match date {
@@ -1030,14 +1145,16 @@ fn report_daily(
             Filing::Late => "late",
             Filing::Missing => "missing",
         };
-        out!("{}\t{}\t{filing}\t{}", w.place, w.worker, w.status.as_deref().unwrap_or("-"));
+        let filed = zone.show_or(w.filed_ms, "-");
+        out!("{}\t{}\t{filing}\t{}\t{filed}", w.place, w.worker, w.status.as_deref().unwrap_or("-"));
     }
     out!(
-        "{date} {place}: {} on time, {} late, {} missing (of {})",
+        "{date} {place}: {} on time, {} late, {} missing (of {}); due by {}",
         report.on_time,
         report.late,
         report.missing,
-        report.workers.len()
+        report.workers.len(),
+        zone.show(report.deadline_ms)
     );
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use gridsync_proto::{ActorId, Date, Place, Role, Unit};
 use gridsync_server_core::audit::{Anchor, AnchorCheck, Verdict};
-use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS};
+use gridsync_server_core::service::people::{AddUser, MAX_TTL_MS, SyncedDevice};
 use gridsync_server_core::service::places::ImportSummary;
 use gridsync_server_core::service::reports::Completeness;
 use gridsync_server_core::service::{Caller, ServiceSettings};
@@ -29,9 +29,11 @@ use crate::files;
 
 mod password;
 mod table;
+mod times;
 
 pub use password::{NewPassword, PasswordSet};
 pub use table::aligned;
+pub use times::Zone;
 
 /// A user as `user list --json` prints it: name, role, scope (`""` for the
 /// whole deployment), unit (null but for department users) and whether
@@ -57,9 +59,11 @@ pub fn device_state(device: &Device) -> &'static str {
 }
 
 /// A device as `device list --json` prints it: id, user, state, when it
-/// enrolled and was revoked, its wipe order, its last accepted push (Unix
-/// ms, null when none) and how many changes it pushed.
-pub fn device_json(device: &Device) -> serde_json::Value {
+/// enrolled and was revoked, its wipe order, its last accepted push and its
+/// last sync (a push or a pull, Unix ms, null when none) and how many
+/// changes it pushed.
+pub fn device_json(listed: &SyncedDevice) -> serde_json::Value {
+    let device = &listed.device;
     serde_json::json!({
         "id": device.id.to_string(),
         "user": device.user,
@@ -68,6 +72,7 @@ pub fn device_json(device: &Device) -> serde_json::Value {
         "revoked_ms": device.revoked_ms,
         "wipe": device.wipe,
         "last_push_ms": device.last_push_ms,
+        "last_sync_ms": listed.last_sync_ms,
         "changes": device.changes,
     })
 }
@@ -238,9 +243,14 @@ impl Operator {
         Ok(Issued { qr_svg: issued.qr_svg, code: issued.ticket.code, expires_ms: issued.expires_ms })
     }
 
-    /// `device list`.
+    /// The devices, without their last syncs.
     pub fn list_devices(&self) -> anyhow::Result<Vec<Device>> {
         self.run(self.service.list_devices(&Caller::Operator))
+    }
+
+    /// `device list`: each device with its last sync.
+    pub fn list_devices_synced(&self) -> anyhow::Result<Vec<SyncedDevice>> {
+        self.run(self.service.list_devices_synced(&Caller::Operator))
     }
 
     /// `device revoke`.
@@ -344,8 +354,10 @@ mod tests {
             parent: None,
         };
         op.add_place(&township).expect("place");
-        op.add_user("li", Role::Worker, Some("5301.02"), None, None).expect("user");
-        assert!(op.add_user("li", Role::Worker, Some("5301.02"), None, None).is_err(), "duplicate");
+        let refused = op.add_user("li", Role::Worker, Some("5301.02"), None, None).expect_err("a township");
+        assert!(refused.to_string().contains("a worker's scope is a grid"), "{refused}");
+        op.add_user("li", Role::TownshipAdmin, Some("5301.02"), None, None).expect("user");
+        assert!(op.add_user("li", Role::TownshipAdmin, Some("5301.02"), None, None).is_err(), "duplicate");
         let issued = op.issue_code("li", 3_600_000, "http://127.0.0.1:8080").expect("code");
         assert_eq!(issued.code.len(), 23);
         assert_eq!(op.list_users().expect("list").len(), 2);

@@ -550,4 +550,41 @@ fn admin_bodies_are_read_only_after_the_session_is_checked() {
                    Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n";
     let answer = status_before_the_body(&t, console);
     assert!(answer.starts_with("HTTP/1.1 303") || answer.starts_with("HTTP/1.1 302"), "{answer}");
+/// A worker works at a grid (or, a village committee's cadre, a village):
+/// the service refuses a worker at a township or above, on adding and on
+/// assigning, with `invalid_request` naming the field `scope`, and changes
+/// nothing.
+#[test]
+fn a_worker_is_never_assigned_to_a_township() {
+    let t = Township::start(|_| {});
+    let root = t.token("root");
+    let body_of = |response: Response| {
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().expect("an error body"))
+    };
+    for scope in ["5301.02.003", "5301.02", ""] {
+        let (status, body) =
+            body_of(t.post(&root, "/users", json!({"name": "sun", "role": "worker", "scope": scope})));
+        assert_eq!(
+            (status, &body["code"], &body["field"]),
+            (400, &json!("invalid_request"), &json!("scope"))
+        );
+        assert!(
+            body["message"].as_str().expect("a message").contains("a worker's scope is a grid"),
+            "{body}"
+        );
+    }
+    let (status, body) = body_of(t.post(&root, "/users/li/assign", json!({"scope": "5301.02.003"})));
+    assert_eq!((status, &body["code"], &body["field"]), (400, &json!("invalid_request"), &json!("scope")));
+    let users: Value = t.get(&root, "/users").json().expect("json");
+    let li = users.as_array().expect("list").iter().find(|u| u["name"] == "li").expect("li");
+    assert_eq!(li["scope"], "5301.02.003.01", "unchanged");
+    assert!(!users.as_array().expect("list").iter().any(|u| u["name"] == "sun"), "nobody added");
+
+    // A township admin's refusal is still `forbidden` outside their township.
+    let wang = t.token("wang");
+    let outside = json!({"name": "sun", "role": "worker", "scope": "5301.02.004"});
+    assert_eq!(refusal(t.post(&wang, "/users", outside)), (403, ErrorCode::Forbidden));
+    let village = json!({"name": "sun", "role": "worker", "scope": "5301.02.003.02"});
+    assert_eq!(t.post(&wang, "/users", village).status().as_u16(), 201);
 }

@@ -3,6 +3,8 @@
 //! aligned columns (places and units in the import CSV's order), or with
 //! `--json` an array of objects with stable field names; a reader that
 //! goes away after the first line ends the listing quietly with success.
+//! Times in text are in the deployment's time zone (China time unless the
+//! settings say otherwise), or in UTC with `--utc`; JSON keeps Unix ms.
 
 mod common;
 
@@ -13,14 +15,16 @@ use common::{Fixture, cli_ok, with_device};
 use gridsync_proto::Role;
 use serde_json::Value;
 
-/// A county of `n` townships with Chinese names, two units, a worker with a
-/// device and a deactivated user.
+/// A county of `n` townships with Chinese names, a village with a grid, two
+/// units, a worker with a device and a deactivated user.
 fn deployment(n: usize) -> Fixture {
     let fx = Fixture::new();
     let dir = fx.data.parent().expect("a parent").to_owned();
     let rows: String = (0..n).map(|i| format!("53{i:04},第{i}镇,township,5300\n")).collect();
     let places = dir.join("places.csv");
-    std::fs::write(&places, format!("code,name,level,parent\n5300,五华区,county,\n{rows}")).expect("csv");
+    let village = "530000-01,东关村,village,530000\n530000-01-01,第一网格,grid,530000-01\n";
+    std::fs::write(&places, format!("code,name,level,parent\n5300,五华区,county,\n{rows}{village}"))
+        .expect("csv");
     cli_ok(&fx.data, &["place", "import", places.to_str().expect("path")], None);
     let units = dir.join("units.csv");
     std::fs::write(
@@ -30,11 +34,17 @@ fn deployment(n: usize) -> Fixture {
     .expect("csv");
     cli_ok(&fx.data, &["unit", "import", units.to_str().expect("path")], None);
     cli_ok(&fx.data, &["admin", "create", "--user", "admin"], None);
-    with_device(&fx.op, "李明", Role::Worker, "530000");
-    cli_ok(&fx.data, &["user", "add", "wang", "--role", "worker", "--scope", "530001"], None);
+    with_device(&fx.op, "李明", Role::Worker, GRID);
+    cli_ok(&fx.data, &["user", "add", "wang", "--role", "worker", "--scope", "530000-01"], None);
     cli_ok(&fx.data, &["user", "deactivate", "wang"], None);
     fx
 }
+
+/// The grid of [`deployment`]'s worker.
+const GRID: &str = "530000-01-01";
+
+/// 2026-12-04 07:00:05 UTC.
+const SYNCED_MS: u64 = 1_796_367_605_000;
 
 /// The lines of a text listing, each split into its cells.
 fn table(text: &str) -> Vec<Vec<String>> {
@@ -71,7 +81,7 @@ fn every_list_has_a_header_and_json_with_stable_fields() {
     assert!(users.contains(&vec![
         "wang".into(),
         "worker".into(),
-        "530001".into(),
+        "530000-01".into(),
         "deactivated".into(),
         "-".into()
     ]));
@@ -80,16 +90,23 @@ fn every_list_has_a_header_and_json_with_stable_fields() {
         &["name", "role", "scope", "unit", "active"],
     );
     let li = json.iter().find(|u| u["name"] == "李明").expect("listed");
-    assert_eq!(
-        (&li["role"], &li["scope"], &li["active"]),
-        (&"worker".into(), &"530000".into(), &true.into())
-    );
+    assert_eq!((&li["role"], &li["scope"], &li["active"]), (&"worker".into(), &GRID.into(), &true.into()));
     assert_eq!(json.len(), users.len() - 1, "one object per row");
 
     let devices = table(&cli_ok(data, &["device", "list"], None));
-    assert_eq!(devices[0], ["ID", "USER", "STATE", "CHANGES"]);
-    assert_eq!(devices[1][1..], ["李明", "active", "0"]);
-    let fields = ["id", "user", "state", "enrolled_ms", "revoked_ms", "wipe", "last_push_ms", "changes"];
+    assert_eq!(devices[0], ["ID", "USER", "STATE", "CHANGES", "LAST", "SYNC"]);
+    assert_eq!(devices[1][1..], ["李明", "active", "0", "never"]);
+    let fields = [
+        "id",
+        "user",
+        "state",
+        "enrolled_ms",
+        "revoked_ms",
+        "wipe",
+        "last_push_ms",
+        "last_sync_ms",
+        "changes",
+    ];
     let json = objects(&cli_ok(data, &["device", "list", "--json"], None), &fields);
     assert_eq!(json.len(), 1);
     assert_eq!((&json[0]["id"], &json[0]["user"]), (&devices[1][0].clone().into(), &"李明".into()));
@@ -97,6 +114,7 @@ fn every_list_has_a_header_and_json_with_stable_fields() {
         json[0]["enrolled_ms"].is_u64()
             && json[0]["revoked_ms"].is_null()
             && json[0]["last_push_ms"].is_null()
+            && json[0]["last_sync_ms"].is_null()
     );
 
     let places = cli_ok(data, &["place", "list"], None);
@@ -105,13 +123,15 @@ fn every_list_has_a_header_and_json_with_stable_fields() {
     assert!(rows.contains(&vec!["530002".into(), "第2镇".into(), "township".into(), "5300".into()]));
     assert!(rows.contains(&vec!["5300".into(), "五华区".into(), "county".into(), "-".into()]));
     // Aligned on a terminal: every row's level starts where the header's does.
-    let column =
-        |line: &str| unicode_column(line, line.find(" township").map_or_else(|| line.find(" county"), Some));
+    let column = |line: &str| {
+        let level = [" township", " county", " village", " grid"].iter().find_map(|l| line.find(l));
+        unicode_column(line, level)
+    };
     let header_at = unicode_column(places.lines().next().expect("header"), places.find(" LEVEL"));
     assert!(places.lines().skip(1).all(|l| column(l) == header_at), "{places}");
     let json =
         objects(&cli_ok(data, &["place", "list", "--json"], None), &["code", "name", "level", "parent"]);
-    assert_eq!(json.len(), 4);
+    assert_eq!(json.len(), 6);
     let top = json.iter().find(|p| p["code"] == "5300").expect("listed");
     assert_eq!(
         (&top["name"], &top["level"], &top["parent"]),
@@ -127,6 +147,28 @@ fn every_list_has_a_header_and_json_with_stable_fields() {
         (&pol["name"], &pol["kind"], &pol["place"]),
         (&"城关派出所".into(), &"police".into(), &"530000".into())
     );
+}
+
+#[test]
+fn the_device_list_shows_each_devices_last_sync_in_the_deployments_time_zone() {
+    let fx = deployment(1);
+    let data = &fx.data;
+    common::sqlite(data)
+        .execute("UPDATE devices SET last_push_ms = ?1 WHERE user = '李明'", [SYNCED_MS as i64])
+        .expect("a push at a known time");
+    let china = table(&cli_ok(data, &["device", "list"], None));
+    assert_eq!(china[1][1..], ["李明", "active", "0", "2026-12-04", "15:00:05", "+08:00"], "China time");
+    let utc = table(&cli_ok(data, &["device", "list", "--utc"], None));
+    assert_eq!(utc[1][4..], ["2026-12-04", "07:00:05", "UTC"]);
+    let settings = data.parent().expect("a parent").join("gridsync.toml");
+    std::fs::write(&settings, "utc_offset_minutes = -90\n").expect("settings");
+    let config = settings.to_str().expect("a UTF-8 path");
+    let west = table(&cli_ok(data, &["--config", config, "device", "list"], None));
+    assert_eq!(west[1][4..], ["2026-12-04", "05:30:05", "-01:30"], "the deployment's setting");
+    for args in [&["device", "list", "--json"][..], &["--utc", "device", "list", "--json"]] {
+        let json: Value = serde_json::from_str(&cli_ok(data, args, None)).expect("json");
+        assert_eq!(json[0]["last_sync_ms"], SYNCED_MS, "JSON keeps Unix ms: {args:?}");
+    }
 }
 
 /// The terminal column of byte offset `at` in `line` (+1, past the space):

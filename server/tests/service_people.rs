@@ -123,8 +123,14 @@ fn scopes_are_known_places_and_departments_belong_to_units() {
         "unit"
     );
 
+    // A worker works at a grid or a village, never at a township.
+    assert_eq!(
+        code_of(add_user(op, "li", Role::Worker, Some("530102"), None, None)),
+        ErrorCode::InvalidRequest
+    );
+
     // Assignment moves the user and the directory version.
-    add_user(op, "li", Role::Worker, Some("530102"), None, None).expect("worker");
+    add_user(op, "li", Role::TownshipAdmin, Some("530102"), None, None).expect("township admin");
     let before = version(op);
     let moved = run(op, svc.assign_user(OP, "li", Some("530103".into()), None)).expect("assign");
     assert_eq!(moved.scope, "530103");

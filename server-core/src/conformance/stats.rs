@@ -23,7 +23,7 @@ pub async fn vitals_count_conflicts_devices_and_size(storage: Arc<dyn Storage>) 
 
     let mut pusher = town.worker("pusher", GRID_A).await;
     let mut puller = town.worker("puller", GRID_A).await;
-    let _idle = town.worker("idle", GRID_A).await;
+    let idle = town.worker("idle", GRID_A).await;
     let gone = town.worker("gone", GRID_A).await;
     town.service.revoke_device(&Caller::Operator, gone.device, false).await.expect("revoked");
     let vitals = town.service.vitals().await.expect("vitals");
@@ -39,6 +39,15 @@ pub async fn vitals_count_conflicts_devices_and_size(storage: Arc<dyn Storage>) 
     puller.pull_all(&town.service, 100).await;
     let vitals = town.service.vitals().await.expect("vitals");
     assert_eq!(vitals.devices, [2, 0, 0, 0, 1], "the pusher and the puller synced just now: {vitals:?}");
+    // Each time is its device's: the device list shows it.
+    let listed = town.service.list_devices_synced(&Caller::Operator).await.expect("devices");
+    let last = |device| listed.iter().find(|d| d.device.id == device).expect("listed").last_sync_ms;
+    assert!(last(pusher.device).is_some() && last(puller.device).is_some(), "{listed:?}");
+    assert_eq!((last(idle.device), last(gone.device)), (None, None), "never synced");
+    let syncs = storage.read(|tx| Ok(tx.device_last_syncs()?)).await.expect("last syncs");
+    let of = |device| *syncs.iter().find(|d| d.device == device).expect("every device");
+    assert!(of(puller.device).active && of(puller.device).last_ms.is_some());
+    assert!(!of(gone.device).active, "revoked: listed, not counted");
 
     let save = |id: RecordId, conflicted: bool| {
         move |tx: &mut dyn crate::storage::WriteTx, now: u64| {

@@ -13,6 +13,7 @@
 //! sessions are restricted to changing it (`password_change_required`)
 //! until they have chosen their own, and it then matches no more.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -24,14 +25,25 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::{Caller, Service};
 use crate::audit::Event;
 use crate::directory;
+use crate::directory::DirectoryCache;
 use crate::error::{CoreError, CoreResult, Refusal, StorageError};
 use crate::passwords;
 use crate::policy::{self, scope::ScopeSettings};
-use crate::storage::{Device, NewEnrollment, NewSession, NewUser, StorageExt, User, WriteTx};
+use crate::storage::{Device, NewEnrollment, NewSession, NewUser, ReadTx, StorageExt, User, WriteTx};
 
 mod ticket;
 
 pub use ticket::{IssuedTicket, MAX_SERVER_URL_BYTES, qr_svg, server_url};
+
+/// A device with when it last synced ([`Service::list_devices_synced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedDevice {
+    /// The device.
+    pub device: Device,
+    /// Its last accepted push or issued pull cursor, whichever is later
+    /// (Unix ms), `None` for never.
+    pub last_sync_ms: Option<u64>,
+}
 
 /// How long a login session lasts.
 pub const SESSION_MS: u64 = 8 * 60 * 60 * 1000;
@@ -276,6 +288,7 @@ impl Service {
                 let scope =
                     policy::resolve_assignment(&dir, new.role, new.scope.as_deref().unwrap_or(""), unit)?;
                 caller.require(|who| policy::may_manage(who, new.role, &scope, &dir))?;
+                policy::check_field_place(&dir, new.role, &scope)?;
                 tx.insert_user(&NewUser {
                     name: &new.name,
                     role: new.role,
@@ -492,18 +505,23 @@ impl Service {
     /// users within their subtree (and, for staff of the whole deployment,
     /// devices of no user).
     pub async fn list_devices(&self, caller: &Caller) -> CoreResult<Vec<Device>> {
+        self.listing(caller, "device.list", |tx, caller, cache| visible_devices(tx, caller, cache)).await
+    }
+
+    /// [`Self::list_devices`], each device with when it last synced (its
+    /// last accepted push or issued pull cursor), read on the same snapshot.
+    pub async fn list_devices_synced(&self, caller: &Caller) -> CoreResult<Vec<SyncedDevice>> {
         self.listing(caller, "device.list", |tx, caller, cache| {
-            let devices = tx.devices()?;
-            let Some(who) = caller.user() else { return Ok(devices) };
-            let (_, dir) = cache.get(tx)?;
-            let users = tx.users()?;
-            let visible = |name: &Option<String>| {
-                users
-                    .iter()
-                    .any(|u| Some(&u.name) == name.as_ref() && policy::within(&dir, &u.scope, &who.scope))
-                    || (who.scope.is_empty() && name.is_none())
-            };
-            Ok(devices.into_iter().filter(|d| visible(&d.user)).collect())
+            let devices = visible_devices(tx, caller, cache)?;
+            let last: HashMap<ActorId, Option<u64>> =
+                tx.device_last_syncs()?.into_iter().map(|d| (d.device, d.last_ms)).collect();
+            Ok(devices
+                .into_iter()
+                .map(|device| {
+                    let last_sync_ms = last.get(&device.id).copied().flatten().or(device.last_push_ms);
+                    SyncedDevice { device, last_sync_ms }
+                })
+                .collect())
         })
         .await
     }
@@ -528,6 +546,19 @@ impl Service {
             .await;
         self.audited(caller, "device.revoke", id.to_string(), result).await
     }
+}
+
+/// The devices `caller` may read (see [`Service::list_devices`]).
+fn visible_devices(tx: &mut dyn ReadTx, caller: &Caller, cache: &DirectoryCache) -> CoreResult<Vec<Device>> {
+    let devices = tx.devices()?;
+    let Some(who) = caller.user() else { return Ok(devices) };
+    let (_, dir) = cache.get(tx)?;
+    let users = tx.users()?;
+    let visible = |name: &Option<String>| {
+        users.iter().any(|u| Some(&u.name) == name.as_ref() && policy::within(&dir, &u.scope, &who.scope))
+            || (who.scope.is_empty() && name.is_none())
+    };
+    Ok(devices.into_iter().filter(|d| visible(&d.user)).collect())
 }
 
 fn no_such_device() -> CoreError {
@@ -572,6 +603,7 @@ fn assign(
     let dir = directory::load(tx)?;
     let scope = policy::resolve_assignment(&dir, user.role, scope, unit)?;
     caller.require(|who| policy::may_manage(who, user.role, &scope, &dir))?;
+    policy::check_field_place(&dir, user.role, &scope)?;
     if scope == user.scope && unit == user.unit.as_deref() {
         return Ok(user);
     }

@@ -2,7 +2,21 @@
 //! each read must cost little however large the deployment grows, since a
 //! scraper asks for them every few seconds.
 
+use gridsync_proto::ActorId;
+
 use super::StorageResult;
+
+/// When one device last synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceLastSync {
+    /// The device.
+    pub device: ActorId,
+    /// Whether it is enrolled and not revoked: the devices monitoring counts.
+    pub active: bool,
+    /// Its last accepted push or issued pull cursor, whichever is later
+    /// (Unix ms), `None` for never.
+    pub last_ms: Option<u64>,
+}
 
 /// Reads for monitoring, each of bounded cost.
 pub trait StatsRead {
@@ -10,10 +24,11 @@ pub trait StatsRead {
     /// the conflicted records only, not a scan of every record).
     fn open_conflicts(&mut self) -> StorageResult<u64>;
 
-    /// When each enrolled device that is not revoked last synced (its last
-    /// accepted push or issued pull cursor, Unix ms), `None` for never; one
-    /// entry per device, in no particular order.
-    fn device_last_syncs(&mut self) -> StorageResult<Vec<Option<u64>>>;
+    /// When each device last synced (its last accepted push or issued pull
+    /// cursor), revoked ones and those never enrolled too (marked not
+    /// [`active`](DeviceLastSync::active)); one entry per device, in no
+    /// particular order.
+    fn device_last_syncs(&mut self) -> StorageResult<Vec<DeviceLastSync>>;
 
     /// The database's size in bytes as its server counts it (SQLite: its
     /// pages and its write-ahead log; PostgreSQL: `pg_database_size`).

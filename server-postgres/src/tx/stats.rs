@@ -1,10 +1,10 @@
 //! Figures for monitoring: open conflicts through the partial index of
-//! conflicted records (schema v5), the enrolled devices' last syncs, and
+//! conflicted records (schema v5), the devices' last syncs, and
 //! `pg_database_size`.
 
-use gridsync_server_core::storage::{StatsRead, StorageResult};
+use gridsync_server_core::storage::{DeviceLastSync, StatsRead, StorageResult};
 
-use super::{PgTx, get, run, uint};
+use super::{PgTx, actor_id, get, run, uint};
 
 impl StatsRead for PgTx<'_> {
     fn open_conflicts(&mut self) -> StorageResult<u64> {
@@ -15,20 +15,25 @@ impl StatsRead for PgTx<'_> {
         })
     }
 
-    fn device_last_syncs(&mut self) -> StorageResult<Vec<Option<u64>>> {
+    fn device_last_syncs(&mut self) -> StorageResult<Vec<DeviceLastSync>> {
         run(|| {
             // A device's newest cursor is its highest token (`pull_tokens_device`).
             let rows = self.rows(
-                "SELECT greatest(d.last_push_ms, coalesce(
+                "SELECT d.id, d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL,
+                     greatest(d.last_push_ms, coalesce(
                      (SELECT p.issued_ms FROM pull_tokens p WHERE p.device = d.id ORDER BY p.token DESC LIMIT 1),
                      0))
-                 FROM devices d WHERE d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL",
+                 FROM devices d",
                 &[],
             )?;
             rows.iter()
                 .map(|row| {
-                    let last: i64 = get(row, 0, "a device's last sync")?;
-                    Ok((last > 0).then_some(last as u64))
+                    let last: i64 = get(row, 2, "a device's last sync")?;
+                    Ok(DeviceLastSync {
+                        device: actor_id(row, 0, "a device id")?,
+                        active: get(row, 1, "whether a device is active")?,
+                        last_ms: (last > 0).then_some(last as u64),
+                    })
                 })
                 .collect()
         })

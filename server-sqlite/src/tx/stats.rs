@@ -1,10 +1,10 @@
 //! Figures for monitoring: open conflicts through the partial index of
-//! conflicted records (schema v8), the enrolled devices' last syncs, and
+//! conflicted records (schema v8), the devices' last syncs, and
 //! the database's size (its pages and its write-ahead log).
 
-use gridsync_server_core::storage::{StatsRead, StorageResult};
+use gridsync_server_core::storage::{DeviceLastSync, StatsRead, StorageResult};
 
-use super::{SqliteTx, run};
+use super::{SqliteTx, actor_id, run};
 
 impl StatsRead for SqliteTx<'_> {
     fn open_conflicts(&mut self) -> StorageResult<u64> {
@@ -18,20 +18,25 @@ impl StatsRead for SqliteTx<'_> {
         })
     }
 
-    fn device_last_syncs(&mut self) -> StorageResult<Vec<Option<u64>>> {
+    fn device_last_syncs(&mut self) -> StorageResult<Vec<DeviceLastSync>> {
         run(|| {
             // A device's newest cursor is its highest token (`pull_tokens_device`).
             let mut stmt = self.conn.prepare_cached(
-                "SELECT max(d.last_push_ms, coalesce(
+                "SELECT d.id, d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL,
+                     max(d.last_push_ms, coalesce(
                      (SELECT p.issued_ms FROM pull_tokens p WHERE p.device = d.id ORDER BY p.token DESC LIMIT 1),
                      0))
-                 FROM devices d WHERE d.enrolled_ms IS NOT NULL AND d.revoked_ms IS NULL",
+                 FROM devices d",
             )?;
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                let last: i64 = row.get(0)?;
-                out.push((last > 0).then_some(last as u64));
+                let last: i64 = row.get(2)?;
+                out.push(DeviceLastSync {
+                    device: actor_id(row, 0, "a device id")?,
+                    active: row.get(1)?,
+                    last_ms: (last > 0).then_some(last as u64),
+                });
             }
             Ok(out)
         })
