@@ -18,7 +18,9 @@ pub(crate) use field::{GpsArgs, HouseholdCommand, PatrolCommand, ReportCommand, 
 /// Every write is checked with the record rules for the enrolled user, as
 /// the server will check it; enroll the device first (`init --code`).
 /// Field values are given as `KEY=TEXT` (always text) or `KEY:=JSON` (a
-/// number, true/false, null, a list or an object). Exit codes: 0 ok, 1 usage,
+/// number, true/false, null, a list or an object). Long texts (notes,
+/// summaries, results) may be read from standard input (`-`) or a file
+/// (`--note-file FILE`, …); each holds at most 20,000 characters. Exit codes: 0 ok, 1 usage,
 /// validation or rule error, 2 sync refused by the server, 3 server
 /// unreachable (unsent changes are kept; sync again later), 4 device revoked,
 /// 5 store damaged (it refuses writes and syncs: run `gridsync doctor`).
@@ -56,7 +58,20 @@ pub(crate) enum Command {
         /// One-time enrollment code from the township: enrolls the device now.
         #[arg(long, value_name = "CODE")]
         code: Option<String>,
-        /// The township CA (PEM) to trust, alone, for an https:// server.
+        /// The township CA (PEM) to trust, alone, for an https:// server
+        /// (refused with an http:// URL, which would not use it).
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+    },
+    /// Move this device to a new server address, keeping its identity,
+    /// keys, unsent changes and records; the next sync goes there.
+    SetServer {
+        /// The server's new address, e.g. http://10.1.2.4:8080
+        #[arg(value_name = "URL")]
+        server: String,
+        /// The township CA (PEM) to trust, alone, for an https:// server
+        /// (refused with an http:// URL). Without it a CA trusted before is
+        /// kept, and the URL must then be https://.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
     },
@@ -85,9 +100,14 @@ pub(crate) enum Command {
     Note {
         /// The record id.
         id: RecordId,
-        /// The note text.
-        #[arg(allow_hyphen_values = true)]
-        text: String,
+        /// The note text, at most 20,000 characters (`-`: read it from
+        /// standard input).
+        #[arg(allow_hyphen_values = true, required_unless_present = "text_file")]
+        text: Option<String>,
+        /// Read the note from FILE (UTF-8, at most 20,000 characters; `-`:
+        /// standard input) instead of TEXT.
+        #[arg(long, value_name = "FILE", conflicts_with = "text")]
+        text_file: Option<PathBuf>,
     },
     /// Show one record: fields, conflicts, entries and a dispute's stage.
     Show {

@@ -1,16 +1,19 @@
 //! The subcommands: each opens the store, calls client-core and prints.
 //!
-//! * [`device`]: `init`, `enroll`, `sync`, `status`;
+//! * [`device`]: `init`, `enroll`, `set-server`, `sync`, `status`;
 //! * [`doctor`]: `doctor`, which checks and repairs the store;
 //! * [`records`]: `new`, `set`, `note`, `show`, `list`, `conflicts`, `resolve`;
 //! * [`work`]: `patrol`, `visit`, `report`, `household`;
-//! * [`disputes`]: `dispute`, `rejected`.
+//! * [`disputes`]: `dispute`, `rejected`;
+//! * [`long_text`]: notes and other long texts, inline, from standard input
+//!   or from a file.
 
 mod device;
 mod disputes;
 mod doctor;
 mod failure;
 mod keys;
+mod long_text;
 mod records;
 mod work;
 
@@ -67,12 +70,13 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn Write) -> Result<()> {
             device::init(ctx, &server, &author, code.as_deref(), ca.as_deref(), out)
         }
         Command::Enroll { code } => device::enroll(ctx, &code),
+        Command::SetServer { server, ca } => device::set_server(ctx, &server, ca.as_deref()),
         Command::Sync { json } => device::sync(ctx, json, out),
         Command::Status { json } => device::status(ctx, json, out),
         Command::Doctor { json } => doctor::doctor(ctx, json, out),
         Command::New { kind, set } => records::new(ctx, kind.into(), &set, out),
         Command::Set { id, fields } => records::set(ctx, id, &fields),
-        Command::Note { id, text } => records::note(ctx, id, &text),
+        Command::Note { id, text, text_file } => records::note(ctx, id, text, text_file),
         Command::Show { id, json } => records::show(ctx, id, json, out),
         Command::List { kind, conflicted, json } => records::list(ctx, kind, conflicted, json, out),
         Command::Conflicts { json } => records::conflicts(ctx, json, out),

@@ -290,8 +290,13 @@ fn a_write_the_server_refuses_is_kept_visible_until_dismissed() {
     assert!(r["refused_ms"].is_u64() && r["id"].is_i64(), "{r}");
     let message = r["message"].as_str().expect("message");
     assert!(!message.is_empty() && !message.contains("疏通"), "{message}");
+    // The refused value is kept for the worker to redo; the record is the server's.
+    assert_eq!(r["outcome"], "rebuilt");
+    assert_eq!(r["edits"], json!([{"op": "set", "field": "summary", "value": "排水沟堵塞，已疏通一半"}]));
     let text = ok(&li, &["rejected"]);
-    assert!(text.contains("forbidden (field summary)") && !text.contains("疏通"), "{text}");
+    assert!(text.contains("forbidden (field summary)"), "{text}");
+    assert!(text.contains("   refused: summary = 排水沟堵塞，已疏通一半\n"), "{text}");
+    assert!(text.contains("the record on this device was rebuilt from the server's copy"), "{text}");
     let status = ok_json(&li, &["status", "--json"]);
     assert_eq!((&status["refused"], &status["pending"]), (&json!(1), &json!(0)));
 

@@ -48,6 +48,21 @@ pub enum Error {
     /// No record with that id on this device.
     #[error("no record {0} on this device")]
     NotFound(RecordId),
+    /// A record named as a reference (a patrol finding's record, a daily
+    /// report's item) is not on this device; nothing was written.
+    /// `argument` is the parameter of the call that names it.
+    #[error("{argument} names record {record}, which is not on this device; nothing was written")]
+    UnknownReference {
+        /// The parameter that names the record (`record`, `items`).
+        argument: &'static str,
+        /// The record named.
+        record: RecordId,
+    },
+    /// A server URL that is not an absolute `http://` or `https://` URL, or
+    /// an `http://` URL for a device that trusts a pinned CA (plain HTTP
+    /// would not use it); nothing was changed.
+    #[error("the server URL {0}")]
+    ServerUrl(&'static str),
     /// A change fails validation; nothing was written.
     #[error("invalid change: {0}")]
     Invalid(#[from] InvalidChange),
@@ -88,6 +103,12 @@ pub enum Error {
     /// The server could not be reached; nothing is lost, sync again later.
     #[error("network: {0}")]
     Network(String),
+    /// The server's TLS certificate is not trusted: not signed by a CA
+    /// this device trusts (a township CA that was not pinned), not issued
+    /// for the server's address, or expired. Retrying does not help: pin
+    /// the township CA ([`crate::Store::pin_ca`]) or fix the certificate.
+    #[error("the server's TLS certificate is not trusted: {0}")]
+    Certificate(String),
     /// The server refused a request; the outbox is kept.
     #[error("server refused the request ({status}): {} ({})", .body.message, .body.code)]
     Rejected {

@@ -4,16 +4,18 @@
 
 use std::collections::HashMap;
 
-use gridsync_proto::{Change, Dot, ErrorCode, RecordId, RecordKind, RecordView};
-use rusqlite::{OptionalExtension, params};
+use gridsync_proto::{Change, Dot, ErrorCode, Op, RecordId, RecordKind, RecordView};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::sealed::open_rejected;
 
-/// A write the server refused. Nothing of it reached the server; the record
-/// on this device was rebuilt from the server's copy (or, for a record the
-/// server never accepted, kept as it was) so the user can redo it properly.
+/// A write the server refused. Nothing of it reached the server; what became
+/// of the record on this device is its [`Rejection::outcome`], and the
+/// refused edits themselves are kept ([`Rejection::edits`]) so that the user
+/// can redo them properly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// Its id on this device, for [`Store::dismiss_rejection`].
@@ -32,6 +34,103 @@ pub struct Rejection {
     pub refused_ms: u64,
     /// The refused changes, as they were made.
     pub changes: Vec<Change>,
+    /// What became of the record on this device, as it stands now.
+    pub outcome: Outcome,
+}
+
+/// What became of a refused write's record on this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The record on this device was rebuilt from the server's copy: the
+    /// refused edits are not in it.
+    Rebuilt,
+    /// The server never accepted the record (its creation was refused):
+    /// this device's copy is kept as it was, until the refusal is dismissed.
+    Kept,
+    /// The record is no longer on this device: it left the user's scope
+    /// (escalated above their place, moved to another grid) and was removed.
+    Removed,
+}
+
+impl Outcome {
+    /// The stable name: `rebuilt`, `kept`, `removed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Rebuilt => "rebuilt",
+            Outcome::Kept => "kept",
+            Outcome::Removed => "removed",
+        }
+    }
+
+    /// What happened, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Rebuilt => "the record on this device was rebuilt from the server's copy",
+            Outcome::Kept => {
+                "the server never accepted this record; this device's copy is kept as it was until you dismiss this"
+            }
+            Outcome::Removed => {
+                "the record left your scope and was removed from this device; ask whoever now holds it to make the change"
+            }
+        }
+    }
+}
+
+/// One refused edit, with its values: what the user would redo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum RefusedEdit {
+    /// The write created the record.
+    Create,
+    /// The write set `field` to `value`.
+    Set {
+        /// The field.
+        field: String,
+        /// The value it was set to, as JSON.
+        value: serde_json::Value,
+    },
+    /// The write appended an `entry` (a note, a step, …) with `body`.
+    Append {
+        /// The sort of entry.
+        entry: String,
+        /// Its attributes, as a JSON object.
+        body: serde_json::Value,
+    },
+}
+
+impl Rejection {
+    /// The refused edits with their values, in the order they were made.
+    pub fn edits(&self) -> Vec<RefusedEdit> {
+        self.changes
+            .iter()
+            .map(|c| match &c.op {
+                Op::Create => RefusedEdit::Create,
+                Op::Set { field, value, .. } => {
+                    RefusedEdit::Set { field: field.clone(), value: value.to_json() }
+                }
+                Op::Append { entry, body } => RefusedEdit::Append {
+                    entry: entry.clone(),
+                    body: serde_json::Value::Object(
+                        body.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                    ),
+                },
+            })
+            .collect()
+    }
+}
+
+/// What became of `record` on this device: gone, kept although the server
+/// never received any of it, or rebuilt from the server's copy.
+fn outcome(conn: &Connection, record: &[u8]) -> Result<Outcome> {
+    let held: bool =
+        conn.query_row("SELECT count(*) > 0 FROM records WHERE id = ?1", [record], |r| r.get(0))?;
+    if !held {
+        return Ok(Outcome::Removed);
+    }
+    let received: bool =
+        conn.query_row("SELECT count(*) > 0 FROM receipts WHERE record = ?1", [record], |r| r.get(0))?;
+    Ok(if received { Outcome::Rebuilt } else { Outcome::Kept })
 }
 
 /// When the server received a change, as it said.
@@ -71,6 +170,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, record, kind, code, field, message, refused_ms, sealed) = row?;
+            let outcome = outcome(&self.conn, &record)?;
             out.push(Rejection {
                 id,
                 record: RecordId::from_slice(&record).ok_or(Error::Corrupt("rejected record id"))?,
@@ -80,6 +180,7 @@ impl Store {
                 message,
                 refused_ms: refused_ms as u64,
                 changes: open_rejected(&self.cipher, id, &sealed)?,
+                outcome,
             });
         }
         Ok(out)

@@ -154,7 +154,10 @@ pub(crate) fn now_ms() -> u64 {
 impl Store {
     /// Creates the store at `path` with a new device identity, encrypted
     /// with `key`. The same key must be given to every later [`Store::open`].
+    /// `server_url` must be an absolute `http://` or `https://` URL
+    /// ([`crate::transport::check_server_url`]).
     pub fn init(path: &Path, server_url: &str, author: &str, key: &StoreKey) -> Result<Store> {
+        crate::transport::check_server_url(server_url)?;
         let cipher = Cipher::new(key);
         let mut conn = gridsync_sql_support::open(path, &SCHEMA)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -374,13 +377,62 @@ impl Store {
     }
 
     /// Trusts only this township CA (PEM) for HTTPS to the server, durably.
+    /// Refused ([`Error::ServerUrl`]) while the server URL is `http://`:
+    /// plain HTTP would not use it.
     pub fn pin_ca(&mut self, ca_pem: &[u8]) -> Result<()> {
         self.writable()?;
+        if !crate::transport::check_server_url(&self.device.server_url)? {
+            return Err(Error::ServerUrl(
+                "is http://, which a pinned CA is of no use to: pin a CA for an https:// server",
+            ));
+        }
         // Refuse a file that is not a CA certificate now, not at sync time.
         HttpTransport::with_pinned_ca("https://check.invalid", ca_pem)?;
         let pinned = self.conn.execute("UPDATE device SET ca_pem = ?1 WHERE id = 1", [ca_pem]);
         self.watch(pinned.map_err(Error::from))?;
         Ok(())
+    }
+
+    /// Moves this device to the server at `url` (the township's server got
+    /// a new address), keeping its identity, keys, outbox, records and
+    /// sync cursor: the next sync goes to `url`. `url` must be an absolute
+    /// `http://` or `https://` URL. With `ca_pem`, the device trusts only
+    /// that township CA from now on (an `https://` URL only); without it, a
+    /// CA pinned before is kept, and then `url` must be `https://` too.
+    /// Checked first, written in one transaction: on an error nothing
+    /// changed.
+    pub fn set_server(&mut self, url: &str, ca_pem: Option<&[u8]>) -> Result<()> {
+        self.writable()?;
+        let https = crate::transport::check_server_url(url)?;
+        let pinned = self.has_pinned_ca()?;
+        if !https && ca_pem.is_some() {
+            return Err(Error::ServerUrl(
+                "is http://, which a pinned CA is of no use to: give an https:// URL with a CA",
+            ));
+        }
+        if !https && pinned {
+            return Err(Error::ServerUrl(
+                "is http://, but this device trusts a pinned township CA, which is for https:// only: give the server's https:// URL",
+            ));
+        }
+        if let Some(pem) = ca_pem {
+            HttpTransport::with_pinned_ca(url, pem)?;
+        }
+        let moved = self.conn.execute(
+            "UPDATE device SET server_url = ?1, ca_pem = coalesce(?2, ca_pem) WHERE id = 1",
+            params![url, ca_pem],
+        );
+        self.watch(moved.map_err(Error::from))?;
+        self.device.server_url = url.to_owned();
+        Ok(())
+    }
+
+    /// Whether this device trusts a pinned township CA for its server.
+    pub fn has_pinned_ca(&self) -> Result<bool> {
+        self.live()?;
+        let pinned =
+            self.conn.query_row("SELECT ca_pem IS NOT NULL FROM device WHERE id = 1", [], |r| r.get(0));
+        self.watch(pinned.map_err(Error::from))
     }
 
     /// The HTTP transport to this store's server (pinned to its CA, if set).

@@ -75,6 +75,34 @@ impl HttpTransport {
     }
 }
 
+/// Checks that `url` can be a store's server URL: an absolute `http://` or
+/// `https://` URL with a host, and without user name, password, query or
+/// fragment (e.g. `http://10.1.2.3:8080`). Returns whether it is `https://`.
+/// The error ([`Error::ServerUrl`]) says what is wrong, without the URL.
+pub fn check_server_url(url: &str) -> Result<bool> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| {
+        Error::ServerUrl("is not an absolute URL (an http:// or https:// URL, e.g. http://10.1.2.3:8080)")
+    })?;
+    let https = match parsed.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(Error::ServerUrl("must start with http:// or https:// (e.g. http://10.1.2.3:8080)")),
+    };
+    if url.trim() != url {
+        return Err(Error::ServerUrl("starts or ends with blanks; give it without them"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::ServerUrl("names no host (e.g. http://10.1.2.3:8080)"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::ServerUrl("must not hold a user name or password"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::ServerUrl("must not hold a query (?…) or fragment (#…)"));
+    }
+    Ok(https)
+}
+
 /// The answer encodings the default transport takes, best first.
 pub const ACCEPT_ENCODING: &str = "zstd, gzip;q=0.5";
 
@@ -148,15 +176,92 @@ pub fn interpret_answer(status: u16, body: Vec<u8>) -> Result<Vec<u8>> {
 }
 
 /// Describes a failed request with its causes ("connection refused", "timed
-/// out"), without the URL.
+/// out"), without the URL. A server certificate this device does not trust
+/// is [`Error::Certificate`]: retrying would not help.
 fn network(e: reqwest::Error) -> Error {
     let e = e.without_url();
     let mut text = e.to_string();
+    let mut untrusted = None;
     let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
         text.push_str(": ");
         text.push_str(&c.to_string());
+        untrusted = untrusted.or_else(|| certificate_problem(c));
         cause = c.source();
     }
-    Error::Network(text)
+    match untrusted {
+        Some(why) => Error::Certificate(why),
+        None => Error::Network(text),
+    }
+}
+
+/// What is wrong with the server's certificate, if `e` is rustls refusing
+/// it (directly, or wrapped in the `io::Error`s the TLS stream reports:
+/// `io::Error::source` skips the error it wraps, so they are opened here).
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut tls = e.downcast_ref::<rustls::Error>();
+    let mut io = e.downcast_ref::<std::io::Error>();
+    // A few layers at most: each TLS and HTTP layer wraps once.
+    for _ in 0..4 {
+        let Some(inner) = io.and_then(std::io::Error::get_ref) else { break };
+        tls = tls.or_else(|| inner.downcast_ref::<rustls::Error>());
+        io = inner.downcast_ref::<std::io::Error>();
+    }
+    let tls = tls?;
+    let rustls::Error::InvalidCertificate(problem) = tls else { return None };
+    use rustls::CertificateError as C;
+    let why = match problem {
+        C::UnknownIssuer => "it is not signed by a CA this device trusts",
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it is not issued for the address in the server URL"
+        }
+        C::Expired | C::ExpiredContext { .. } => "it has expired (or this device's clock is wrong)",
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "it is not valid yet (or this device's clock is wrong)"
+        }
+        _ => "it does not verify",
+    };
+    Some(format!("{why} ({tls})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_is_told_apart_from_a_network_failure() {
+        let wrapped = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let why = certificate_problem(&wrapped).expect("a certificate problem");
+        let twice = std::io::Error::other(wrapped);
+        assert_eq!(certificate_problem(&twice).as_deref(), Some(why.as_str()));
+        assert!(why.starts_with("it is not signed by a CA this device trusts"), "{why}");
+        assert!(why.contains("UnknownIssuer"), "{why}");
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(certificate_problem(&refused), None);
+        let other_tls = rustls::Error::General("handshake".into());
+        assert_eq!(certificate_problem(&other_tls), None);
+    }
+
+    #[test]
+    fn a_server_url_is_an_absolute_http_or_https_url() {
+        assert_eq!(check_server_url("http://10.1.2.3:8080").ok(), Some(false));
+        assert_eq!(check_server_url("https://grid.example.cn/").ok(), Some(true));
+        for bad in [
+            "10.1.2.3:8080",
+            "ftp://10.1.2.3",
+            "http://",
+            " http://10.1.2.3",
+            "http://user:pw@10.1.2.3",
+            "http://10.1.2.3/?x=1",
+            "http://10.1.2.3/#top",
+            "",
+        ] {
+            let err = check_server_url(bad).expect_err(bad);
+            assert!(matches!(err, Error::ServerUrl(_)), "{bad}: {err}");
+            assert!(err.to_string().starts_with("the server URL "), "{err}");
+        }
+    }
 }

@@ -114,6 +114,17 @@ impl Store {
         })
     }
 
+    /// Refuses a reference to a record this device does not hold: the
+    /// first such id, named with the `argument` that gave it.
+    fn known(&self, argument: &'static str, records: impl IntoIterator<Item = RecordId>) -> Result<()> {
+        for record in records {
+            if self.get(record)?.is_none() {
+                return Err(Error::UnknownReference { argument, record });
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a patrol of the user's grid (巡查) at `started_ms`.
     pub fn start_patrol(&mut self, started_ms: u64) -> Result<RecordId> {
         let grid = self.home_place()?;
@@ -148,8 +159,12 @@ impl Store {
         self.edit(patrol, [Edit::Append("checkpoint".into(), body)])
     }
 
-    /// Links a finding of a patrol to the record it produced (a dispute, a visit).
+    /// Links a finding of a patrol to the record it produced (a dispute, a
+    /// visit). `record` must be on this device
+    /// ([`Error::UnknownReference`] otherwise; nothing is written).
     pub fn add_finding(&mut self, patrol: RecordId, record: RecordId, note: Option<&str>) -> Result<()> {
+        self.profile().ok_or(Error::NotEnrolled)?;
+        self.known("record", [record])?;
         let mut body = BTreeMap::from([("record".to_owned(), text(&record.to_string()))]);
         if let Some(note) = note {
             body.insert("note".to_owned(), text(note));
@@ -191,9 +206,14 @@ impl Store {
 
     /// Files the user's daily report for `date`, or updates it if already
     /// filed (on this phone or another of theirs: the report's id is fixed by
-    /// worker and day, so both phones' reports are one).
+    /// worker and day, so both phones' reports are one). Every item must be
+    /// a record on this device ([`Error::UnknownReference`] naming `items`
+    /// otherwise; nothing is written).
     pub fn file_daily_report(&mut self, date: Date, report: &DailyReport) -> Result<RecordId> {
         let worker = self.profile().ok_or(Error::NotEnrolled)?.actor.user.clone();
+        if let DailyReport::HasItems { items, .. } = report {
+            self.known("items", items.iter().copied())?;
+        }
         let id = daily_report_id(&worker, date);
         let exists = self.get(id)?.is_some();
         let mut edits = Vec::new();

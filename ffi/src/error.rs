@@ -4,6 +4,7 @@
 //! | variant | the app… |
 //! |---|---|
 //! | [`GridError::Network`] | retries later (WorkManager: `Result.retry()`); nothing is lost |
+//! | [`GridError::Certificate`] | asks for the township CA (`pin_ca`) or the server's right address; retrying does not help |
 //! | [`GridError::Cancelled`] | nothing: the run stopped on request; what was done is kept |
 //! | [`GridError::Revoked`] | stops syncing and tells the user to see the township |
 //! | [`GridError::Wiped`] | stops, clears its UI and deletes the store key: the store files are gone |
@@ -29,6 +30,15 @@ pub enum GridError {
     #[error("network: {reason}")]
     Network {
         /// What went wrong ("connection refused", "timed out", …).
+        reason: String,
+    },
+    /// The server's TLS certificate is not trusted: not signed by a CA
+    /// this device trusts (pin the township CA with `pin_ca`, or give it
+    /// with `set_server`), not issued for the server's address, or expired.
+    /// Retrying does not help; nothing is lost.
+    #[error("certificate: {reason}")]
+    Certificate {
+        /// What is wrong with it, for people.
         reason: String,
     },
     /// The sync was cancelled (`cancel_sync`, or the listener's
@@ -124,6 +134,11 @@ impl From<CoreError> for GridError {
             CoreError::Cancelled => GridError::Cancelled,
             CoreError::NotEnrolled => GridError::Auth { code: "not_enrolled".into(), reason },
             CoreError::Network(reason) => GridError::Network { reason },
+            CoreError::Certificate(_) => GridError::Certificate { reason },
+            CoreError::ServerUrl(_) => GridError::invalid("server_url", reason),
+            CoreError::UnknownReference { argument, .. } => {
+                GridError::validation("not_found", Some(argument.to_owned()), reason)
+            }
             CoreError::Protocol(_) => GridError::Network { reason },
             CoreError::Rejected { status, body } => refusal(status, body),
             CoreError::Rule(rule) => GridError::validation(rule.code.as_str(), rule.field, rule.message),
@@ -259,6 +274,20 @@ mod tests {
         ));
         assert!(matches!(GridError::from(rejected(ErrorCode::UnsupportedVersion)), GridError::Other { .. }));
         assert!(matches!(GridError::from(CoreError::Crypto("nonce")), GridError::Other { .. }));
+        assert!(matches!(
+            GridError::from(CoreError::Certificate("it is not signed by a CA this device trusts".into())),
+            GridError::Certificate { reason } if reason.contains("not trusted")
+        ));
+        assert!(matches!(
+            GridError::from(CoreError::ServerUrl("must start with http:// or https://")),
+            GridError::Validation { code, field: Some(f), .. } if code == "invalid_request" && f == "server_url"
+        ));
+        let unknown =
+            CoreError::UnknownReference { argument: "items", record: gridsync_proto::RecordId::generate(1) };
+        assert!(matches!(
+            GridError::from(unknown),
+            GridError::Validation { code, field: Some(f), .. } if code == "not_found" && f == "items"
+        ));
     }
 
     #[test]

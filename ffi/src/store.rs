@@ -136,8 +136,9 @@ impl GridStore {
 
 #[uniffi::export]
 impl GridStore {
-    /// Creates a new store at `path` for the server at `server_url`
-    /// (`http://…` or `https://…`), encrypted with `key`: 32 random bytes
+    /// Creates a new store at `path` for the server at `server_url` (an
+    /// absolute `http://…` or `https://…` URL; else `Validation`, field
+    /// `server_url`), encrypted with `key`: 32 random bytes
     /// that the app keeps in the Android Keystore or iOS Keychain and gives
     /// to every later `open`. Fails if a store exists there. Enroll it next.
     #[uniffi::constructor(default(transport = None))]
@@ -147,9 +148,6 @@ impl GridStore {
         key: Vec<u8>,
         transport: Option<Arc<dyn ForeignTransport>>,
     ) -> Result<Arc<Self>, GridError> {
-        if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
-            return Err(GridError::invalid("server_url", "expected an http:// or https:// URL"));
-        }
         let (key, kept) = keys(key)?;
         let path = PathBuf::from(path);
         let store = Store::init(&path, &server_url, UNENROLLED_AUTHOR, &key)?;
@@ -212,6 +210,25 @@ impl GridStore {
     /// certificate checks.
     pub fn pin_ca(&self, ca_pem: Vec<u8>) -> Result<(), GridError> {
         self.with(|s| s.pin_ca(&ca_pem))
+    }
+
+    /// Moves the device to the server at `server_url` (the township's
+    /// server got a new address), keeping its identity, keys, unsent
+    /// changes, records and sync position; the next sync goes there. The
+    /// URL is checked as in `create` (`Validation`, field `server_url`).
+    /// With `ca_pem` (PEM), only that township CA is trusted from now on,
+    /// for an `https://` URL only; without it, a CA pinned before is kept,
+    /// and the URL must then be `https://`. Durable; on an error nothing
+    /// changed. Not while a sync runs: it waits for the sync to end.
+    #[uniffi::method(default(ca_pem = None))]
+    pub fn set_server(&self, server_url: String, ca_pem: Option<Vec<u8>>) -> Result<(), GridError> {
+        let _no_sync = self.syncing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.with(|s| s.set_server(&server_url, ca_pem.as_deref()))
+    }
+
+    /// The server this store syncs with.
+    pub fn server_url(&self) -> Result<String, GridError> {
+        self.with(|s| Ok(s.server_url().to_owned()))
     }
 
     // ---- Records -------------------------------------------------------

@@ -311,6 +311,15 @@ pub struct RejectionInfo {
     pub refused_ms: u64,
     /// How many changes the refused write held.
     pub changes: u32,
+    /// What became of the record on this device: `rebuilt` (from the
+    /// server's copy), `kept` (the server never accepted it; kept as it
+    /// was) or `removed` (it left the user's scope).
+    pub outcome: String,
+    /// The refused edits with their values, to redo them: a JSON array of
+    /// `{"op": "set", "field", "value"}`, `{"op": "append", "entry",
+    /// "body"}` and `{"op": "create"}` (as `gridsync rejected --json`'s
+    /// `edits`).
+    pub edits_json: String,
 }
 
 impl From<&Rejection> for RejectionInfo {
@@ -324,6 +333,9 @@ impl From<&Rejection> for RejectionInfo {
             message: r.message.clone(),
             refused_ms: r.refused_ms,
             changes: u32::try_from(r.changes.len()).unwrap_or(u32::MAX),
+            outcome: r.outcome.name().to_owned(),
+            // Plain JSON values always encode.
+            edits_json: serde_json::to_string(&r.edits()).unwrap_or_else(|_| "[]".to_owned()),
         }
     }
 }

@@ -42,6 +42,7 @@ const CHECKPOINTS: &[&str] = &[
     "CHECK enrolled township admin wang as township_admin at 530102",
     "CHECK a used code is refused: GridError.Auth(enrollment_used)",
     "CHECK an unreachable server is GridError.Network",
+    "CHECK set_server: the next request goes to the new address",
     "CHECK field work recorded",
     "CHECK first sync: phases pushing, pulling, finished",
     "CHECK the township holds the dispute and the daily report",

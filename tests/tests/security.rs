@@ -320,7 +320,7 @@ fn a_handset_pinned_to_the_township_ca_enrolls_and_syncs_over_https(kind: Kind) 
     let mut store = gridsync_client_core::Store::init(&dir.path().join("h.db"), &server.url(), "li", &key)?;
     // Without the pin, the township's own CA is not trusted.
     let unpinned = store.http_transport()?;
-    assert!(matches!(store.enroll(&unpinned, &code), Err(Error::Network(_))));
+    assert!(matches!(store.enroll(&unpinned, &code), Err(Error::Certificate(_))));
     store.pin_ca(&std::fs::read(&files.ca)?)?;
     store.enroll(&store.http_transport()?, &code)?;
     visit(&mut store, "3-101")?;

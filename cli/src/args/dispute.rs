@@ -1,5 +1,7 @@
 //! Disputes and refused writes.
 
+use std::path::PathBuf;
+
 use clap::Subcommand;
 use clap::builder::PossibleValuesParser;
 use gridsync_proto::rules::{DISPUTE_SOURCES, MEDIATION_OUTCOMES};
@@ -16,9 +18,12 @@ pub(crate) enum DisputeCommand {
         /// Where it came from.
         #[arg(long, value_name = "SRC", value_parser = PossibleValuesParser::new(DISPUTE_SOURCES))]
         source: String,
-        /// What it is about.
+        /// What it is about (`-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         summary: Option<String>,
+        /// Read the summary from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "summary")]
+        summary_file: Option<PathBuf>,
         /// Risk level, 1 (一般) to 4 (特别重大).
         #[arg(long, value_name = "N")]
         risk: Option<i64>,
@@ -55,9 +60,13 @@ pub(crate) enum DisputeCommand {
         /// The department's receipt when it signs for a transfer (回执).
         #[arg(long, value_name = "TEXT")]
         receipt: Option<String>,
-        /// Reason, outcome or remark (resolve and request_closure need one).
+        /// Reason, outcome or remark (resolve and request_closure need one;
+        /// `-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the note from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
         /// Acknowledge: an overridden step's id (repeatable) [default: all of them].
         #[arg(long = "ack", value_name = "STEP")]
         acknowledges: Vec<Dot>,
@@ -75,9 +84,13 @@ pub(crate) enum DisputeCommand {
         /// Who took part.
         #[arg(long, value_name = "TEXT")]
         participants: Option<String>,
-        /// What was said and agreed.
+        /// What was said and agreed (`-`: read it from standard input; at
+        /// most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the note from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
         /// When, Unix milliseconds [default: now].
         #[arg(long, value_name = "MS")]
         at: Option<u64>,

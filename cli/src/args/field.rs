@@ -3,6 +3,8 @@
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use gridsync_proto::rules::{HOUSEHOLD_CATEGORIES, PERSON_CATEGORIES, VISIT_PURPOSES};
+use std::path::PathBuf;
+
 use gridsync_proto::{Date, RecordId};
 
 /// `patrol ...`.
@@ -33,9 +35,12 @@ pub(crate) enum PatrolCommand {
         /// The handset reported a mock (simulated) location.
         #[arg(long)]
         mock: bool,
-        /// A remark.
+        /// A remark (`-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the remark from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
         /// When, Unix milliseconds [default: now].
         #[arg(long, value_name = "MS")]
         at: Option<u64>,
@@ -44,19 +49,26 @@ pub(crate) enum PatrolCommand {
     Finding {
         /// The patrol's id.
         id: RecordId,
-        /// The record the finding produced.
+        /// The record the finding produced (it must be on this device).
         record: RecordId,
-        /// A remark.
+        /// A remark (`-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the remark from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
     },
     /// End a patrol.
     End {
         /// The patrol's id.
         id: RecordId,
-        /// What the patrol found, in a few words.
+        /// What the patrol found, in a few words (`-`: read it from standard
+        /// input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         summary: Option<String>,
+        /// Read the summary from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "summary")]
+        summary_file: Option<PathBuf>,
         /// When it ended, Unix milliseconds [default: now].
         #[arg(long, value_name = "MS")]
         at: Option<u64>,
@@ -79,9 +91,12 @@ pub(crate) struct VisitArgs {
     /// Or the address visited.
     #[arg(long, value_name = "TEXT")]
     pub(crate) address: Option<String>,
-    /// What came of it.
+    /// What came of it (`-`: read it from standard input; at most 20,000 characters).
     #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub(crate) result: Option<String>,
+    /// Read the result from FILE (UTF-8; `-`: standard input).
+    #[arg(long, value_name = "FILE", conflicts_with = "result")]
+    pub(crate) result_file: Option<PathBuf>,
     /// When to follow up, YYYY-MM-DD.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) follow_up: Option<Date>,
@@ -121,18 +136,24 @@ pub(crate) enum ReportCommand {
         /// The day [default: today in China Standard Time, UTC+8].
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<Date>,
-        /// A remark.
+        /// A remark (`-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the remark from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
     },
     /// Something happened: the day's patrols, visits and disputes that say what.
     Items {
-        /// A record of the day (repeatable).
+        /// A record of the day, on this device (repeatable).
         #[arg(long = "item", value_name = "ID", required = true, num_args = 1..)]
         items: Vec<RecordId>,
-        /// A remark.
+        /// A remark (`-`: read it from standard input; at most 20,000 characters).
         #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
         note: Option<String>,
+        /// Read the remark from FILE (UTF-8; `-`: standard input).
+        #[arg(long, value_name = "FILE", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
         /// The day [default: today in China Standard Time, UTC+8].
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<Date>,

@@ -1,4 +1,4 @@
-//! The device itself: `init`, `enroll`, `sync`, `status`.
+//! The device itself: `init`, `enroll`, `set-server`, `sync`, `status`.
 
 use std::fs;
 use std::io::Write;
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use gridsync_client_core::{Error as StoreError, Store};
 
-use super::failure::sync_failure;
+use super::failure::{enroll_failure, sync_failure};
 use super::keys::{KeySource, create_key_file};
 use super::{Ctx, print};
 use crate::render::{self, StatusJson};
@@ -24,8 +24,9 @@ pub(super) fn init(
     out: &mut dyn Write,
 ) -> Result<()> {
     let (path, keys) = (ctx.path(), &ctx.keys);
-    if !(server.starts_with("http://") || server.starts_with("https://")) {
-        bail!("the server URL must start with http:// or https://");
+    let https = gridsync_client_core::check_server_url(server).context("--server")?;
+    if ca.is_some() && !https {
+        bail!("{}", CA_NEEDS_HTTPS);
     }
     if author.trim().is_empty() {
         bail!("the author is empty");
@@ -50,8 +51,7 @@ pub(super) fn init(
     };
     let prepared = (|| -> Result<()> {
         if let Some(ca) = ca {
-            let pem = fs::read(ca).with_context(|| format!("cannot read the CA file {}", ca.display()))?;
-            store.pin_ca(&pem).context("the CA file is not a usable PEM certificate")?;
+            store.pin_ca(&read_ca(ca)?).context("--ca: the CA file is not a usable PEM certificate")?;
         }
         if let Some(code) = code {
             let result = store.http_transport().and_then(|t| store.enroll(&t, &ticket_code(code)));
@@ -82,6 +82,56 @@ pub(super) fn init(
     Ok(())
 }
 
+/// `--ca` given with an `http://` server URL.
+const CA_NEEDS_HTTPS: &str = "--ca FILE is for an https:// server: plain http:// would not use the CA; \
+     give the server's https:// URL, or leave out --ca";
+
+/// The most a CA file may hold: a few certificates in PEM.
+const MAX_CA_BYTES: u64 = 256 * 1024;
+
+/// Reads a `--ca` file, bounded.
+fn read_ca(ca: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file =
+        fs::File::open(ca).with_context(|| format!("--ca: cannot read the CA file {}", ca.display()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_BYTES + 1)
+        .read_to_end(&mut pem)
+        .with_context(|| format!("--ca: cannot read the CA file {}", ca.display()))?;
+    if pem.len() as u64 > MAX_CA_BYTES {
+        bail!(
+            "--ca: the CA file {} is larger than {} KiB: give the township's ca.pem",
+            ca.display(),
+            MAX_CA_BYTES / 1024
+        );
+    }
+    Ok(pem)
+}
+
+/// `set-server URL [--ca FILE]`: the next sync goes to `URL`; the device
+/// keeps its identity, keys, unsent changes and records.
+pub(super) fn set_server(ctx: &Ctx, server: &str, ca: Option<&Path>) -> Result<()> {
+    let https = gridsync_client_core::check_server_url(server).context("URL")?;
+    if ca.is_some() && !https {
+        bail!("{}", CA_NEEDS_HTTPS);
+    }
+    let pem = ca.map(read_ca).transpose()?;
+    let mut store = ctx.open()?;
+    if !https && store.has_pinned_ca()? {
+        bail!(
+            "this device trusts a pinned township CA, which is for an https:// server only: give the \
+             server's https:// URL (nothing was changed)"
+        );
+    }
+    store.set_server(server, pem.as_deref()).map_err(|e| match e {
+        // The CA is the only thing left for the store to refuse here.
+        StoreError::Network(reason) => anyhow::anyhow!("--ca: {reason}; nothing was changed"),
+        other => anyhow::Error::from(other),
+    })?;
+    eprintln!("gridsync: the next sync goes to {}", store.server_url());
+    Ok(())
+}
+
 /// `enroll CODE`.
 pub(super) fn enroll(ctx: &Ctx, code: &str) -> Result<()> {
     let mut store = ctx.open()?;
@@ -96,7 +146,7 @@ fn ticket_code(text: &str) -> String {
         .map_or_else(|_| text.trim().to_owned(), |t| t.code)
 }
 
-/// Reports an enrollment on stderr, or turns its failure into a sync-style error.
+/// Reports an enrollment on stderr, or explains its failure.
 fn enrolled(
     store: &Store,
     result: std::result::Result<gridsync_proto::EnrollResponse, StoreError>,
@@ -112,7 +162,8 @@ fn enrolled(
             );
             Ok(())
         }
-        Err(e) => Err(sync_failure(store, e, keys).context("enrollment failed")),
+        Err(e @ StoreError::Wiped) => Err(sync_failure(store, e, keys)),
+        Err(e) => Err(enroll_failure(e)),
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use gridsync_client_core::{Error as StoreError, Mediation, NewDispute, Party, StepDetails};
 
+use super::long_text::resolve;
 use super::{Ctx, now_ms, print};
 use crate::args::{DisputeCommand, RejectedCommand};
 use crate::render::{self, DisputeJson, RejectedJson};
@@ -16,6 +17,7 @@ pub(super) fn dispute(ctx: &Ctx, command: DisputeCommand, out: &mut dyn Write) -
             category,
             source,
             summary,
+            summary_file,
             risk,
             place,
             parties,
@@ -23,6 +25,7 @@ pub(super) fn dispute(ctx: &Ctx, command: DisputeCommand, out: &mut dyn Write) -
             due,
             source_record,
         } => {
+            let summary = resolve("summary", summary, summary_file)?;
             let dispute = NewDispute {
                 place,
                 source,
@@ -40,12 +43,14 @@ pub(super) fn dispute(ctx: &Ctx, command: DisputeCommand, out: &mut dyn Write) -
             let id = ctx.open()?.register_dispute(&dispute)?;
             writeln!(out, "{id}")?;
         }
-        DisputeCommand::Step { id, action, unit, letter_number, receipt, note, acknowledges } => {
+        DisputeCommand::Step { id, action, unit, letter_number, receipt, note, note_file, acknowledges } => {
+            let note = resolve("note", note, note_file)?;
             let details = StepDetails { unit, letter_number, receipt, note, acknowledges };
             let step = ctx.open()?.take_step(id, action, details)?;
             writeln!(out, "{step}")?;
         }
-        DisputeCommand::Mediation { id, outcome, place, participants, note, at } => {
+        DisputeCommand::Mediation { id, outcome, place, participants, note, note_file, at } => {
+            let note = resolve("note", note, note_file)?;
             let session =
                 Mediation { time_ms: at.unwrap_or_else(now_ms), outcome, place, participants, note };
             ctx.open()?.add_mediation(id, &session)?;

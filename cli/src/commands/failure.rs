@@ -1,5 +1,8 @@
 //! Failures worth their own message or exit code: a sync that did not
-//! complete, and a write the record rules refuse.
+//! complete, an enrollment that did not ([`enroll`]), a write the record
+//! rules refuse, and a reference to a record that is not on the device.
+
+mod enroll;
 
 use std::fmt;
 use std::fs;
@@ -8,6 +11,7 @@ use gridsync_client_core::{Error as StoreError, Store};
 use gridsync_proto::{ErrorCode, RuleError};
 
 use super::keys::KeySource;
+pub(crate) use enroll::EnrollFailed;
 
 /// Exit code for usage and validation errors (and everything not below).
 pub(crate) const EXIT_FAILURE: u8 = 1;
@@ -47,6 +51,13 @@ pub(crate) enum SyncFailed {
         /// Changes still waiting to be sent.
         pending: u64,
     },
+    /// The server's TLS certificate is not trusted: syncing again will not help.
+    Untrusted {
+        /// What is wrong with it.
+        reason: String,
+        /// Changes still waiting to be sent.
+        pending: u64,
+    },
 }
 
 impl fmt::Display for SyncFailed {
@@ -72,6 +83,13 @@ impl fmt::Display for SyncFailed {
             SyncFailed::Unreachable { reason, pending } => {
                 write!(f, "cannot sync with the server: {reason}; {}, sync again later", unsent(*pending))
             }
+            SyncFailed::Untrusted { reason, pending } => write!(
+                f,
+                "cannot sync: the server's TLS certificate is not trusted: {reason}; {}; syncing again \
+                 will not help: if the township uses its own CA, trust its ca.pem with \
+                 `gridsync set-server URL --ca FILE`",
+                unsent(*pending)
+            ),
         }
     }
 }
@@ -97,9 +115,46 @@ impl fmt::Display for RuleRefused {
 
 impl std::error::Error for RuleRefused {}
 
+/// A record id given on the command line that names no record on this
+/// device; nothing was written.
+#[derive(Debug)]
+pub(crate) struct UnknownRecord {
+    /// The argument that gave it: `RECORD`, `--item`.
+    argument: &'static str,
+    /// The id.
+    record: gridsync_proto::RecordId,
+}
+
+impl fmt::Display for UnknownRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: no such record on this device (see `gridsync list`; a record made on another \
+             device arrives with a sync); nothing was written",
+            self.argument, self.record
+        )
+    }
+}
+
+impl std::error::Error for UnknownRecord {}
+
 /// Rewrites an error whose cause is a rule refusal as [`RuleRefused`], so
-/// that it reads as one line naming the code and the field.
+/// that it reads as one line naming the code and the field, and a
+/// reference to a record the device does not hold as [`UnknownRecord`],
+/// naming the command-line argument that gave it.
 pub(crate) fn explain(err: anyhow::Error) -> anyhow::Error {
+    let unknown = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
+        Some(StoreError::UnknownReference { argument, record }) => Some((*argument, *record)),
+        _ => None,
+    });
+    if let Some((argument, record)) = unknown {
+        let argument = match argument {
+            "record" => "RECORD",
+            "items" => "--item",
+            other => other,
+        };
+        return UnknownRecord { argument, record }.into();
+    }
     let rule = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
         Some(StoreError::Rule(rule)) => Some(rule.clone()),
         _ => e.downcast_ref::<RuleError>().cloned(),
@@ -124,10 +179,16 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Damaged))) {
         return EXIT_DAMAGED;
     }
+    if let Some(enroll) = err.chain().find_map(|e| e.downcast_ref::<EnrollFailed>()) {
+        return match enroll {
+            EnrollFailed::Refused { .. } => EXIT_REFUSED,
+            EnrollFailed::Unreachable { .. } | EnrollFailed::Untrusted { .. } => EXIT_UNREACHABLE,
+        };
+    }
     match err.chain().find_map(|e| e.downcast_ref::<SyncFailed>()) {
         Some(SyncFailed::Refused { .. }) => EXIT_REFUSED,
         Some(SyncFailed::Revoked { .. }) => EXIT_REVOKED,
-        Some(SyncFailed::Unreachable { .. }) => EXIT_UNREACHABLE,
+        Some(SyncFailed::Unreachable { .. } | SyncFailed::Untrusted { .. }) => EXIT_UNREACHABLE,
         None => EXIT_FAILURE,
     }
 }
@@ -152,7 +213,16 @@ pub(crate) fn sync_failure(store: &Store, e: StoreError, keys: &KeySource) -> an
         StoreError::Network(_) | StoreError::Protocol(_) => {
             SyncFailed::Unreachable { reason: e.to_string(), pending }.into()
         }
+        StoreError::Certificate(reason) => SyncFailed::Untrusted { reason, pending }.into(),
         other => anyhow::Error::from(other).context("sync failed"),
+    }
+}
+
+/// Classifies a failed enrollment (the device stays unenrolled).
+pub(crate) fn enroll_failure(e: StoreError) -> anyhow::Error {
+    match EnrollFailed::classify(e) {
+        Ok(failed) => failed.into(),
+        Err(other) => anyhow::Error::from(other).context("enrollment failed"),
     }
 }
 
@@ -212,5 +282,22 @@ mod tests {
             "refused by the record rules: invalid_record: only disputes have steps; nothing was written"
         );
         assert_eq!(explain(anyhow!("other")).to_string(), "other");
+    }
+
+    #[test]
+    fn an_unknown_reference_names_its_argument() {
+        let record = gridsync_proto::RecordId::generate(1);
+        let err = explain(anyhow::Error::from(StoreError::UnknownReference { argument: "items", record }));
+        assert!(
+            err.to_string().starts_with(&format!("--item {record}: no such record on this device")),
+            "{err}"
+        );
+        assert_eq!(exit_code(&err), EXIT_FAILURE);
+        let err = explain(anyhow::Error::from(StoreError::UnknownReference { argument: "record", record }));
+        assert!(err.to_string().starts_with("RECORD "), "{err}");
+        let untrusted =
+            anyhow::Error::from(SyncFailed::Untrusted { reason: "UnknownIssuer".into(), pending: 2 });
+        assert_eq!(exit_code(&untrusted), EXIT_UNREACHABLE);
+        assert!(untrusted.to_string().contains("--ca FILE") && !untrusted.to_string().contains("later"));
     }
 }

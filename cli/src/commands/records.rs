@@ -2,6 +2,7 @@
 //! `resolve`. Every write is checked with the record rules.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use gridsync_client_core::{Edit, Error as StoreError, RecordFilter, Store};
@@ -26,12 +27,15 @@ pub(super) fn set(ctx: &Ctx, id: RecordId, fields: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `note ID TEXT`.
-pub(super) fn note(ctx: &Ctx, id: RecordId, text: &str) -> Result<()> {
+/// `note ID (TEXT | --text-file FILE)`.
+pub(super) fn note(ctx: &Ctx, id: RecordId, text: Option<String>, file: Option<PathBuf>) -> Result<()> {
+    let Some(text) = super::long_text::resolve("text", text, file)? else {
+        bail!("give the note as TEXT, or --text-file FILE");
+    };
     if text.trim().is_empty() {
         bail!("the note is empty");
     }
-    ctx.open()?.note(id, text)?;
+    ctx.open()?.note(id, &text)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use gridsync_client_core::{DailyReport, Gps, Store, Visit};
 use gridsync_proto::Date;
 use gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES;
 
+use super::long_text::resolve;
 use super::{Ctx, now_ms};
 use crate::args::{GpsArgs, HouseholdCommand, PatrolCommand, ReportCommand, VisitArgs};
 use crate::values;
@@ -19,12 +20,17 @@ pub(super) fn patrol(ctx: &Ctx, command: PatrolCommand, out: &mut dyn Write) -> 
             let id = store.start_patrol(at.unwrap_or_else(now_ms))?;
             writeln!(out, "{id}")?;
         }
-        PatrolCommand::Checkpoint { id, place, lat, lon, accuracy, mock, note, at } => {
+        PatrolCommand::Checkpoint { id, place, lat, lon, accuracy, mock, note, note_file, at } => {
+            let note = resolve("note", note, note_file)?;
             let gps = Gps { lat, lon, accuracy_m: accuracy, mock, time_ms: None };
             store.add_checkpoint(id, &place, at.unwrap_or_else(now_ms), &gps, note.as_deref())?;
         }
-        PatrolCommand::Finding { id, record, note } => store.add_finding(id, record, note.as_deref())?,
-        PatrolCommand::End { id, summary, at } => {
+        PatrolCommand::Finding { id, record, note, note_file } => {
+            let note = resolve("note", note, note_file)?;
+            store.add_finding(id, record, note.as_deref())?;
+        }
+        PatrolCommand::End { id, summary, summary_file, at } => {
+            let summary = resolve("summary", summary, summary_file)?;
             store.end_patrol(id, at.unwrap_or_else(now_ms), summary.as_deref())?;
         }
     }
@@ -43,6 +49,7 @@ fn position(gps: &GpsArgs) -> Option<Gps> {
 
 /// `visit ...`.
 pub(super) fn visit(ctx: &Ctx, args: VisitArgs, out: &mut dyn Write) -> Result<()> {
+    let result = resolve("result", args.result, args.result_file)?;
     let visit = Visit {
         grid: args.grid,
         household: args.household,
@@ -50,7 +57,7 @@ pub(super) fn visit(ctx: &Ctx, args: VisitArgs, out: &mut dyn Write) -> Result<(
         visited_ms: args.at.unwrap_or_else(now_ms),
         person_category: args.category,
         purpose: args.purpose,
-        result: args.result,
+        result,
         follow_up_due: args.follow_up,
         gps: position(&args.gps),
     };
@@ -67,8 +74,12 @@ fn today() -> Result<Date> {
 /// `report ...`: prints the report's id (fixed by worker and day).
 pub(super) fn report(ctx: &Ctx, command: ReportCommand, out: &mut dyn Write) -> Result<()> {
     let (date, report) = match command {
-        ReportCommand::AllSafe { date, note } => (date, DailyReport::AllSafe { note }),
-        ReportCommand::Items { items, note, date } => (date, DailyReport::HasItems { items, note }),
+        ReportCommand::AllSafe { date, note, note_file } => {
+            (date, DailyReport::AllSafe { note: resolve("note", note, note_file)? })
+        }
+        ReportCommand::Items { items, note, note_file, date } => {
+            (date, DailyReport::HasItems { items, note: resolve("note", note, note_file)? })
+        }
     };
     let date = match date {
         Some(date) => date,

@@ -43,12 +43,24 @@ pub const ADMIN: &str = "wang";
 pub struct Township {
     server: Option<Running>,
     data: PathBuf,
+    /// The township CA's certificate when the server speaks HTTPS.
+    ca: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
 impl Township {
     /// The hierarchy and the two users, then the server on a free port.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// [`Township::start`], serving HTTPS with a township CA made for
+    /// 127.0.0.1 ([`Township::ca`]).
+    pub fn start_https() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(https: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -77,10 +89,44 @@ impl Township {
         };
         setup().unwrap_or_else(|e| panic!("server setup failed: {e:#}"));
         drop(op);
-        let mut settings = Settings::new(&data, "127.0.0.1:0".parse().expect("address"));
+        let tls = https.then(|| {
+            gridsync_server::tls::write_self_signed(dir.path(), &["127.0.0.1".to_owned()], 30, false)
+                .expect("a township CA")
+        });
+        let mut township = Self { server: None, data, ca: tls.as_ref().map(|t| t.ca.clone()), _dir: dir };
+        township.serve(tls.map(|t| (t.cert, t.key)));
+        township
+    }
+
+    /// Serves the data directory on a free port.
+    fn serve(&mut self, tls: Option<(PathBuf, PathBuf)>) {
+        let mut settings = Settings::new(&self.data, "127.0.0.1:0".parse().expect("address"));
         settings.workers = 1;
-        let server = Running::start(settings).expect("start the server");
-        Self { server: Some(server), data, _dir: dir }
+        if let Some((cert, key)) = tls {
+            settings.tls_cert = Some(cert);
+            settings.tls_key = Some(key);
+        }
+        self.server = Some(Running::start(settings).expect("start the server"));
+    }
+
+    /// The township CA (PEM file) of an HTTPS server.
+    pub fn ca(&self) -> &Path {
+        self.ca.as_deref().expect("an HTTPS township")
+    }
+
+    /// Stops the server and serves the same data directory again on
+    /// another port (the township's server moved): the old address then
+    /// answers nothing. HTTP servers only.
+    pub fn move_to_another_port(&mut self) {
+        let old: std::net::SocketAddr =
+            self.url().trim_start_matches("http://").parse().expect("an http://IP:PORT URL");
+        self.stop();
+        // Hold the old port while the new server picks one, so that it
+        // cannot pick the same; then let it go, unanswered.
+        let held = std::net::TcpListener::bind(old).expect("the old port is free again");
+        self.serve(None);
+        drop(held);
+        assert_ne!(self.url(), format!("http://{old}"));
     }
 
     /// The server's base URL.

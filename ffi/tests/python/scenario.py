@@ -155,6 +155,15 @@ expect_error(GridError.Validation, GridStore.open, worker_path, b"short key")
 expect_error(GridError.Storage, GridStore.open, worker_path, secrets.token_bytes(32))
 check("an unreachable server is GridError.Network")
 
+# The township's server is at another address: the handset moves there.
+moved = expect_error(GridError.Validation, offline.set_server, "ftp://10.1.2.3")
+assert (moved.code, moved.field) == ("invalid_request", "server_url"), moved
+assert offline.server_url() == "http://127.0.0.1:1"
+offline.set_server(URL)
+assert offline.server_url() == URL
+assert expect_error(GridError.Auth, offline.enroll, "7KQ2M-XW4NP-R8TJD-3HFAZ").code == "enrollment_invalid"
+check("set_server: the next request goes to the new address")
+
 # ---- Field work, offline ------------------------------------------------
 
 patrol = worker.start_patrol(now_ms())
