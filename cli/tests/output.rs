@@ -118,6 +118,7 @@ fn a_failure_is_one_message_with_each_cause_once() {
     let err = fails(&store, &["set", &patrol, "summary:=[[[[[[[[[[1]]]]]]]]]]"], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(err.matches("nested deeper than 8 levels").count(), 1, "{err}");
+    assert!(err.contains("nothing was written: values may nest 8 levels deep"), "{err}");
 
     // A store that SQLite cannot open: every cause once.
     let key = dir.path().join("li.db.key");

@@ -1,11 +1,11 @@
 //! Failures worth their own message or exit code: a sync that did not
-//! complete, and a write the record rules refuse.
+//! complete, a write the record rules refuse, and a value over the limits.
 
 use std::fmt;
 use std::fs;
 
 use gridsync_client_core::{Error as StoreError, Store};
-use gridsync_proto::{ErrorCode, RuleError};
+use gridsync_proto::{ErrorCode, InvalidChange, RuleError};
 
 use super::keys::KeySource;
 
@@ -97,15 +97,46 @@ impl fmt::Display for RuleRefused {
 
 impl std::error::Error for RuleRefused {}
 
-/// Rewrites an error whose cause is a rule refusal as [`RuleRefused`], so
-/// that it reads as one line naming the code and the field.
+/// A write whose values are over the limits every change is held to
+/// (nesting, name and text lengths); nothing was written.
+#[derive(Debug)]
+pub(crate) struct OverLimits(pub(crate) InvalidChange);
+
+impl fmt::Display for OverLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid change: {}; nothing was written: values may nest {} levels deep, names take 1 to {} \
+             bytes and texts up to {} KiB",
+            self.0,
+            gridsync_proto::value::MAX_DEPTH,
+            gridsync_proto::change::MAX_NAME_LEN,
+            gridsync_proto::change::MAX_TEXT_LEN / 1024
+        )
+    }
+}
+
+impl std::error::Error for OverLimits {}
+
+/// Rewrites an error whose cause is a rule refusal as [`RuleRefused`], and
+/// one whose cause is a value over the limits as [`OverLimits`], so that
+/// it reads as one line naming the rule or limit.
 pub(crate) fn explain(err: anyhow::Error) -> anyhow::Error {
     let rule = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
         Some(StoreError::Rule(rule)) => Some(rule.clone()),
         _ => e.downcast_ref::<RuleError>().cloned(),
     });
-    match rule {
-        Some(rule) => RuleRefused(rule).into(),
+    if let Some(rule) = rule {
+        return RuleRefused(rule).into();
+    }
+    let invalid = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Invalid(
+            invalid @ (InvalidChange::TooDeep | InvalidChange::TextTooLong | InvalidChange::BadName),
+        )) => Some(invalid.clone()),
+        _ => None,
+    });
+    match invalid {
+        Some(invalid) => OverLimits(invalid).into(),
         None => err,
     }
 }
@@ -212,5 +243,19 @@ mod tests {
             "refused by the record rules: invalid_record: only disputes have steps; nothing was written"
         );
         assert_eq!(explain(anyhow!("other")).to_string(), "other");
+    }
+
+    #[test]
+    fn a_value_over_the_limits_says_the_limits_once() {
+        let err = explain(anyhow::Error::from(StoreError::Invalid(InvalidChange::TooDeep)));
+        let text = format!("{err:#}");
+        assert_eq!(
+            text,
+            "invalid change: value nested deeper than 8 levels; nothing was written: values may nest 8 \
+             levels deep, names take 1 to 64 bytes and texts up to 64 KiB"
+        );
+        assert_eq!(exit_code(&err), EXIT_FAILURE);
+        let counter = anyhow::Error::from(StoreError::Invalid(InvalidChange::ZeroCounter));
+        assert_eq!(format!("{:#}", explain(counter)), "invalid change: change counter must start at 1");
     }
 }
