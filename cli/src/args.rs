@@ -37,6 +37,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,
 
+    /// Show times in text output in UTC instead of China Standard Time
+    /// (UTC+8). JSON output is always Unix milliseconds.
+    #[arg(long, global = true)]
+    pub(crate) utc: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod logging;
 mod render;
 
 use gridsync_cli::values;
@@ -20,7 +21,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
-    init_logging();
+    logging::init();
+    render::set_zone(if cli.utc { render::Zone::Utc } else { render::Zone::DEPLOYMENT });
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = commands::run(cli, &mut out).and_then(|()| Ok(out.flush()?));
@@ -49,13 +51,6 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         eprint!("gridsync: {}", err.render());
     }
     ExitCode::from(commands::EXIT_FAILURE)
-}
-
-/// Logs to stderr, filtered by `GRIDSYNC_LOG` (default: warnings only).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
 }
 
 /// Whether writing the output failed because stdout was closed.

@@ -3,17 +3,23 @@
 //! JSON output is the contract for scripts (documented in `docs/CLI.md`;
 //! fields are only ever added). Text output is for reading and may change.
 //! Text output escapes control characters, so a value synced from another
-//! device cannot send escape sequences to the terminal.
+//! device cannot send escape sequences to the terminal, and shows times in
+//! the deployment's time zone (or UTC with `--utc`, [`zone`]), every `*_ms`
+//! value included.
 
 mod dispute;
 mod rejected;
 mod text;
+mod zone;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 pub(crate) use dispute::{DisputeJson, dispute_text};
 pub(crate) use rejected::{RejectedJson, rejected_text};
-use text::{clean, clean_multiline, time, truncate};
+use text::{clean, clean_multiline, truncate};
+pub(crate) use zone::{Zone, set as set_zone};
+use zone::{time, value_time};
 
 use gridsync_client_core::{Conflict, SyncReport};
 use gridsync_proto::view::{CandidateView, Receipts, StampView};
@@ -112,7 +118,7 @@ pub(crate) fn record_text(view: &RecordView) -> String {
         for (key, value) in &view.fields {
             let name = clean(key);
             let pad = width - name.chars().count();
-            let _ = write!(out, "  {name}{:pad$}  {}", "", indent(&value_text(value), width + 4));
+            let _ = write!(out, "  {name}{:pad$}  {}", "", indent(&field_text(key, value), width + 4));
             if let Some(c) = view.conflicts.iter().find(|c| &c.field == key) {
                 let _ = write!(out, "  [CONFLICT: {} values]", c.values.len());
             }
@@ -124,7 +130,7 @@ pub(crate) fn record_text(view: &RecordView) -> String {
         for c in &view.conflicts {
             let _ = writeln!(out, "  {}:", clean(&c.field));
             for v in &c.values {
-                let _ = writeln!(out, "    - {}", candidate(v));
+                let _ = writeln!(out, "    - {}", candidate(&c.field, v));
             }
         }
         let _ = writeln!(out, "  resolve with: gridsync resolve {} FIELD VALUE", view.id);
@@ -158,7 +164,7 @@ pub(crate) fn record_text(view: &RecordView) -> String {
                 received(&e.stamp)
             );
             for (k, v) in &e.body {
-                let _ = writeln!(out, "    {}: {}", clean(k), indent(&value_text(v), 6));
+                let _ = writeln!(out, "    {}: {}", clean(k), indent(&field_text(k, v), 6));
             }
         }
     }
@@ -173,7 +179,7 @@ pub(crate) fn list_line(view: &RecordView) -> String {
         .fields
         .iter()
         .take(SHOWN)
-        .map(|(k, v)| format!("{}={}", clean(k), truncate(&value_text(v).replace('\n', " "), WIDTH)))
+        .map(|(k, v)| format!("{}={}", clean(k), truncate(&field_text(k, v).replace('\n', " "), WIDTH)))
         .collect();
     if view.fields.len() > SHOWN {
         fields.push(format!("+{} more", view.fields.len() - SHOWN));
@@ -198,7 +204,7 @@ pub(crate) fn conflicts_text(conflicts: &[ConflictJson]) -> String {
         let _ =
             writeln!(out, "{}  {}  field {}: {} values", c.record, c.kind, clean(&c.field), c.values.len());
         for v in &c.values {
-            let _ = writeln!(out, "  - {}", candidate(v));
+            let _ = writeln!(out, "  - {}", candidate(&c.field, v));
         }
     }
     out.push_str("resolve with: gridsync resolve RECORD FIELD VALUE\n");
@@ -286,11 +292,11 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `value  by author on device 1a2b3c4d at time`.
-fn candidate(v: &CandidateView) -> String {
+/// `value  by author on device 1a2b3c4d at time`, a value of `field`.
+fn candidate(field: &str, v: &CandidateView) -> String {
     format!(
         "{}  by {} at {}{}",
-        indent(&value_text(&v.value), 6),
+        indent(&field_text(field, &v.value), 6),
         origin(&v.stamp),
         time(v.stamp.time_ms),
         received(&v.stamp)
@@ -318,6 +324,44 @@ pub(crate) fn value_text(value: &Json) -> String {
     match value {
         Json::String(s) => clean_multiline(s),
         other => clean(&other.to_string()),
+    }
+}
+
+/// The value of the field or attribute `name` for reading: a whole number
+/// under a name ending in `_ms` is a time (Unix milliseconds) and reads as
+/// one, to the minute, in the chosen zone, also inside lists and objects
+/// (a position's `time_ms`); everything else as [`value_text`].
+pub(crate) fn field_text(name: &str, value: &Json) -> String {
+    match as_time(name, value) {
+        Some(time) => time,
+        None => value_text(&with_times(value)),
+    }
+}
+
+/// The time a `*_ms` value stands for, if it is one.
+fn as_time(name: &str, value: &Json) -> Option<String> {
+    if !name.ends_with("_ms") {
+        return None;
+    }
+    value.as_i64().and_then(value_time)
+}
+
+/// `value` with every `*_ms` member of its objects replaced by its time.
+fn with_times(value: &Json) -> Cow<'_, Json> {
+    match value {
+        Json::Object(members) => Cow::Owned(Json::Object(
+            members
+                .iter()
+                .map(|(k, v)| {
+                    let shown = as_time(k, v).map_or_else(|| with_times(v).into_owned(), Json::String);
+                    (k.clone(), shown)
+                })
+                .collect(),
+        )),
+        Json::Array(items) => {
+            Cow::Owned(Json::Array(items.iter().map(|v| with_times(v).into_owned()).collect()))
+        }
+        other => Cow::Borrowed(other),
     }
 }
 
@@ -434,6 +478,20 @@ entries:
         assert_eq!(value_text(&json!("a\u{1b}[31mb\nc")), "a\\u{1b}[31mb\nc");
         assert_eq!(clean("a\nb"), "a\\u{a}b");
         assert_eq!(value_text(&json!([1, "x"])), "[1,\"x\"]");
+    }
+
+    #[test]
+    fn ms_values_read_as_times_also_inside_objects() {
+        // The renderings alone show UTC; `main` chooses China time or `--utc`.
+        assert_eq!(field_text("visited_ms", &json!(MAY_FIRST)), "2024-05-01T08:30Z");
+        assert_eq!(
+            field_text("gps", &json!({"lat": 25.5, "time_ms": MAY_FIRST, "fix": [{"at_ms": 0}]})),
+            r#"{"fix":[{"at_ms":"1970-01-01T00:00Z"}],"lat":25.5,"time_ms":"2024-05-01T08:30Z"}"#
+        );
+        assert_eq!(field_text("visited_ms", &json!("soon")), "soon", "text is not a time");
+        assert_eq!(field_text("visited_ms", &json!(1.5)), "1.5");
+        assert_eq!(field_text("risk", &json!(3)), "3");
+        assert_eq!(field_text("ended_ms", &json!(u64::MAX)), u64::MAX.to_string(), "off the calendar");
     }
 
     #[test]

@@ -3,6 +3,10 @@
 use gridsync_proto::{ErrorBody, ErrorCode, InvalidChange, MergeError, RecordId, RuleError, WireError};
 
 /// Everything that can go wrong in the handset store.
+///
+/// A message that names its cause (`invalid change: {cause}`) does not
+/// also return it from `source()`: a chain printer (`{:#}` of `anyhow`)
+/// shows every cause once, and `to_string()` alone still says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store file cannot be opened or upgraded.
@@ -65,15 +69,15 @@ pub enum Error {
     ServerUrl(&'static str),
     /// A change fails validation; nothing was written.
     #[error("invalid change: {0}")]
-    Invalid(#[from] InvalidChange),
+    Invalid(InvalidChange),
     /// A change cannot merge (kind mismatch, ...); nothing was written.
     #[error("cannot merge: {0}")]
-    Merge(#[from] MergeError),
+    Merge(MergeError),
     /// The record rules refuse the edit (a field's type, a missing field, the
     /// user's role or scope, a dispute step the stage does not allow);
     /// nothing was written. The message names the rule, never the values.
     #[error("refused by the record rules ({code}): {0}", code = .0.code)]
-    Rule(#[from] RuleError),
+    Rule(RuleError),
     /// The sync was cancelled between pages; nothing is lost.
     #[error("the sync was cancelled; what was done is kept, sync again to go on")]
     Cancelled,
@@ -119,7 +123,31 @@ pub enum Error {
     },
     /// The server answered something that is not a valid message.
     #[error("bad answer from server: {0}")]
-    Protocol(#[from] WireError),
+    Protocol(WireError),
+}
+
+impl From<InvalidChange> for Error {
+    fn from(e: InvalidChange) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+impl From<MergeError> for Error {
+    fn from(e: MergeError) -> Self {
+        Error::Merge(e)
+    }
+}
+
+impl From<RuleError> for Error {
+    fn from(e: RuleError) -> Self {
+        Error::Rule(e)
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        Error::Protocol(e)
+    }
 }
 
 impl From<rusqlite::Error> for Error {
@@ -131,7 +159,7 @@ impl From<rusqlite::Error> for Error {
 impl From<gridsync_sql_support::OpenError> for Error {
     fn from(e: gridsync_sql_support::OpenError) -> Self {
         match &e {
-            gridsync_sql_support::OpenError::Sqlite { source, .. } if is_corruption(source) => Error::Damaged,
+            gridsync_sql_support::OpenError::Sqlite { cause, .. } if is_corruption(cause) => Error::Damaged,
             _ => Error::Open(e),
         }
     }
@@ -164,3 +192,24 @@ impl Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_cause_named_in_the_message_is_not_also_a_source() {
+        let errors = [
+            Error::from(InvalidChange::TooDeep),
+            Error::from(RuleError::new(ErrorCode::InvalidField, Some("risk"), "must be 1 to 4")),
+            Error::from(WireError::BadMagic),
+        ];
+        for e in errors {
+            assert!(e.source().is_none(), "{e}");
+        }
+        let deep = Error::from(InvalidChange::TooDeep).to_string();
+        assert_eq!(deep, "invalid change: value nested deeper than 8 levels");
+    }
+}

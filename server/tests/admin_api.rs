@@ -550,6 +550,8 @@ fn admin_bodies_are_read_only_after_the_session_is_checked() {
                    Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n";
     let answer = status_before_the_body(&t, console);
     assert!(answer.starts_with("HTTP/1.1 303") || answer.starts_with("HTTP/1.1 302"), "{answer}");
+}
+
 /// A worker works at a grid (or, a village committee's cadre, a village):
 /// the service refuses a worker at a township or above, on adding and on
 /// assigning, with `invalid_request` naming the field `scope`, and changes

@@ -38,13 +38,14 @@ impl Schema {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// SQLite failed (missing directory, permissions, corruption, ...).
-    #[error("cannot open the {name}: {source}")]
+    /// The message names the SQLite error, which is therefore not also
+    /// the `source()`: a chain printer shows it once.
+    #[error("cannot open the {name}: {cause}")]
     Sqlite {
         /// Which database.
         name: &'static str,
         /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// The file was written by a newer gridsync.
     #[error("the {name} has schema version {found}; this build supports up to {supported}")]
@@ -67,7 +68,7 @@ pub enum OpenError {
 /// Opens (creating if needed) a read-write connection and brings the schema
 /// up to date.
 pub fn open(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
-    let err = |source| OpenError::Sqlite { name: schema.name, source };
+    let err = |cause| OpenError::Sqlite { name: schema.name, cause };
     let mut conn = Connection::open(path).map_err(err)?;
     configure(&conn).map_err(err)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
@@ -77,7 +78,7 @@ pub fn open(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
 
 /// Opens a read-only connection to a database that [`open`] has prepared.
 pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
-    let err = |source| OpenError::Sqlite { name: schema.name, source };
+    let err = |cause| OpenError::Sqlite { name: schema.name, cause };
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     configure(&conn).map_err(err)?;
@@ -88,7 +89,7 @@ pub fn open_reader(path: &Path, schema: &Schema) -> Result<Connection, OpenError
 /// leaving its schema alone: for a connection that only copies the WAL back
 /// into the database (a checkpointer beside the writer).
 pub fn open_checkpointer(path: &Path, schema: &Schema) -> Result<Connection, OpenError> {
-    let err = |source| OpenError::Sqlite { name: schema.name, source };
+    let err = |cause| OpenError::Sqlite { name: schema.name, cause };
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     configure(&conn).map_err(err)?;
@@ -103,7 +104,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn upgrade(conn: &mut Connection, schema: &Schema) -> Result<(), OpenError> {
-    let err = |source| OpenError::Sqlite { name: schema.name, source };
+    let err = |cause| OpenError::Sqlite { name: schema.name, cause };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
     let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
     let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
@@ -187,6 +188,18 @@ mod tests {
         let foreign = dir.path().join("foreign.db");
         Connection::open(&foreign).expect("open").execute_batch("CREATE TABLE t (x);").expect("create");
         assert!(matches!(open(&foreign, &TEST), Err(OpenError::NotOurs { .. })));
+    }
+
+    #[test]
+    fn an_sqlite_failure_names_its_cause_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing").join("d.db");
+        let err = open(&missing, &TEST).expect_err("no directory");
+        assert!(matches!(err, OpenError::Sqlite { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with("cannot open the test database: unable to open database file"), "{text}");
+        assert_eq!(text.matches("unable to open database file").count(), 1, "{text}");
+        assert!(std::error::Error::source(&err).is_none(), "the cause is in the message, not also a source");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Failures worth their own message or exit code: a sync that did not
 //! complete, an enrollment that did not ([`enroll`]), a write the record
-//! rules refuse, and a reference to a record that is not on the device.
+//! rules refuse, a value over the limits, and a reference to a record that
+//! is not on the device.
 
 mod enroll;
 
@@ -8,7 +9,7 @@ use std::fmt;
 use std::fs;
 
 use gridsync_client_core::{Error as StoreError, Store};
-use gridsync_proto::{ErrorCode, RuleError};
+use gridsync_proto::{ErrorCode, InvalidChange, RuleError};
 
 use super::keys::KeySource;
 pub(crate) use enroll::EnrollFailed;
@@ -136,12 +137,34 @@ impl fmt::Display for UnknownRecord {
     }
 }
 
+/// A write whose values are over the limits every change is held to
+/// (nesting, name and text lengths); nothing was written.
+#[derive(Debug)]
+pub(crate) struct OverLimits(pub(crate) InvalidChange);
+
+impl fmt::Display for OverLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid change: {}; nothing was written: values may nest {} levels deep, names take 1 to {} \
+             bytes and texts up to {} KiB",
+            self.0,
+            gridsync_proto::value::MAX_DEPTH,
+            gridsync_proto::change::MAX_NAME_LEN,
+            gridsync_proto::change::MAX_TEXT_LEN / 1024
+        )
+    }
+}
+
 impl std::error::Error for UnknownRecord {}
 
-/// Rewrites an error whose cause is a rule refusal as [`RuleRefused`], so
-/// that it reads as one line naming the code and the field, and a
-/// reference to a record the device does not hold as [`UnknownRecord`],
-/// naming the command-line argument that gave it.
+impl std::error::Error for OverLimits {}
+
+/// Rewrites an error whose cause is a rule refusal as [`RuleRefused`], one
+/// whose cause is a value over the limits as [`OverLimits`], so that it
+/// reads as one line naming the rule or limit, and a reference to a record
+/// the device does not hold as [`UnknownRecord`], naming the command-line
+/// argument that gave it.
 pub(crate) fn explain(err: anyhow::Error) -> anyhow::Error {
     let unknown = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
         Some(StoreError::UnknownReference { argument, record }) => Some((*argument, *record)),
@@ -159,8 +182,17 @@ pub(crate) fn explain(err: anyhow::Error) -> anyhow::Error {
         Some(StoreError::Rule(rule)) => Some(rule.clone()),
         _ => e.downcast_ref::<RuleError>().cloned(),
     });
-    match rule {
-        Some(rule) => RuleRefused(rule).into(),
+    if let Some(rule) = rule {
+        return RuleRefused(rule).into();
+    }
+    let invalid = err.chain().find_map(|e| match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Invalid(
+            invalid @ (InvalidChange::TooDeep | InvalidChange::TextTooLong | InvalidChange::BadName),
+        )) => Some(invalid.clone()),
+        _ => None,
+    });
+    match invalid {
+        Some(invalid) => OverLimits(invalid).into(),
         None => err,
     }
 }
@@ -299,5 +331,19 @@ mod tests {
             anyhow::Error::from(SyncFailed::Untrusted { reason: "UnknownIssuer".into(), pending: 2 });
         assert_eq!(exit_code(&untrusted), EXIT_UNREACHABLE);
         assert!(untrusted.to_string().contains("--ca FILE") && !untrusted.to_string().contains("later"));
+    }
+
+    #[test]
+    fn a_value_over_the_limits_says_the_limits_once() {
+        let err = explain(anyhow::Error::from(StoreError::Invalid(InvalidChange::TooDeep)));
+        let text = format!("{err:#}");
+        assert_eq!(
+            text,
+            "invalid change: value nested deeper than 8 levels; nothing was written: values may nest 8 \
+             levels deep, names take 1 to 64 bytes and texts up to 64 KiB"
+        );
+        assert_eq!(exit_code(&err), EXIT_FAILURE);
+        let counter = anyhow::Error::from(StoreError::Invalid(InvalidChange::ZeroCounter));
+        assert_eq!(format!("{:#}", explain(counter)), "invalid change: change counter must start at 1");
     }
 }

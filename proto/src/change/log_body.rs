@@ -56,7 +56,8 @@ struct OwnedParts {
     op: Op,
 }
 
-/// Why a stored body does not decode.
+/// Why a stored body does not decode. Each message names its cause and
+/// none has a `source()`, so that a chain printer shows the cause once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogBodyError {
     /// The body is empty or starts with neither format's byte.
@@ -64,10 +65,16 @@ pub enum LogBodyError {
     UnknownFormat,
     /// The body's bytes do not decode as its format says.
     #[error("a logged change does not decode: {0}")]
-    Malformed(#[from] postcard::Error),
+    Malformed(postcard::Error),
     /// A format 1 body names another record or device than its log row.
     #[error("a logged change names another record or device than its log row")]
     Mismatch,
+}
+
+impl From<postcard::Error> for LogBodyError {
+    fn from(e: postcard::Error) -> Self {
+        LogBodyError::Malformed(e)
+    }
 }
 
 /// The body to log for `change` (format 2): everything but its record and

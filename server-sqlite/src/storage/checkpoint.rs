@@ -66,7 +66,7 @@ impl Wake {
 /// opened and upgraded, and hooks it to `writer`'s commits in place of
 /// SQLite's automatic checkpoint. It runs until `writer` is dropped.
 pub(super) fn attach(writer: &mut Connection, path: &Path) -> Result<JoinHandle<()>, OpenError> {
-    let sqlite = |source| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, source };
+    let sqlite = |cause| gridsync_sql_support::OpenError::Sqlite { name: SCHEMA.name, cause };
     let conn = gridsync_sql_support::open_checkpointer(path, &SCHEMA)?;
     conn.busy_timeout(RESTART_WAIT).map_err(sqlite)?;
     let (tx, rx) = sync_channel(1);

@@ -89,7 +89,7 @@ fn not_json(error: &serde_json::Error) -> ApiError {
 fn join(path: &serde_path_to_error::Path, member: &str) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    let mut push = |out: &mut String, name: &str| {
+    let push = |out: &mut String, name: &str| {
         if !out.is_empty() {
             out.push('.');
         }
