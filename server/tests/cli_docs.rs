@@ -217,11 +217,38 @@ fn help(bin: &Path, args: &[String]) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The `gridsync` binary, built (or found up to date) by the Cargo running
-/// this test, in this test's profile, in a target directory of its own.
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> std::time::SystemTime {
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+        };
+        latest = latest.max(time);
+    }
+    latest
+}
+
+/// The `gridsync` binary: the one `cargo test --workspace` built beside
+/// this test (in the same profile) when it is newer than the sources it is
+/// built from; else built by the Cargo running this test, in a target
+/// directory of its own (a `cargo test -p gridsync-server` alone).
 fn device_binary() -> PathBuf {
     let me = std::env::current_exe().expect("the test's path");
     let profile_dir = me.parent().and_then(Path::parent).expect("target/PROFILE/deps/TEST");
+    let sibling = profile_dir.join(format!("gridsync{}", std::env::consts::EXE_SUFFIX));
+    let built = std::fs::metadata(&sibling).and_then(|m| m.modified()).ok();
+    let sources = ["cli", "client-core", "proto", "sql-support"]
+        .iter()
+        .map(|c| newest(&root().join(c).join("src")))
+        .max()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    if built.is_some_and(|built| built >= sources) {
+        return sibling;
+    }
     let release = profile_dir.file_name().is_some_and(|p| p == "release");
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-docs-target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
