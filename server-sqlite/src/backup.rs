@@ -82,10 +82,10 @@ pub enum BackupError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// Reading through the storage traits failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Storage(#[from] StorageError),
     /// The schema upgrade of an older copy failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Upgrade(#[from] gridsync_sql_support::OpenError),
     /// Another connection reads or writes the database.
     #[error("the database is in use")]
