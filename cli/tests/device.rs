@@ -9,10 +9,10 @@ mod support;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{Value as Json, json};
-use support::{ADMIN, GRID, Township, WORKER, fails, gridsync, handset, id, ok, ok_json};
+use support::{ADMIN, GRID, Township, WORKER, command, fails, gridsync, handset, id, ok, ok_json};
 
 /// The key file `init` makes next to `store` by default.
 fn key_file(store: &Path) -> std::path::PathBuf {
@@ -23,13 +23,7 @@ fn key_file(store: &Path) -> std::path::PathBuf {
 
 /// Runs the binary on `store` with `args` and `input` on its standard input.
 fn with_stdin(store: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("GRIDSYNC_STORE")
-        .env_remove("GRIDSYNC_STORE_KEY")
-        .env_remove("GRIDSYNC_LOG")
+    let mut child = command(store, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -11,24 +11,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-use support::{Township, WORKER, fails, handset, id, ok, ok_json};
+use support::{Township, WORKER, command, fails, handset, id, ok, ok_json};
 
 /// 2026-12-02T20:01:51.117Z, 2026-12-03 04:01:51 in China.
 const NIGHT_MS: &str = "1796241711117";
-
-/// The binary on `store`, without the environment's store, key, log filter or `NO_COLOR`.
-fn gridsync(store: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gridsync"));
-    command
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("GRIDSYNC_STORE")
-        .env_remove("GRIDSYNC_STORE_KEY")
-        .env_remove("GRIDSYNC_LOG")
-        .env_remove("NO_COLOR");
-    command
-}
 
 /// Runs `command` with its stderr on a new pseudo-terminal; returns what
 /// the terminal showed and whether the command succeeded.
@@ -72,7 +58,7 @@ fn stderr_has_colours_only_on_a_terminal_and_never_with_no_color() {
     id(&store, &["report", "all-safe"]);
 
     // To a pipe, log lines are plain.
-    let mut sync = gridsync(&store, &["sync"]);
+    let mut sync = command(&store, &["sync"]);
     sync.env("GRIDSYNC_LOG", "info");
     let out = output(sync);
     let stderr = String::from_utf8(out.stderr).expect("utf-8");
@@ -81,16 +67,16 @@ fn stderr_has_colours_only_on_a_terminal_and_never_with_no_color() {
     assert!(!stderr.contains("\x1b["), "no escape sequences to a pipe: {stderr:?}");
 
     // On a terminal, colours; with NO_COLOR (any non-empty value), none.
-    let mut coloured = gridsync(&store, &["sync"]);
+    let mut coloured = command(&store, &["sync"]);
     coloured.env("GRIDSYNC_LOG", "info");
     let (shown, done) = on_a_terminal(coloured);
     assert!(done && shown.contains("sync finished") && shown.contains("\x1b["), "{shown:?}");
-    let mut empty = gridsync(&store, &["sync"]);
+    let mut empty = command(&store, &["sync"]);
     empty.env("GRIDSYNC_LOG", "info").env("NO_COLOR", "");
     let (shown, done) = on_a_terminal(empty);
     assert!(done && shown.contains("\x1b["), "an empty NO_COLOR asks nothing: {shown:?}");
     for value in ["1", "false"] {
-        let mut plain = gridsync(&store, &["sync"]);
+        let mut plain = command(&store, &["sync"]);
         plain.env("GRIDSYNC_LOG", "info").env("NO_COLOR", value);
         let (shown, done) = on_a_terminal(plain);
         assert!(done && shown.contains("sync finished"), "{shown:?}");
@@ -98,7 +84,7 @@ fn stderr_has_colours_only_on_a_terminal_and_never_with_no_color() {
     }
 
     // A filter that does not parse is said once, plainly; nothing else is logged.
-    let mut bad = gridsync(&store, &["status"]);
+    let mut bad = command(&store, &["status"]);
     bad.env("GRIDSYNC_LOG", "info=what=");
     let out = output(bad);
     assert!(out.status.success());

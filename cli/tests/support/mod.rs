@@ -161,17 +161,24 @@ fn operator(data: &Path) -> Operator {
     Operator::open_default(data).expect("open the server database")
 }
 
-/// Runs the binary on `store` with `args`, without the environment's store or key.
-pub fn gridsync(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridsync"))
+/// The binary on `store` with `args`, without the environment's store,
+/// key, log filter or `NO_COLOR`, to be run.
+pub fn command(store: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gridsync"));
+    command
         .arg("--store")
         .arg(store)
         .args(args)
         .env_remove("GRIDSYNC_STORE")
         .env_remove("GRIDSYNC_STORE_KEY")
         .env_remove("GRIDSYNC_LOG")
-        .output()
-        .expect("run gridsync")
+        .env_remove("NO_COLOR");
+    command
+}
+
+/// Runs the binary on `store` with `args`, without the environment's store or key.
+pub fn gridsync(store: &Path, args: &[&str]) -> Output {
+    command(store, args).output().expect("run gridsync")
 }
 
 /// Runs a command that must succeed; returns its stdout.
