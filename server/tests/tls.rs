@@ -39,10 +39,12 @@ fn pinned_reqwest(ca_pem: &[u8]) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().tls_certs_only(roots).build().expect("client")
 }
 
-fn network_error(result: Result<Vec<u8>, Error>) -> String {
+/// The text of a refused TLS handshake: a certificate the handset does not
+/// trust (`Error::Certificate`), or another network failure.
+fn refused_tls(result: Result<Vec<u8>, Error>) -> String {
     match result {
-        Err(Error::Network(text)) => text,
-        other => panic!("expected a network error, got {other:?}"),
+        Err(Error::Certificate(text) | Error::Network(text)) => text,
+        other => panic!("expected the TLS handshake to be refused, got {other:?}"),
     }
 }
 
@@ -90,7 +92,7 @@ fn a_handset_pinned_to_another_ca_is_refused() {
     let other = write_self_signed(other.path(), &["127.0.0.1".to_owned()], 30, false).expect("another CA");
 
     let transport = HttpTransport::with_pinned_ca(&server.url(), &read(&other.ca)).expect("pinned transport");
-    let text = network_error(transport.send(pull_request()));
+    let text = refused_tls(transport.send(pull_request()));
     assert!(text.to_lowercase().contains("certificate"), "{text}");
 
     let health = pinned_reqwest(&read(&other.ca)).get(format!("{}/health", server.url())).send();
@@ -104,7 +106,7 @@ fn the_pinned_ca_does_not_excuse_a_wrong_host_name() {
     // The certificate names 127.0.0.1, not localhost.
     let url = format!("https://localhost:{}", server.addr().port());
     let transport = HttpTransport::with_pinned_ca(&url, &ca).expect("pinned transport");
-    let text = network_error(transport.send(pull_request()));
+    let text = refused_tls(transport.send(pull_request()));
     assert!(text.to_lowercase().contains("certificate"), "{text}");
 }
 
@@ -112,7 +114,7 @@ fn the_pinned_ca_does_not_excuse_a_wrong_host_name() {
 fn system_roots_do_not_trust_the_township_ca() {
     let (server, _files, _dir) = start(true);
     let transport = HttpTransport::new(&server.url()).expect("transport");
-    let text = network_error(transport.send(pull_request()));
+    let text = refused_tls(transport.send(pull_request()));
     assert!(text.to_lowercase().contains("certificate"), "{text}");
 }
 
