@@ -162,7 +162,7 @@ fn replays_and_stale_timestamps_are_refused(kind: Kind) {
 
 fn enrollment_codes_work_once_and_expire(kind: Kind) {
     let server = TestServer::start(kind).expect("server");
-    people::ensure_worker(&server, "zhao", "5301").expect("user");
+    people::ensure_worker(&server, "zhao", people::GRID_B).expect("user");
     let code = people::code_for(&server, "zhao").expect("code");
     let (_, answer) = RawDevice::enroll(&server.url(), &code).expect("first use");
     assert_eq!(answer.user, "zhao");
