@@ -17,23 +17,22 @@
 //! fallback). The generator is this package's `uniffi-bindgen` binary,
 //! which cargo builds for integration tests (`CARGO_BIN_EXE_uniffi-bindgen`).
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use gridsync_proto::{Level, Place, Role};
+use common::{DAY_MS, GRID, TOWNSHIP};
+use gridsync_proto::Role;
 use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
 
-const TOWNSHIP: &str = "530102";
-const VILLAGE: &str = "530102001";
-const GRID: &str = "530102001-01";
 const ADMIN_PASSWORD: &str = "correct horse battery staple 网格";
 /// The Python program may take this long before it is stopped.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(150);
-const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Lines the scenario prints as it passes each stage.
 const CHECKPOINTS: &[&str] = &[
@@ -201,16 +200,7 @@ fn generate_python_bindings(out: &Path) -> anyhow::Result<()> {
 /// A township → village → grid, a worker in the grid, the township's
 /// admin, and an administrator with a password for the admin API.
 fn setup_township(op: &Operator) -> anyhow::Result<()> {
-    let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
-        code: code.into(),
-        name: name.into(),
-        level,
-        parent: parent.map(Into::into),
-    };
-    op.add_place(&place(TOWNSHIP, "城关镇", Level::Township, None))?;
-    op.add_place(&place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)))?;
-    op.add_place(&place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)))?;
-    op.add_user("li", Role::Worker, Some(GRID), None, None)?;
+    common::township_with_a_worker(op)?;
     op.add_user("wang", Role::TownshipAdmin, Some(TOWNSHIP), None, None)?;
     op.create_admin("admin", Some(ADMIN_PASSWORD.to_owned()))?;
     Ok(())

@@ -3,17 +3,14 @@
 //! to another address, and its next sync goes there. Real servers on
 //! loopback ports over one data directory.
 
+mod common;
+
 use std::net::{SocketAddr, TcpListener};
 
+use common::DAY_MS;
 use gridsync_ffi::{GridError, GridStore};
-use gridsync_proto::{Level, Place, Role};
 use gridsync_server::operator::Operator;
 use gridsync_server::{Running, Settings};
-
-const TOWNSHIP: &str = "530102";
-const VILLAGE: &str = "530102001";
-const GRID: &str = "530102001-01";
-const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 fn serve(data: &std::path::Path) -> anyhow::Result<Running> {
     let mut settings = Settings::new(data, "127.0.0.1:0".parse()?);
@@ -26,16 +23,7 @@ fn set_server_moves_the_handset_with_its_unsent_changes() -> anyhow::Result<()> 
     let work = tempfile::tempdir()?;
     let data = work.path().join("server");
     let op = Operator::open_default(&data)?;
-    let place = |code: &str, name: &str, level, parent: Option<&str>| Place {
-        code: code.into(),
-        name: name.into(),
-        level,
-        parent: parent.map(Into::into),
-    };
-    op.add_place(&place(TOWNSHIP, "城关镇", Level::Township, None))?;
-    op.add_place(&place(VILLAGE, "东关村", Level::Village, Some(TOWNSHIP)))?;
-    op.add_place(&place(GRID, "东关村第一网格", Level::Grid, Some(VILLAGE)))?;
-    op.add_user("li", Role::Worker, Some(GRID), None, None)?;
+    common::township_with_a_worker(&op)?;
     let first = serve(&data)?;
     let old_url = first.url();
     let code = op.issue_code("li", DAY_MS, &old_url)?.code;
