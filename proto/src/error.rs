@@ -93,6 +93,17 @@ pub enum ErrorCode {
     UnknownPlace,
     /// The server is shutting down or overloaded; retry later.
     Unavailable,
+    /// An attachment chunk's bytes do not match the hash sent with them.
+    ChunkMismatch,
+    /// An attachment chunk does not start where the server's acknowledged
+    /// bytes end: ask for the upload's status and go on from there.
+    UploadOffset,
+    /// An uploaded file does not match its record's reference: another
+    /// SHA-256, or bytes of another media type than declared.
+    ContentMismatch,
+    /// The device has uploaded as many attachment bytes today as the
+    /// server allows; retry tomorrow.
+    QuotaExceeded,
     /// The request's body did not arrive within the server's time limit
     /// (a stalled or very slow connection); retry, with fewer changes on a
     /// slow link.
@@ -105,7 +116,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this build knows.
-    pub const ALL: [ErrorCode; 39] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::Malformed,
         ErrorCode::UnsupportedVersion,
         ErrorCode::WrongMessageType,
@@ -143,6 +154,10 @@ impl ErrorCode {
         ErrorCode::OverBudget,
         ErrorCode::UnknownPlace,
         ErrorCode::Unavailable,
+        ErrorCode::ChunkMismatch,
+        ErrorCode::UploadOffset,
+        ErrorCode::ContentMismatch,
+        ErrorCode::QuotaExceeded,
         ErrorCode::RequestTimeout,
         ErrorCode::Internal,
     ];
@@ -187,6 +202,10 @@ impl ErrorCode {
             ErrorCode::OverBudget => "over_budget",
             ErrorCode::UnknownPlace => "unknown_place",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::ChunkMismatch => "chunk_mismatch",
+            ErrorCode::UploadOffset => "upload_offset",
+            ErrorCode::ContentMismatch => "content_mismatch",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
@@ -281,7 +300,7 @@ mod tests {
                 .expect("newer");
         assert_eq!(newer.field.as_deref(), Some("x"));
         let newer: ErrorBody =
-            serde_json::from_str(r#"{"code":"quota_exceeded","message":"x"}"#).expect("decode");
+            serde_json::from_str(r#"{"code":"disk_on_fire","message":"x"}"#).expect("decode");
         assert_eq!(newer.code, ErrorCode::Unknown);
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "payload_too_large");
         for code in ErrorCode::ALL {
@@ -289,7 +308,7 @@ mod tests {
             let bytes = postcard::to_allocvec(&code).expect("encode");
             assert_eq!(postcard::from_bytes::<ErrorCode>(&bytes).expect("decode"), code);
         }
-        let newer = postcard::to_allocvec("quota_exceeded").expect("encode");
+        let newer = postcard::to_allocvec("disk_on_fire").expect("encode");
         assert_eq!(postcard::from_bytes::<ErrorCode>(&newer).expect("decode"), ErrorCode::Unknown);
     }
 }

@@ -62,6 +62,7 @@
 //! ```
 
 pub mod access;
+pub mod attachment;
 pub mod auth;
 pub mod change;
 pub mod context;
@@ -86,6 +87,7 @@ pub mod view;
 pub mod wire;
 
 pub use access::{Access, AccessKey};
+pub use attachment::{AttachmentRef, ContentHash, Media};
 pub use auth::{EnrollRequest, EnrollResponse, EnrollmentTicket, Role};
 pub use change::{Change, Dot, InvalidChange, Op};
 pub use context::CausalContext;

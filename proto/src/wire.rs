@@ -45,6 +45,7 @@
 //! [`v3::PullResponse`], a version 2 one as a [`v2::PullResponse`], and a
 //! push in either as a [`v3::PushResponse`].
 
+pub mod attachments;
 pub mod v2;
 pub mod v3;
 
@@ -83,6 +84,16 @@ pub enum MessageType {
     PullRequest = 3,
     /// [`PullResponse`].
     PullResponse = 4,
+    /// [`attachments::UploadQuery`].
+    UploadQuery = 5,
+    /// [`attachments::UploadChunk`].
+    UploadChunk = 6,
+    /// [`attachments::UploadStatus`].
+    UploadStatus = 7,
+    /// [`attachments::FetchRequest`].
+    FetchRequest = 8,
+    /// [`attachments::FetchPiece`].
+    FetchPiece = 9,
 }
 
 /// A message that travels in the envelope.

@@ -13,6 +13,7 @@
 //!
 //! * [`error`]: [`CoreError`]: a refusal (code, field, message) or a storage failure (by kind);
 //! * [`storage`]: the [`Storage`] trait family and what a backend must guarantee;
+//! * [`blobs`]: the [`blobs::BlobStore`] seam where attachment bytes live;
 //! * [`service`]: [`Service`], the operations, called by the HTTP handlers and the operator CLI alike;
 //! * [`policy`]: role rules and scope ranking; [`directory`]: the versioned directory cache;
 //! * [`guard`]: replay protection and rate limits behind traits; [`audit`]: the hash chain;
@@ -22,6 +23,7 @@
 //! * `fuzzing` (feature `fuzzing`): what the push and import fuzz targets run, on any backend.
 
 pub mod audit;
+pub mod blobs;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;

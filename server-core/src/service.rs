@@ -148,6 +148,8 @@ pub struct Service {
     /// The refusals of the open minute ([`crate::audit::refusals`]).
     refusals: Arc<Mutex<crate::audit::refusals::RefusalTally>>,
     started_ms: u64,
+    /// Where attachment bytes live ([`crate::blobs`]).
+    blobs: Arc<dyn crate::blobs::BlobStore>,
 }
 
 impl fmt::Debug for Service {
@@ -185,7 +187,19 @@ impl Service {
             readiness: Arc::default(),
             refusals: Arc::default(),
             started_ms: crate::clock::now_ms(),
+            blobs: Arc::new(crate::blobs::NoBlobs),
         }
+    }
+
+    /// The service with attachment bytes kept in `blobs`.
+    pub fn with_blobs(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Where attachment bytes live.
+    pub fn blobs(&self) -> &Arc<dyn crate::blobs::BlobStore> {
+        &self.blobs
     }
 
     /// The storage backend.

@@ -31,6 +31,10 @@ pub(crate) enum Ty {
     Record,
     /// A user name.
     User,
+    /// A SHA-256 content hash, 64 hex digits ([`crate::attachment::ContentHash`]).
+    Sha256,
+    /// Another entry of the same record, by its dot (`device:counter`).
+    EntryRef,
     /// A position: `lat`, `lon`, `accuracy_m`, `mock` (the handset reported
     /// a mock location) and optionally `time_ms`.
     Gps,
@@ -95,6 +99,10 @@ pub(crate) fn check(ty: &Ty, value: &Value, dir: &dyn Hierarchy) -> Result<(), S
         (Ty::Record, _) => Err("must be a record id".into()),
         (Ty::User, Value::Text(t)) if !t.is_empty() && t.len() <= 64 => Ok(()),
         (Ty::User, _) => Err("must be a user name".into()),
+        (Ty::Sha256, Value::Text(t)) if t.parse::<crate::attachment::ContentHash>().is_ok() => Ok(()),
+        (Ty::Sha256, _) => Err("must be a SHA-256, 64 hexadecimal digits".into()),
+        (Ty::EntryRef, Value::Text(t)) if crate::attachment::parse_dot(t).is_some() => Ok(()),
+        (Ty::EntryRef, _) => Err("must name an entry of the record (device:counter)".into()),
         (Ty::Gps, Value::Map(m)) => check_gps(m),
         (Ty::Gps, _) => Err("must be a position {lat, lon, accuracy_m, mock}".into()),
         (Ty::List(item, max), Value::List(items)) => {

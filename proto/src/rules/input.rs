@@ -65,6 +65,8 @@ pub fn field_input(kind: RecordKind, field: &str) -> Option<FieldInput> {
         Ty::Place(level) => FieldInput::Place { level: *level },
         Ty::Record => FieldInput::Record,
         Ty::User => FieldInput::User,
+        // Entry attributes only, never fields; as text if a kind ever has one.
+        Ty::Sha256 | Ty::EntryRef => FieldInput::Text { max_chars: 100 },
         Ty::Gps | Ty::List(..) | Ty::Struct(_) => FieldInput::Json,
     })
 }

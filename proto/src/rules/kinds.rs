@@ -91,6 +91,18 @@ pub(crate) const LONG_TEXT: usize = 20_000;
 
 const NOTE: EntrySpec = EntrySpec { name: "note", attrs: &[req("text", Ty::Text(LONG_TEXT))] };
 
+/// A photo or document attached to the record ([`crate::attachment`]): every kind takes them.
+const ATTACHMENT: EntrySpec = EntrySpec {
+    name: crate::attachment::ENTRY,
+    attrs: &[
+        req("sha256", Ty::Sha256),
+        req("size", Ty::Int(1, crate::attachment::MAX_BYTES as i64)),
+        req("media", Ty::Enum(crate::attachment::MEDIA_NAMES)),
+        opt("name", Ty::Text(crate::attachment::MAX_NAME_CHARS)),
+        opt("entry", Ty::EntryRef),
+    ],
+};
+
 const GRID: Ty = Ty::Place(Some(Level::Grid));
 
 const PERSON: &[Attr] = &[
@@ -131,6 +143,7 @@ const PATROL: KindSpec = KindSpec {
         },
         EntrySpec { name: "finding", attrs: &[req("record", Ty::Record), opt("note", Ty::Text(2000))] },
         NOTE,
+        ATTACHMENT,
     ],
 };
 
@@ -147,7 +160,7 @@ const VISIT: KindSpec = KindSpec {
         field("gps", Ty::Gps),
     ],
     required: &["grid", "visited_ms", "person_category", "purpose"],
-    entries: &[NOTE],
+    entries: &[NOTE, ATTACHMENT],
 };
 
 const DAILY_REPORT: KindSpec = KindSpec {
@@ -160,7 +173,7 @@ const DAILY_REPORT: KindSpec = KindSpec {
         field("note", Ty::Text(2000)),
     ],
     required: &["grid", "worker", "date", "status"],
-    entries: &[NOTE],
+    entries: &[NOTE, ATTACHMENT],
 };
 
 const DISPUTE: KindSpec = KindSpec {
@@ -190,6 +203,7 @@ const DISPUTE: KindSpec = KindSpec {
             ],
         },
         NOTE,
+        ATTACHMENT,
     ],
 };
 
@@ -208,7 +222,7 @@ const HOUSEHOLD: KindSpec = KindSpec {
         field("note", Ty::Text(2000)),
     ],
     required: &["grid", "category"],
-    entries: &[NOTE],
+    entries: &[NOTE, ATTACHMENT],
 };
 
 /// The spec of a known kind.

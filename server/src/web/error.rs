@@ -122,7 +122,9 @@ impl ResponseError for ApiError {
             | ErrorCode::StaleTimestamp
             | ErrorCode::ReplayedRequest
             | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
-            ErrorCode::EnrollmentUsed => StatusCode::CONFLICT,
+            ErrorCode::EnrollmentUsed | ErrorCode::UploadOffset => StatusCode::CONFLICT,
+            ErrorCode::ContentMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::EnrollmentExpired => StatusCode::GONE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -131,6 +133,7 @@ impl ResponseError for ApiError {
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Malformed
+            | ErrorCode::ChunkMismatch
             | ErrorCode::UnsupportedVersion
             | ErrorCode::WrongMessageType
             | ErrorCode::TooManyChanges
