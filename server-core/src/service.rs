@@ -56,6 +56,28 @@ pub struct ServiceSettings {
     pub scope: ScopeSettings,
     /// The deployment's time zone, minutes east of UTC (China: 480).
     pub utc_offset_minutes: i32,
+    /// How much attachment data devices may upload.
+    pub attachments: AttachmentLimits,
+}
+
+/// How much attachment data devices may upload (ADR 0033).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentLimits {
+    /// Largest file, in bytes (at most [`gridsync_proto::attachment::MAX_BYTES`]).
+    pub max_file_bytes: u64,
+    /// Most bytes of new uploads one device may start in one day (of the
+    /// deployment's time zone).
+    pub max_device_bytes_per_day: u64,
+}
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: gridsync_proto::attachment::MAX_BYTES,
+            // A day of heavy work: forty 5 MB photos.
+            max_device_bytes_per_day: 200 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ServiceSettings {
@@ -63,6 +85,7 @@ impl Default for ServiceSettings {
         Self {
             scope: ScopeSettings::default(),
             utc_offset_minutes: gridsync_proto::date::CHINA_UTC_OFFSET_MINUTES,
+            attachments: AttachmentLimits::default(),
         }
     }
 }

@@ -81,7 +81,11 @@ pub struct Settings {
 impl Settings {
     /// What the service layer needs of these settings.
     pub fn service(&self) -> ServiceSettings {
-        ServiceSettings { scope: self.scope, utc_offset_minutes: self.utc_offset_minutes }
+        ServiceSettings {
+            scope: self.scope,
+            utc_offset_minutes: self.utc_offset_minutes,
+            attachments: Default::default(),
+        }
     }
 
     /// Defaults with the given data directory and listen address.
