@@ -192,6 +192,7 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::Unavailable
         | C::RequestTimeout
         | C::Internal
+        | C::QuotaExceeded
         | C::RateLimited => GridError::Network {
             reason: format!("the server refused the request ({code}, HTTP {status}): {}", body.message),
         },
@@ -206,6 +207,7 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::OverBudget
         | C::UnknownPlace
         | C::Forbidden
+        | C::ContentMismatch
         | C::InvalidRequest => GridError::Validation { code, field: None, reason: body.message },
         C::Malformed
         | C::UnsupportedVersion
@@ -217,6 +219,8 @@ fn refusal(status: u16, body: ErrorBody) -> GridError {
         | C::UnsupportedMediaType
         | C::NotFound
         | C::MethodNotAllowed
+        | C::ChunkMismatch
+        | C::UploadOffset
         | C::Unknown => GridError::Other {
             reason: format!("the server refused the request ({code}, HTTP {status}): {}", body.message),
         },
