@@ -83,15 +83,8 @@ impl FromStr for ContentHash {
     type Err = ParseHashError;
 
     fn from_str(text: &str) -> Result<Self, ParseHashError> {
-        let digits = text.as_bytes();
-        if digits.len() != 64 {
-            return Err(ParseHashError);
-        }
         let mut out = [0u8; 32];
-        for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).map_err(|_| ParseHashError)?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| ParseHashError)?;
-        }
+        hex::decode_to_slice(text, &mut out).map_err(|_| ParseHashError)?;
         Ok(Self(out))
     }
 }
