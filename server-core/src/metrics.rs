@@ -8,7 +8,7 @@
 //!
 //! | metric | type | labels | recorded by |
 //! |---|---|---|---|
-//! | [`SYNC_SECONDS`] | histogram | `op` (push, pull), `outcome` (ok, refused, failed) | the web layer |
+//! | [`SYNC_SECONDS`] | histogram | `op` (push, pull, attachment_status, attachment_upload, attachment_fetch), `outcome` (ok, refused, failed) | the web layer |
 //! | [`REFUSALS`] | counter | `route`, `code` | the web layer, for every error answer |
 //! | [`PUSHES`] | counter | | [`crate::Service::push`] |
 //! | [`PUSH_CHANGES`] | counter | `outcome` (accepted, duplicate, refused) | [`crate::Service::push`] |

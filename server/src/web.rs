@@ -21,6 +21,7 @@
 //! [`gridsync_proto::ErrorBody`] with a stable code.
 
 pub mod admin_api;
+pub mod attachments_api;
 pub mod authed;
 mod body;
 pub mod disputes_api;
@@ -223,6 +224,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(attachments_api::configure)
     .configure(crate::console::configure)
     .configure(reports_api::configure)
     .configure(ledgers_api::configure)

@@ -42,7 +42,7 @@ use crate::blobs::{BlobError, UploadKey};
 use crate::error::{CoreError, CoreResult, StorageError};
 use crate::metrics::{ATTACHMENT_BYTES_IN, ATTACHMENT_BYTES_OUT, ATTACHMENT_UPLOADS};
 use crate::policy::{self, scope::keys_of};
-use crate::storage::{ReadTx, StorageExt, StoredFile, UploadRow, User};
+use crate::storage::{ReadTx, StorageExt, StorageResult, StoredFile, UploadRow, User};
 
 /// One attachment of a record, as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,6 +63,8 @@ pub struct AttachmentLine {
     pub uploaded: bool,
     /// When it was stored (Unix ms), once uploaded.
     pub uploaded_ms: Option<u64>,
+    /// Where staff download it: the admin API's path.
+    pub href: String,
 }
 
 /// A file as staff download it.
@@ -208,20 +210,7 @@ impl Service {
             .read(move |tx| {
                 let (_, dir) = cache.get(tx)?;
                 let state = staff_record(tx, &caller2, &dir, id)?;
-                let mut lines = Vec::new();
-                for reference in attachment::of_record(&state) {
-                    let stored = tx.stored_file(reference.hash)?;
-                    lines.push(AttachmentLine {
-                        sha256: reference.hash.to_hex(),
-                        size: reference.size,
-                        media: reference.media.mime().to_owned(),
-                        name: reference.name,
-                        entry: reference.of_entry.map(attachment::format_dot),
-                        uploaded: stored.is_some(),
-                        uploaded_ms: stored.map(|s| s.stored_ms),
-                    });
-                }
-                Ok(lines)
+                Ok(lines_of(tx, &state)?)
             })
             .await;
         self.audited(caller, "attachment.list", id.to_string(), read).await
@@ -418,6 +407,26 @@ impl Service {
             StorageError::new(crate::StorageErrorKind::Other, "the clock is out of range").into()
         })
     }
+}
+
+/// The attachments `state` references, with whether each is stored.
+pub(crate) fn lines_of(tx: &mut dyn ReadTx, state: &RecordState) -> StorageResult<Vec<AttachmentLine>> {
+    let mut lines = Vec::new();
+    for reference in attachment::of_record(state) {
+        let stored = tx.stored_file(reference.hash)?;
+        let sha256 = reference.hash.to_hex();
+        lines.push(AttachmentLine {
+            href: format!("/v1/admin/records/{}/attachments/{sha256}", state.id()),
+            sha256,
+            size: reference.size,
+            media: reference.media.mime().to_owned(),
+            name: reference.name,
+            entry: reference.of_entry.map(attachment::format_dot),
+            uploaded: stored.is_some(),
+            uploaded_ms: stored.map(|s| s.stored_ms),
+        });
+    }
+    Ok(lines)
 }
 
 /// The record `id`, for staff who may read it: may read at all, the
