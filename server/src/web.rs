@@ -6,6 +6,8 @@
 //! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
 //! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
+//! | POST   | `/v1/attachments/{status,upload,fetch}` | `UploadQuery`/`UploadChunk`/`FetchRequest` → `UploadStatus`/`FetchPiece` (see [`attachments_api`]) | signed device |
+//! | GET    | `/v1/admin/records/{id}/attachments[/{sha256}]` | → a record's attachments, or one file | staff sessions |
 //! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`], [`disputes_api`]) | staff sessions |
 //! | GET    | `/v1/admin/disputes` | query → a page of the dispute desk's list | staff sessions |
 //! | GET    | `/v1/admin/disputes/{id}` | → one dispute, its history and conflicts | staff sessions |
