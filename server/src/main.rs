@@ -87,6 +87,8 @@ enum Command {
         /// PEM private key for HTTPS (with --tls-cert).
         #[arg(long, env = "GRIDSYNC_TLS_KEY", value_name = "FILE")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        attachments: config::AttachmentFlags,
     },
     /// TLS certificates for serving HTTPS.
     #[command(subcommand)]
@@ -574,7 +576,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let utc = cli.utc;
     match cli.command {
-        Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
+        Command::Serve { listen, workers, log_format, tls_cert, tls_key, attachments } => {
             if workers.is_none() && file.workers == Some(0) {
                 bail!(
                     "workers = 0 in the settings file: give 1 or more worker threads, or leave \
@@ -589,6 +591,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workers,
                 log_format,
                 metrics_token,
+                attachments,
+                s3_credentials: config::S3Credentials::from_env(),
             };
             let mut settings = config::resolve(overrides, file);
             if settings.database()?.is_embedded() {
