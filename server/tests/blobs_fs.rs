@@ -133,3 +133,37 @@ async fn a_missing_blobs_directory_is_a_failure_not_an_absent_file() {
     let hash = ContentHash::of(b"x");
     assert!(matches!(store.size(hash).await, Err(BlobError::Store(_))));
 }
+
+/// `/health` names the blob store, and a store that does not answer makes
+/// the server not ready (the first `/health` is the first probe).
+#[test]
+fn health_names_the_store_and_fails_without_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let loopback = "127.0.0.1:0".parse().expect("an address");
+    let data = tempfile::tempdir().expect("tempdir");
+    let running = gridsync_server::Running::start(gridsync_server::Settings::new(data.path(), loopback))
+        .expect("the server starts");
+    let answer = reqwest::blocking::get(format!("{}/health", running.url())).expect("an answer");
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value = answer.json().expect("JSON");
+    assert_eq!((&body["status"], &body["blobs"]), (&"ok".into(), &"fs".into()), "{body}");
+    assert!(data.path().join("blobs/files").is_dir() && data.path().join("blobs/uploads").is_dir());
+    drop(running);
+
+    let other = tempfile::tempdir().expect("tempdir");
+    let running = gridsync_server::Running::start(gridsync_server::Settings::new(other.path(), loopback))
+        .expect("the server starts");
+    std::fs::remove_dir_all(other.path().join("blobs")).expect("the blobs directory goes");
+    let answer = reqwest::blocking::get(format!("{}/health", running.url())).expect("an answer");
+    assert_eq!(answer.status().as_u16(), 503);
+    let body: serde_json::Value = answer.json().expect("JSON");
+    assert_eq!((&body["reason"], &body["blobs"]), (&"blobs_unavailable".into(), &"fs".into()), "{body}");
+    drop(running);
+
+    // Limits out of bounds are refused before anything is opened.
+    let mut settings = gridsync_server::Settings::new(data.path().join("other"), loopback);
+    settings.attachments.max_file_mb = 50;
+    let err = gridsync_server::Running::start(settings).expect_err("refused").to_string();
+    assert!(err.contains("attachments.max_file_mb is 50: give 1 to 20"), "{err}");
+    assert!(!data.path().join("other").exists());
+}
