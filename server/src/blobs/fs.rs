@@ -241,6 +241,77 @@ impl BlobStore for FsBlobs {
     }
 }
 
+/// What [`copy_files`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Whole files now in the destination, from the source.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// How many of them were written now (the others were there already).
+    pub written: u64,
+    /// Files of the source whose bytes are not their name: left out (each
+    /// is logged by its hash).
+    pub damaged: u64,
+}
+
+/// Copies the whole files of one `files/` directory into another (for
+/// backup and restore): each checked against its name while it is read,
+/// written under a temporary name (0600), fsynced, renamed into place and
+/// its directory fsynced. A file the destination has (same name and size)
+/// is not copied again; temporary files and other names are skipped.
+pub fn copy_files(from: &Path, to: &Path) -> io::Result<Copied> {
+    let mut copied = Copied::default();
+    make_dirs(to)?;
+    let mut shards: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
+    shards.sort_by_key(fs::DirEntry::file_name);
+    for shard in shards {
+        let shard_name = shard.file_name();
+        let Some(shard_name) = shard_name.to_str().filter(|n| n.len() == 2) else { continue };
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in fs::read_dir(shard.path())? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(hash) = name.to_str().and_then(|n| n.parse::<ContentHash>().ok()) else { continue };
+            if !name.to_str().is_some_and(|n| n.starts_with(shard_name)) || !entry.file_type()?.is_file() {
+                continue;
+            }
+            let size = entry.metadata()?.len();
+            let dir = to.join(shard_name);
+            let target = dir.join(hash.to_hex());
+            if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
+                copied.files += 1;
+                copied.bytes += size;
+                continue;
+            }
+            make_dirs(&dir)?;
+            let (tmp, mut out) = create_temporary(&dir, &hash.to_hex())?;
+            let mut joining = Joining::new(size);
+            let result = (|| {
+                joining.add(&entry.path(), &mut out).map_err(|e| io::Error::other(e.to_string()))?;
+                if joining.finish().ok().map(|joined| joined.hash) != Some(hash) {
+                    return Ok(false);
+                }
+                out.sync_all()?;
+                rename_durably(&tmp, &target)?;
+                io::Result::Ok(true)
+            })();
+            let _ = fs::remove_file(&tmp);
+            if result? {
+                copied.files += 1;
+                copied.bytes += size;
+                copied.written += 1;
+            } else {
+                tracing::warn!(%hash, "an attachment's bytes are not its hash: not copied");
+                copied.damaged += 1;
+            }
+        }
+    }
+    Ok(copied)
+}
+
 /// Checks that chunks (offset, length), in offset order, tile `0..size`:
 /// the first at 0, each where the one before ended, the last ending at
 /// `size`.
