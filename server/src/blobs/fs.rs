@@ -12,8 +12,9 @@
 //! into place, and its directory fsynced before the call answers; a
 //! directory made on the way is fsynced into its parent. A crash leaves at
 //! most a temporary file, never a chunk or a file cut short. Plain `std::fs`
-//! on blocking threads (`spawn_blocking`): object_store's `LocalFileSystem`
-//! does not fsync.
+//! on blocking threads (`spawn_blocking`), not object_store's
+//! `LocalFileSystem`, which fsyncs only when asked and makes files with
+//! the default modes (ADR 0033, addendum).
 //!
 //! A join reads the chunks one at a time through the running hash
 //! ([`ContentHash::hasher`]), never the whole file into memory, and renames
