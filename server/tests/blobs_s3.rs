@@ -2,8 +2,8 @@
 //! local S3 look-alike from `tests/requirements.txt`: the blob-store
 //! conformance suite, a 1 MiB file joined from four chunks (one `PUT`), a
 //! 6 MiB file joined from 24 (a multipart upload), a multipart join whose
-//! bytes are not their hash (aborted: nothing kept), and discard leaving no
-//! chunk in the bucket.
+//! bytes are not their hash (aborted: nothing kept), discard leaving no
+//! chunk in the bucket, and a server on the bucket ready on `/health`.
 //!
 //! moto_server is `GRIDSYNC_MOTO_SERVER`, or `.venv/bin/moto_server` at the
 //! workspace's root; without it the test fails, saying how to install it.
@@ -201,6 +201,25 @@ async fn the_s3_store_conforms_and_joins_large_files_against_moto() {
     assert_eq!(store.size(lie.hash).await.expect("size"), None);
     assert!(matches!(store.read(lie.hash, 0, 1).await, Err(BlobError::NotFound)));
     store.discard(lie).await.expect("discard");
+
+    // A server configured for the bucket names it on /health, ready (the
+    // server runs its own runtime: started and stopped off this one).
+    let s3 = moto.settings("gridsync", "served");
+    tokio::task::spawn_blocking(move || {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut settings =
+            gridsync_server::Settings::new(data.path(), "127.0.0.1:0".parse().expect("an address"));
+        settings.attachments.store = StoreKind::S3;
+        settings.attachments.s3 = s3;
+        let running = gridsync_server::Running::start(settings).expect("the server starts");
+        let answer = reqwest::blocking::get(format!("{}/health", running.url())).expect("an answer");
+        assert_eq!(answer.status().as_u16(), 200);
+        let body: serde_json::Value = answer.json().expect("JSON");
+        assert_eq!((&body["status"], &body["blobs"]), (&"ok".into(), &"s3".into()), "{body}");
+        assert!(!data.path().join("blobs").exists(), "no blobs directory with the S3 store");
+    })
+    .await
+    .expect("the server's check");
 
     let mut keys = moto.keys("gridsync", "county-1").await;
     keys.sort();
