@@ -167,3 +167,24 @@ fn health_names_the_store_and_fails_without_it() {
     assert!(err.contains("attachments.max_file_mb is 50: give 1 to 20"), "{err}");
     assert!(!data.path().join("other").exists());
 }
+
+/// A chunk resent while the first send is still being written (two server
+/// workers, one flaky link) leaves one whole chunk, never a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_of_one_chunk_leave_one_whole_chunk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(FsBlobs::open(dir.path()).expect("open"));
+    let file = bytes(200_000, 4);
+    let upload = UploadKey { device: ActorId::random(), hash: ContentHash::of(&file) };
+    let sends: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, file) = (store.clone(), file.clone());
+            tokio::spawn(async move { store.put_chunk(upload, 0, file).await })
+        })
+        .collect();
+    for send in sends {
+        send.await.expect("a task").expect("kept");
+    }
+    assert_eq!(files_under(&dir.path().join("uploads")).len(), 1, "one chunk, no temporary");
+    assert_eq!(store.join(upload, file.len() as u64).await.expect("join").hash, upload.hash);
+}

@@ -134,9 +134,16 @@ impl FsBlobs {
 
     fn put_chunk_now(&self, upload: UploadKey, offset: u64, bytes: &[u8]) -> Result<(), BlobError> {
         let dir = self.upload_dir(upload);
-        make_dirs(&dir).map_err(|e| store_error("cannot make an upload's directory", Some(e)))?;
-        write_durably(&dir, &chunk_name(offset), |file| file.write_all(bytes))
-            .map_err(|e| store_error("cannot keep a chunk", Some(e)))
+        let mut tries = 0;
+        loop {
+            make_dirs(&dir).map_err(|e| store_error("cannot make an upload's directory", Some(e)))?;
+            match write_durably(&dir, &chunk_name(offset), |file| file.write_all(bytes)) {
+                // The device's directory was removed between the two by the
+                // discard of its last other upload: make it again, once.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries == 0 => tries += 1,
+                written => return written.map_err(|e| store_error("cannot keep a chunk", Some(e))),
+            }
+        }
     }
 
     fn join_now(&self, upload: UploadKey, size: u64) -> Result<Joined, BlobError> {
