@@ -391,7 +391,7 @@ async fn enroll(
 }
 
 /// Ready (200, `"status": "ok"`) when the database takes reads and
-/// writes ([`Service::readiness`]); else 503, `"status": "unavailable"`
+/// writes and the blob store answers ([`Service::readiness`]); else 503, `"status": "unavailable"`
 /// with a stable `reason` (no path, no data).
 #[utoipa::path(
     get,
@@ -400,7 +400,7 @@ async fn enroll(
     summary = "Health",
     responses(
         (status = 200, description = "Ready: the database answers.", body = openapi::Health),
-        (status = 503, description = "Not ready: the database cannot be read or written.", body = openapi::Health),
+        (status = 503, description = "Not ready: the database cannot be read or written, or the blob store does not answer.", body = openapi::Health),
     )
 )]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -410,6 +410,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": wire::PROTOCOL_VERSION,
         "storage": state.service.storage().backend(),
+        "blobs": state.service.blobs().kind(),
     });
     match readiness {
         Readiness::Ready => HttpResponse::Ok().json(body),

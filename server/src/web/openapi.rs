@@ -391,9 +391,11 @@ pub(crate) struct Health {
     protocol: u8,
     /// The storage backend (`sqlite`, `postgres`).
     storage: String,
+    /// Where attachment bytes live (`fs`, `s3`).
+    blobs: String,
     /// Why it is not ready (only with `unavailable`): `database_unreachable`,
-    /// `database_not_writable` or `database_timeout`.
-    #[schema(pattern = "^(database_unreachable|database_not_writable|database_timeout)$")]
+    /// `database_not_writable`, `database_timeout` or `blobs_unavailable`.
+    #[schema(pattern = "^(database_unreachable|database_not_writable|database_timeout|blobs_unavailable)$")]
     reason: Option<String>,
 }
 
