@@ -56,7 +56,7 @@ pub fn build(
     let pool = PgOptions { pool_size: settings.database_pool_size };
     let mut backend = Backend::open_with(&database, pool)?;
     backend.lock_for_serving()?;
-    let blobs = crate::blobs::open(&settings.attachments, &settings.data_dir)?;
+    let blobs = crate::blobs::open(&settings.attachments, &settings.data_dir, database.is_embedded())?;
     if !database.is_embedded() && blobs.kind() == "fs" {
         tracing::warn!(
             "attachments are kept in this machine's data directory: with several server processes, \

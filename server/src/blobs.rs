@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use gridsync_proto::attachment::MAX_BYTES;
-use gridsync_server_core::blobs::BlobStore;
+use gridsync_server_core::blobs::{BlobStore, NoBlobs};
 use gridsync_server_core::service::AttachmentLimits;
 use serde::Deserialize;
 
@@ -45,8 +45,10 @@ pub enum StoreKind {
 /// The `[attachments]` settings, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentSettings {
-    /// Where the bytes live.
-    pub store: StoreKind,
+    /// Where the bytes live; `None`: the database's default (the data
+    /// directory with the embedded database; no store on PostgreSQL, whose
+    /// server processes must share one: see [`open`]).
+    pub store: Option<StoreKind>,
     /// The bucket and credentials, with [`StoreKind::S3`].
     pub s3: S3Settings,
     /// Largest attachment taken, in MiB (1 to 20, the protocol's limit).
@@ -57,7 +59,7 @@ pub struct AttachmentSettings {
 
 impl Default for AttachmentSettings {
     fn default() -> Self {
-        Self { store: StoreKind::Fs, s3: S3Settings::default(), max_file_mb: 20, max_device_mb_per_day: 200 }
+        Self { store: None, s3: S3Settings::default(), max_file_mb: 20, max_device_mb_per_day: 200 }
     }
 }
 
@@ -101,8 +103,30 @@ impl AttachmentSettings {
 /// The configured blob store: [`FsBlobs`] in `<data_dir>/blobs` (created,
 /// mode 0700), or [`S3Blobs`]. Fails, saying what to set, when the
 /// settings do not describe a usable store.
-pub fn open(settings: &AttachmentSettings, data_dir: &Path) -> anyhow::Result<Arc<dyn BlobStore>> {
-    Ok(match settings.store {
+///
+/// With no store named, the embedded database (`embedded`) keeps the
+/// files beside it in the data directory; a PostgreSQL deployment gets no
+/// store ([`NoBlobs`]: devices are told `unavailable` and keep their files
+/// until one is configured), because its server processes must share
+/// one and `serve` writes nothing into a data directory it was not given
+/// a reason to use.
+pub fn open(
+    settings: &AttachmentSettings,
+    data_dir: &Path,
+    embedded: bool,
+) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let store = match settings.store {
+        Some(store) => store,
+        None if embedded => StoreKind::Fs,
+        None => {
+            tracing::warn!(
+                "attachments are off: set [attachments] store = \"s3\" (several server processes) or \"fs\" \
+                 (one process, files in the data directory); until then devices keep their files"
+            );
+            return Ok(Arc::new(NoBlobs));
+        }
+    };
+    Ok(match store {
         StoreKind::Fs => {
             let root = AttachmentSettings::fs_root(data_dir);
             let store = FsBlobs::open(&root).with_context(|| {

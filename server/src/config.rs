@@ -276,7 +276,7 @@ impl Default for EdgeLimits {
 /// metrics_token = "…"              # bearer token for /metrics; leave out to serve it to this machine only
 ///
 /// [attachments]
-/// store = "s3"                     # or "fs" (the default): <data>/blobs
+/// store = "s3"                     # or "fs" (the default with the embedded database): <data>/blobs; none by default on PostgreSQL
 /// max_file_mb = 20                 # largest attachment, 1 to 20
 /// max_device_mb_per_day = 200      # new uploads per device per day
 ///
@@ -626,7 +626,7 @@ fn attachments(
     let s3 = file.s3.unwrap_or_default();
     let d = AttachmentSettings::default();
     AttachmentSettings {
-        store: flags.store.or(file.store).unwrap_or(d.store),
+        store: flags.store.or(file.store),
         s3: crate::blobs::S3Settings {
             endpoint: flags.s3_endpoint.or(s3.endpoint).filter(|e| !e.trim().is_empty()),
             bucket: flags.s3_bucket.or(s3.bucket).unwrap_or_default(),
@@ -802,7 +802,7 @@ mod tests {
     fn attachments_layer_flags_over_the_file_and_hide_the_credentials() {
         let d = resolve(Overrides::default(), FileSettings::default()).attachments;
         assert_eq!(d, AttachmentSettings::default());
-        assert_eq!((d.store, d.max_file_mb, d.max_device_mb_per_day), (StoreKind::Fs, 20, 200));
+        assert_eq!((d.store, d.max_file_mb, d.max_device_mb_per_day), (None, 20, 200));
         let file = FileSettings::parse(
             "[attachments]\nstore = \"s3\"\nmax_file_mb = 10\nmax_device_mb_per_day = 50\n\
              [attachments.s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"from-file\"\n\
@@ -822,7 +822,7 @@ mod tests {
         };
         let s = resolve(overrides, file);
         let a = &s.attachments;
-        assert_eq!((a.store, a.max_file_mb, a.max_device_mb_per_day), (StoreKind::S3, 10, 50));
+        assert_eq!((a.store, a.max_file_mb, a.max_device_mb_per_day), (Some(StoreKind::S3), 10, 50));
         assert_eq!(a.s3.bucket, "from-flag");
         assert_eq!(a.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(

@@ -936,7 +936,7 @@ fn operate(command: Command, settings: &Settings, zone: Zone) -> anyhow::Result<
                     made.damaged_blobs
                 );
             }
-            if settings.attachments.store == gridsync_server::blobs::StoreKind::S3 {
+            if settings.attachments.store == Some(gridsync_server::blobs::StoreKind::S3) {
                 let _ = writeln!(
                     io::stderr(),
                     "attachments are in the S3 bucket {}, not in this backup: keep the bucket's versioning on \

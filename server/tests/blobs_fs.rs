@@ -99,8 +99,8 @@ async fn directories_are_0700_and_files_0600() {
     let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
     let data = tempfile::tempdir().expect("tempdir");
     let settings = AttachmentSettings::default();
-    let store = blobs::open(&settings, data.path()).expect("open");
-    assert_eq!(store.kind(), "fs");
+    let store = blobs::open(&settings, data.path(), true).expect("open");
+    assert_eq!(store.kind(), "fs", "the embedded database's default store");
     let root = data.path().join(blobs::BLOBS_DIR);
     let file = bytes(5_000, 1);
     let upload = UploadKey { device: ActorId::random(), hash: ContentHash::of(&file) };
@@ -187,4 +187,14 @@ async fn concurrent_sends_of_one_chunk_leave_one_whole_chunk() {
     }
     assert_eq!(files_under(&dir.path().join("uploads")).len(), 1, "one chunk, no temporary");
     assert_eq!(store.join(upload, file.len() as u64).await.expect("join").hash, upload.hash);
+}
+
+#[test]
+fn postgresql_gets_no_store_unless_one_is_named() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let store = blobs::open(&AttachmentSettings::default(), data.path(), false).expect("open");
+    assert_eq!(store.kind(), "none");
+    assert!(!data.path().join(blobs::BLOBS_DIR).exists(), "nothing is written into the data directory");
+    let named = AttachmentSettings { store: Some(blobs::StoreKind::Fs), ..AttachmentSettings::default() };
+    assert_eq!(blobs::open(&named, data.path(), false).expect("open").kind(), "fs");
 }

@@ -153,12 +153,12 @@ async fn the_s3_store_conforms_and_joins_large_files_against_moto() {
 
     // The conformance suite, through the settings as `serve` opens them.
     let settings = AttachmentSettings {
-        store: StoreKind::S3,
+        store: Some(StoreKind::S3),
         s3: moto.settings("gridsync", "conformance"),
         ..AttachmentSettings::default()
     };
     let unused = tempfile::tempdir().expect("tempdir");
-    let store = blobs::open(&settings, unused.path()).expect("the S3 store");
+    let store = blobs::open(&settings, unused.path(), true).expect("the S3 store");
     assert_eq!(store.kind(), "s3");
     check_conformance(store.as_ref()).await;
     assert!(moto.keys("gridsync", "conformance/uploads").await.is_empty(), "discard deletes the chunks");
@@ -209,7 +209,7 @@ async fn the_s3_store_conforms_and_joins_large_files_against_moto() {
         let data = tempfile::tempdir().expect("tempdir");
         let mut settings =
             gridsync_server::Settings::new(data.path(), "127.0.0.1:0".parse().expect("an address"));
-        settings.attachments.store = StoreKind::S3;
+        settings.attachments.store = Some(StoreKind::S3);
         settings.attachments.s3 = s3;
         let running = gridsync_server::Running::start(settings).expect("the server starts");
         let answer = reqwest::blocking::get(format!("{}/health", running.url())).expect("an answer");

@@ -137,6 +137,9 @@ impl TestServer {
             Kind::Postgres => Some(TestDatabase::create()),
         };
         settings.database = postgres.as_ref().map(|db| db.url().to_owned());
+        // One server process: its attachments in its data directory (a
+        // PostgreSQL deployment names its store; none is the default).
+        settings.attachments.store = Some(gridsync_server::blobs::StoreKind::Fs);
         adjust(&mut settings);
         let database = settings.database()?;
         anyhow::ensure!(
