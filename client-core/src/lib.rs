@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attachments;
 pub mod crypto;
 pub mod disputes;
 pub mod doctor;
@@ -53,6 +54,7 @@ pub mod sync;
 pub mod transport;
 pub mod work;
 
+pub use attachments::{AttachmentInfo, NetworkKind};
 pub use crypto::StoreKey;
 pub use disputes::{Mediation, NewDispute, Party, StepDetails};
 pub use doctor::RepairReport;
