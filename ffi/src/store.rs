@@ -24,8 +24,8 @@ use crate::error::GridError;
 use crate::listener::{Observer, SyncListener};
 use crate::transport::{ForeignAdapter, ForeignTransport};
 use crate::types::{
-    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, RepairSummary, StepDetails,
-    SyncSummary, Visit,
+    AttachmentInfo, ConflictInfo, Enrolled, Gps, Mediation, NetworkKind, NewDispute, RejectionInfo,
+    RepairSummary, StepDetails, SyncSummary, Visit,
 };
 
 /// The author a store writes until it is enrolled (nothing can be written
@@ -481,6 +481,127 @@ impl GridStore {
         Ok(SyncSummary::of(&report, pending))
     }
 
+    // ---- Attachments ----------------------------------------------------
+
+    /// Attaches a photo (JPEG, PNG, WebP, HEIC) or a PDF to record
+    /// `record_id`, optionally to one of its entries (`entry`, as
+    /// `device:counter`) and under `name`. The media type comes from the
+    /// bytes. Stored encrypted beside the store; the reference syncs with
+    /// the record, the file is uploaded after a later sync. The same bytes
+    /// are stored once. `Validation` with code `bad_file` for an empty
+    /// file, one over 20 MiB, of another kind, or a name over 200
+    /// characters; nothing is written then.
+    #[uniffi::method(default(entry = None, name = None))]
+    pub fn attach(
+        &self,
+        record_id: String,
+        bytes: Vec<u8>,
+        entry: Option<String>,
+        name: Option<String>,
+    ) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let entry = entry.map(|e| convert::dot(&e, "entry")).transpose()?;
+        self.with(|s| {
+            let reference = s.attach(id, entry, name.as_deref(), &bytes)?;
+            attached(s, id, &reference.hash)
+        })
+    }
+
+    /// [`GridStore::attach`] of the file at `path` (read a piece at a
+    /// time, never whole in memory). The name is not taken from the path.
+    #[uniffi::method(default(entry = None, name = None))]
+    pub fn attach_file(
+        &self,
+        record_id: String,
+        path: String,
+        entry: Option<String>,
+        name: Option<String>,
+    ) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let entry = entry.map(|e| convert::dot(&e, "entry")).transpose()?;
+        self.with(|s| {
+            let reference = s.attach_file(id, entry, name.as_deref(), Path::new(&path))?;
+            attached(s, id, &reference.hash)
+        })
+    }
+
+    /// The attachments record `record_id` references, in entry order:
+    /// whether each is on this device (else `fetch_attachment`) and known
+    /// to be on the server.
+    pub fn attachments(&self, record_id: String) -> Result<Vec<AttachmentInfo>, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        self.with(|s| Ok(s.attachments(id)?.into_iter().map(AttachmentInfo::from).collect()))
+    }
+
+    /// The bytes of an attachment on this device, checked against its
+    /// hash. `Validation` with code `attachment_unavailable` when it is not
+    /// here (fetch it first).
+    pub fn read_attachment(&self, hash: String) -> Result<Vec<u8>, GridError> {
+        let hash = content_hash(&hash)?;
+        self.with(|s| s.read_attachment(&hash))
+    }
+
+    /// Writes a decrypted copy of an attachment on this device into `dir`
+    /// (the app's cache directory, for a viewer), named by its hash with
+    /// the media type's extension; returns its path. The copy is the app's
+    /// to delete when the viewer is done.
+    pub fn export_attachment(&self, hash: String, dir: String) -> Result<String, GridError> {
+        let hash = content_hash(&hash)?;
+        let path = self.with(|s| s.export_attachment(&hash, Path::new(&dir)))?;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// Downloads an attachment of record `record_id` from the server into
+    /// the cache (resuming an interrupted download), then evicts the least
+    /// recently opened files over the budget. On any network, also with
+    /// `set_wifi_only(true)`: the user asked for it. Blocking: call it from
+    /// a background thread; the store answers other calls meanwhile. One
+    /// fetch of a file at a time. `Validation` with code `not_found` when
+    /// the server does not have the file yet (its owner has not uploaded
+    /// it: try again later) or the record is not one this device may see.
+    pub fn fetch_attachment(&self, record_id: String, hash: String) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let hash = content_hash(&hash)?;
+        let transport = self.transport(&*self.lock()?)?;
+        match gridsync_client_core::sync::fetch_shared(&Shared(self), transport.as_ref(), id, &hash) {
+            Ok(info) => Ok(info.into()),
+            Err(gridsync_client_core::Error::Rejected { body, .. })
+                if body.code == gridsync_proto::ErrorCode::NotFound =>
+            {
+                Err(GridError::Validation {
+                    code: body.code.as_str().to_owned(),
+                    field: Some("hash".into()),
+                    reason: body.message,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Uploads attachments only on Wi-Fi (kept in the store). The app
+    /// tells the network with `set_network`.
+    pub fn set_wifi_only(&self, wifi_only: bool) -> Result<(), GridError> {
+        self.with(|s| s.set_wifi_only(wifi_only))
+    }
+
+    /// Tells the store the network the handset is on now; call it on every
+    /// change, and after opening the store (until then it is `Unknown`,
+    /// and Wi-Fi-only uploads wait).
+    pub fn set_network(&self, network: NetworkKind) -> Result<(), GridError> {
+        self.with(|s| {
+            s.set_network(network.into());
+            Ok(())
+        })
+    }
+
+    /// The byte budget of the cache of attachments fetched from others
+    /// (kept in the store; 200 MiB at first). The least recently opened are
+    /// evicted over it, now and after each fetch; this device's own files
+    /// not yet uploaded never are.
+    pub fn set_attachment_budget(&self, bytes: u64) -> Result<(), GridError> {
+        self.with(|s| s.set_attachment_budget(bytes))
+    }
+
     // ---- Damage and repair ---------------------------------------------
 
     /// Whether the store was found damaged (on open, or by a later call):
@@ -516,6 +637,26 @@ impl GridStore {
     pub fn cancel_sync(&self) {
         self.cancel.store(true, Ordering::SeqCst);
     }
+}
+
+/// A content hash given as text.
+fn content_hash(text: &str) -> Result<gridsync_proto::ContentHash, GridError> {
+    text.parse()
+        .map_err(|_| GridError::invalid("hash", "a content hash is 64 hexadecimal digits (a SHA-256)"))
+}
+
+/// The attachment just attached, as the record lists it.
+fn attached(
+    store: &Store,
+    record: RecordId,
+    hash: &gridsync_proto::ContentHash,
+) -> Result<AttachmentInfo, gridsync_client_core::Error> {
+    store
+        .attachments(record)?
+        .into_iter()
+        .find(|a| a.reference.hash == *hash)
+        .map(AttachmentInfo::from)
+        .ok_or(gridsync_client_core::Error::AttachmentUnavailable("the record does not reference it"))
 }
 
 /// The store as a sync run takes it: locked for each piece of database
