@@ -7,6 +7,7 @@
 //! the deployment's time zone (or UTC with `--utc`, [`zone`]), every `*_ms`
 //! value included.
 
+mod attachment;
 mod dispute;
 mod rejected;
 mod text;
@@ -15,6 +16,7 @@ mod zone;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+pub(crate) use attachment::{AttachmentJson, attachments_text};
 pub(crate) use dispute::{DisputeJson, dispute_text};
 pub(crate) use rejected::{RejectedJson, rejected_text};
 use text::{clean, clean_multiline, truncate};
