@@ -343,3 +343,43 @@ fn offline_edits_of_one_field_conflict_and_resolve() {
     assert_eq!(ok_json(&li, &["conflicts", "--json"]), json!([]));
     assert_eq!(ok_json(&li, &["show", &dispute, "--json"])["fields"]["risk"], 3);
 }
+
+#[test]
+fn a_photo_is_attached_listed_and_opened_only_into_the_directory_given() {
+    let township = Township::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (li, _) = handset(&township, dir.path(), "li", WORKER);
+    let household =
+        id(&li, &["household", "new", "--category", "household", "--set", "door_plate=东关村3号"]);
+    let mut bytes = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+    bytes.extend((0..100_000u32).map(|i| (i * 31 % 251) as u8));
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, &bytes).expect("write");
+    let photo = photo.to_str().expect("utf-8 path");
+
+    let hash = id(&li, &["attach", &household, photo, "--name", "门牌"]);
+    assert_eq!(hash, gridsync_proto::ContentHash::of(&bytes).to_hex());
+    let listed = ok_json(&li, &["attachments", &household, "--json"]);
+    assert_eq!(
+        listed,
+        json!([{"hash": hash, "size": bytes.len(), "media": "image/jpeg", "name": "门牌", "entry": null,
+                "local": true, "uploaded": false}])
+    );
+    assert!(ok(&li, &["attachments", &household]).contains("on this device, not uploaded yet  门牌"));
+
+    let view = dir.path().join("view");
+    std::fs::create_dir(&view).expect("dir");
+    let opened = id(&li, &["open-attachment", &hash, "--out", view.to_str().expect("utf-8")]);
+    assert_eq!(std::path::Path::new(&opened), view.join(format!("{hash}.jpg")));
+    assert_eq!(std::fs::read(&opened).expect("copy"), bytes);
+    // No directory, no copy: never into the current one unasked.
+    let unasked = support::gridsync(&li, &["open-attachment", &hash]);
+    assert_eq!(unasked.status.code(), Some(1), "a usage error");
+    assert!(unasked.stdout.is_empty());
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "张三 530102199001011234").expect("write");
+    let refused = fails(&li, &["attach", &household, text.to_str().expect("utf-8")], 1);
+    assert!(refused.contains("not a photo"), "{refused}");
+    assert!(!refused.contains("张三"), "{refused}");
+}
