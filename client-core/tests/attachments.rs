@@ -67,6 +67,11 @@ struct State {
     ignored: Vec<RecordId>,
     /// Upload chunks are refused with `quota_exceeded`.
     over_quota: bool,
+    /// Upload chunks taken but answered with `upload_offset` (as if the
+    /// answer to an earlier one was lost and this one crossed it).
+    offset_refusals: usize,
+    /// The server's epoch (0: 1).
+    epoch: u64,
     /// The next sync request is answered with `device_wiped`.
     wipe: bool,
     cursor: u64,
@@ -175,7 +180,7 @@ impl Transport for Township {
                     high_seq: 0,
                     received_ms: 1_800_000_000_000,
                     refused: vec![],
-                    epoch: 1,
+                    epoch: state.epoch.max(1),
                 }))
             }
             "/v1/sync/pull" => {
@@ -196,7 +201,7 @@ impl Transport for Township {
                     profile: None,
                     cursor: state.cursor,
                     more: false,
-                    epoch: 1,
+                    epoch: state.epoch.max(1),
                 }))
             }
             STATUS_PATH => {
@@ -222,6 +227,11 @@ impl Transport for Township {
                         return Err(refused(409, ErrorCode::UploadOffset));
                     }
                     partial.extend_from_slice(&chunk.bytes);
+                    if state.offset_refusals > 0 {
+                        state.offset_refusals -= 1;
+                        return Err(refused(409, ErrorCode::UploadOffset));
+                    }
+                    let partial = state.partial.entry(chunk.hash).or_default();
                     if partial.len() as u64 == reference.size {
                         let whole = state.partial.remove(&chunk.hash).expect("partial");
                         if ContentHash::of(&whole) != reference.hash {
@@ -404,6 +414,65 @@ fn an_upload_goes_on_from_the_servers_offset_and_never_resends_what_it_acknowled
     let asked = server.seen(STATUS_PATH).len();
     store.sync(&server).expect("sync");
     assert_eq!(server.seen(STATUS_PATH).len(), asked);
+}
+
+#[test]
+fn an_offset_refusal_asks_the_status_again_and_goes_on_from_there() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let mut store = enrolled_store(&dir.path().join("w.db"), "w", &key);
+    let record = household(&mut store, "1 号");
+    let bytes = photo(2 * CHUNK_BYTES, 16);
+    store.attach(record, None, None, &bytes).expect("attach");
+    let server = Township::default();
+    server.0.lock().expect("lock").offset_refusals = 1;
+    let report = store.sync(&server).expect("sync");
+    assert_eq!((report.uploaded, report.upload_failed), (1, 0));
+    let offsets: Vec<Option<u64>> = server.seen(UPLOAD_PATH).iter().map(|s| s.offset).collect();
+    assert_eq!(offsets, [Some(0), Some(CHUNK_BYTES as u64)]);
+    assert_eq!(server.seen(STATUS_PATH).len(), 2);
+    assert_eq!(server.0.lock().expect("lock").files.get(&ContentHash::of(&bytes)), Some(&bytes));
+}
+
+#[test]
+fn a_server_restored_from_a_backup_is_sent_the_files_it_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let mut store = enrolled_store(&dir.path().join("w.db"), "w", &key);
+    let record = household(&mut store, "1 号");
+    let bytes = photo(1000, 17);
+    store.attach(record, None, Some("a"), &bytes).expect("attach");
+    let server = Township::default();
+    assert_eq!(store.sync(&server).expect("sync").uploaded, 1);
+    // Restored from a backup taken before the photo arrived.
+    {
+        let mut state = server.0.lock().expect("lock");
+        state.epoch = 2;
+        state.files.clear();
+    }
+    let report = store.sync(&server).expect("sync");
+    assert!(report.requeued > 0);
+    assert_eq!((report.uploaded, report.uploaded_bytes), (1, 1000));
+    assert_eq!(server.0.lock().expect("lock").files.get(&ContentHash::of(&bytes)), Some(&bytes));
+}
+
+#[test]
+fn a_file_attached_to_an_entry_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let mut store = enrolled_store(&dir.path().join("w.db"), "w", &key);
+    let record = household(&mut store, "1 号");
+    store.note(record, "门牌照片").expect("note");
+    let note = store.get(record).expect("get").expect("record").entries()[0].stamp.dot;
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend(std::iter::repeat_n(b'x', 5000));
+    let reference = store.attach(record, Some(note), None, &pdf).expect("attach");
+    assert_eq!((reference.media, reference.of_entry), (Media::Pdf, Some(note)));
+    let listed = store.attachments(record).expect("list");
+    assert_eq!(listed[0].reference.of_entry, Some(note));
+    let out = tempfile::tempdir().expect("out");
+    let exported = store.export_attachment(&reference.hash, out.path()).expect("export");
+    assert_eq!(exported.extension().and_then(|e| e.to_str()), Some("pdf"));
 }
 
 #[test]
