@@ -839,3 +839,97 @@ mod tests {
         assert_eq!(store.enrolled_user().expect("still usable"), None);
     }
 }
+
+#[cfg(test)]
+mod attachment_tests {
+    use gridsync_proto::{Actor, Directory, EnrollResponse, Level, Place, Profile, Role};
+
+    use super::*;
+    use crate::transport::{Header, HttpAnswer, TransportError};
+
+    /// Answers the enrollment as a server would for a worker in one grid.
+    struct Enroller;
+
+    impl ForeignTransport for Enroller {
+        fn post(
+            &self,
+            url: String,
+            _: String,
+            _: Vec<Header>,
+            _: Vec<u8>,
+        ) -> Result<HttpAnswer, TransportError> {
+            assert!(url.ends_with("/v1/enroll"), "{url}");
+            let place = |code: &str, level, parent: Option<&str>| Place {
+                code: code.into(),
+                name: code.into(),
+                level,
+                parent: parent.map(Into::into),
+            };
+            let directory = Directory::new(
+                [
+                    place("530102", Level::Township, None),
+                    place("530102001", Level::Village, Some("530102")),
+                    place("530102001-01", Level::Grid, Some("530102001")),
+                ],
+                [],
+            );
+            let actor = Actor {
+                user: "li".into(),
+                role: Role::Worker,
+                place: Some("530102001-01".into()),
+                unit: None,
+            };
+            let profile = Profile::for_actor(actor, &directory, 1);
+            let answer = EnrollResponse {
+                user: "li".into(),
+                role: Role::Worker,
+                scope: "530102001-01".into(),
+                server_time_ms: 1_800_000_000_000,
+                profile: Some(profile),
+            };
+            Ok(HttpAnswer { status: 200, body: serde_json::to_vec(&answer).expect("json") })
+        }
+    }
+
+    #[test]
+    fn a_photo_is_attached_listed_read_and_exported_and_a_bad_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("h.db").display().to_string();
+        let store =
+            GridStore::create(path, "http://127.0.0.1:9".into(), vec![7; 32], Some(Arc::new(Enroller)))
+                .expect("create");
+        store.enroll("CODE".into()).expect("enroll");
+        let record = store
+            .record_household("household".into(), r#"{"door_plate": "东关村3号"}"#.into())
+            .expect("household");
+        let mut photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+        photo.extend(std::iter::repeat_n(3u8, 10_000));
+        let info = store.attach(record.clone(), photo.clone(), None, Some("门牌".into())).expect("attach");
+        assert_eq!(
+            (info.media.as_str(), info.size, info.local, info.uploaded),
+            ("image/png", 10_016, true, false)
+        );
+        assert_eq!(store.attachments(record.clone()).expect("list"), vec![info.clone()]);
+        assert_eq!(store.read_attachment(info.hash.clone()).expect("read"), photo);
+        let out = tempfile::tempdir().expect("out");
+        let copy =
+            store.export_attachment(info.hash.clone(), out.path().display().to_string()).expect("export");
+        assert!(copy.ends_with(".png"), "{copy}");
+        assert_eq!(std::fs::read(&copy).expect("copy"), photo);
+        store.set_wifi_only(true).expect("wifi only");
+        store.set_network(NetworkKind::Cellular).expect("network");
+        store.set_attachment_budget(1024).expect("budget");
+
+        let refused = store.attach(record.clone(), "张三 530102199001011234".as_bytes().to_vec(), None, None);
+        match refused {
+            Err(GridError::Validation { code, field, reason }) => {
+                assert_eq!((code.as_str(), field.as_deref()), ("bad_file", Some("file")));
+                assert!(!reason.contains("张三"), "{reason}");
+            }
+            other => panic!("refused: {other:?}"),
+        }
+        let missing = store.read_attachment("00".repeat(32)).expect_err("not here");
+        assert!(matches!(missing, GridError::Validation { code, .. } if code == "attachment_unavailable"));
+        assert!(matches!(store.read_attachment("xyz".into()), Err(GridError::Validation { .. })));
+    }
+}
