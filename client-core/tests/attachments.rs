@@ -58,6 +58,8 @@ struct State {
     partial: HashMap<ContentHash, Vec<u8>>,
     /// Changes pulled by the next pull.
     page: Vec<Change>,
+    /// Every change pushed: sent again to a store that pulls afresh.
+    log: Vec<Change>,
     /// Records the next pull removes.
     removed: Vec<RecordId>,
     seen: Vec<Seen>,
@@ -174,6 +176,7 @@ impl Transport for Township {
                 for change in changes.iter().filter(|c| !state.ignored.contains(&c.record)) {
                     note_refs(&mut state.refs, change);
                 }
+                state.log.extend(changes.iter().cloned());
                 Ok(wire::encode(&PushResponse {
                     accepted: changes.len() as u32,
                     duplicates: 0,
@@ -184,7 +187,12 @@ impl Transport for Township {
                 }))
             }
             "/v1/sync/pull" => {
-                let changes: Vec<LoggedChange> = std::mem::take(&mut state.page)
+                let pull: gridsync_proto::PullRequest = wire::decode(&body, &Limits::DEFAULT)?;
+                // A repaired store's first pull starts afresh.
+                let reset = pull.cursor == u64::MAX;
+                let mut page = if reset { state.log.clone() } else { vec![] };
+                page.append(&mut state.page);
+                let changes: Vec<LoggedChange> = page
                     .into_iter()
                     .map(|change| {
                         state.cursor += 1;
@@ -192,7 +200,7 @@ impl Transport for Township {
                     })
                     .collect();
                 Ok(wire::encode(&PullResponse {
-                    reset: false,
+                    reset,
                     removed: std::mem::take(&mut state.removed),
                     rebuild: vec![],
                     snapshots: vec![],
@@ -623,4 +631,45 @@ fn files_leave_with_the_last_record_that_references_them_and_with_a_wipe() {
     assert!(matches!(store.sync(&server), Err(Error::Wiped)));
     assert!(!att_dir.exists());
     assert!(!dir.path().join("w.db").exists());
+}
+
+#[test]
+fn a_repair_keeps_the_devices_own_files_and_they_are_uploaded_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let path = dir.path().join("w.db");
+    let mut store = enrolled_store(&path, "w", &key);
+    let record = household(&mut store, "1 号");
+    let bytes = photo(CHUNK_BYTES + 5, 18);
+    store.attach(record, None, None, &bytes).expect("attach");
+    let att_dir = store.attachments_dir();
+    drop(store);
+    // Damage the records table (as a failing flash chip would); the outbox survives.
+    let root: i64 = {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.pragma_update(None, "journal_mode", "DELETE").expect("fold the WAL in");
+        conn.query_row("SELECT rootpage FROM sqlite_schema WHERE name = 'records'", [], |r| r.get(0))
+            .expect("root page")
+    };
+    smash(&path, root as u64);
+    let report = gridsync_client_core::doctor::repair(&path, &key).expect("repair");
+    assert!(report.repaired);
+    assert_eq!(files_in(&att_dir).len(), 1, "the directory is kept");
+
+    let mut store = Store::open(&path, &key).expect("open");
+    let server = Township::default();
+    let sync = store.sync(&server).expect("sync");
+    assert_eq!((sync.uploaded, sync.upload_failed), (1, 0));
+    assert_eq!(server.0.lock().expect("lock").files.get(&ContentHash::of(&bytes)), Some(&bytes));
+    assert_eq!(store.read_attachment(&ContentHash::of(&bytes)).expect("read"), bytes);
+}
+
+/// Overwrites page `page` (1-based, not the header's) of the closed store at `path`.
+fn smash(path: &Path, page: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    assert!(page > 1, "the file header stays intact");
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).expect("open the file");
+    file.seek(SeekFrom::Start((page - 1) * 4096)).expect("seek");
+    file.write_all(&[0xA5; 4096]).expect("write garbage");
+    file.sync_all().expect("sync");
 }
