@@ -11,7 +11,10 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
 
-use gridsync_client_core::{Error, NetworkKind, Request, Store, StoreKey, Transport};
+use gridsync_client_core::{
+    Error, NetworkKind, Request, Store, StoreKey, SyncObserver, SyncOptions, SyncPhase, SyncProgress,
+    Transport,
+};
 use gridsync_proto::attachment::{AttachmentRef, CHUNK_BYTES, ContentHash, MAX_BYTES, Media};
 use gridsync_proto::wire::attachments::{
     FETCH_PATH, FetchPiece, FetchRequest, STATUS_PATH, UPLOAD_PATH, UploadChunk, UploadQuery, UploadStatus,
@@ -672,4 +675,60 @@ fn smash(path: &Path, page: u64) {
     file.seek(SeekFrom::Start((page - 1) * 4096)).expect("seek");
     file.write_all(&[0xA5; 4096]).expect("write garbage");
     file.sync_all().expect("sync");
+}
+
+#[test]
+fn a_fetched_file_that_does_not_match_its_reference_is_not_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let mut store = enrolled_store(&dir.path().join("w.db"), "w", &key);
+    let server = Township::default();
+    let bytes = photo(CHUNK_BYTES + 100, 19);
+    let (record, reference) = server.seed_remote(&bytes);
+    store.sync(&server).expect("sync");
+    let mut wrong = bytes.clone();
+    wrong[CHUNK_BYTES + 50] ^= 1;
+    server.0.lock().expect("lock").files.insert(reference.hash, wrong);
+    let refused = store.fetch_attachment(&server, record, &reference.hash).expect_err("mismatch");
+    assert!(matches!(refused, Error::AttachmentUnavailable(_)), "{refused}");
+    assert!(!store.attachments(record).expect("list")[0].local);
+    assert!(files_in(&store.attachments_dir()).is_empty(), "nothing of it is kept");
+    // The server's copy repaired: fetched from the start.
+    server.0.lock().expect("lock").files.insert(reference.hash, bytes.clone());
+    store.fetch_attachment(&server, record, &reference.hash).expect("fetch");
+    let offsets: Vec<Option<u64>> = server.seen(FETCH_PATH).iter().map(|s| s.offset).collect();
+    assert_eq!(offsets, [Some(0), Some(CHUNK_BYTES as u64), Some(0), Some(CHUNK_BYTES as u64)]);
+    assert_eq!(store.read_attachment(&reference.hash).expect("read"), bytes);
+}
+
+/// Keeps every progress report.
+#[derive(Default)]
+struct Watcher(Mutex<Vec<SyncProgress>>);
+
+impl SyncObserver for Watcher {
+    fn progress(&self, progress: &SyncProgress) {
+        self.0.lock().expect("lock").push(progress.clone());
+    }
+}
+
+#[test]
+fn uploads_report_their_progress_in_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = StoreKey::generate().expect("key");
+    let mut store = enrolled_store(&dir.path().join("w.db"), "w", &key);
+    let record = household(&mut store, "1 号");
+    let size = 2 * CHUNK_BYTES as u64 + 1;
+    store.attach(record, None, None, &photo(size as usize, 20)).expect("attach");
+    let watcher = Watcher::default();
+    store.sync_observed(&Township::default(), &SyncOptions::default(), &watcher).expect("sync");
+    let seen = watcher.0.lock().expect("lock").clone();
+    let uploading: Vec<(u64, u64)> = seen
+        .iter()
+        .filter(|p| p.phase == SyncPhase::Uploading)
+        .map(|p| (p.uploaded_bytes, p.to_upload_bytes))
+        .collect();
+    let chunk = CHUNK_BYTES as u64;
+    assert_eq!(uploading, [(chunk, size), (2 * chunk, size), (size, size), (size, size)]);
+    let last = seen.last().expect("progress");
+    assert_eq!((last.phase, last.uploaded_bytes, last.to_upload_bytes), (SyncPhase::Finished, size, size));
 }
