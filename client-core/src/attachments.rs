@@ -275,17 +275,25 @@ impl Store {
             of_entry,
         };
         let stored = self.keep_own(&dir, file, record);
-        self.watch(stored)?;
+        let new = self.watch(stored)?;
         let held = state.entries().into_iter().filter_map(AttachmentRef::from_entry).any(|r| r == reference);
         if !held {
-            self.edit(record, [Edit::Append(attachment::ENTRY.to_owned(), reference.to_entry_body())])?;
+            let entry = Edit::Append(attachment::ENTRY.to_owned(), reference.to_entry_body());
+            if let Err(e) = self.edit(record, [entry]) {
+                if new {
+                    // Nothing references the file: it goes, as if never attached.
+                    self.drop_file(&file_name(&self.cipher, &reference.hash));
+                }
+                return Err(e);
+            }
         }
         Ok(reference)
     }
 
     /// Puts an ingested file under its name (unless the same bytes are
-    /// there already) and records it as this device's own.
-    fn keep_own(&mut self, dir: &Path, file: Ingested, record: RecordId) -> Result<()> {
+    /// there already) and records it as this device's own; `true` if it
+    /// was not here before.
+    fn keep_own(&mut self, dir: &Path, file: Ingested, record: RecordId) -> Result<bool> {
         let name = file_name(&self.cipher, &file.hash);
         let existing = load_row(&self.conn, &name)?;
         let target = dir.join(&name);
@@ -293,13 +301,43 @@ impl Store {
             fs::remove_file(&file.tmp)?;
             // Known already: fetched from the server (which has it), or attached before.
             self.conn.execute("UPDATE attachments SET own = 1 WHERE name = ?1", [&name])?;
-            return Ok(());
+            return Ok(false);
         }
         fs::rename(&file.tmp, &target)?;
         sync_dir(dir)?;
         let meta = Meta { hash: file.hash, media: file.media, record };
         self.conn.execute("DELETE FROM attachments WHERE name = ?1", [&name])?;
-        insert_row(&self.conn, &self.cipher, &name, file.size, true, &meta)
+        insert_row(&self.conn, &self.cipher, &name, file.size, true, &meta)?;
+        Ok(true)
+    }
+
+    /// Forgets a file and deletes it; best effort (a store that cannot
+    /// write keeps it, and the next prune takes it).
+    fn drop_file(&self, name: &str) {
+        if self.writable().is_err() {
+            return;
+        }
+        let dropped = self
+            .conn
+            .execute("DELETE FROM attachments WHERE name = ?1", [name])
+            .map_err(Error::from)
+            .and_then(|_| remove_quietly(&self.attachments_dir().join(name)));
+        if let Err(e) = dropped {
+            tracing::warn!(error = %e, "could not delete an attachment file");
+        }
+    }
+
+    /// After reading a file failed: a fetched copy that no longer reads is
+    /// dropped, so that it can be fetched again. Own files are kept.
+    fn after_read<T>(&self, row: &Row, read: Result<T>) -> Result<T> {
+        if let Err(Error::AttachmentUnavailable(why)) = &read
+            && *why == sealed_file::DAMAGED_REASON
+            && !row.own
+        {
+            tracing::warn!("a fetched attachment no longer reads; it is dropped, to be fetched again");
+            self.drop_file(&row.name);
+        }
+        read
     }
 
     /// The attachments `record` references, in entry order, and whether
@@ -366,7 +404,8 @@ impl Store {
         self.live()?;
         let (row, meta) = self.held(hash)?;
         let path = self.attachments_dir().join(&row.name);
-        let bytes = sealed_file::read_whole(&self.cipher, &path, &meta.hash, row.size)?;
+        let read = sealed_file::read_whole(&self.cipher, &path, &meta.hash, row.size);
+        let bytes = self.after_read(&row, read)?;
         self.opened(&row.name);
         Ok(bytes)
     }
@@ -391,7 +430,7 @@ impl Store {
         if copied.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        copied?;
+        self.after_read(&row, copied)?;
         self.opened(&row.name);
         Ok(target)
     }

@@ -699,6 +699,19 @@ fn a_fetched_file_that_does_not_match_its_reference_is_not_kept() {
     let offsets: Vec<Option<u64>> = server.seen(FETCH_PATH).iter().map(|s| s.offset).collect();
     assert_eq!(offsets, [Some(0), Some(CHUNK_BYTES as u64), Some(0), Some(CHUNK_BYTES as u64)]);
     assert_eq!(store.read_attachment(&reference.hash).expect("read"), bytes);
+
+    // A cached copy damaged on disk is dropped when read, and fetched again.
+    let names = files_in(&store.attachments_dir());
+    let file = store.attachments_dir().join(&names[0]);
+    let mut on_disk = std::fs::read(&file).expect("file");
+    let middle = on_disk.len() / 2;
+    on_disk[middle] ^= 0x40;
+    std::fs::write(&file, on_disk).expect("damage");
+    let damaged = store.read_attachment(&reference.hash).expect_err("damaged");
+    assert!(matches!(damaged, Error::AttachmentUnavailable(_)) && !store.is_damaged(), "{damaged}");
+    assert!(!store.attachments(record).expect("list")[0].local);
+    store.fetch_attachment(&server, record, &reference.hash).expect("fetch again");
+    assert_eq!(store.read_attachment(&reference.hash).expect("read"), bytes);
 }
 
 /// Keeps every progress report.

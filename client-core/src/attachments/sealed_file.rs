@@ -31,7 +31,8 @@ pub(crate) const SEGMENT_BYTES: usize = 64 * 1024;
 const MAGIC: &[u8; 6] = b"GSATT1";
 
 /// Why a stored file does not read.
-const DAMAGED: Error = Error::AttachmentUnavailable("its stored copy is damaged");
+pub(crate) const DAMAGED_REASON: &str = "its stored copy is damaged";
+const DAMAGED: Error = Error::AttachmentUnavailable(DAMAGED_REASON);
 
 /// Where segment `index` is sealed, and whether it is the last.
 fn segment_aad(index: u64, last: bool) -> [u8; 28] {
