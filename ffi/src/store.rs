@@ -40,6 +40,9 @@ pub struct GridStore {
     /// Held for a whole sync, so that syncs do not overlap; reads and
     /// writes do not take it.
     syncing: Mutex<()>,
+    /// Held for a whole attachment fetch: fetches run one after another
+    /// (two of the same file would write the same download).
+    fetching: Mutex<()>,
     /// Set by `cancel_sync`; outside the lock so that it can be set while a
     /// sync holds it.
     cancel: AtomicBool,
@@ -84,6 +87,7 @@ impl GridStore {
         Arc::new(GridStore {
             store: Mutex::new(store),
             syncing: Mutex::new(()),
+            fetching: Mutex::new(()),
             cancel: AtomicBool::new(false),
             transport,
             path,
@@ -555,13 +559,14 @@ impl GridStore {
     /// the cache (resuming an interrupted download), then evicts the least
     /// recently opened files over the budget. On any network, also with
     /// `set_wifi_only(true)`: the user asked for it. Blocking: call it from
-    /// a background thread; the store answers other calls meanwhile. One
-    /// fetch of a file at a time. `Validation` with code `not_found` when
+    /// a background thread; the store answers other calls meanwhile (a
+    /// second fetch waits for the first). `Validation` with code `not_found` when
     /// the server does not have the file yet (its owner has not uploaded
     /// it: try again later) or the record is not one this device may see.
     pub fn fetch_attachment(&self, record_id: String, hash: String) -> Result<AttachmentInfo, GridError> {
         let id = convert::record_id(&record_id, "record_id")?;
         let hash = content_hash(&hash)?;
+        let _one = self.fetching.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let transport = self.transport(&*self.lock()?)?;
         match gridsync_client_core::sync::fetch_shared(&Shared(self), transport.as_ref(), id, &hash) {
             Ok(info) => Ok(info.into()),
