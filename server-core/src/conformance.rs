@@ -19,6 +19,7 @@
 //! | the report read side | [`daily_reports_are_read_back`] |
 //! | locked months | [`months_lock_once_and_read_back`] |
 //! | figures for monitoring | [`vitals_count_conflicts_devices_and_size`] |
+//! | attachments | [`attachments_upload_resume_and_stay_in_scope`], [`attachments_mismatch_and_limits_refuse`] |
 //!
 //! # Running it for a backend
 //!
@@ -78,6 +79,7 @@
 //! while it pages arrives on its next pull, so a case that waits for a
 //! device to catch up pulls once more after its last page.
 
+mod attachments;
 mod audit;
 mod concurrency;
 mod directory;
@@ -91,6 +93,7 @@ mod sync;
 use std::any::Any;
 use std::sync::Arc;
 
+pub use attachments::{attachments_mismatch_and_limits_refuse, attachments_upload_resume_and_stay_in_scope};
 pub use audit::audit_chain_links_every_row;
 pub use concurrency::{
     cursors_hold_under_concurrent_pushes, failed_write_jobs_leave_no_trace,
@@ -152,6 +155,8 @@ pub const CASES: &[&str] = &[
     "months_lock_once_and_read_back",
     "an_indexed_month_is_the_month_read_whole",
     "vitals_count_conflicts_devices_and_size",
+    "attachments_upload_resume_and_stay_in_scope",
+    "attachments_mismatch_and_limits_refuse",
 ];
 
 /// Runs one case on a fresh storage from `factory`, in its own
@@ -217,6 +222,8 @@ macro_rules! conformance_suite {
             months_lock_once_and_read_back,
             an_indexed_month_is_the_month_read_whole,
             vitals_count_conflicts_devices_and_size,
+            attachments_upload_resume_and_stay_in_scope,
+            attachments_mismatch_and_limits_refuse,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

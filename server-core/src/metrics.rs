@@ -8,12 +8,15 @@
 //!
 //! | metric | type | labels | recorded by |
 //! |---|---|---|---|
-//! | [`SYNC_SECONDS`] | histogram | `op` (push, pull), `outcome` (ok, refused, failed) | the web layer |
+//! | [`SYNC_SECONDS`] | histogram | `op` (push, pull, attachment_status, attachment_upload, attachment_fetch), `outcome` (ok, refused, failed) | the web layer |
 //! | [`REFUSALS`] | counter | `route`, `code` | the web layer, for every error answer |
 //! | [`PUSHES`] | counter | | [`crate::Service::push`] |
 //! | [`PUSH_CHANGES`] | counter | `outcome` (accepted, duplicate, refused) | [`crate::Service::push`] |
 //! | [`PUSH_GROUPS_REFUSED`] | counter | `code` | [`crate::Service::push`] |
 //! | [`PULL_PAGES`], [`PULL_CHANGES`], [`PULL_SNAPSHOTS`] | counter | | [`crate::Service::pull_as`] |
+//! | [`ATTACHMENT_BYTES_IN`] | counter | | [`crate::Service::upload_chunk`] |
+//! | [`ATTACHMENT_BYTES_OUT`] | counter | `to` (device, staff) | [`crate::Service::fetch_piece`], [`crate::Service::attachment_download`] |
+//! | [`ATTACHMENT_UPLOADS`] | counter | `outcome` (stored, deduplicated, mismatch) | [`crate::Service::upload_chunk`] |
 //! | [`WRITER_QUEUE`] | gauge | | the SQLite writer |
 //! | [`WRITER_COMMIT_SECONDS`] | histogram | | the SQLite writer |
 //! | [`WRITER_GROUP_JOBS`] | histogram | | the SQLite writer |
@@ -41,6 +44,13 @@ pub const PULL_PAGES: &str = "gridsync_pull_pages_total";
 pub const PULL_CHANGES: &str = "gridsync_pull_changes_total";
 /// Records sent whole (snapshots) in pull pages.
 pub const PULL_SNAPSHOTS: &str = "gridsync_pull_snapshots_total";
+/// Attachment bytes devices uploaded (chunks acknowledged).
+pub const ATTACHMENT_BYTES_IN: &str = "gridsync_attachment_bytes_received_total";
+/// Attachment bytes served, by `to`: `device` or `staff`.
+pub const ATTACHMENT_BYTES_OUT: &str = "gridsync_attachment_bytes_served_total";
+/// Attachment uploads finished, by `outcome`: `stored`, `deduplicated` or
+/// `mismatch` (the whole did not match its reference).
+pub const ATTACHMENT_UPLOADS: &str = "gridsync_attachment_uploads_total";
 /// Write jobs waiting for the embedded backend's writer thread.
 pub const WRITER_QUEUE: &str = "gridsync_writer_queue_depth";
 /// Seconds the writer spent on one group commit (running its jobs and the commit).
@@ -78,6 +88,9 @@ pub fn describe() {
     describe_counter!(PULL_PAGES, "Pull pages served");
     describe_counter!(PULL_CHANGES, "Logged changes sent in pull pages");
     describe_counter!(PULL_SNAPSHOTS, "Records sent whole in pull pages");
+    describe_counter!(ATTACHMENT_BYTES_IN, Unit::Bytes, "Attachment bytes received from devices");
+    describe_counter!(ATTACHMENT_BYTES_OUT, Unit::Bytes, "Attachment bytes served, to devices or staff");
+    describe_counter!(ATTACHMENT_UPLOADS, "Attachment uploads finished: stored, deduplicated or mismatch");
     describe_gauge!(WRITER_QUEUE, "Write jobs waiting for the writer thread (embedded backend)");
     describe_histogram!(WRITER_COMMIT_SECONDS, Unit::Seconds, "Time of one group commit (embedded backend)");
     describe_histogram!(WRITER_GROUP_JOBS, "Jobs committed together (embedded backend)");

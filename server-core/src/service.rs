@@ -5,6 +5,7 @@
 //! | module | operations |
 //! |---|---|
 //! | [`sync`] | push (ingest), pull (scoped pages), device request authentication, enrollment |
+//! | [`attachments`] | devices' chunked uploads and fetches of attached files; staff lists and downloads |
 //! | [`people`] | users, admin sessions, enrollment codes, devices |
 //! | [`places`] | places and units: add, move, import from CSV, list |
 //! | [`reports`] | reporting completeness (有事报信息、无事报平安) |
@@ -23,6 +24,7 @@
 //! the machine. Refusals of devices and anonymous clients are counted per
 //! minute instead ([`crate::audit::refusals`]).
 
+pub mod attachments;
 pub mod audit_log;
 pub mod disputes;
 pub mod epoch;

@@ -20,6 +20,7 @@
 //! | reports | [`ReportRead`]: the daily-report rows | (written by the sync log) |
 //! | ledgers | [`LedgerRead`]: locked months | [`LedgerWrite`] |
 //! | stats | [`StatsRead`]: figures for monitoring, of bounded cost | |
+//! | attachments | [`AttachmentRead`]: uploads in progress, stored files, bytes per device and day | [`AttachmentWrite`] |
 //!
 //! [`ReadTx`] is all the read traits, [`WriteTx`] all of them. The service
 //! layer ([`crate::service`]) composes an operation from these calls:
@@ -53,6 +54,7 @@
 //! 6. **One audit chain.** [`AuditWrite::append_audit`] links each row to
 //!    the one before it in commit order, with [`crate::audit::link`].
 
+mod attachments;
 mod audit;
 mod directory;
 mod identity;
@@ -66,6 +68,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use attachments::{AttachmentRead, AttachmentWrite, StoredFile, UploadRow};
 pub use audit::{AuditRead, AuditRow, AuditWrite};
 pub use directory::{DirectoryRead, DirectoryWrite};
 pub use identity::{
@@ -98,20 +101,40 @@ pub type StorageFuture = Pin<Box<dyn Future<Output = Result<Erased, CoreError>> 
 
 /// Every read a transaction offers.
 pub trait ReadTx:
-    SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + StatsRead
+    SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + StatsRead + AttachmentRead
 {
 }
 
-impl<T: SyncLogRead + DirectoryRead + IdentityRead + AuditRead + ReportRead + LedgerRead + StatsRead + ?Sized>
-    ReadTx for T
+impl<
+    T: SyncLogRead
+        + DirectoryRead
+        + IdentityRead
+        + AuditRead
+        + ReportRead
+        + LedgerRead
+        + StatsRead
+        + AttachmentRead
+        + ?Sized,
+> ReadTx for T
 {
 }
 
 /// Every read and write a write transaction offers.
-pub trait WriteTx: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + LedgerWrite {}
+pub trait WriteTx:
+    ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + LedgerWrite + AttachmentWrite
+{
+}
 
-impl<T: ReadTx + SyncLogWrite + DirectoryWrite + IdentityWrite + AuditWrite + LedgerWrite + ?Sized> WriteTx
-    for T
+impl<
+    T: ReadTx
+        + SyncLogWrite
+        + DirectoryWrite
+        + IdentityWrite
+        + AuditWrite
+        + LedgerWrite
+        + AttachmentWrite
+        + ?Sized,
+> WriteTx for T
 {
 }
 

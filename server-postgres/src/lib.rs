@@ -113,6 +113,7 @@ pub static MIGRATIONS: &[&str] = &[
     include_str!("../sql/v5.sql"),
     include_str!("../sql/v6.sql"),
     include_str!("../sql/v7.sql"),
+    include_str!("../sql/v8.sql"),
 ];
 
 /// The version that gave the growing tables their township: right after

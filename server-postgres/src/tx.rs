@@ -7,6 +7,7 @@
 //! to completion with [`Handle::block_on`] on the storage's own runtime,
 //! from the blocking thread the job runs on.
 
+mod attachments;
 mod audit;
 mod directory;
 mod identity;

@@ -64,6 +64,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v8.sql"),
         include_str!("../sql/v9.sql"),
         include_str!("../sql/v10.sql"),
+        include_str!("../sql/v11.sql"),
     ],
 };
 

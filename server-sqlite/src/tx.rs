@@ -2,6 +2,7 @@
 //! trait's SQL lives in its own module; every statement is prepared through
 //! the connection's statement cache.
 
+mod attachments;
 mod audit;
 mod directory;
 mod identity;

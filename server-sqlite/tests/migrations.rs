@@ -26,6 +26,7 @@ const SNAPSHOTS: &[(u32, &str)] = &[
     (7, include_str!("../sql/snapshots/v7.sql")),
     (8, include_str!("../sql/snapshots/v8.sql")),
     (9, include_str!("../sql/snapshots/v9.sql")),
+    (10, include_str!("../sql/snapshots/v10.sql")),
 ];
 
 const PATROL: RecordId = RecordId::from_bytes(hex16("019aa0c4f3e07a1b8c2d3e4f5a6b7c8d"));

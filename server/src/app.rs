@@ -33,15 +33,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Returns the backend handle: once the server has stopped, call
 /// [`Backend::join`] (outside the actix system) so queued writes finish.
 ///
+/// Attachment bytes go to the store [`Settings::attachments`] names
+/// ([`crate::blobs::open`]: `<data>/blobs`, or an S3 bucket).
+///
 /// Fails before opening the store when `database` is not a PostgreSQL URL,
+/// when the attachment limits are out of bounds,
 /// when only one of `tls_cert` and `tls_key` is set or when either file is
-/// unusable. On PostgreSQL the data directory is neither created nor used.
+/// unusable. On PostgreSQL the data directory holds only the attachments
+/// of the `fs` store (`<data>/blobs`; none with the `s3` store).
 pub fn build(
     settings: &Settings,
     handle_signals: bool,
 ) -> anyhow::Result<(Server, Vec<SocketAddr>, Backend)> {
     let database = settings.database()?;
     settings.metrics_access()?;
+    settings.attachments.limits()?;
     crate::metrics::install();
     let tls = match settings.tls_files()? {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
@@ -50,8 +56,17 @@ pub fn build(
     let pool = PgOptions { pool_size: settings.database_pool_size };
     let mut backend = Backend::open_with(&database, pool)?;
     backend.lock_for_serving()?;
+    let blobs = crate::blobs::open(&settings.attachments, &settings.data_dir)?;
+    if !database.is_embedded() && blobs.kind() == "fs" {
+        tracing::warn!(
+            "attachments are kept in this machine's data directory: with several server processes, \
+             set [attachments] store = \"s3\" so that every process sees every upload"
+        );
+    }
+    tracing::info!(store = blobs.kind(), "attachment store");
     let service =
-        GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone());
+        GridService::with_replay_guard(backend.storage.clone(), settings.service(), backend.replay.clone())
+            .with_blobs(blobs);
     backend.close_refusals_of(service.clone())?;
     let limiter = backend.rate_limiter(settings.enrollments_per_minute, settings.logins_per_minute);
     let state = AppState::with_limiter(service, settings, limiter);

@@ -19,6 +19,13 @@
 //!   (`gridsync.db.replaced-MILLIS`), never deleted.
 //! * **PostgreSQL**: `pg_dump` / `pg_restore` (docs/OPERATIONS.md), then
 //!   `epoch renew` on the restored database; `backup` and `restore` say so.
+//! * **Attachments** of the `fs` store: after the database copy (so every
+//!   file the copy knows as whole is there), the whole files of
+//!   `<data>/blobs/files` are copied into `FILE.blobs/files` beside it, each
+//!   checked against its hash and fsynced (uploads in progress are not: a
+//!   device resends them); the manifest counts them. A restore copies them
+//!   back before the database is put in place. With the `s3` store the
+//!   files stay in the bucket: its versioning is their backup.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -35,6 +42,8 @@ use gridsync_server_sqlite::backup::{self as copy, Facts};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Database, lock_data_dir};
+use crate::blobs::AttachmentSettings;
+use crate::blobs::fs::{FILES_DIR, copy_files};
 use crate::operator::Operator;
 
 /// What a manifest's `format` says.
@@ -63,6 +72,21 @@ pub struct Manifest {
     pub log_position: u64,
     /// The audit chain's head in the copy.
     pub audit: AuditHead,
+    /// The attachments copied beside it (`FILE.blobs`), if the data
+    /// directory had any (older manifests have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<BlobsCopy>,
+}
+
+/// The attachments a backup holds beside its copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobsCopy {
+    /// Their directory's name, in the manifest's directory (`FILE.blobs`).
+    pub dir: String,
+    /// How many files.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// The audit chain's head: its row count and its last row's hash.
@@ -90,6 +114,9 @@ pub struct Made {
     pub manifest_path: PathBuf,
     /// How long the copy took, checks included.
     pub took: Duration,
+    /// Attachments left out because their bytes are not their hash
+    /// (damaged on disk; each is logged).
+    pub damaged_blobs: u64,
 }
 
 /// What `restore` did.
@@ -101,6 +128,16 @@ pub struct Restored {
     pub epoch: u64,
     /// Where the replaced database was kept (none when there was none).
     pub kept: Option<PathBuf>,
+    /// How many attachments were copied back into `<data>/blobs` (the
+    /// others it holds were there already).
+    pub blobs_written: u64,
+}
+
+/// The attachments' directory beside the copy `file`: `FILE.blobs`.
+pub fn blobs_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".blobs");
+    PathBuf::from(name)
 }
 
 /// The manifest's path for the copy `file`: `FILE.manifest.json`.
@@ -182,6 +219,7 @@ pub fn backup(database: &Database, to: &Path) -> anyhow::Result<Made> {
         rename_durably(&tmp, to)?;
         anyhow::Ok(manifest)
     })();
+    let mut damaged_blobs = 0;
     let manifest = match made {
         Ok(manifest) => manifest,
         Err(e) => {
@@ -189,10 +227,20 @@ pub fn backup(database: &Database, to: &Path) -> anyhow::Result<Made> {
             return Err(e);
         }
     };
+    let mut manifest = manifest;
+    let files = AttachmentSettings::fs_root(data_dir).join(FILES_DIR);
+    if files.is_dir() {
+        let beside = blobs_path(to);
+        let copied = copy_files(&files, &beside.join(FILES_DIR))
+            .with_context(|| format!("cannot copy the attachments into {}", beside.display()))?;
+        damaged_blobs = copied.damaged;
+        let dir = beside.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        manifest.blobs = Some(BlobsCopy { dir, files: copied.files, bytes: copied.bytes });
+    }
     let manifest_path = manifest_path(to);
     let text = serde_json::to_string_pretty(&manifest)? + "\n";
     write_durably(&manifest_path, text.as_bytes())?;
-    Ok(Made { manifest, manifest_path, took: started.elapsed() })
+    Ok(Made { manifest, manifest_path, took: started.elapsed(), damaged_blobs })
 }
 
 /// `restore --from FILE`: puts a verified backup in place of the embedded
@@ -234,6 +282,7 @@ pub fn restore(database: &Database, from: &Path) -> anyhow::Result<Restored> {
         let facts =
             copy::inspect(&staged).with_context(|| format!("{} cannot be restored", from.display()))?;
         check_facts(&manifest, &facts, &staged).map_err(refuse)?;
+        let blobs_written = restore_blobs(&manifest, from, data_dir).map_err(refuse)?;
         let epoch = new_epoch()?;
         let event = Event::new("cli", "server.restore", manifest.file.clone(), "ok").detail(format!(
             "backup of epoch {} at log position {} with {} audit rows; new epoch {}",
@@ -245,10 +294,10 @@ pub fn restore(database: &Database, from: &Path) -> anyhow::Result<Restored> {
         copy::renew(&staged, epoch, now_ms(), &event)
             .context("cannot give the restored database its epoch")?;
         fsync(&staged)?;
-        anyhow::Ok(epoch)
+        anyhow::Ok((epoch, blobs_written))
     })();
-    let epoch = match result {
-        Ok(epoch) => epoch,
+    let (epoch, blobs_written) = match result {
+        Ok(done) => done,
         Err(e) => {
             let _ = fs::remove_file(&staged);
             return Err(e);
@@ -286,7 +335,7 @@ pub fn restore(database: &Database, from: &Path) -> anyhow::Result<Restored> {
         let _ = fs::remove_file(wal_of(&staged, suffix));
     }
     rename_durably(&staged, &current)?;
-    Ok(Restored { manifest, epoch, kept })
+    Ok(Restored { manifest, epoch, kept, blobs_written })
 }
 
 /// `epoch renew`: a new server epoch, for a database restored by other
@@ -299,6 +348,28 @@ pub fn renew_epoch(database: &Database) -> anyhow::Result<Renewal> {
     }
     let operator = Operator::open(database, ServiceSettings::default())?;
     operator.run(operator.service().renew_epoch(&Caller::Operator, "renewed by the operator"))
+}
+
+/// Copies the backup's attachments (if its manifest has any) into
+/// `<data>/blobs/files`, each checked against its hash; refused when the
+/// backup's directory lacks some the manifest counts. Returns how many were
+/// written (the others were there).
+fn restore_blobs(manifest: &Manifest, from: &Path, data_dir: &Path) -> Result<u64, String> {
+    let Some(expected) = &manifest.blobs else { return Ok(0) };
+    let beside = from.with_file_name(&expected.dir).join(FILES_DIR);
+    if !beside.is_dir() {
+        return Err(format!("its attachments directory {} is missing", beside.display()));
+    }
+    let into = AttachmentSettings::fs_root(data_dir).join(FILES_DIR);
+    let copied =
+        copy_files(&beside, &into).map_err(|e| format!("its attachments cannot be copied back ({e})"))?;
+    if copied.files < expected.files || copied.damaged > 0 {
+        return Err(format!(
+            "its attachments directory holds {} whole files ({} damaged), the manifest {}",
+            copied.files, copied.damaged, expected.files
+        ));
+    }
+    Ok(copied.written)
 }
 
 /// Whether the staged copy holds what the manifest says.
@@ -351,6 +422,7 @@ fn manifest_of(facts: &Facts, file: String, bytes: u64, sha256: String) -> Manif
                 gridsync_proto::auth::hex(&facts.audit_head)
             },
         },
+        blobs: None,
     }
 }
 

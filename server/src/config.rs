@@ -11,6 +11,7 @@ use gridsync_proto::wire::Limits;
 use serde::Deserialize;
 
 use crate::backend::Database;
+use crate::blobs::{AttachmentSettings, StoreKind};
 use crate::files;
 
 use gridsync_server_core::policy::scope::ScopeSettings;
@@ -76,15 +77,20 @@ pub struct Settings {
     /// [`crate::metrics::MIN_TOKEN_LEN`] characters); `None`: only this
     /// machine may, directly ([`crate::metrics::Access`]).
     pub metrics_token: Option<String>,
+    /// `[attachments]`: where attachment bytes live and how much devices
+    /// may upload ([`crate::blobs`]).
+    pub attachments: AttachmentSettings,
 }
 
 impl Settings {
-    /// What the service layer needs of these settings.
+    /// What the service layer needs of these settings. Attachment limits
+    /// out of bounds count as the defaults here; `serve` refuses them first
+    /// ([`AttachmentSettings::limits`]).
     pub fn service(&self) -> ServiceSettings {
         ServiceSettings {
             scope: self.scope,
             utc_offset_minutes: self.utc_offset_minutes,
-            attachments: Default::default(),
+            attachments: self.attachments.limits().unwrap_or_default(),
         }
     }
 
@@ -108,6 +114,7 @@ impl Settings {
             scope: ScopeSettings::default(),
             utc_offset_minutes: CHINA_UTC_OFFSET_MINUTES,
             metrics_token: None,
+            attachments: AttachmentSettings::default(),
         }
     }
 
@@ -187,6 +194,7 @@ impl fmt::Debug for Settings {
             .field("scope", &self.scope)
             .field("utc_offset_minutes", &self.utc_offset_minutes)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("attachments", &self.attachments)
             .finish()
     }
 }
@@ -266,6 +274,19 @@ impl Default for EdgeLimits {
 /// replication_days = 90
 /// utc_offset_minutes = 480
 /// metrics_token = "…"              # bearer token for /metrics; leave out to serve it to this machine only
+///
+/// [attachments]
+/// store = "s3"                     # or "fs" (the default): <data>/blobs
+/// max_file_mb = 20                 # largest attachment, 1 to 20
+/// max_device_mb_per_day = 200      # new uploads per device per day
+///
+/// [attachments.s3]                 # credentials only from the environment
+/// endpoint = "https://oss-cn-hangzhou.aliyuncs.com"
+/// bucket = "gridsync-attachments"
+/// region = "oss-cn-hangzhou"
+/// prefix = "county-1"
+/// allow_http = false
+/// virtual_hosted_style = true
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -322,6 +343,96 @@ pub struct FileSettings {
     pub utc_offset_minutes: Option<i32>,
     /// Bearer token that reads `/metrics` from any address.
     pub metrics_token: Option<String>,
+    /// `[attachments]`: the blob store and upload limits.
+    pub attachments: Option<FileAttachments>,
+}
+
+/// The `[attachments]` table of the settings file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAttachments {
+    /// `fs` or `s3`.
+    pub store: Option<StoreKind>,
+    /// Largest attachment, in MiB.
+    pub max_file_mb: Option<u64>,
+    /// Most MiB of new uploads per device per day.
+    pub max_device_mb_per_day: Option<u64>,
+    /// `[attachments.s3]`: the bucket (credentials come from the environment).
+    pub s3: Option<FileS3>,
+}
+
+/// The `[attachments.s3]` table of the settings file. No credentials: they
+/// come from the environment ([`S3Credentials::from_env`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileS3 {
+    /// The service's URL; leave out for Amazon S3.
+    pub endpoint: Option<String>,
+    /// The bucket.
+    pub bucket: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// Key prefix.
+    pub prefix: Option<String>,
+    /// Whether a plain `http://` endpoint is allowed.
+    pub allow_http: Option<bool>,
+    /// Whether buckets are addressed as `BUCKET.endpoint`.
+    pub virtual_hosted_style: Option<bool>,
+}
+
+/// The environment variables that hold the S3 access key id and secret
+/// ([`S3Credentials::from_env`]); `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` are read when neither is set.
+pub const S3_CREDENTIAL_ENV: [&str; 2] = ["GRIDSYNC_S3_ACCESS_KEY_ID", "GRIDSYNC_S3_SECRET_ACCESS_KEY"];
+
+/// The S3 access key id and secret, from the environment only (never a
+/// flag, which `ps` shows, nor the settings file). `Debug` hides both.
+#[derive(Default, Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<String>,
+}
+
+impl S3Credentials {
+    /// [`S3_CREDENTIAL_ENV`] when either is set, else `AWS_ACCESS_KEY_ID`
+    /// and `AWS_SECRET_ACCESS_KEY`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let [id, secret] = S3_CREDENTIAL_ENV;
+        let ours = Self { access_key_id: var(id), secret_access_key: var(secret) };
+        if ours.access_key_id.is_some() || ours.secret_access_key.is_some() {
+            return ours;
+        }
+        Self { access_key_id: var("AWS_ACCESS_KEY_ID"), secret_access_key: var("AWS_SECRET_ACCESS_KEY") }
+    }
+}
+
+impl fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id.as_ref().map(|_| "***"))
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// `serve`'s attachment flags, each also read from its environment variable.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct AttachmentFlags {
+    /// Where attachment bytes live: fs (the data directory's blobs/) or s3
+    /// (the bucket of [attachments.s3] in the settings file) [default: fs].
+    #[arg(long = "attachments-store", env = "GRIDSYNC_ATTACHMENTS_STORE", value_enum, value_name = "STORE")]
+    pub store: Option<StoreKind>,
+    /// The S3-compatible service's URL (with --attachments-store s3); the
+    /// credentials come from GRIDSYNC_S3_ACCESS_KEY_ID and
+    /// GRIDSYNC_S3_SECRET_ACCESS_KEY.
+    #[arg(long = "s3-endpoint", env = "GRIDSYNC_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket that keeps the attachments (with --attachments-store s3).
+    #[arg(long = "s3-bucket", env = "GRIDSYNC_S3_BUCKET", value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
 }
 
 /// The environment variable that sets [`Settings::metrics_token`] (over
@@ -367,7 +478,7 @@ impl FileSettings {
 
 /// Every key of the settings file, as [`FileSettings`] names them (a test
 /// checks the two agree).
-const KEYS: [&str; 26] = [
+const KEYS: [&str; 27] = [
     "data",
     "database",
     "database_pool_size",
@@ -394,7 +505,19 @@ const KEYS: [&str; 26] = [
     "replication_days",
     "utc_offset_minutes",
     "metrics_token",
+    "attachments",
 ];
+
+/// Every key of `[attachments]`, as [`FileAttachments`] names them.
+const ATTACHMENT_KEYS: [&str; 4] = ["store", "max_file_mb", "max_device_mb_per_day", "s3"];
+
+/// Every key of `[attachments.s3]`, as [`FileS3`] names them.
+const S3_KEYS: [&str; 6] = ["endpoint", "bucket", "region", "prefix", "allow_http", "virtual_hosted_style"];
+
+/// Whether `name` is a key of the settings file, at any level.
+fn is_key(name: &str) -> bool {
+    KEYS.contains(&name) || ATTACHMENT_KEYS.contains(&name) || S3_KEYS.contains(&name)
+}
 
 /// `message` with every piece in quotes or backquotes replaced by `…`,
 /// except the names of known keys and the words TOML uses for types: what
@@ -411,7 +534,7 @@ fn without_quotes(message: &str) -> String {
             return out;
         };
         let quoted = &after[..close];
-        if KEYS.contains(&quoted) || ["=", ".", ",", "]", "[", "}", "{"].contains(&quoted) {
+        if is_key(quoted) || ["=", ".", ",", "]", "[", "}", "{"].contains(&quoted) {
             out.push(quote);
             out.push_str(quoted);
             out.push(quote);
@@ -439,6 +562,10 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// [`METRICS_TOKEN_ENV`].
     pub metrics_token: Option<String>,
+    /// `serve`'s `--attachments-store`, `--s3-endpoint`, `--s3-bucket`.
+    pub attachments: AttachmentFlags,
+    /// [`S3Credentials::from_env`].
+    pub s3_credentials: S3Credentials,
 }
 
 /// Layers overrides over the file over the defaults.
@@ -485,7 +612,34 @@ pub fn resolve(overrides: Overrides, file: FileSettings) -> Settings {
         settings.utc_offset_minutes = offset;
     }
     settings.metrics_token = overrides.metrics_token.or(file.metrics_token).filter(|t| !t.trim().is_empty());
+    settings.attachments = attachments(overrides.attachments, overrides.s3_credentials, file.attachments);
     settings
+}
+
+/// The attachment flags over the file's `[attachments]` over the defaults.
+fn attachments(
+    flags: AttachmentFlags,
+    credentials: S3Credentials,
+    file: Option<FileAttachments>,
+) -> AttachmentSettings {
+    let file = file.unwrap_or_default();
+    let s3 = file.s3.unwrap_or_default();
+    let d = AttachmentSettings::default();
+    AttachmentSettings {
+        store: flags.store.or(file.store).unwrap_or(d.store),
+        s3: crate::blobs::S3Settings {
+            endpoint: flags.s3_endpoint.or(s3.endpoint).filter(|e| !e.trim().is_empty()),
+            bucket: flags.s3_bucket.or(s3.bucket).unwrap_or_default(),
+            region: s3.region.unwrap_or_default(),
+            prefix: s3.prefix.unwrap_or_default(),
+            allow_http: s3.allow_http.unwrap_or(false),
+            virtual_hosted_style: s3.virtual_hosted_style.unwrap_or(false),
+            access_key_id: credentials.access_key_id,
+            secret_access_key: credentials.secret_access_key,
+        },
+        max_file_mb: file.max_file_mb.unwrap_or(d.max_file_mb),
+        max_device_mb_per_day: file.max_device_mb_per_day.unwrap_or(d.max_device_mb_per_day),
+    }
 }
 
 /// The file's edge limits over the defaults. Zero counts and durations
@@ -642,6 +796,68 @@ mod tests {
         keys.sort_unstable();
         named_sorted.sort_unstable();
         assert_eq!(keys, named_sorted, "{err}");
+    }
+
+    #[test]
+    fn attachments_layer_flags_over_the_file_and_hide_the_credentials() {
+        let d = resolve(Overrides::default(), FileSettings::default()).attachments;
+        assert_eq!(d, AttachmentSettings::default());
+        assert_eq!((d.store, d.max_file_mb, d.max_device_mb_per_day), (StoreKind::Fs, 20, 200));
+        let file = FileSettings::parse(
+            "[attachments]\nstore = \"s3\"\nmax_file_mb = 10\nmax_device_mb_per_day = 50\n\
+             [attachments.s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"from-file\"\n\
+             region = \"cn-north-1\"\nprefix = \"county-1\"\nallow_http = true\n",
+        )
+        .expect("valid");
+        let overrides = Overrides {
+            attachments: AttachmentFlags {
+                s3_bucket: Some("from-flag".into()),
+                ..AttachmentFlags::default()
+            },
+            s3_credentials: S3Credentials {
+                access_key_id: Some("AKIDEXAMPLE".into()),
+                secret_access_key: Some("wJalr-secret".into()),
+            },
+            ..Overrides::default()
+        };
+        let s = resolve(overrides, file);
+        let a = &s.attachments;
+        assert_eq!((a.store, a.max_file_mb, a.max_device_mb_per_day), (StoreKind::S3, 10, 50));
+        assert_eq!(a.s3.bucket, "from-flag");
+        assert_eq!(a.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            (a.s3.region.as_str(), a.s3.prefix.as_str(), a.s3.allow_http),
+            ("cn-north-1", "county-1", true)
+        );
+        assert_eq!(a.s3.secret_access_key.as_deref(), Some("wJalr-secret"));
+        assert_eq!(s.service().attachments.max_file_bytes, 10 * 1024 * 1024);
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("wJalr") && !debug.contains("AKIDEXAMPLE"), "{debug}");
+
+        let err = FileSettings::parse("[attachments]\nstore = \"ftp\"\n").expect_err("no such store");
+        assert!(err.starts_with("line 2"), "{err}");
+        let err = FileSettings::parse("[attachments.s3]\nbukket = \"x\"\n").expect_err("unknown key");
+        assert!(err.contains("`bucket`") && err.contains("`allow_http`"), "the known keys are named: {err}");
+        let err = FileSettings::parse("[attachments]\nmax_file = 3\n").expect_err("unknown key");
+        assert!(err.contains("`max_file_mb`"), "{err}");
+        // Credentials are not settings-file keys.
+        assert!(FileSettings::parse("[attachments.s3]\nsecret_access_key = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn the_known_attachment_keys_are_the_tables_keys() {
+        for (text, keys) in [
+            ("[attachments]\nnot_a_key = 1\n", &ATTACHMENT_KEYS[..]),
+            ("[attachments.s3]\nnot_a_key = 1\n", &S3_KEYS[..]),
+        ] {
+            let err = toml::from_str::<FileSettings>(text).expect_err("unknown").to_string();
+            let expected = err.split("expected one of").nth(1).expect("a list of keys");
+            let mut named: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let mut keys = keys.to_vec();
+            named.sort_unstable();
+            keys.sort_unstable();
+            assert_eq!(keys, named, "{err}");
+        }
     }
 
     #[test]

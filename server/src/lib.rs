@@ -27,12 +27,15 @@
 //! * [`config`]: settings from flags, environment and a TOML file;
 //! * [`export`]: the ledgers' sheets written as XLSX, CSV and JSON;
 //! * [`metrics`]: Prometheus metrics at `/metrics`, and who may read them;
+//! * [`blobs`]: where attachment bytes live, the data directory or an
+//!   S3-compatible bucket;
 //! * [`files`]: bounded reads of the files an operator names;
 //! * [`tls`]: HTTPS and the township CA; [`demo`]: a demo township.
 
 pub mod app;
 pub mod backend;
 pub mod backup;
+pub mod blobs;
 pub mod config;
 pub mod console;
 pub mod demo;

@@ -87,6 +87,8 @@ enum Command {
         /// PEM private key for HTTPS (with --tls-cert).
         #[arg(long, env = "GRIDSYNC_TLS_KEY", value_name = "FILE")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        attachments: config::AttachmentFlags,
     },
     /// TLS certificates for serving HTTPS.
     #[command(subcommand)]
@@ -153,8 +155,9 @@ enum Command {
     },
     /// Copy the embedded database, online and consistent while `serve`
     /// runs, to FILE (mode 0600), with its manifest FILE.manifest.json (the
-    /// audit chain's head, the server epoch, the log's last position). On
-    /// PostgreSQL use pg_dump (docs/OPERATIONS.md).
+    /// audit chain's head, the server epoch, the log's last position), and
+    /// the attachments of the fs store into FILE.blobs/. On PostgreSQL use
+    /// pg_dump (docs/OPERATIONS.md); S3 attachments stay in their bucket.
     Backup {
         /// The file to write (replaced if it exists).
         #[arg(long, value_name = "FILE")]
@@ -166,7 +169,8 @@ enum Command {
     /// Put a backup in place of the embedded database (stop the server
     /// first): checked against its manifest, given a new server epoch so
     /// that devices re-send what it lacks; the replaced database is kept
-    /// aside. On PostgreSQL use pg_restore, then `epoch renew`.
+    /// aside; the attachments of FILE.blobs/ are copied back. On PostgreSQL
+    /// use pg_restore, then `epoch renew`.
     Restore {
         /// The backup file (its manifest FILE.manifest.json beside it).
         #[arg(long, value_name = "FILE")]
@@ -574,7 +578,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let utc = cli.utc;
     match cli.command {
-        Command::Serve { listen, workers, log_format, tls_cert, tls_key } => {
+        Command::Serve { listen, workers, log_format, tls_cert, tls_key, attachments } => {
             if workers.is_none() && file.workers == Some(0) {
                 bail!(
                     "workers = 0 in the settings file: give 1 or more worker threads, or leave \
@@ -589,6 +593,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workers,
                 log_format,
                 metrics_token,
+                attachments,
+                s3_credentials: config::S3Credentials::from_env(),
             };
             let mut settings = config::resolve(overrides, file);
             if settings.database()?.is_embedded() {
@@ -918,6 +924,25 @@ fn operate(command: Command, settings: &Settings, zone: Zone) -> anyhow::Result<
                 out!("wrote {} ({} bytes) in {:.1} s", to.display(), m.bytes, made.took.as_secs_f64());
                 out!("manifest {}", made.manifest_path.display());
                 out!("epoch {}, log position {}, audit head {}", m.server_epoch, m.log_position, m.anchor());
+                if let Some(blobs) = &m.blobs {
+                    out!("attachments: {} files ({} bytes) in {}", blobs.files, blobs.bytes, blobs.dir);
+                }
+            }
+            if made.damaged_blobs > 0 {
+                let _ = writeln!(
+                    io::stderr(),
+                    "{} attachment files in the data directory are damaged (their bytes are not their hash) \
+                     and were left out; the server log names them",
+                    made.damaged_blobs
+                );
+            }
+            if settings.attachments.store == gridsync_server::blobs::StoreKind::S3 {
+                let _ = writeln!(
+                    io::stderr(),
+                    "attachments are in the S3 bucket {}, not in this backup: keep the bucket's versioning on \
+                     (docs/OPERATIONS.md, Attachments)",
+                    settings.attachments.s3.bucket
+                );
             }
             Ok(())
         }
@@ -929,7 +954,7 @@ fn operate(command: Command, settings: &Settings, zone: Zone) -> anyhow::Result<
                 let m = &restored.manifest;
                 out!(
                     "{}",
-                    serde_json::json!({ "restored": from, "log_position": m.log_position, "audit": m.audit, "backup_epoch": m.server_epoch, "epoch": epoch, "kept": kept })
+                    serde_json::json!({ "restored": from, "log_position": m.log_position, "audit": m.audit, "backup_epoch": m.server_epoch, "epoch": epoch, "kept": kept, "blobs_written": restored.blobs_written })
                 );
             } else {
                 out!(
@@ -939,6 +964,9 @@ fn operate(command: Command, settings: &Settings, zone: Zone) -> anyhow::Result<
                     restored.manifest.anchor()
                 );
                 out!("new server epoch {epoch}: devices re-send what they sent since, at their next sync");
+                if restored.manifest.blobs.is_some() {
+                    out!("attachments: {} files copied back", restored.blobs_written);
+                }
                 match kept {
                     Some(kept) => out!("the replaced database is kept as {kept}"),
                     None => out!("there was no database to replace"),

@@ -185,6 +185,9 @@ pub(crate) fn observe<B>(route: &str, res: &ServiceResponse<B>, started: Instant
     let op = match route {
         "/v1/sync/push" => "push",
         "/v1/sync/pull" => "pull",
+        "/v1/attachments/status" => "attachment_status",
+        "/v1/attachments/upload" => "attachment_upload",
+        "/v1/attachments/fetch" => "attachment_fetch",
         _ => return,
     };
     let outcome = if status.is_success() {

@@ -6,6 +6,8 @@
 //! | POST   | `/v1/sync/push`  | `PushRequest` → `PushResponse`      | signed device  |
 //! | POST   | `/v1/sync/pull`  | `PullRequest` → `PullResponse`      | signed device  |
 //! | POST   | `/v1/enroll`     | JSON `EnrollRequest` → `EnrollResponse` | one-time code |
+//! | POST   | `/v1/attachments/{status,upload,fetch}` | `UploadQuery`/`UploadChunk`/`FetchRequest` → `UploadStatus`/`FetchPiece` (see [`attachments_api`]) | signed device |
+//! | GET    | `/v1/admin/records/{id}/attachments[/{sha256}]` | → a record's attachments, or one file | staff sessions |
 //! | *      | `/v1/admin/...`  | JSON (see [`admin_api`], [`reports_api`], [`ledgers_api`], [`disputes_api`]) | staff sessions |
 //! | GET    | `/v1/admin/disputes` | query → a page of the dispute desk's list | staff sessions |
 //! | GET    | `/v1/admin/disputes/{id}` | → one dispute, its history and conflicts | staff sessions |
@@ -21,6 +23,7 @@
 //! [`gridsync_proto::ErrorBody`] with a stable code.
 
 pub mod admin_api;
+pub mod attachments_api;
 pub mod authed;
 mod body;
 pub mod disputes_api;
@@ -223,6 +226,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(enroll))
             .default_service(web::to(method_not_allowed)),
     )
+    .configure(attachments_api::configure)
     .configure(crate::console::configure)
     .configure(reports_api::configure)
     .configure(ledgers_api::configure)
@@ -387,7 +391,7 @@ async fn enroll(
 }
 
 /// Ready (200, `"status": "ok"`) when the database takes reads and
-/// writes ([`Service::readiness`]); else 503, `"status": "unavailable"`
+/// writes and the blob store answers ([`Service::readiness`]); else 503, `"status": "unavailable"`
 /// with a stable `reason` (no path, no data).
 #[utoipa::path(
     get,
@@ -396,7 +400,7 @@ async fn enroll(
     summary = "Health",
     responses(
         (status = 200, description = "Ready: the database answers.", body = openapi::Health),
-        (status = 503, description = "Not ready: the database cannot be read or written.", body = openapi::Health),
+        (status = 503, description = "Not ready: the database cannot be read or written, or the blob store does not answer.", body = openapi::Health),
     )
 )]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -406,6 +410,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": wire::PROTOCOL_VERSION,
         "storage": state.service.storage().backend(),
+        "blobs": state.service.blobs().kind(),
     });
     match readiness {
         Readiness::Ready => HttpResponse::Ok().json(body),

@@ -140,3 +140,87 @@ fn a_backup_restores_with_a_new_epoch_and_anchors_the_audit_chain() {
     assert!(renewed.contains(&epoch_after), "{renewed}");
     assert_ne!(ok(&data, &["epoch", "show"]).trim(), epoch_after);
 }
+
+/// With the `fs` attachment store, a backup copies the whole attachment
+/// files beside the database copy (not uploads in progress, not a file
+/// whose bytes are not its name), and a restore brings them back; a backup
+/// missing some of its manifest's attachments is refused.
+#[test]
+fn a_backup_carries_the_attachments_and_a_restore_brings_them_back() {
+    use gridsync_proto::{ActorId, ContentHash};
+    use gridsync_server::blobs::FsBlobs;
+    use gridsync_server_core::blobs::{BlobStore, UploadKey};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    ok(&data, &["demo", "--days", "1", "--villages", "1", "--grids", "1"]);
+    let store = FsBlobs::open(data.join("blobs")).expect("the store");
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let agreement = b"%PDF-1.7\n signed mediation agreement".to_vec();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let device = ActorId::random();
+    runtime.block_on(async {
+        for file in [&photo, &agreement] {
+            let upload = UploadKey { device, hash: ContentHash::of(file) };
+            store.put_chunk(upload, 0, file.clone()).await.expect("chunk");
+            store.join(upload, file.len() as u64).await.expect("join");
+            store.discard(upload).await.expect("discard");
+        }
+        // An upload in progress is not backed up.
+        let pending = UploadKey { device, hash: ContentHash::of(b"pending") };
+        store.put_chunk(pending, 0, b"pend".to_vec()).await.expect("chunk");
+    });
+    // A file damaged on disk: its bytes are no longer its name.
+    let damaged = ContentHash::of(b"damaged");
+    let damaged_path = store.file_path(damaged);
+    std::fs::create_dir_all(damaged_path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(&damaged_path, b"bit rot").expect("write");
+
+    let file = dir.path().join("backups/gs.db");
+    std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+    let out = run(&data, &["backup", "--to", file.to_str().expect("utf-8"), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 attachment files in the data directory are damaged"), "{said}");
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let bytes = (photo.len() + agreement.len()) as u64;
+    assert_eq!(manifest["blobs"], serde_json::json!({ "dir": "gs.db.blobs", "files": 2, "bytes": bytes }));
+    let copied = dir.path().join("backups/gs.db.blobs/files");
+    for file in [&photo, &agreement] {
+        let hex = ContentHash::of(file).to_hex();
+        let path = copied.join(&hex[..2]).join(&hex);
+        assert_eq!(&std::fs::read(&path).expect("copied"), file);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).expect("copied").permissions().mode() & 0o777, 0o600);
+        }
+    }
+    assert!(
+        !copied.join(&damaged.to_hex()[..2]).join(damaged.to_hex()).exists(),
+        "the damaged file is left out"
+    );
+    assert!(!dir.path().join("backups/gs.db.blobs/uploads").exists(), "uploads in progress are not copied");
+
+    // The attachments are lost; the restore brings them back.
+    std::fs::remove_dir_all(data.join("blobs")).expect("lost");
+    let restored = ok(&data, &["restore", "--from", file.to_str().expect("utf-8")]);
+    assert!(restored.contains("attachments: 2 files copied back"), "{restored}");
+    let store = FsBlobs::open(data.join("blobs")).expect("the store");
+    runtime.block_on(async {
+        for file in [&photo, &agreement] {
+            let back = store.read(ContentHash::of(file), 0, file.len()).await.expect("restored");
+            assert_eq!(&back, file);
+        }
+    });
+
+    // A backup whose attachments directory lacks one is refused.
+    let hex = ContentHash::of(&agreement).to_hex();
+    std::fs::remove_file(copied.join(&hex[..2]).join(&hex)).expect("remove");
+    let refused = fails(&data, &["restore", "--from", file.to_str().expect("utf-8")]);
+    assert!(
+        refused.contains("holds 1 whole files (0 damaged), the manifest 2")
+            && refused.contains("nothing was changed"),
+        "{refused}"
+    );
+}

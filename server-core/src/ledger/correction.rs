@@ -639,6 +639,7 @@ mod tests {
             cooperating: Vec::new(),
             stage,
             mediation_sessions: 0,
+            attachments: 0,
             steps: Vec::new(),
             carried_over: false,
             carried_forward: true,

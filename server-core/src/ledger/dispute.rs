@@ -76,6 +76,8 @@ pub(crate) struct Dispute {
     pub(crate) assists: Vec<(i64, String)>,
     /// Mediation sessions (entries), by time.
     pub(crate) mediations: Vec<i64>,
+    /// Attached files (photos, agreements), by the time they were attached.
+    pub(crate) attachments: Vec<i64>,
     /// Every step in fold order, then the waiting ones.
     pub(crate) steps: Vec<StepLine>,
     /// The register's columns read straight from the record.
@@ -192,6 +194,13 @@ impl Dispute {
             .map(|e| ms(e.stamp.time.millis))
             .collect();
         mediations.sort_unstable();
+        let mut attachments: Vec<i64> = record
+            .entries()
+            .into_iter()
+            .filter(|e| e.entry == gridsync_proto::attachment::ENTRY)
+            .map(|e| ms(e.stamp.time.millis))
+            .collect();
+        attachments.sort_unstable();
         Some(Self {
             id: record.id(),
             registered: Snapshot { stage: Stage::Found, owner: registered_at.clone(), handler: None },
@@ -201,6 +210,7 @@ impl Dispute {
             moves,
             assists,
             mediations,
+            attachments,
             steps,
             fields: RegisterFields::of(record),
         })

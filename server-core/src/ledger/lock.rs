@@ -11,6 +11,8 @@
 //! merged into them: it shows as a correction beside them
 //! ([`super::correction`]).
 
+mod format1;
+
 use std::collections::HashMap;
 
 use gridsync_proto::{Directory, Hierarchy, RecordKind, RecordState, Role, Value};
@@ -65,8 +67,9 @@ pub struct LockedMonth {
 
 /// The first byte of an encoded [`LockedMonth`]: the encoding's version.
 /// A change to the ledger types it holds needs a new version and a decoder
-/// for the old one, or locked months stop opening.
-const FORMAT: u8 = 1;
+/// for the old one, or locked months stop opening. Format 2 counts each
+/// register row's attachments; format 1 ([`format1`]) is read too.
+const FORMAT: u8 = 2;
 
 /// A locked month's stored bytes do not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +86,9 @@ impl LockedMonth {
     pub fn decode(bytes: &[u8]) -> Result<Self, LockDecodeError> {
         match bytes.split_first() {
             Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(|_| LockDecodeError(FORMAT)),
+            Some((&1, rest)) => postcard::from_bytes::<format1::LockedMonthV1>(rest)
+                .map(LockedMonth::from)
+                .map_err(|_| LockDecodeError(1)),
             Some((&other, _)) => Err(LockDecodeError(other)),
             None => Err(LockDecodeError(0)),
         }

@@ -101,6 +101,12 @@ pub struct RegisterRow {
     pub stage: Stage,
     /// Mediation sessions recorded before the month's end.
     pub mediation_sessions: u64,
+    /// Files (photos, signed agreements) attached before the month's end;
+    /// staff who may read the dispute open them from its page in the
+    /// console or the admin API (`/v1/admin/records/{id}/attachments`).
+    /// Months locked before attachments existed read as none.
+    #[serde(default)]
+    pub attachments: u64,
     /// Its steps dated before the month's end in lifecycle order, one text
     /// each (overridden ones marked), then those waiting for an earlier step.
     pub steps: Vec<String>,
@@ -171,6 +177,8 @@ impl RegisterRow {
             cooperating: d.cooperating(end_ms).into_iter().map(|u| unit_name(dir, u)).collect(),
             stage: end.stage,
             mediation_sessions: u64::try_from(d.mediations.iter().filter(|t| **t < end_ms).count())
+                .unwrap_or(u64::MAX),
+            attachments: u64::try_from(d.attachments.iter().filter(|t| **t < end_ms).count())
                 .unwrap_or(u64::MAX),
             steps,
             carried_over: f.carried,
@@ -279,6 +287,7 @@ fn register_columns() -> Vec<HeaderNode> {
         col("cooperating", "协办部门", 20, Kind::Text),
         col("stage", "月末状态", 12, Kind::Text),
         col("mediation_sessions", "调解次数", 8, Kind::Integer),
+        col("attachments", "附件数", 8, Kind::Integer),
         col("carried_over", "上月结转", 8, Kind::Text),
         col("carried_forward", "转下月", 8, Kind::Text),
         col("steps", "办理过程", 80, Kind::Text),
@@ -316,6 +325,7 @@ fn register_row(number: usize, r: &RegisterRow, offset: i32) -> Row {
             Cell::text(r.cooperating.join("、")),
             Cell::text(labels::stage(r.stage)),
             Cell::count(r.mediation_sessions),
+            Cell::count(r.attachments),
             Cell::text(labels::yes_no(r.carried_over)),
             Cell::text(labels::yes_no(r.carried_forward)),
             Cell::text(r.steps.join("；")),

@@ -54,6 +54,10 @@ pub struct FeedRecord {
     pub position: u64,
     /// The merged record.
     pub record: RecordView,
+    /// The files it references, each with whether it is uploaded and where
+    /// to download it (none: the field is left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::attachments::AttachmentLine>,
 }
 
 impl Service {
@@ -123,14 +127,16 @@ fn page(tx: &mut dyn ReadTx, dir: &Directory, place: &str, after: u64, limit: us
             cut
         }
     };
-    let records = found
-        .into_iter()
-        .filter(|(_, state)| home::filed_place(state).is_some_and(|p| dir.is_within(&p, Some(place))))
-        .map(|(position, state)| FeedRecord {
-            position,
-            record: RecordView::with_receipts(&state, &|_| None),
-        })
-        .collect();
+    let mut records = Vec::new();
+    for (position, state) in found {
+        if home::filed_place(&state).is_some_and(|p| dir.is_within(&p, Some(place))) {
+            records.push(FeedRecord {
+                position,
+                attachments: super::attachments::lines_of(tx, &state)?,
+                record: RecordView::with_receipts(&state, &|_| None),
+            });
+        }
+    }
     Ok(FeedPage { records, next, more: next < high })
 }
 

@@ -9,6 +9,9 @@
 //! one `meta` row), through the same writer every push goes through. One
 //! probe serves every caller for [`PROBE_EVERY_MS`], so polling `/health`
 //! costs at most one small commit per interval, however often it is asked.
+//! With the database ready, the blob store is asked for a file no one has
+//! ([`BlobStore::size`](crate::blobs::BlobStore::size)): a store that does
+//! not answer would take no attachment.
 
 use std::time::Duration;
 
@@ -41,6 +44,10 @@ pub enum NotReady {
     DatabaseNotWritable,
     /// The write probe did not finish in [`PROBE_TIMEOUT`].
     DatabaseTimeout,
+    /// The blob store (attachment bytes) did not answer a lookup, or not
+    /// in [`PROBE_TIMEOUT`]. Not asked of a service without one
+    /// ([`crate::blobs::NoBlobs`]).
+    BlobsUnavailable,
 }
 
 impl NotReady {
@@ -50,6 +57,7 @@ impl NotReady {
             NotReady::DatabaseUnreachable => "database_unreachable",
             NotReady::DatabaseNotWritable => "database_not_writable",
             NotReady::DatabaseTimeout => "database_timeout",
+            NotReady::BlobsUnavailable => "blobs_unavailable",
         }
     }
 }
@@ -82,7 +90,7 @@ impl Service {
         }
         let write = self.storage.write(|tx, now| Ok(tx.probe_write(now)?));
         match tokio::time::timeout(PROBE_TIMEOUT, write).await {
-            Ok(Ok(())) => Readiness::Ready,
+            Ok(Ok(())) => self.probe_blobs().await,
             Ok(Err(CoreError::Storage(e))) => {
                 tracing::error!(error = %e, "the database refuses writes: not ready");
                 Readiness::NotReady(NotReady::DatabaseNotWritable)
@@ -94,6 +102,28 @@ impl Service {
             Err(_) => {
                 tracing::error!("the write probe did not finish in time: not ready");
                 Readiness::NotReady(NotReady::DatabaseTimeout)
+            }
+        }
+    }
+
+    /// Whether the blob store answers a lookup (of a file no one has).
+    async fn probe_blobs(&self) -> Readiness {
+        if self.blobs.kind() == "none" {
+            return Readiness::Ready;
+        }
+        let nobody = gridsync_proto::ContentHash([0; 32]);
+        match tokio::time::timeout(PROBE_TIMEOUT, self.blobs.size(nobody)).await {
+            Ok(Ok(_)) => Readiness::Ready,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, store = self.blobs.kind(), "the blob store does not answer: not ready");
+                Readiness::NotReady(NotReady::BlobsUnavailable)
+            }
+            Err(_) => {
+                tracing::error!(
+                    store = self.blobs.kind(),
+                    "the blob store did not answer in time: not ready"
+                );
+                Readiness::NotReady(NotReady::BlobsUnavailable)
             }
         }
     }

@@ -2,6 +2,7 @@
 //! and query settings, place choices, and URL encoding.
 
 mod account;
+mod attachments;
 mod audit;
 mod disputes;
 mod ledgers;
@@ -31,6 +32,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(account::configure)
         .configure(today::configure)
         .configure(disputes::configure)
+        .configure(attachments::configure)
         .configure(ledgers::configure)
         .configure(people::configure)
         .configure(audit::configure);

@@ -15,8 +15,8 @@
 //!   admin route;
 //! - `device_signature`: a device's Ed25519 signature
 //!   (`x-gridsync-signature`) over the method, path, time, nonce and body,
-//!   with it and the device, time and nonce headers as parameters, on push and
-//!   pull, whose bodies are binary `application/x-gridsync` envelopes.
+//!   with it and the device, time and nonce headers as parameters, on push,
+//!   pull and the attachment messages, whose bodies are binary `application/x-gridsync` envelopes.
 //!
 //! Every refusal is the JSON [`ErrorBody`] with a stable [`ErrorCode`]; the
 //! statuses each route may answer are listed on it, and [`CommonRefusals`]
@@ -32,7 +32,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{KnownFormat, Ref, RefOr, SchemaFormat};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use super::{admin_api, disputes_api, ledgers_api, reports_api};
+use super::{admin_api, attachments_api, disputes_api, ledgers_api, reports_api};
 
 /// The document's description of the API: every described route, in one
 /// list (`paths(...)`). Add a new route's handler here.
@@ -48,6 +48,9 @@ use super::{admin_api, disputes_api, ledgers_api, reports_api};
         super::push,
         super::pull,
         super::enroll,
+        attachments_api::status,
+        attachments_api::upload,
+        attachments_api::fetch,
         // Anyone.
         super::health,
         crate::metrics::scrape,
@@ -86,6 +89,8 @@ use super::{admin_api, disputes_api, ledgers_api, reports_api};
         disputes_api::one,
         disputes_api::resolve,
         disputes_api::step,
+        attachments_api::list,
+        attachments_api::download,
     ),
     components(schemas(ErrorBody, ErrorCode), responses(Refused)),
     modifiers(&SecuritySchemes, &CommonRefusals),
@@ -98,6 +103,8 @@ use super::{admin_api, disputes_api, ledgers_api, reports_api};
         (name = "reports", description = "Reporting completeness."),
         (name = "ledgers", description = "The merged ledgers, month locks and the change feed."),
         (name = "disputes", description = "The dispute desk."),
+        (name = "attachments", description = "Photos and PDFs records reference: devices' chunked uploads \
+                                               and fetches, staff lists and downloads."),
     )
 )]
 pub struct ApiDoc;
@@ -384,9 +391,11 @@ pub(crate) struct Health {
     protocol: u8,
     /// The storage backend (`sqlite`, `postgres`).
     storage: String,
+    /// Where attachment bytes live (`fs`, `s3`).
+    blobs: String,
     /// Why it is not ready (only with `unavailable`): `database_unreachable`,
-    /// `database_not_writable` or `database_timeout`.
-    #[schema(pattern = "^(database_unreachable|database_not_writable|database_timeout)$")]
+    /// `database_not_writable`, `database_timeout` or `blobs_unavailable`.
+    #[schema(pattern = "^(database_unreachable|database_not_writable|database_timeout|blobs_unavailable)$")]
     reason: Option<String>,
 }
 

@@ -1,5 +1,6 @@
 //! One dispute's page: its fields, step history, mediation sessions and
-//! each field in conflict with every competing value side by side; under
+//! each field in conflict with every competing value side by side, its
+//! attachments ([`super::super::attachments`]); under
 //! them the desk's forms ([`super::desk`]) that the service offers this
 //! reader ([`gridsync_server_core::service::disputes::DeskOffer`]).
 
@@ -51,6 +52,7 @@ pub(super) async fn one(
     } else {
         state.service.list_units(&caller).await.or_page(lang)?
     };
+    let attachments = state.service.record_attachments(&caller, id).await.or_page(lang)?;
     let line = &detail.line;
     let title = format!("{} · {}", line.category, lang.stage(line.stage));
     let body = html! {
@@ -66,6 +68,8 @@ pub(super) async fn one(
         (history(&state, &admin, &places, &detail))
         h2 { (t.mediations_heading) }
         (mediations(&state, &admin, &detail.mediations))
+        h2 { (t.attachments_heading) }
+        (super::super::attachments::section(&state, &admin, id, &attachments))
         h2 { (t.steps_heading) }
         (desk::step_forms(&admin, &places, &units, &detail))
     };
