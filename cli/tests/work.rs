@@ -383,3 +383,38 @@ fn a_photo_is_attached_listed_and_opened_only_into_the_directory_given() {
     assert!(refused.contains("not a photo"), "{refused}");
     assert!(!refused.contains("张三"), "{refused}");
 }
+
+#[test]
+fn a_photo_uploads_with_the_sync_and_another_device_fetches_it() {
+    let township = Township::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (li, _) = handset(&township, dir.path(), "li", WORKER);
+    let (tablet, _) = handset(&township, dir.path(), "tablet", WORKER);
+    let household =
+        id(&li, &["household", "new", "--category", "household", "--set", "door_plate=东关村5号"]);
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..600_000u32).map(|i| (i * 17 % 253) as u8));
+    let agreement = dir.path().join("agreement.pdf");
+    std::fs::write(&agreement, &bytes).expect("write");
+    let hash = id(&li, &["attach", &household, agreement.to_str().expect("utf-8"), "--name", "调解协议书"]);
+
+    let report = ok_json(&li, &["sync", "--json"]);
+    assert_eq!((report["uploaded"].as_u64(), report["uploaded_bytes"].as_u64()), (Some(1), Some(600_009)));
+    assert_eq!(ok_json(&li, &["attachments", &household, "--json"])[0]["uploaded"], true);
+
+    // The other device pulls the reference, not the file, and fetches it on demand.
+    ok(&tablet, &["sync"]);
+    let listed = ok_json(&tablet, &["attachments", &household, "--json"]);
+    assert_eq!(
+        (listed[0]["hash"].as_str(), listed[0]["local"].as_bool()),
+        (Some(hash.as_str()), Some(false))
+    );
+    ok(&tablet, &["fetch-attachment", &household, &hash]);
+    let view = dir.path().join("view");
+    std::fs::create_dir(&view).expect("dir");
+    let opened = id(&tablet, &["open-attachment", &hash, "--out", view.to_str().expect("utf-8")]);
+    assert!(opened.ends_with(".pdf"), "{opened}");
+    assert_eq!(std::fs::read(&opened).expect("copy"), bytes);
+    // Uploaded once: a second sync sends nothing more.
+    assert_eq!(ok_json(&li, &["sync", "--json"])["uploaded"], 0);
+}
