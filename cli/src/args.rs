@@ -6,7 +6,7 @@ mod field;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use gridsync_proto::{RecordId, RecordKind};
+use gridsync_proto::{ContentHash, Dot, RecordId, RecordKind};
 
 pub(crate) use dispute::{DisputeCommand, RejectedCommand};
 pub(crate) use field::{GpsArgs, HouseholdCommand, PatrolCommand, ReportCommand, VisitArgs};
@@ -175,6 +175,52 @@ pub(crate) enum Command {
         /// What to do with them (list them when absent).
         #[command(subcommand)]
         command: Option<RejectedCommand>,
+    },
+    /// Attach a photo (JPEG, PNG, WebP, HEIC) or PDF to a record: kept
+    /// encrypted with the store, uploaded after a later sync; prints its hash.
+    Attach {
+        /// The record id.
+        record: RecordId,
+        /// The file (at most 20 MiB; its kind is taken from its bytes).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// A name to show for it (not taken from FILE otherwise).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The entry of the record it belongs to (DEVICE:COUNTER, as `show` prints).
+        #[arg(long, value_name = "DOT")]
+        entry: Option<Dot>,
+        /// Print the attachment as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a record's attachments: hash, kind, size, whether on this
+    /// device and on the server.
+    Attachments {
+        /// The record id.
+        record: RecordId,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a decrypted copy of an attachment on this device into a
+    /// directory (never into the current one unasked); prints its path.
+    OpenAttachment {
+        /// The attachment's hash (as `attachments` prints it).
+        #[arg(value_name = "HASH")]
+        hash: ContentHash,
+        /// The directory to write the copy into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Download an attachment of a record from the server into this
+    /// device's cache (resuming an interrupted download).
+    FetchAttachment {
+        /// The record id.
+        record: RecordId,
+        /// The attachment's hash.
+        #[arg(value_name = "HASH")]
+        hash: ContentHash,
     },
     /// Push unsent changes to the server, then pull everyone else's.
     Sync {

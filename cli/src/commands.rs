@@ -5,9 +5,12 @@
 //! * [`records`]: `new`, `set`, `note`, `show`, `list`, `conflicts`, `resolve`;
 //! * [`work`]: `patrol`, `visit`, `report`, `household`;
 //! * [`disputes`]: `dispute`, `rejected`;
+//! * [`attachments`]: `attach`, `attachments`, `open-attachment`,
+//!   `fetch-attachment`;
 //! * [`long_text`]: notes and other long texts, inline, from standard input
 //!   or from a file.
 
+mod attachments;
 mod device;
 mod disputes;
 mod doctor;
@@ -71,6 +74,12 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn Write) -> Result<()> {
         }
         Command::Enroll { code } => device::enroll(ctx, &code),
         Command::SetServer { server, ca } => device::set_server(ctx, &server, ca.as_deref()),
+        Command::Attach { record, file, name, entry, json } => {
+            attachments::attach(ctx, record, &file, name.as_deref(), entry, json, out)
+        }
+        Command::Attachments { record, json } => attachments::list(ctx, record, json, out),
+        Command::OpenAttachment { hash, out: dir } => attachments::open(ctx, &hash, &dir, out),
+        Command::FetchAttachment { record, hash } => attachments::fetch(ctx, record, &hash, out),
         Command::Sync { json } => device::sync(ctx, json, out),
         Command::Status { json } => device::status(ctx, json, out),
         Command::Doctor { json } => doctor::doctor(ctx, json, out),

@@ -7,6 +7,7 @@
 //! the deployment's time zone (or UTC with `--utc`, [`zone`]), every `*_ms`
 //! value included.
 
+mod attachment;
 mod dispute;
 mod rejected;
 mod text;
@@ -15,6 +16,7 @@ mod zone;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+pub(crate) use attachment::{AttachmentJson, attachments_text};
 pub(crate) use dispute::{DisputeJson, dispute_text};
 pub(crate) use rejected::{RejectedJson, rejected_text};
 use text::{clean, clean_multiline, truncate};
@@ -250,6 +252,23 @@ pub(crate) fn sync_text(r: &SyncReport) -> String {
             line,
             "; the server was restored from a backup: sent {} again",
             plural(r.requeued, "change", "changes")
+        );
+    }
+    if r.uploaded > 0 {
+        let _ = write!(line, "; uploaded {}", plural(r.uploaded, "attachment", "attachments"));
+    }
+    if r.uploads_deferred > 0 {
+        let _ = write!(
+            line,
+            "; {} left for a later sync",
+            plural(r.uploads_deferred, "attachment upload", "attachment uploads")
+        );
+    }
+    if r.upload_failed > 0 {
+        let _ = write!(
+            line,
+            "; the server refused {} (tried again next sync)",
+            plural(r.upload_failed, "attachment upload", "attachment uploads")
         );
     }
     line
@@ -553,6 +572,10 @@ entries:
             withheld: 0,
             cursor: 42,
             requeued: 0,
+            uploaded: 0,
+            uploaded_bytes: 0,
+            uploads_deferred: 0,
+            upload_failed: 0,
         };
         assert_eq!(
             sync_text(&report),
@@ -575,13 +598,20 @@ entries:
         assert_eq!(
             printed,
             json!({"pushed": 3, "duplicates": 0, "refused": 0, "push_batches": 1, "pulled": 5,
-                   "rebuilt": 0, "snapshots": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42, "requeued": 0})
+                   "rebuilt": 0, "snapshots": 0, "removed": 0, "pull_pages": 1, "skipped": 0, "withheld": 0, "cursor": 42, "requeued": 0,
+                   "uploaded": 0, "uploaded_bytes": 0, "uploads_deferred": 0, "upload_failed": 0})
         );
         let restored = SyncReport { duplicates: 3, requeued: 3, ..report.clone() };
         assert_eq!(
             sync_text(&restored),
             "pushed 3 (3 already on server) in 1 batch; pulled 5 in 1 page; cursor 42; \
              the server was restored from a backup: sent 3 changes again"
+        );
+        let files = SyncReport { uploaded: 2, uploads_deferred: 1, upload_failed: 1, ..report.clone() };
+        assert_eq!(
+            sync_text(&files),
+            "pushed 3 (0 already on server) in 1 batch; pulled 5 in 1 page; cursor 42; uploaded 2 attachments; \
+             1 attachment upload left for a later sync; the server refused 1 attachment upload (tried again next sync)"
         );
     }
 

@@ -343,3 +343,78 @@ fn offline_edits_of_one_field_conflict_and_resolve() {
     assert_eq!(ok_json(&li, &["conflicts", "--json"]), json!([]));
     assert_eq!(ok_json(&li, &["show", &dispute, "--json"])["fields"]["risk"], 3);
 }
+
+#[test]
+fn a_photo_is_attached_listed_and_opened_only_into_the_directory_given() {
+    let township = Township::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (li, _) = handset(&township, dir.path(), "li", WORKER);
+    let household =
+        id(&li, &["household", "new", "--category", "household", "--set", "door_plate=东关村3号"]);
+    let mut bytes = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+    bytes.extend((0..100_000u32).map(|i| (i * 31 % 251) as u8));
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, &bytes).expect("write");
+    let photo = photo.to_str().expect("utf-8 path");
+
+    let hash = id(&li, &["attach", &household, photo, "--name", "门牌"]);
+    assert_eq!(hash, gridsync_proto::ContentHash::of(&bytes).to_hex());
+    let listed = ok_json(&li, &["attachments", &household, "--json"]);
+    assert_eq!(
+        listed,
+        json!([{"hash": hash, "size": bytes.len(), "media": "image/jpeg", "name": "门牌", "entry": null,
+                "local": true, "uploaded": false}])
+    );
+    assert!(ok(&li, &["attachments", &household]).contains("on this device, not uploaded yet  门牌"));
+
+    let view = dir.path().join("view");
+    std::fs::create_dir(&view).expect("dir");
+    let opened = id(&li, &["open-attachment", &hash, "--out", view.to_str().expect("utf-8")]);
+    assert_eq!(std::path::Path::new(&opened), view.join(format!("{hash}.jpg")));
+    assert_eq!(std::fs::read(&opened).expect("copy"), bytes);
+    // No directory, no copy: never into the current one unasked.
+    let unasked = support::gridsync(&li, &["open-attachment", &hash]);
+    assert_eq!(unasked.status.code(), Some(1), "a usage error");
+    assert!(unasked.stdout.is_empty());
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "张三 530102199001011234").expect("write");
+    let refused = fails(&li, &["attach", &household, text.to_str().expect("utf-8")], 1);
+    assert!(refused.contains("not a photo"), "{refused}");
+    assert!(!refused.contains("张三"), "{refused}");
+}
+
+#[test]
+fn a_photo_uploads_with_the_sync_and_another_device_fetches_it() {
+    let township = Township::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (li, _) = handset(&township, dir.path(), "li", WORKER);
+    let (tablet, _) = handset(&township, dir.path(), "tablet", WORKER);
+    let household =
+        id(&li, &["household", "new", "--category", "household", "--set", "door_plate=东关村5号"]);
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..600_000u32).map(|i| (i * 17 % 253) as u8));
+    let agreement = dir.path().join("agreement.pdf");
+    std::fs::write(&agreement, &bytes).expect("write");
+    let hash = id(&li, &["attach", &household, agreement.to_str().expect("utf-8"), "--name", "调解协议书"]);
+
+    let report = ok_json(&li, &["sync", "--json"]);
+    assert_eq!((report["uploaded"].as_u64(), report["uploaded_bytes"].as_u64()), (Some(1), Some(600_009)));
+    assert_eq!(ok_json(&li, &["attachments", &household, "--json"])[0]["uploaded"], true);
+
+    // The other device pulls the reference, not the file, and fetches it on demand.
+    ok(&tablet, &["sync"]);
+    let listed = ok_json(&tablet, &["attachments", &household, "--json"]);
+    assert_eq!(
+        (listed[0]["hash"].as_str(), listed[0]["local"].as_bool()),
+        (Some(hash.as_str()), Some(false))
+    );
+    ok(&tablet, &["fetch-attachment", &household, &hash]);
+    let view = dir.path().join("view");
+    std::fs::create_dir(&view).expect("dir");
+    let opened = id(&tablet, &["open-attachment", &hash, "--out", view.to_str().expect("utf-8")]);
+    assert!(opened.ends_with(".pdf"), "{opened}");
+    assert_eq!(std::fs::read(&opened).expect("copy"), bytes);
+    // Uploaded once: a second sync sends nothing more.
+    assert_eq!(ok_json(&li, &["sync", "--json"])["uploaded"], 0);
+}

@@ -15,6 +15,7 @@
 use std::fmt;
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::error::{Error, Result};
@@ -99,9 +100,17 @@ impl Drop for StoreKey {
     }
 }
 
+/// What the key that names attachment files is derived for.
+const NAMES_PURPOSE: &[u8] = b"gridsync attachment file names v1";
+
+/// The overhead of a sealed value over its plaintext: format byte, nonce, tag.
+pub(crate) const SEAL_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+
 /// Seals and opens the store's values with one key.
 pub(crate) struct Cipher {
     key: LessSafeKey,
+    /// Names attachment files: HMAC-SHA256 under a key derived from the store key.
+    names: hmac::Key,
     random: SystemRandom,
 }
 
@@ -116,7 +125,19 @@ impl Cipher {
     pub(crate) fn new(key: &StoreKey) -> Self {
         let unbound =
             UnboundKey::new(&CHACHA20_POLY1305, &key.0).expect("a 32-byte key fits ChaCha20-Poly1305");
-        Self { key: LessSafeKey::new(unbound), random: SystemRandom::new() }
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key.0), NAMES_PURPOSE);
+        Self {
+            key: LessSafeKey::new(unbound),
+            names: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            random: SystemRandom::new(),
+        }
+    }
+
+    /// A keyed name for `data` (64 lowercase hex digits): the same for the
+    /// same data and key, and telling nothing of the data without the key.
+    pub(crate) fn keyed_name(&self, data: &[u8]) -> String {
+        let tag = hmac::sign(&self.names, data);
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Encrypts and authenticates `plaintext`, bound to `aad`.

@@ -104,6 +104,20 @@ pub enum Error {
     /// Stored data does not decode (corruption or a newer format).
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),
+    /// A file cannot be attached (empty, too large, not a photo or PDF
+    /// of an accepted kind, a name too long); nothing was written. The
+    /// reason names the rule, never the file.
+    #[error("the file cannot be attached: {0}")]
+    BadFile(&'static str),
+    /// An attachment is not on this device (not fetched yet, evicted from
+    /// the cache, or its stored copy no longer reads and was dropped), or
+    /// the record named does not reference it.
+    #[error("the attachment is not available: {0}")]
+    AttachmentUnavailable(&'static str),
+    /// Reading or writing an attachment file failed (a full or failing
+    /// disk, permissions). The message never contains a path or a name.
+    #[error("attachment files: {0}")]
+    Files(std::io::ErrorKind),
     /// The server could not be reached; nothing is lost, sync again later.
     #[error("network: {0}")]
     Network(String),
@@ -141,6 +155,12 @@ impl From<MergeError> for Error {
 impl From<RuleError> for Error {
     fn from(e: RuleError) -> Self {
         Error::Rule(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Files(e.kind())
     }
 }
 

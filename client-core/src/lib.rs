@@ -13,6 +13,10 @@
 //! Record content in the store file is encrypted with a [`StoreKey`] that the
 //! app keeps in the platform keystore (Android Keystore, iOS Keychain).
 //!
+//! Photos and PDFs attached to records ([`attachments`]) are kept encrypted
+//! with the same key beside the store, uploaded after each sync's push and
+//! pull, and fetched from the server on demand.
+//!
 //! ```no_run
 //! use gridsync_client_core::{HttpTransport, NewDispute, Store, StoreKey};
 //!
@@ -42,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attachments;
 pub mod crypto;
 pub mod disputes;
 pub mod doctor;
@@ -53,6 +58,7 @@ pub mod sync;
 pub mod transport;
 pub mod work;
 
+pub use attachments::{AttachmentInfo, NetworkKind};
 pub use crypto::StoreKey;
 pub use disputes::{Mediation, NewDispute, Party, StepDetails};
 pub use doctor::RepairReport;

@@ -62,6 +62,7 @@ pub static SCHEMA: Schema = Schema {
         include_str!("../sql/v4.sql"),
         include_str!("../sql/v5.sql"),
         include_str!("../sql/v6.sql"),
+        include_str!("../sql/v7.sql"),
     ],
 };
 
@@ -145,6 +146,8 @@ pub struct Store {
     wiped: bool,
     /// Found damaged: every write and sync is refused from then on.
     damaged: Cell<bool>,
+    /// The network the app says the handset is on (attachment transfers).
+    pub(crate) network: crate::attachments::NetworkKind,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -228,6 +231,7 @@ impl Store {
             signer,
             wiped: false,
             damaged: Cell::new(false),
+            network: Default::default(),
         })
     }
 
@@ -257,6 +261,7 @@ impl Store {
             signer,
             wiped: false,
             damaged: Cell::new(true),
+            network: Default::default(),
         })
     }
 
@@ -457,9 +462,14 @@ impl Store {
         if self.wiped { Err(Error::Wiped) } else { Ok(()) }
     }
 
+    /// The store file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Erases the store: closes it and deletes its files (the database, its
-    /// WAL and shared memory). The key is the host's to destroy. Afterwards
-    /// every call answers [`Error::Wiped`].
+    /// WAL and shared memory, the attachments directory). The key is the
+    /// host's to destroy. Afterwards every call answers [`Error::Wiped`].
     pub(crate) fn wipe(&mut self) -> Result<()> {
         let closed = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         drop(closed);
@@ -474,6 +484,11 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(_) => return Err(Error::Corrupt("the store files could not be erased")),
             }
+        }
+        match std::fs::remove_dir_all(self.attachments_dir()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return Err(Error::Corrupt("the attachment files could not be erased")),
         }
         tracing::warn!("store erased on the server's order");
         Ok(())

@@ -34,6 +34,12 @@
 //! reset forgets the records the repair kept that have no unsent changes
 //! left, and the pull's last page ends the restoring.
 //!
+//! * **Upload** ([`attachments`]): after push and pull, this device's
+//!   attachment files the server does not have yet, of records whose
+//!   changes it has acknowledged, oldest first, in chunks; see
+//!   [`attachments`] for what stops the phase. The phase never fails a
+//!   run whose text sync succeeded for a reason of the network: files
+//!   left over are counted in [`SyncReport::uploads_deferred`].
 //! * **A restored server** ([`restored`]): an answer whose server epoch is
 //!   not the store's comes from a server restored from a backup. It is not
 //!   applied: the store queues again what the server had acknowledged,
@@ -44,9 +50,12 @@
 //! push is sent again and the server recognises its changes as duplicates; a
 //! page not yet committed is fetched again from the unchanged cursor.
 
+mod attachments;
 mod pull;
 mod push;
 mod restored;
+
+pub use attachments::fetch_shared;
 
 use std::cell::RefCell;
 
@@ -106,6 +115,21 @@ pub struct SyncReport {
     /// restored from a backup meanwhile (ADR 0026); those it still had
     /// count as duplicates.
     pub requeued: u64,
+    /// Own attachment files the server now has whole (sent in this run, or
+    /// found there already: not sent again).
+    pub uploaded: u64,
+    /// Attachment bytes sent and acknowledged in this run.
+    pub uploaded_bytes: u64,
+    /// Own attachment files left for a later run: transfers are for Wi-Fi
+    /// only and the handset is not on Wi-Fi, the device is over its daily
+    /// allowance (`quota_exceeded`), or the network failed during the
+    /// upload phase. The text sync succeeded all the same.
+    pub uploads_deferred: u64,
+    /// Own attachment files the server refused in this run (it does not
+    /// know the record or its reference, `not_found`; the file does not
+    /// match its reference, `content_mismatch`; a chunk arrived damaged,
+    /// `chunk_mismatch`). They are kept and tried again in later runs.
+    pub upload_failed: u64,
 }
 
 /// Where a sync run is.
@@ -116,6 +140,8 @@ pub enum SyncPhase {
     Pushing,
     /// Receiving pages.
     Pulling,
+    /// Uploading this device's attachment files.
+    Uploading,
     /// Done.
     Finished,
 }
@@ -133,6 +159,11 @@ pub struct SyncProgress {
     pub pulled: u64,
     /// Pull pages received so far.
     pub pages: u32,
+    /// Attachment bytes uploaded and acknowledged so far.
+    pub uploaded_bytes: u64,
+    /// Attachment bytes this run set out to upload (of the files it asks
+    /// the server about; a file the server has already is not sent).
+    pub to_upload_bytes: u64,
 }
 
 /// Watches a sync run: told of progress after each request, and asked
@@ -193,6 +224,16 @@ pub fn run_observed(
     run_shared(&Held(RefCell::new(store)), transport, options, observer)
 }
 
+/// Fetches an attachment into the store's cache ([`fetch_shared`]).
+pub(crate) fn fetch(
+    store: &mut Store,
+    transport: &dyn Transport,
+    record: gridsync_proto::RecordId,
+    hash: &gridsync_proto::ContentHash,
+) -> Result<crate::attachments::AttachmentInfo> {
+    fetch_shared(&Held(RefCell::new(store)), transport, record, hash)
+}
+
 /// Runs one sync on a store shared with other threads, taking it through
 /// `access` only for database work: reads and writes from other threads
 /// go on while the run waits for the server. Runs on one store must not
@@ -224,6 +265,11 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
             }
         }
     }
+    let to_upload_bytes = attachments::upload(access, transport, observer, &mut report).inspect_err(|e| {
+        if e.is_damage() {
+            let _ = access.with_store(|store| store.watch(Err::<(), _>(Error::Damaged)));
+        }
+    })?;
     let (cursor, to_push) = access.with_store(|store| Ok((store.device.cursor, store.pending()?)))?;
     report.cursor = cursor;
     observer.progress(&SyncProgress {
@@ -232,6 +278,8 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
         to_push,
         pulled: report.pulled,
         pages: report.pull_pages,
+        uploaded_bytes: report.uploaded_bytes,
+        to_upload_bytes,
     });
     tracing::info!(
         pushed = report.pushed,
@@ -240,16 +288,16 @@ pub fn run_shared<A: StoreAccess + ?Sized>(
         pulled = report.pulled,
         snapshots = report.snapshots,
         removed = report.removed,
+        uploaded = report.uploaded,
+        uploads_deferred = report.uploads_deferred,
+        upload_failed = report.upload_failed,
         "sync finished"
     );
     Ok(report)
 }
 
 /// Sends one message: encoded, compressed when worth it, signed over the
-/// bytes as sent. A `stale_timestamp` answer corrects the device's clock
-/// offset from the server's time and retries once; a `device_wiped` answer
-/// erases the store before the error is reported. The store is taken only
-/// to sign, never while the request is on the network.
+/// bytes as sent ([`send`]).
 fn call<A: StoreAccess + ?Sized, M: Message>(
     access: &A,
     transport: &dyn Transport,
@@ -257,11 +305,39 @@ fn call<A: StoreAccess + ?Sized, M: Message>(
     path: &'static str,
     message: &M,
 ) -> Result<Vec<u8>> {
+    send(access, transport, observer, path, message, true)
+}
+
+/// Sends one message, never compressed: an attachment chunk (photos and
+/// PDFs do not compress; gzip would only cost the handset time).
+fn call_uncompressed<A: StoreAccess + ?Sized, M: Message>(
+    access: &A,
+    transport: &dyn Transport,
+    observer: &dyn SyncObserver,
+    path: &'static str,
+    message: &M,
+) -> Result<Vec<u8>> {
+    send(access, transport, observer, path, message, false)
+}
+
+/// Sends one message: encoded, compressed when `compress` and worth it,
+/// signed over the bytes as sent. A `stale_timestamp` answer corrects the device's clock
+/// offset from the server's time and retries once; a `device_wiped` answer
+/// erases the store before the error is reported. The store is taken only
+/// to sign, never while the request is on the network.
+fn send<A: StoreAccess + ?Sized, M: Message>(
+    access: &A,
+    transport: &dyn Transport,
+    observer: &dyn SyncObserver,
+    path: &'static str,
+    message: &M,
+    compress: bool,
+) -> Result<Vec<u8>> {
     if observer.cancelled() {
         return Err(Error::Cancelled);
     }
     let encoded = wire::encode(message);
-    let gzip = encoded.len() >= wire::COMPRESS_MIN_BYTES;
+    let gzip = compress && encoded.len() >= wire::COMPRESS_MIN_BYTES;
     let body = if gzip { wire::gzip(&encoded) } else { encoded };
     let mut corrected = false;
     loop {

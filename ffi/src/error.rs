@@ -67,7 +67,9 @@ pub enum GridError {
     /// The input or the record rules refuse the call; nothing was written.
     /// `code` is stable (`forbidden`, `missing_field`, `invalid_field`,
     /// `invalid_transition`, `out_of_scope`, …, `invalid_request` for a
-    /// malformed argument, `not_found`, `no_conflict`); `field` names the
+    /// malformed argument, `not_found`, `no_conflict`, `bad_file` for a file
+    /// that cannot be attached, `attachment_unavailable` for an attachment
+    /// not on this device or not of that record); `field` names the
     /// field, entry or argument concerned. Never the values.
     #[error("refused ({code}{}): {reason}", field.as_deref().map(|f| format!(", field {f}")).unwrap_or_default())]
     Validation {
@@ -156,12 +158,17 @@ impl From<CoreError> for GridError {
                 GridError::validation("not_found", Some("rejection".into()), reason)
             }
             CoreError::NoConflict { field, .. } => GridError::validation("no_conflict", Some(field), reason),
+            CoreError::BadFile(_) => GridError::validation("bad_file", Some("file".into()), reason),
+            CoreError::AttachmentUnavailable(_) => {
+                GridError::validation("attachment_unavailable", Some("hash".into()), reason)
+            }
             CoreError::Open(_)
             | CoreError::Storage(_)
             | CoreError::WrongKey
             | CoreError::KeyFormat
             | CoreError::NotInitialized
             | CoreError::Unrepairable(_)
+            | CoreError::Files(_)
             | CoreError::AlreadyInitialized => GridError::Storage { reason },
             CoreError::Crypto(_) => GridError::Other { reason },
         }

@@ -40,8 +40,8 @@ pub use listener::SyncListener;
 pub use store::{GridStore, repair_store, store_exists};
 pub use transport::{ForeignTransport, Header, HttpAnswer, TransportError};
 pub use types::{
-    CandidateInfo, ConflictInfo, Enrolled, Gps, Mediation, NewDispute, Party, RejectionInfo, RepairSummary,
-    StepDetails, SyncPhase, SyncProgressInfo, SyncSummary, Visit,
+    AttachmentInfo, CandidateInfo, ConflictInfo, Enrolled, Gps, Mediation, NetworkKind, NewDispute, Party,
+    RejectionInfo, RepairSummary, StepDetails, SyncPhase, SyncProgressInfo, SyncSummary, Visit,
 };
 
 /// The version of the core library these bindings wrap.

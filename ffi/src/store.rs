@@ -24,8 +24,8 @@ use crate::error::GridError;
 use crate::listener::{Observer, SyncListener};
 use crate::transport::{ForeignAdapter, ForeignTransport};
 use crate::types::{
-    ConflictInfo, Enrolled, Gps, Mediation, NewDispute, RejectionInfo, RepairSummary, StepDetails,
-    SyncSummary, Visit,
+    AttachmentInfo, ConflictInfo, Enrolled, Gps, Mediation, NetworkKind, NewDispute, RejectionInfo,
+    RepairSummary, StepDetails, SyncSummary, Visit,
 };
 
 /// The author a store writes until it is enrolled (nothing can be written
@@ -40,6 +40,9 @@ pub struct GridStore {
     /// Held for a whole sync, so that syncs do not overlap; reads and
     /// writes do not take it.
     syncing: Mutex<()>,
+    /// Held for a whole attachment fetch: fetches run one after another
+    /// (two of the same file would write the same download).
+    fetching: Mutex<()>,
     /// Set by `cancel_sync`; outside the lock so that it can be set while a
     /// sync holds it.
     cancel: AtomicBool,
@@ -84,6 +87,7 @@ impl GridStore {
         Arc::new(GridStore {
             store: Mutex::new(store),
             syncing: Mutex::new(()),
+            fetching: Mutex::new(()),
             cancel: AtomicBool::new(false),
             transport,
             path,
@@ -481,6 +485,128 @@ impl GridStore {
         Ok(SyncSummary::of(&report, pending))
     }
 
+    // ---- Attachments ----------------------------------------------------
+
+    /// Attaches a photo (JPEG, PNG, WebP, HEIC) or a PDF to record
+    /// `record_id`, optionally to one of its entries (`entry`, as
+    /// `device:counter`) and under `name`. The media type comes from the
+    /// bytes. Stored encrypted beside the store; the reference syncs with
+    /// the record, the file is uploaded after a later sync. The same bytes
+    /// are stored once. `Validation` with code `bad_file` for an empty
+    /// file, one over 20 MiB, of another kind, or a name over 200
+    /// characters; nothing is written then.
+    #[uniffi::method(default(entry = None, name = None))]
+    pub fn attach(
+        &self,
+        record_id: String,
+        bytes: Vec<u8>,
+        entry: Option<String>,
+        name: Option<String>,
+    ) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let entry = entry.map(|e| convert::dot(&e, "entry")).transpose()?;
+        self.with(|s| {
+            let reference = s.attach(id, entry, name.as_deref(), &bytes)?;
+            attached(s, id, &reference.hash)
+        })
+    }
+
+    /// [`GridStore::attach`] of the file at `path` (read a piece at a
+    /// time, never whole in memory). The name is not taken from the path.
+    #[uniffi::method(default(entry = None, name = None))]
+    pub fn attach_file(
+        &self,
+        record_id: String,
+        path: String,
+        entry: Option<String>,
+        name: Option<String>,
+    ) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let entry = entry.map(|e| convert::dot(&e, "entry")).transpose()?;
+        self.with(|s| {
+            let reference = s.attach_file(id, entry, name.as_deref(), Path::new(&path))?;
+            attached(s, id, &reference.hash)
+        })
+    }
+
+    /// The attachments record `record_id` references, in entry order:
+    /// whether each is on this device (else `fetch_attachment`) and known
+    /// to be on the server.
+    pub fn attachments(&self, record_id: String) -> Result<Vec<AttachmentInfo>, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        self.with(|s| Ok(s.attachments(id)?.into_iter().map(AttachmentInfo::from).collect()))
+    }
+
+    /// The bytes of an attachment on this device, checked against its
+    /// hash. `Validation` with code `attachment_unavailable` when it is not
+    /// here (fetch it first).
+    pub fn read_attachment(&self, hash: String) -> Result<Vec<u8>, GridError> {
+        let hash = content_hash(&hash)?;
+        self.with(|s| s.read_attachment(&hash))
+    }
+
+    /// Writes a decrypted copy of an attachment on this device into `dir`
+    /// (the app's cache directory, for a viewer), named by its hash with
+    /// the media type's extension; returns its path. The copy is the app's
+    /// to delete when the viewer is done.
+    pub fn export_attachment(&self, hash: String, dir: String) -> Result<String, GridError> {
+        let hash = content_hash(&hash)?;
+        let path = self.with(|s| s.export_attachment(&hash, Path::new(&dir)))?;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// Downloads an attachment of record `record_id` from the server into
+    /// the cache (resuming an interrupted download), then evicts the least
+    /// recently opened files over the budget. On any network, also with
+    /// `set_wifi_only(true)`: the user asked for it. Blocking: call it from
+    /// a background thread; the store answers other calls meanwhile (a
+    /// second fetch waits for the first). `Validation` with code `not_found` when
+    /// the server does not have the file yet (its owner has not uploaded
+    /// it: try again later) or the record is not one this device may see.
+    pub fn fetch_attachment(&self, record_id: String, hash: String) -> Result<AttachmentInfo, GridError> {
+        let id = convert::record_id(&record_id, "record_id")?;
+        let hash = content_hash(&hash)?;
+        let _one = self.fetching.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transport = self.transport(&*self.lock()?)?;
+        match gridsync_client_core::sync::fetch_shared(&Shared(self), transport.as_ref(), id, &hash) {
+            Ok(info) => Ok(info.into()),
+            Err(gridsync_client_core::Error::Rejected { body, .. })
+                if body.code == gridsync_proto::ErrorCode::NotFound =>
+            {
+                Err(GridError::Validation {
+                    code: body.code.as_str().to_owned(),
+                    field: Some("hash".into()),
+                    reason: body.message,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Uploads attachments only on Wi-Fi (kept in the store). The app
+    /// tells the network with `set_network`.
+    pub fn set_wifi_only(&self, wifi_only: bool) -> Result<(), GridError> {
+        self.with(|s| s.set_wifi_only(wifi_only))
+    }
+
+    /// Tells the store the network the handset is on now; call it on every
+    /// change, and after opening the store (until then it is `Unknown`,
+    /// and Wi-Fi-only uploads wait).
+    pub fn set_network(&self, network: NetworkKind) -> Result<(), GridError> {
+        self.with(|s| {
+            s.set_network(network.into());
+            Ok(())
+        })
+    }
+
+    /// The byte budget of the cache of attachments fetched from others
+    /// (kept in the store; 200 MiB at first). The least recently opened are
+    /// evicted over it, now and after each fetch; this device's own files
+    /// not yet uploaded never are.
+    pub fn set_attachment_budget(&self, bytes: u64) -> Result<(), GridError> {
+        self.with(|s| s.set_attachment_budget(bytes))
+    }
+
     // ---- Damage and repair ---------------------------------------------
 
     /// Whether the store was found damaged (on open, or by a later call):
@@ -516,6 +642,26 @@ impl GridStore {
     pub fn cancel_sync(&self) {
         self.cancel.store(true, Ordering::SeqCst);
     }
+}
+
+/// A content hash given as text.
+fn content_hash(text: &str) -> Result<gridsync_proto::ContentHash, GridError> {
+    text.parse()
+        .map_err(|_| GridError::invalid("hash", "a content hash is 64 hexadecimal digits (a SHA-256)"))
+}
+
+/// The attachment just attached, as the record lists it.
+fn attached(
+    store: &Store,
+    record: RecordId,
+    hash: &gridsync_proto::ContentHash,
+) -> Result<AttachmentInfo, gridsync_client_core::Error> {
+    store
+        .attachments(record)?
+        .into_iter()
+        .find(|a| a.reference.hash == *hash)
+        .map(AttachmentInfo::from)
+        .ok_or(gridsync_client_core::Error::AttachmentUnavailable("the record does not reference it"))
 }
 
 /// The store as a sync run takes it: locked for each piece of database
@@ -696,5 +842,99 @@ mod tests {
         assert_eq!(store.pending_changes().expect("recovered"), 0);
         assert!(!store.store.is_poisoned());
         assert_eq!(store.enrolled_user().expect("still usable"), None);
+    }
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use gridsync_proto::{Actor, Directory, EnrollResponse, Level, Place, Profile, Role};
+
+    use super::*;
+    use crate::transport::{Header, HttpAnswer, TransportError};
+
+    /// Answers the enrollment as a server would for a worker in one grid.
+    struct Enroller;
+
+    impl ForeignTransport for Enroller {
+        fn post(
+            &self,
+            url: String,
+            _: String,
+            _: Vec<Header>,
+            _: Vec<u8>,
+        ) -> Result<HttpAnswer, TransportError> {
+            assert!(url.ends_with("/v1/enroll"), "{url}");
+            let place = |code: &str, level, parent: Option<&str>| Place {
+                code: code.into(),
+                name: code.into(),
+                level,
+                parent: parent.map(Into::into),
+            };
+            let directory = Directory::new(
+                [
+                    place("530102", Level::Township, None),
+                    place("530102001", Level::Village, Some("530102")),
+                    place("530102001-01", Level::Grid, Some("530102001")),
+                ],
+                [],
+            );
+            let actor = Actor {
+                user: "li".into(),
+                role: Role::Worker,
+                place: Some("530102001-01".into()),
+                unit: None,
+            };
+            let profile = Profile::for_actor(actor, &directory, 1);
+            let answer = EnrollResponse {
+                user: "li".into(),
+                role: Role::Worker,
+                scope: "530102001-01".into(),
+                server_time_ms: 1_800_000_000_000,
+                profile: Some(profile),
+            };
+            Ok(HttpAnswer { status: 200, body: serde_json::to_vec(&answer).expect("json") })
+        }
+    }
+
+    #[test]
+    fn a_photo_is_attached_listed_read_and_exported_and_a_bad_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("h.db").display().to_string();
+        let store =
+            GridStore::create(path, "http://127.0.0.1:9".into(), vec![7; 32], Some(Arc::new(Enroller)))
+                .expect("create");
+        store.enroll("CODE".into()).expect("enroll");
+        let record = store
+            .record_household("household".into(), r#"{"door_plate": "东关村3号"}"#.into())
+            .expect("household");
+        let mut photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+        photo.extend(std::iter::repeat_n(3u8, 10_000));
+        let info = store.attach(record.clone(), photo.clone(), None, Some("门牌".into())).expect("attach");
+        assert_eq!(
+            (info.media.as_str(), info.size, info.local, info.uploaded),
+            ("image/png", 10_016, true, false)
+        );
+        assert_eq!(store.attachments(record.clone()).expect("list"), vec![info.clone()]);
+        assert_eq!(store.read_attachment(info.hash.clone()).expect("read"), photo);
+        let out = tempfile::tempdir().expect("out");
+        let copy =
+            store.export_attachment(info.hash.clone(), out.path().display().to_string()).expect("export");
+        assert!(copy.ends_with(".png"), "{copy}");
+        assert_eq!(std::fs::read(&copy).expect("copy"), photo);
+        store.set_wifi_only(true).expect("wifi only");
+        store.set_network(NetworkKind::Cellular).expect("network");
+        store.set_attachment_budget(1024).expect("budget");
+
+        let refused = store.attach(record.clone(), "张三 530102199001011234".as_bytes().to_vec(), None, None);
+        match refused {
+            Err(GridError::Validation { code, field, reason }) => {
+                assert_eq!((code.as_str(), field.as_deref()), ("bad_file", Some("file")));
+                assert!(!reason.contains("张三"), "{reason}");
+            }
+            other => panic!("refused: {other:?}"),
+        }
+        let missing = store.read_attachment("00".repeat(32)).expect_err("not here");
+        assert!(matches!(missing, GridError::Validation { code, .. } if code == "attachment_unavailable"));
+        assert!(matches!(store.read_attachment("xyz".into()), Err(GridError::Validation { .. })));
     }
 }

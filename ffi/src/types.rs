@@ -426,6 +426,17 @@ pub struct SyncSummary {
     pub cursor: u64,
     /// Changes still waiting to be sent after the run.
     pub pending: u64,
+    /// Own attachment files the server now has whole (sent in this run, or
+    /// found there already).
+    pub uploaded: u64,
+    /// Attachment bytes sent and acknowledged in this run.
+    pub uploaded_bytes: u64,
+    /// Own attachment files left for a later sync (Wi-Fi only and not on
+    /// Wi-Fi, over the daily allowance, or the network failed meanwhile).
+    pub uploads_deferred: u64,
+    /// Own attachment files the server refused in this run; kept and
+    /// tried again later.
+    pub upload_failed: u64,
 }
 
 impl SyncSummary {
@@ -444,6 +455,10 @@ impl SyncSummary {
             withheld: r.withheld,
             cursor: r.cursor,
             pending,
+            uploaded: r.uploaded,
+            uploaded_bytes: r.uploaded_bytes,
+            uploads_deferred: r.uploads_deferred,
+            upload_failed: r.upload_failed,
         }
     }
 }
@@ -455,6 +470,8 @@ pub enum SyncPhase {
     Pushing,
     /// Receiving pages.
     Pulling,
+    /// Uploading this device's attachment files.
+    Uploading,
     /// Done.
     Finished,
 }
@@ -472,6 +489,10 @@ pub struct SyncProgressInfo {
     pub pulled: u64,
     /// Pull pages received so far.
     pub pages: u32,
+    /// Attachment bytes uploaded and acknowledged so far.
+    pub uploaded_bytes: u64,
+    /// Attachment bytes the run set out to upload.
+    pub to_upload_bytes: u64,
 }
 
 impl From<&SyncProgress> for SyncProgressInfo {
@@ -480,12 +501,71 @@ impl From<&SyncProgress> for SyncProgressInfo {
             phase: match p.phase {
                 CorePhase::Pushing => SyncPhase::Pushing,
                 CorePhase::Pulling => SyncPhase::Pulling,
+                CorePhase::Uploading => SyncPhase::Uploading,
                 CorePhase::Finished => SyncPhase::Finished,
             },
             pushed: p.pushed,
             to_push: p.to_push,
             pulled: p.pulled,
             pages: p.pages,
+            uploaded_bytes: p.uploaded_bytes,
+            to_upload_bytes: p.to_upload_bytes,
+        }
+    }
+}
+
+/// An attachment of a record: a photo or PDF it references.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AttachmentInfo {
+    /// The SHA-256 of its bytes, 64 hex digits: how the calls name it.
+    pub hash: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its media type (`image/jpeg`, `image/png`, `image/webp`,
+    /// `image/heic`, `application/pdf`).
+    pub media: String,
+    /// The name it was given, if any.
+    pub name: Option<String>,
+    /// The entry of the record it belongs to (`device:counter`), if any.
+    pub entry: Option<String>,
+    /// The file is on this device (attached here, or fetched).
+    pub local: bool,
+    /// This device knows the server has it whole.
+    pub uploaded: bool,
+}
+
+impl From<core::AttachmentInfo> for AttachmentInfo {
+    fn from(a: core::AttachmentInfo) -> Self {
+        let r = a.reference;
+        AttachmentInfo {
+            hash: r.hash.to_hex(),
+            size: r.size,
+            media: r.media.mime().to_owned(),
+            name: r.name,
+            entry: r.of_entry.map(gridsync_proto::attachment::format_dot),
+            local: a.local,
+            uploaded: a.uploaded,
+        }
+    }
+}
+
+/// The network the handset is on, as the app tells it (`set_network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkKind {
+    /// Wi-Fi (or another unmetered link).
+    Wifi,
+    /// Mobile data.
+    Cellular,
+    /// No connection, or not known.
+    Unknown,
+}
+
+impl From<NetworkKind> for core::NetworkKind {
+    fn from(n: NetworkKind) -> Self {
+        match n {
+            NetworkKind::Wifi => core::NetworkKind::Wifi,
+            NetworkKind::Cellular => core::NetworkKind::Cellular,
+            NetworkKind::Unknown => core::NetworkKind::Unknown,
         }
     }
 }

@@ -62,6 +62,7 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
         let page: PullResponse = wire::decode(&answer, &limits)?;
         drop(answer);
         let more = page.more;
+        let forgets = page.reset || !page.removed.is_empty();
         let applied = access.with_store(|store| {
             // The cursor moved only if another run overlapped this one (a
             // caller's bug): the page was planned for an older cursor, so it
@@ -75,6 +76,9 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
                 return Ok(PageFate::ServerRestored);
             }
             apply_page(store, page, report)?;
+            if forgets {
+                crate::attachments::prune(&store.conn, &store.cipher, &store.attachments_dir())?;
+            }
             store.pending().map(PageFate::Page)
         })?;
         let to_push = match applied {
@@ -89,6 +93,8 @@ pub(super) fn pull<A: StoreAccess + ?Sized>(
             to_push,
             pulled: report.pulled,
             pages: report.pull_pages,
+            uploaded_bytes: 0,
+            to_upload_bytes: 0,
         });
         if !more {
             return Ok(false);
@@ -123,7 +129,8 @@ pub(super) fn pending_by_record(
     Ok(out)
 }
 
-/// Deletes a record that left the device (its state and receipts).
+/// Deletes a record that left the device (its state and receipts). Its
+/// attachment files go after the transaction ([`crate::attachments::prune`]).
 pub(super) fn forget(conn: &Connection, id: RecordId) -> Result<()> {
     conn.prepare_cached("DELETE FROM records WHERE id = ?1")?.execute([id.as_bytes()])?;
     conn.prepare_cached("DELETE FROM receipts WHERE record = ?1")?.execute([id.as_bytes()])?;

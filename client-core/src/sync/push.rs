@@ -89,6 +89,8 @@ pub(super) fn push<A: StoreAccess + ?Sized>(
             to_push,
             pulled: 0,
             pages: 0,
+            uploaded_bytes: 0,
+            to_upload_bytes: 0,
         });
     }
 }

@@ -12,6 +12,10 @@
 //! still has as duplicates, and takes back what it lost) and pulls from the
 //! start. So nothing the server acknowledged is lost, and nothing doubles.
 //!
+//! The device's own attachment files are marked not uploaded, so the
+//! upload phase asks the server about each again, and the files of the
+//! records dropped are deleted ([`crate::attachments::prune`]).
+//!
 //! A store that knows no epoch yet (enrolled, or upgraded, before its
 //! first answer of protocol 4) adopts the first one it is told.
 
@@ -63,7 +67,11 @@ pub(super) fn begin_again(store: &mut Store, epoch: u64, restarts: &mut u32) -> 
         }
     }
     tx.execute("UPDATE device SET cursor = 0, epoch = ?1 WHERE id = 1", params![epoch as i64])?;
+    // The restored server may have lost this device's files too: each is
+    // asked about again (one it has whole is not sent again).
+    tx.execute("UPDATE attachments SET uploaded = 0 WHERE own = 1", [])?;
     tx.commit()?;
+    crate::attachments::prune(&store.conn, &store.cipher, &store.attachments_dir())?;
     store.device.cursor = 0;
     store.device.epoch = epoch;
     tracing::warn!(
