@@ -38,7 +38,7 @@ mod handset;
 mod load;
 mod places;
 mod report;
-mod server_child;
+pub(crate) mod server_child;
 mod sizes;
 
 use std::path::PathBuf;

@@ -25,7 +25,10 @@
 //! * **city** with `--city N` (alone): N handsets of a city's grid workers,
 //!   each enrolled with its own key, syncing a day's work at random moments
 //!   of a window against the server in a process of its own: throughput,
-//!   sync latency, the server's CPU time, peak memory and disk (`city`).
+//!   sync latency, the server's CPU time, peak memory and disk (`city`);
+//! * **attachments** with `--attachments` (alone): photos uploaded by a
+//!   handset and fetched by another, MB/s and the server's CPU per MB, beside
+//!   the same bytes written in 256 KiB chunks, each fsynced (`attachments`).
 //!
 //! ```text
 //! cargo run --release -p gridsync-bench -- --help
@@ -35,6 +38,7 @@
 //! non-zero only when something fails (a refused group, a server that does
 //! not hold what was sent, a pull that does not deliver the scope).
 
+mod attachments;
 mod city;
 mod deployment;
 mod desk;
@@ -169,6 +173,18 @@ struct Args {
     /// Timed repeats of --pull-scale's incremental pull (the median is kept).
     #[arg(long, default_value_t = 31)]
     pull_scale_repeats: usize,
+    /// Only the attachments measurement (issue 16): a handset uploads
+    /// --attachment-count photos of --attachment-mb MB to the server in its
+    /// own process, a second one fetches them; MB/s and server CPU per MB
+    /// each way beside 256 KiB chunks written and fsynced; no other figure.
+    #[arg(long)]
+    attachments: bool,
+    /// Photos of --attachments.
+    #[arg(long, default_value_t = 20)]
+    attachment_count: usize,
+    /// Each photo's size in --attachments, MB.
+    #[arg(long, default_value_t = 5.0)]
+    attachment_mb: f64,
     /// Internal: one export of (f), in a process of its own.
     #[arg(long, hide = true, num_args = 5, value_names = ["DATA", "WHAT", "PLACE", "PERIOD", "FILE"])]
     export_child: Option<Vec<String>>,
@@ -225,6 +241,17 @@ fn main() -> anyhow::Result<()> {
         .prefix("gridsync-bench-")
         .tempdir_in(&base)
         .with_context(|| format!("cannot create a temporary directory in {}", base.display()))?;
+    if args.attachments {
+        ensure!(args.attachment_mb > 0.0 && args.attachment_mb <= 20.0, "--attachment-mb: 0 to 20 (MB)");
+        let params = attachments::Params {
+            count: args.attachment_count,
+            bytes: (args.attachment_mb * 1e6) as usize,
+            server_workers: args.server_workers,
+        };
+        let figures = attachments::run(tmp.path(), &params)?;
+        attachments::report(&params, &figures);
+        return Ok(());
+    }
     if args.pull_scale {
         let params = pull_scale::Params {
             small: args.pull_scale_small,
