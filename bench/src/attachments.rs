@@ -30,7 +30,7 @@ use gridsync_server::operator::Operator;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::service::ServiceSettings;
 
-use crate::city::server_child::ServerProcess;
+use crate::city::server_child::{ServerProcess, usage};
 
 /// The shape of the measurement.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +52,9 @@ pub(crate) struct Transfer {
     pub(crate) took: Duration,
     /// The server's CPU time over it.
     pub(crate) server_cpu: Duration,
+    /// The handsets' CPU time over it (this process: sealing, hashing,
+    /// signing, HTTP).
+    pub(crate) client_cpu: Duration,
 }
 
 impl Transfer {
@@ -67,6 +70,11 @@ impl Transfer {
     /// Server CPU milliseconds per MB.
     pub(crate) fn cpu_ms_per_mb(&self) -> f64 {
         self.server_cpu.as_secs_f64() * 1e3 / self.mb().max(1e-9)
+    }
+
+    /// Handset CPU milliseconds per MB.
+    pub(crate) fn client_cpu_ms_per_mb(&self) -> f64 {
+        self.client_cpu.as_secs_f64() * 1e3 / self.mb().max(1e-9)
     }
 }
 
@@ -104,24 +112,26 @@ pub(crate) fn run(dir: &Path, params: &Params) -> anyhow::Result<Figures> {
     ensure!(text.uploads_deferred == params.count as u64, "the photos wait for Wi-Fi: {text:?}");
 
     li.set_network(NetworkKind::Wifi);
-    let before = server.usage()?;
+    let (before, before_self) = (server.usage()?, usage("self")?);
     let started = Instant::now();
     let sent = li.sync(&transport)?;
     let took = started.elapsed();
     let server_cpu = server.usage()?.cpu.saturating_sub(before.cpu);
+    let client_cpu = usage("self")?.cpu.saturating_sub(before_self.cpu);
     ensure!(sent.uploaded == params.count as u64, "every photo uploads: {sent:?}");
-    let upload = Transfer { bytes: sent.uploaded_bytes, took, server_cpu };
+    let upload = Transfer { bytes: sent.uploaded_bytes, took, server_cpu, client_cpu };
 
     let mut wang = handset(dir, "wang", &server.url(), &transport, &codes[1])?;
     wang.sync(&transport)?;
-    let before = server.usage()?;
+    let (before, before_self) = (server.usage()?, usage("self")?);
     let started = Instant::now();
     for hash in &hashes {
         wang.fetch_attachment(&transport, patrol, hash)?;
     }
     let took = started.elapsed();
     let server_cpu = server.usage()?.cpu.saturating_sub(before.cpu);
-    let download = Transfer { bytes: (params.count * params.bytes) as u64, took, server_cpu };
+    let client_cpu = usage("self")?.cpu.saturating_sub(before_self.cpu);
+    let download = Transfer { bytes: (params.count * params.bytes) as u64, took, server_cpu, client_cpu };
     server.stop()?;
 
     let baseline = chunked_fsync(&dir.join("baseline"), params.count * params.bytes)?;
@@ -192,7 +202,7 @@ fn chunked_fsync(path: &Path, total: usize) -> anyhow::Result<Transfer> {
     }
     let took = started.elapsed();
     std::fs::remove_file(path)?;
-    Ok(Transfer { bytes: total as u64, took, server_cpu: Duration::ZERO })
+    Ok(Transfer { bytes: total as u64, took, server_cpu: Duration::ZERO, client_cpu: Duration::ZERO })
 }
 
 /// Prints the figures.
@@ -202,16 +212,27 @@ pub(crate) fn report(params: &Params, f: &Figures) {
         params.count,
         params.bytes as f64 / 1e6
     );
-    println!("{:<34} {:>10} {:>10} {:>16}", "", "MB/s", "seconds", "server CPU ms/MB");
+    println!(
+        "{:<34} {:>8} {:>8} {:>17} {:>18}",
+        "", "MB/s", "seconds", "server CPU ms/MB", "handset CPU ms/MB"
+    );
     for (name, t) in [("upload (sync's upload phase)", f.upload), ("download (fetch on demand)", f.download)]
     {
-        println!("{name:<34} {:>10.1} {:>10.2} {:>16.1}", t.rate(), t.took.as_secs_f64(), t.cpu_ms_per_mb());
+        println!(
+            "{name:<34} {:>8.1} {:>8.2} {:>17.1} {:>18.1}",
+            t.rate(),
+            t.took.as_secs_f64(),
+            t.cpu_ms_per_mb(),
+            t.client_cpu_ms_per_mb()
+        );
     }
+    let b = &f.baseline;
     println!(
-        "{:<34} {:>10.1} {:>10.2} {:>16}",
+        "{:<34} {:>8.1} {:>8.2} {:>17} {:>18}",
         "baseline: 256 KiB chunks + fsync",
-        f.baseline.rate(),
-        f.baseline.took.as_secs_f64(),
+        b.rate(),
+        b.took.as_secs_f64(),
+        "-",
         "-"
     );
     println!(
