@@ -48,6 +48,8 @@ const CHECKPOINTS: &[&str] = &[
     "CHECK conflict on summary between li and wang",
     "CHECK resolved: no conflicts, identical records",
     "CHECK daily report has items",
+    "CHECK a photo attached offline uploads on Wi-Fi, with progress in bytes",
+    "CHECK the township fetches the photo on demand and opens it as a file",
     "CHECK rule refusal: GridError.Validation(forbidden, step)",
     "CHECK bad input: GridError.Validation(invalid_request)",
     "CHECK cancel_sync: GridError.Cancelled, push kept",
@@ -55,7 +57,7 @@ const CHECKPOINTS: &[&str] = &[
     "CHECK a panicking listener is InternalError, the store goes on",
     "CHECK concurrent writes from 4 threads",
     "CHECK revoked without wipe: GridError.Revoked, store kept",
-    "CHECK revoked with wipe: GridError.Wiped, store files gone",
+    "CHECK revoked with wipe: GridError.Wiped, store files and attachments gone",
     "CHECK no error text holds personal data",
     "SCENARIO OK",
 ];

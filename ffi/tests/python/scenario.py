@@ -255,6 +255,40 @@ sync(township)
 assert record(township, report)["fields"]["status"] == "has_items"
 check("daily report has items")
 
+# ---- A photo of the mediation, attached offline --------------------------
+
+# A JPEG's first bytes, then 700 KB that do not compress (three chunks of 256 KiB).
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + secrets.token_bytes(700 * 1024)
+photo = worker.attach(dispute, PHOTO, name="调解现场")
+assert (photo.size, photo.media, photo.local, photo.uploaded) == (len(PHOTO), "image/jpeg", True, False), photo
+assert [a.hash for a in worker.attachments(dispute)] == [photo.hash]
+assert worker.read_attachment(photo.hash) == PHOTO
+expect_error(GridError.Validation, worker.attach, dispute, b"plain text is not a photo")
+# On mobile data with Wi-Fi only, the record goes and the photo waits.
+worker.set_wifi_only(True)
+worker.set_network(g.NetworkKind.CELLULAR)
+summary = sync(worker)
+assert (summary.uploaded, summary.uploads_deferred) == (0, 1), summary
+worker.set_network(g.NetworkKind.WIFI)
+uploading = Recorder()
+summary = sync(worker, uploading)
+assert (summary.uploaded, summary.uploaded_bytes) == (1, len(PHOTO)), summary
+assert g.SyncPhase.UPLOADING in uploading.phases(), uploading.seen
+assert max(p.uploaded_bytes for p in uploading.seen) == len(PHOTO)
+assert worker.attachments(dispute)[0].uploaded
+check("a photo attached offline uploads on Wi-Fi, with progress in bytes")
+
+sync(township)
+seen = township.attachments(dispute)
+assert [(a.hash, a.local) for a in seen] == [(photo.hash, False)], seen
+fetched = township.fetch_attachment(dispute, photo.hash)
+assert fetched.local and fetched.name == "调解现场", fetched
+assert township.read_attachment(photo.hash) == PHOTO
+opened = township.export_attachment(photo.hash, TMP)
+assert opened.endswith(".jpg") and open(opened, "rb").read() == PHOTO, opened
+os.remove(opened)
+check("the township fetches the photo on demand and opens it as a file")
+
 # ---- Rules and bad input ------------------------------------------------
 
 step = worker.take_step(dispute, "resolve", g.StepDetails(note="双方达成协议"))
@@ -394,14 +428,14 @@ check("revoked without wipe: GridError.Revoked, store kept")
 worker.add_note(dispute, "这条不会再送达")
 admin_api("POST", "/v1/admin/devices/%s/revoke" % worker.device_id(), {"wipe": True}, token)
 expect_error(GridError.Wiped, worker.sync, Recorder())
-for suffix in ("", "-wal", "-shm", "-journal"):
+for suffix in ("", "-wal", "-shm", "-journal", ".attachments"):
     assert not os.path.exists(worker_path + suffix), worker_path + suffix
 assert not g.store_exists(worker_path)
 expect_error(GridError.Wiped, worker.get_record, dispute)
 expect_error(GridError.Wiped, worker.sync)
 expect_error(GridError.Storage, GridStore.open, worker_path, worker_key)
 sync(township)  # the township is unaffected
-check("revoked with wipe: GridError.Wiped, store files gone")
+check("revoked with wipe: GridError.Wiped, store files and attachments gone")
 
 # ---- No personal data in any error --------------------------------------
 
