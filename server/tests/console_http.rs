@@ -418,6 +418,7 @@ fn the_dispute_page_offers_its_forms_to_who_may_use_them() -> anyhow::Result<()>
         assert_eq!(page.contains(&format!(r#"id="{form}""#)), shown, "{form}");
     }
     assert_eq!(options(&page, "step-escalate", "to"), vec![village.clone()]);
+    assert!(page.contains(r#"id="no-attachments""#), "no attachment yet");
     assert!(page.contains(r#"data-input="int""#) && page.contains(r#"name="value" type="number""#));
     let seen = page
         .split(r#"name="seen" value=""#)
@@ -446,10 +447,29 @@ fn the_dispute_page_offers_its_forms_to_who_may_use_them() -> anyhow::Result<()>
     handsets[1].sync(&url)?;
     assert_eq!(handsets[1].store.get(id)?.expect("held").value("risk"), Some(&gridsync_proto::Value::Int(4)));
 
+    // A photo of the signed agreement: listed on the page, downloaded from it.
+    let mut photo = vec![0x5a_u8; 300 * 1024];
+    photo[..11].copy_from_slice(b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00");
+    handsets[0].store.set_network(gridsync_client_core::NetworkKind::Wifi);
+    handsets[0].store.attach(id, None, Some("调解协议书"), &photo)?;
+    handsets[0].sync(&url)?;
+    let (_, page) = get(&http, &url, &page_path, &centre)?;
+    let link =
+        format!("/console/records/{id}/attachments/{}", gridsync_proto::ContentHash::of(&photo).to_hex());
+    assert!(page.contains(r#"id="attachments""#) && page.contains(&format!(r#"href="{link}""#)), "{page}");
+    assert!(page.contains("调解协议书") && page.contains("image/jpeg"));
+    let download = http.get(format!("{url}{link}")).header("cookie", &centre).send()?;
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.headers()["content-type"], "image/jpeg");
+    assert!(download.headers()["content-disposition"].to_str()?.starts_with("attachment"));
+    assert_eq!(download.bytes()?.as_ref(), &photo[..]);
+
     // The auditor may not read a dispute's page (it names the parties), nor write: forged forms are refused.
     let (auditor, auditor_csrf) = log_in(&http, &url, "审计 员", staff_password)?;
     let (status, page) = get(&http, &url, &page_path, &auditor)?;
     assert_eq!((status, error_code(&page)), (403, "forbidden"));
+    let (status, page) = get(&http, &url, &link, &auditor)?;
+    assert_eq!((status, error_code(&page)), (403, "forbidden"), "nor download its attachments");
     assert!(!page.contains("<form method=\"post\" action=\"/console/disputes"), "no desk form");
     for (path, form) in [
         (&steps_path, vec![("action", "accept")]),
