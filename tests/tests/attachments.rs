@@ -9,13 +9,15 @@
 
 use std::sync::Mutex;
 
-use gridsync_client_core::{Error, NetworkKind, Request, Transport};
+use gridsync_client_core::{Error, NetworkKind, NewDispute, Request, Transport};
 use gridsync_proto::attachment::CHUNK_BYTES;
 use gridsync_proto::wire::attachments::{FETCH_PATH, FetchRequest, STATUS_PATH, UPLOAD_PATH, UploadChunk};
 use gridsync_proto::wire::{self, Limits};
 use gridsync_proto::{ContentHash, ErrorBody, ErrorCode, Role};
 use gridsync_server_core::StorageExt;
 use gridsync_server_core::clock::now_ms;
+use gridsync_server_core::ledger::Month;
+use gridsync_server_core::service::Caller;
 use gridsync_tests::people::{self, GRID_A, GRID_B, RawDevice, TOWNSHIP};
 use gridsync_tests::{DiesAfter, Handset, Kind, TestServer};
 use serde_json::{Value as Json, json};
@@ -23,6 +25,7 @@ use serde_json::{Value as Json, json};
 gridsync_tests::matrix![
     a_photo_resumes_after_a_cut_and_reaches_the_grid_only,
     an_identical_file_is_not_sent_again_and_a_corrupted_chunk_is_refused,
+    the_dispute_register_counts_a_dispute_s_attachments,
     uploads_wait_for_wifi_when_asked_and_a_wipe_erases_the_files,
 ];
 
@@ -180,6 +183,17 @@ fn a_photo_resumes_after_a_cut_and_reaches_the_grid_only(kind: Kind) -> anyhow::
             .contains(&("attachment.download".to_owned(), "user:镇综治中心 孙".to_owned())),
         "the staff download is audited"
     );
+    // The change feed carries the patrol with its attachment's link.
+    let feed = staff.get(&format!("/v1/admin/feed?place={TOWNSHIP}"))?.text()?;
+    let line = feed
+        .lines()
+        .map(serde_json::from_str::<Json>)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .find(|l| l["record"]["id"] == patrol.to_string())
+        .expect("the patrol is in the feed");
+    assert_eq!(line["attachments"][0]["href"], href.as_str());
+    assert_eq!(line["attachments"][0]["uploaded"], true);
     Ok(())
 }
 
@@ -238,6 +252,32 @@ fn an_identical_file_is_not_sent_again_and_a_corrupted_chunk_is_refused(kind: Ki
     let watching = Watching::new(server.transport());
     assert_eq!(li.store.sync(&watching)?.uploaded, 1);
     assert_eq!(watching.offsets().first(), Some(&0));
+    Ok(())
+}
+
+fn the_dispute_register_counts_a_dispute_s_attachments(kind: Kind) -> anyhow::Result<()> {
+    let server = TestServer::start(kind)?;
+    let mut li = Handset::worker(&server, "网格员 李", GRID_A)?;
+    li.store.set_network(NetworkKind::Wifi);
+    let dispute = li.store.register_dispute(&NewDispute {
+        place: None,
+        source: "patrol".into(),
+        source_record: None,
+        category: "邻里纠纷".into(),
+        summary: Some("两户因排水沟发生争执".into()),
+        risk: Some(1),
+        parties: vec![],
+        address: None,
+        due: None,
+    })?;
+    li.store.attach(dispute, None, Some("现场"), &photo(200 * 1024, 5))?;
+    li.store.attach(dispute, None, Some("调解协议书"), &photo(300 * 1024, 6))?;
+    assert_eq!(li.sync(&server)?.uploaded, 2);
+    let op = people::operator(&server)?;
+    let month: Month = Handset::today().to_string()[..7].parse().map_err(anyhow::Error::msg)?;
+    let ledgers = op.run(op.service().month_ledgers(&Caller::Operator, TOWNSHIP, month))?;
+    let row = ledgers.rows.iter().find(|r| r.id == dispute).expect("the dispute is on the register");
+    assert_eq!(row.attachments, 2, "附件数");
     Ok(())
 }
 
