@@ -19,6 +19,7 @@
 //!       └─ 530103001 village ── grid 530103001-01 (GRID_C)
 //! ```
 
+use anyhow::Context;
 use gridsync_client_core::{Signer, SigningKey};
 use gridsync_proto::auth::{self, EnrollRequest, EnrollResponse};
 use gridsync_proto::wire::CONTENT_TYPE;
@@ -157,6 +158,48 @@ pub fn add_staff(
     let first = op.run(op.service().login(name, &one_time))?;
     op.run(op.service().change_own_password(&Caller::Staff(first.user), &one_time, password, None))?;
     Ok(())
+}
+
+/// A staff member logged in to the admin API.
+#[derive(Debug)]
+pub struct StaffSession {
+    /// The HTTP client.
+    pub http: reqwest::blocking::Client,
+    /// The server's base URL.
+    pub url: String,
+    /// The session's bearer token.
+    pub token: String,
+}
+
+impl StaffSession {
+    /// The password every staff member of the tests chooses.
+    pub const PASSWORD: &str = "staff password for tests 2026";
+
+    /// Adds staff member `name` with `role` at `place` (the hierarchy made
+    /// first) and logs them in.
+    pub fn login(server: &TestServer, name: &str, role: Role, place: &str) -> anyhow::Result<Self> {
+        hierarchy(server)?;
+        add_staff(server, name, role, place, Self::PASSWORD)?;
+        let http = http();
+        let url = server.url();
+        let answer: serde_json::Value = http
+            .post(format!("{url}/v1/admin/login"))
+            .json(&serde_json::json!({"user": name, "password": Self::PASSWORD}))
+            .send()?
+            .json()?;
+        let token = answer["token"].as_str().context("a session token")?.to_owned();
+        Ok(Self { http, url, token })
+    }
+
+    /// A GET of `path` with the session.
+    pub fn get(&self, path: &str) -> anyhow::Result<reqwest::blocking::Response> {
+        Ok(self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send()?)
+    }
+
+    /// A POST of `body` as JSON to `path` with the session.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<reqwest::blocking::Response> {
+        Ok(self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send()?)
+    }
 }
 
 /// Makes sure `name` exists as a worker at `place`.

@@ -18,9 +18,9 @@ use gridsync_server_core::StorageExt;
 use gridsync_server_core::clock::now_ms;
 use gridsync_server_core::ledger::Month;
 use gridsync_server_core::service::Caller;
-use gridsync_tests::people::{self, GRID_A, GRID_B, RawDevice, TOWNSHIP};
+use gridsync_tests::people::{self, GRID_A, GRID_B, RawDevice, StaffSession, TOWNSHIP};
 use gridsync_tests::{DiesAfter, Handset, Kind, TestServer};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 gridsync_tests::matrix![
     a_photo_resumes_after_a_cut_and_reaches_the_grid_only,
@@ -82,34 +82,6 @@ fn audit_actions(server: &TestServer) -> anyhow::Result<Vec<(String, String)>> {
     Ok(rows)
 }
 
-/// A staff member logged in to the admin API.
-struct Staff {
-    http: reqwest::blocking::Client,
-    url: String,
-    token: String,
-}
-
-impl Staff {
-    fn login(server: &TestServer, name: &str, role: Role, place: &str) -> anyhow::Result<Self> {
-        const PASSWORD: &str = "attachments password for tests 2026";
-        people::hierarchy(server)?;
-        people::add_staff(server, name, role, place, PASSWORD)?;
-        let http = people::http();
-        let url = server.url();
-        let answer: Json = http
-            .post(format!("{url}/v1/admin/login"))
-            .json(&json!({"user": name, "password": PASSWORD}))
-            .send()?
-            .json()?;
-        let token = answer["token"].as_str().expect("a session token").to_owned();
-        Ok(Self { http, url, token })
-    }
-
-    fn get(&self, path: &str) -> anyhow::Result<reqwest::blocking::Response> {
-        Ok(self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send()?)
-    }
-}
-
 fn a_photo_resumes_after_a_cut_and_reaches_the_grid_only(kind: Kind) -> anyhow::Result<()> {
     let server = TestServer::start(kind)?;
     let mut li = Handset::worker(&server, "网格员 李", GRID_A)?;
@@ -169,7 +141,7 @@ fn a_photo_resumes_after_a_cut_and_reaches_the_grid_only(kind: Kind) -> anyhow::
     assert_eq!(answer.json::<ErrorBody>()?.code, ErrorCode::NotFound);
 
     // Township staff list and download it; each download is audited.
-    let staff = Staff::login(&server, "镇综治中心 孙", Role::TownshipAdmin, TOWNSHIP)?;
+    let staff = StaffSession::login(&server, "镇综治中心 孙", Role::TownshipAdmin, TOWNSHIP)?;
     let list: Json = staff.get(&format!("/v1/admin/records/{patrol}/attachments"))?.json()?;
     assert_eq!(list[0]["sha256"], hash.to_hex());
     assert_eq!(list[0]["uploaded"], true);

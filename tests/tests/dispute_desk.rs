@@ -6,9 +6,8 @@
 
 use gridsync_client_core::NewDispute;
 use gridsync_proto::{Action, Date, Lifecycle, RecordId, Role, Stage, Value};
-use gridsync_tests::people::{self, GRID_A, OTHER_TOWNSHIP, POLICE, TOWNSHIP, VILLAGE_A};
+use gridsync_tests::people::{self, GRID_A, OTHER_TOWNSHIP, POLICE, StaffSession, TOWNSHIP, VILLAGE_A};
 use gridsync_tests::{Handset, Kind, TestServer};
-use reqwest::blocking::Client;
 use serde_json::{Value as Json, json};
 
 gridsync_tests::matrix![
@@ -17,40 +16,23 @@ gridsync_tests::matrix![
     lists_filter_and_page_and_other_townships_learn_nothing,
 ];
 
-const PASSWORD: &str = "desk password for tests 2026";
-
-/// A staff member logged in to the admin API.
-struct Desk {
-    http: Client,
-    url: String,
-    token: String,
-}
+/// A staff member logged in to the admin API, reading JSON answers.
+struct Desk(StaffSession);
 
 impl Desk {
     fn login(server: &TestServer, name: &str, role: Role, place: &str) -> anyhow::Result<Self> {
-        people::hierarchy(server)?;
-        people::add_staff(server, name, role, place, PASSWORD)?;
-        let http = people::http();
-        let url = server.url();
-        let answer: Json = http
-            .post(format!("{url}/v1/admin/login"))
-            .json(&json!({"user": name, "password": PASSWORD}))
-            .send()?
-            .json()?;
-        let token = answer["token"].as_str().expect("a session token").to_owned();
-        Ok(Self { http, url, token })
+        Ok(Self(StaffSession::login(server, name, role, place)?))
     }
 
     /// Status and JSON answer of a GET.
     fn get(&self, path: &str) -> anyhow::Result<(u16, Json)> {
-        let response = self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send()?;
+        let response = self.0.get(path)?;
         Ok((response.status().as_u16(), response.json()?))
     }
 
     /// Status and JSON answer of a POST.
     fn post(&self, path: &str, body: &Json) -> anyhow::Result<(u16, Json)> {
-        let response =
-            self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(body).send()?;
+        let response = self.0.post(path, body)?;
         Ok((response.status().as_u16(), response.json()?))
     }
 }

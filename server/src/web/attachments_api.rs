@@ -24,6 +24,7 @@ use gridsync_proto::wire::attachments::{
 };
 use gridsync_proto::wire::{self, CONTENT_TYPE, Message};
 use gridsync_proto::{ContentHash, ErrorCode};
+use gridsync_server_core::service::attachments::Download;
 
 use super::admin_api::Staff;
 use super::error::ApiError;
@@ -197,19 +198,25 @@ async fn download(
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "the record has no such attachment"))?;
     let file = state.service.attachment_download(&who.caller(), id, hash).await?;
-    // The name the worker gave is theirs to see in the list, not to be
-    // trusted as a header: the download is named by its hash.
+    Ok(file_answer(hash, file))
+}
+
+/// A file for staff to save: as its media type, `Content-Disposition:
+/// attachment` under its hash's name (the name the worker gave it is theirs
+/// to see in the list, not to be trusted as a header), never cached nor
+/// sniffed into something a browser would render, sent as it is.
+pub(crate) fn file_answer(hash: ContentHash, file: Download) -> HttpResponse {
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![DispositionParam::Filename(format!("{}.{}", hash.to_hex(), file.media.extension()))],
     };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(file.media.mime())
         .insert_header(disposition)
         .insert_header(CacheControl(vec![CacheDirective::NoStore, CacheDirective::Private]))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_ENCODING, "identity"))
-        .body(file.bytes))
+        .body(file.bytes)
 }
 
 /// A record id from the path, or `not_found`.

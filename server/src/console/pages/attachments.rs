@@ -3,9 +3,6 @@
 //! record (`GET /console/records/{id}/attachments/{sha256}`, audited as
 //! `attachment.download` by the service, like the admin API's download).
 
-use actix_web::http::header::{
-    self, CacheControl, CacheDirective, ContentDisposition, DispositionParam, DispositionType,
-};
 use actix_web::{HttpResponse, web};
 use gridsync_proto::{ContentHash, ErrorCode, RecordId};
 use gridsync_server_core::service::attachments::AttachmentLine;
@@ -65,14 +62,5 @@ async fn download(
     let id: RecordId = id.parse().map_err(|_| no_such()).or_page(lang)?;
     let hash: ContentHash = sha256.parse().map_err(|_| no_such()).or_page(lang)?;
     let file = state.service.attachment_download(&admin.caller(), id, hash).await.or_page(lang)?;
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::Filename(format!("{}.{}", hash.to_hex(), file.media.extension()))],
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(file.media.mime())
-        .insert_header(disposition)
-        .insert_header(CacheControl(vec![CacheDirective::NoStore, CacheDirective::Private]))
-        .insert_header((header::CONTENT_ENCODING, "identity"))
-        .body(file.bytes))
+    Ok(crate::web::attachments_api::file_answer(hash, file))
 }
