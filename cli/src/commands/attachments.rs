@@ -51,7 +51,10 @@ pub(super) fn open(ctx: &Ctx, hash: &ContentHash, dir: &Path, out: &mut dyn Writ
 pub(super) fn fetch(ctx: &Ctx, record: RecordId, hash: &ContentHash, out: &mut dyn Write) -> Result<()> {
     let mut store = ctx.open()?;
     let transport = store.http_transport()?;
-    let info = store.fetch_attachment(&transport, record, hash)?;
+    // Failures of the exchange exit as a sync's do (unreachable 3, refused 2, …).
+    let info = store
+        .fetch_attachment(&transport, record, hash)
+        .map_err(|e| super::failure::sync_failure(&store, e, &ctx.keys))?;
     writeln!(out, "fetched {} ({} bytes)", info.reference.hash, info.reference.size)?;
     Ok(())
 }
