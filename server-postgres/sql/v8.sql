@@ -18,6 +18,8 @@ CREATE TABLE attachment_uploads (
     started_ms  bigint  NOT NULL,
     PRIMARY KEY (device, hash)
 );
+-- Abandoned uploads are swept by age.
+CREATE INDEX attachment_uploads_started ON attachment_uploads (started_ms);
 
 CREATE TABLE attachment_files (
     hash        bytea   PRIMARY KEY,

@@ -17,6 +17,8 @@ CREATE TABLE attachment_uploads (
     started_ms  INTEGER NOT NULL,
     PRIMARY KEY (device, hash)
 ) WITHOUT ROWID;
+-- Abandoned uploads are swept by age.
+CREATE INDEX attachment_uploads_started ON attachment_uploads (started_ms);
 
 CREATE TABLE attachment_files (
     hash        BLOB    PRIMARY KEY,

@@ -13,6 +13,7 @@ use gridsync_proto::{ContentHash, Edit, ErrorCode, Media, RecordId, RecordKind, 
 use super::fixture::{GRID_A, GRID_B, Handset, Town, now_ms, set};
 use crate::blobs::MemoryBlobs;
 use crate::error::CoreResult;
+use crate::service::attachments::STALE_UPLOAD_MS;
 use crate::service::{AttachmentLimits, Caller, Service, ServiceSettings};
 use crate::storage::{Storage, StorageExt};
 
@@ -161,6 +162,18 @@ pub async fn attachments_upload_resume_and_stay_in_scope(storage: Arc<dyn Storag
         audited.contains(&("attachment.download".to_owned(), "forbidden".to_owned())),
         "the refused download is audited"
     );
+
+    // An upload abandoned halfway: swept once it is older than the age
+    // given, and the device is then told to start again.
+    let half = photo(2 * CHUNK_BYTES, 7);
+    let record = patrol_with(svc, &mut wa, GRID_A, &half, Media::Jpeg).await;
+    svc.upload_chunk(chunk(&wa, record, &half, 0, CHUNK_BYTES), "wa".into()).await.expect("chunk");
+    assert_eq!(blobs.uploads_in_progress(), 1);
+    assert_eq!(svc.sweep_stale_uploads(STALE_UPLOAD_MS).await.expect("sweep"), 0, "not a week old");
+    assert_eq!(svc.sweep_stale_uploads(0).await.expect("sweep"), 1, "older than no time at all");
+    assert_eq!(blobs.uploads_in_progress(), 0, "its chunks are gone");
+    let status = svc.upload_status(query(&wa, record, &half), "wa".into()).await.expect("status");
+    assert_eq!(status.received, 0, "the device starts it again");
 }
 
 /// A whole that does not match its reference is dropped; the per-file

@@ -44,6 +44,13 @@ use crate::metrics::{ATTACHMENT_BYTES_IN, ATTACHMENT_BYTES_OUT, ATTACHMENT_UPLOA
 use crate::policy::{self, scope::keys_of};
 use crate::storage::{ReadTx, StorageExt, StorageResult, StoredFile, UploadRow, User};
 
+/// How long an unfinished upload is kept: a week without its last chunk
+/// and it is dropped ([`Service::sweep_stale_uploads`]).
+pub const STALE_UPLOAD_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Most uploads one sweep drops.
+pub const SWEEP_BATCH: usize = 1000;
+
 /// One attachment of a record, as staff see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -246,6 +253,22 @@ impl Service {
         self.audit(Event::new(caller.audit_name(), "attachment.download", target, "ok").detail(detail))
             .await?;
         Ok(Download { media: stored.media, name: reference.name, bytes })
+    }
+
+    /// Drops the uploads started more than `max_age_ms` ago and never
+    /// finished (their rows, then their chunks), at most [`SWEEP_BATCH`] a
+    /// call; answers how many. A device that comes back to one later is
+    /// told to start it again (its status says 0 bytes acknowledged).
+    pub async fn sweep_stale_uploads(&self, max_age_ms: u64) -> CoreResult<u64> {
+        let before = crate::clock::now_ms().saturating_sub(max_age_ms);
+        let stale = self.storage.read(move |tx| Ok(tx.uploads_started_by(before, SWEEP_BATCH)?)).await?;
+        for upload in &stale {
+            self.drop_upload(UploadKey { device: upload.device, hash: upload.hash }).await?;
+        }
+        if !stale.is_empty() {
+            tracing::info!(uploads = stale.len(), "abandoned attachment uploads dropped");
+        }
+        Ok(stale.len() as u64)
     }
 
     /// Reads a stored file whole, a chunk at a time.

@@ -51,6 +51,10 @@ pub trait AttachmentRead {
     /// Bytes of chunks `device` had accepted on `day` (`YYYY-MM-DD` of the
     /// deployment's time zone): what its daily allowance is counted by.
     fn uploaded_bytes_on(&mut self, device: ActorId, day: &str) -> StorageResult<u64>;
+
+    /// Uploads in progress started at `by_ms` or before, oldest first, at
+    /// most `limit`: the abandoned ones a sweep drops.
+    fn uploads_started_by(&mut self, by_ms: u64, limit: usize) -> StorageResult<Vec<UploadRow>>;
 }
 
 /// Writes of attachment rows.

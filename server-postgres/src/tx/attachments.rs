@@ -59,6 +59,31 @@ impl AttachmentRead for PgTx<'_> {
             row.map_or(Ok(0), |row| uint(&row, 0, "a device's bytes of a day"))
         })
     }
+
+    fn uploads_started_by(&mut self, by_ms: u64, limit: usize) -> StorageResult<Vec<UploadRow>> {
+        run(|| {
+            let rows = self.rows(
+                "SELECT device, hash, record, size, received, started_ms FROM attachment_uploads
+                 WHERE started_ms <= $1 ORDER BY started_ms LIMIT $2",
+                &[&int(by_ms), &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let hash: &[u8] = get(row, 1, "an upload's hash")?;
+                    Ok(UploadRow {
+                        device: actor_id(row, 0, "an upload's device")?,
+                        hash: ContentHash(
+                            hash.try_into().map_err(|_| corrupt("an upload's hash is not 32 bytes"))?,
+                        ),
+                        record: record_id(row, 2, "an upload's record")?,
+                        size: uint(row, 3, "an upload's size")?,
+                        received: uint(row, 4, "an upload's acknowledged bytes")?,
+                        started_ms: uint(row, 5, "an upload's start")?,
+                    })
+                })
+                .collect()
+        })
+    }
 }
 
 impl AttachmentWrite for PgTx<'_> {

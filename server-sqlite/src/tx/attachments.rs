@@ -57,6 +57,38 @@ impl AttachmentRead for SqliteTx<'_> {
             uint(bytes.unwrap_or(0), "a device's bytes of a day")
         })
     }
+
+    fn uploads_started_by(&mut self, by_ms: u64, limit: usize) -> StorageResult<Vec<UploadRow>> {
+        run(|| {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT device, hash, record, size, received, started_ms FROM attachment_uploads
+                 WHERE started_ms <= ?1 ORDER BY started_ms LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![int(by_ms), i64::try_from(limit).unwrap_or(i64::MAX)])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(Self::upload_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl SqliteTx<'_> {
+    /// An upload row from the columns `device, hash, record, size, received, started_ms`.
+    fn upload_row(row: &rusqlite::Row<'_>) -> Result<UploadRow, Failure> {
+        let hash: [u8; 32] = super::blob(row, 1, "an upload's hash")?
+            .try_into()
+            .map_err(|_| corrupt("an upload's hash is not 32 bytes"))?;
+        Ok(UploadRow {
+            device: actor_id(row, 0, "an upload's device")?,
+            hash: ContentHash(hash),
+            record: record_id(row, 2, "an upload's record")?,
+            size: uint(row.get(3)?, "an upload's size")?,
+            received: uint(row.get(4)?, "an upload's acknowledged bytes")?,
+            started_ms: uint(row.get(5)?, "an upload's start")?,
+        })
+    }
 }
 
 impl AttachmentWrite for SqliteTx<'_> {
