@@ -16,7 +16,7 @@
 //! not on Wi-Fi ([`crate::Store::set_network`]); `quota_exceeded`; a
 //! network failure, another refusal of the request, or an answer that is
 //! not a gridsync message. A file the server refuses (`not_found`,
-//! `content_mismatch`, `chunk_mismatch`) or whose stored copy no longer
+//! `content_mismatch`, `chunk_mismatch`, `payload_too_large`) or whose stored copy no longer
 //! reads is left, counted in [`SyncReport::upload_failed`], and the phase
 //! goes on with the next. A cancel, a wipe order and damage end the run
 //! with their error as anywhere else.
@@ -103,7 +103,10 @@ fn judge(e: Error) -> Result<Next> {
             ErrorCode::NotFound
             | ErrorCode::ContentMismatch
             | ErrorCode::ChunkMismatch
-            | ErrorCode::UploadOffset => Next::Skip,
+            | ErrorCode::UploadOffset
+            // Larger than this server takes (its operator set a lower
+            // limit): the files after it still go.
+            | ErrorCode::PayloadTooLarge => Next::Skip,
             code => {
                 tracing::info!(%code, "attachment uploads wait for a later sync");
                 Next::Stop
