@@ -90,7 +90,8 @@ struct Found {
     reference: AttachmentRef,
     upload: Option<UploadRow>,
     stored: Option<StoredFile>,
-    /// Bytes the device had accepted today.
+    /// Bytes the device had accepted today (0 when the day was not asked
+    /// about: a fetch takes no allowance).
     today: u64,
 }
 
@@ -99,7 +100,7 @@ impl Service {
     /// any device: nothing to send), or how many bytes it acknowledged.
     pub async fn upload_status(&self, query: UploadQuery, user: String) -> CoreResult<UploadStatus> {
         let day = self.today_text()?;
-        let found = self.find_for_device(user, query.device, query.record, query.hash, day.clone()).await?;
+        let found = self.find_for_device(user, query.device, query.record, query.hash, Some(day)).await?;
         let size = found.reference.size;
         self.check_file_size(size)?;
         if found.stored.is_some() {
@@ -136,7 +137,7 @@ impl Service {
         }
         let day = self.today_text()?;
         let (device, record, hash, offset) = (chunk.device, chunk.record, chunk.hash, chunk.offset);
-        let found = self.find_for_device(user, device, record, hash, day.clone()).await?;
+        let found = self.find_for_device(user, device, record, hash, Some(day.clone())).await?;
         let size = found.reference.size;
         self.check_file_size(size)?;
         let key = UploadKey { device, hash };
@@ -194,8 +195,7 @@ impl Service {
     /// A piece of a stored file, for a device that may see a record
     /// referencing it.
     pub async fn fetch_piece(&self, request: FetchRequest, user: String) -> CoreResult<FetchPiece> {
-        let day = self.today_text()?;
-        let found = self.find_for_device(user, request.device, request.record, request.hash, day).await?;
+        let found = self.find_for_device(user, request.device, request.record, request.hash, None).await?;
         let stored = found.stored.ok_or_else(not_uploaded)?;
         if request.offset > stored.size {
             return Err(CoreError::refused(
@@ -286,14 +286,15 @@ impl Service {
     }
 
     /// The reference of `hash` in `record`, for a device of `user`, with
-    /// what the database knows of the file: one snapshot.
+    /// what the database knows of the file and, given a `day`, what the
+    /// device uploaded that day: one snapshot.
     async fn find_for_device(
         &self,
         user: String,
         device: ActorId,
         record: RecordId,
         hash: ContentHash,
-        day: String,
+        day: Option<String>,
     ) -> CoreResult<Found> {
         let cache = self.directory.clone();
         self.storage
@@ -318,7 +319,10 @@ impl Service {
                     reference,
                     upload: tx.upload(device, hash)?,
                     stored: tx.stored_file(hash)?,
-                    today: tx.uploaded_bytes_on(device, &day)?,
+                    today: match &day {
+                        Some(day) => tx.uploaded_bytes_on(device, day)?,
+                        None => 0,
+                    },
                 })
             })
             .await
@@ -358,19 +362,13 @@ impl Service {
             metrics::counter!(ATTACHMENT_UPLOADS, "outcome" => "mismatch").increment(1);
             return Err(content_mismatch(why));
         }
-        let file = StoredFile {
-            hash: reference.hash,
-            size,
-            media: reference.media,
-            record,
-            device,
-            stored_ms: crate::clock::now_ms(),
-        };
+        let (hash, media) = (reference.hash, reference.media);
         let stored = self
             .storage
             .write(move |tx, now| {
-                let stored = tx.put_stored_file(&StoredFile { stored_ms: now, ..file })?;
-                tx.drop_upload(device, file.hash)?;
+                let file = StoredFile { hash, size, media, record, device, stored_ms: now };
+                let stored = tx.put_stored_file(&file)?;
+                tx.drop_upload(device, hash)?;
                 Ok(stored)
             })
             .await?;
