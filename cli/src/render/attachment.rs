@@ -47,9 +47,15 @@ pub(crate) fn attachments_text(list: &[AttachmentJson]) -> String {
     }
     let mut out = String::new();
     for a in list {
-        let here = if a.local { "on this device" } else { "not on this device (fetch-attachment)" };
-        let server = if a.uploaded { "uploaded" } else { "not uploaded yet" };
-        out.push_str(&format!("{}  {}  {} bytes  {here}, {server}", a.hash, a.media, a.size));
+        // Of a file attached elsewhere and not fetched, this device cannot
+        // tell whether it is on the server yet: it says nothing of it.
+        let place = match (a.local, a.uploaded) {
+            (true, true) => "on this device, uploaded",
+            (true, false) => "on this device, not uploaded yet",
+            (false, true) => "not on this device (fetch-attachment), uploaded",
+            (false, false) => "not on this device (fetch-attachment)",
+        };
+        out.push_str(&format!("{}  {}  {} bytes  {place}", a.hash, a.media, a.size));
         if let Some(name) = &a.name {
             out.push_str(&format!("  {}", clean(name)));
         }
